@@ -1,0 +1,68 @@
+// The request handlers: plain functions from Request to Response (through a completion, since
+// ingest answers only after COMMIT). No sockets here; the same code serves tests directly.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "cjhub/api/http_types.hpp"
+#include "cjhub/config/config.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/outbox/writer.hpp"
+#include "cjhub/validation/validator.hpp"
+
+namespace cjhub::api {
+
+// Reads the handlers need from the store (the seam tests replace).
+class MessageReader {
+ public:
+  virtual ~MessageReader() = default;
+  // Calls `done` with the record (nullopt = none) or `fail` when the store is unreachable.
+  virtual void find(const Uuid& id, std::function<void(std::optional<store::MessageRecord>)> done,
+                    std::function<void(std::exception_ptr)> fail) = 0;
+};
+
+// What /readyz reports; kept current by the readiness probe.
+class Readiness {
+ public:
+  virtual ~Readiness() = default;
+  struct ComponentState {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+  };
+  virtual std::vector<ComponentState> components() const = 0;
+};
+
+struct HandlerDeps {
+  const config::Config* config = nullptr;
+  identity::Directory* directory = nullptr;
+  std::shared_ptr<const validation::SchemaSet> schemas;
+  outbox::IngestQueue* ingest = nullptr;
+  MessageReader* reader = nullptr;
+  const Readiness* readiness = nullptr;
+};
+
+struct HandlerStats {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> refused{0};
+};
+
+class Handlers {
+ public:
+  explicit Handlers(HandlerDeps deps);
+  // Routes and answers one request; `respond` is called exactly once, possibly on another thread.
+  void handle(Request req, Respond respond);
+  const HandlerStats& stats() const { return stats_; }
+
+ private:
+  void post_message(Request req, Respond respond);
+  void get_message(const Request& req, const std::string& id, Respond respond);
+  Response readyz() const;
+
+  HandlerDeps deps_;
+  HandlerStats stats_;
+};
+
+}  // namespace cjhub::api

@@ -1,0 +1,36 @@
+// The transport-neutral request and response the handlers work on. The ingress layer builds a
+// Request from the wire (after TLS, limits and framing checks) and writes the Response back.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cjhub/common/time.hpp"
+#include "cjhub/identity/directory.hpp"
+
+namespace cjhub::api {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query
+  std::string content_type;
+  std::string idempotency_key;
+  std::string body;
+  identity::PeerCertificate peer;
+  std::string remote;  // "ip:port"
+  SystemTime received_at{};
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;  // close the connection after writing
+};
+
+using Respond = std::function<void(Response)>;
+
+}  // namespace cjhub::api

@@ -1,0 +1,53 @@
+// The one table that maps every refusal to an HTTP status and an RFC 9457 problem type.
+// Handlers and the ingress layer name a Problem; nothing else chooses status codes for errors.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+#include "cjhub/api/http_types.hpp"
+
+namespace cjhub::api {
+
+enum class Problem {
+  malformed_xml,           // 400
+  forbidden_markup,        // 400 DOCTYPE / entities
+  limit_exceeded,          // 400 nesting depth, key size
+  bad_request,             // 400 other request errors (bad id, bad header)
+  no_client_certificate,   // 401 (only reachable where TLS lets a client in without one)
+  unknown_client,          // 403 certificate not mapped to an agency
+  client_disabled,         // 403 agency disabled
+  type_not_allowed,        // 403 agency may not publish this type
+  origin_mismatch,         // 403 the document names another agency as its origin
+  forbidden,               // 403 operator-only resource
+  not_found,               // 404
+  method_not_allowed,      // 405
+  idempotency_conflict,    // 409 same key, different body
+  length_required,         // 411 no Content-Length (chunked bodies are refused)
+  payload_too_large,       // 413
+  unsupported_media_type,  // 415
+  unknown_message_type,    // 422 root element not registered
+  schema_invalid,          // 422 XSD validation failed
+  header_too_large,        // 431
+  overloaded,              // 503 ingest queue full
+  database_unavailable,    // 503
+  outcome_unknown,         // 503 commit result unknown: retry with the same idempotency key
+  shutting_down,           // 503
+  internal_error,          // 500 (a bug: logged as an error)
+};
+
+struct ProblemInfo {
+  unsigned status;
+  const char* slug;   // the last part of the type URI
+  const char* title;
+};
+
+const ProblemInfo& info(Problem p);
+std::string type_uri(Problem p);  // "urn:cjhub:problem:<slug>"
+
+// problem+json body with type, title, status, detail, instance and any extension members.
+Response problem(Problem p, const std::string& detail, const std::string& instance = {},
+                 boost::json::object extensions = {});
+
+}  // namespace cjhub::api

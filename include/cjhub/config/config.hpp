@@ -1,0 +1,97 @@
+// The hub's configuration: one YAML file, validated completely before anything starts.
+// Every error names the key (e.g. "limits.max_body_bytes: must be between 1024 and 67108864").
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cjhub/common/log.hpp"
+#include "cjhub/validation/validator.hpp"
+
+namespace cjhub::config {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Listener {
+  std::string address = "0.0.0.0";
+  unsigned short port = 8443;  // 0 = any free port (tests)
+  std::size_t max_connections = 1024;
+};
+
+struct Tls {
+  std::filesystem::path server_cert;
+  std::filesystem::path server_key;
+  std::filesystem::path client_ca;   // bundle of CAs that issue agency certificates
+  std::optional<std::filesystem::path> crl;  // PEM CRL(s) of those CAs; checked when set
+  std::string min_version = "1.2";   // "1.2" or "1.3"
+};
+
+struct Database {
+  std::string url;                      // libpq connection string or URI
+  std::size_t pool_size = 4;            // connections for reads (status, readiness)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds statement_timeout{30000};  // bounds every statement of the hub
+};
+
+struct Limits {
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::size_t max_element_depth = 256;
+};
+
+struct Ingest {
+  std::size_t group_max_messages = 128;  // most messages committed in one transaction
+  std::size_t queue_capacity = 8192;     // accepted-but-uncommitted messages; beyond -> 503
+  std::size_t queue_max_bytes = 256u << 20;  // and their bodies' total size; beyond -> 503
+  std::size_t writers = 1;               // group-commit threads (each with its own connection)
+};
+
+struct Workers {
+  std::size_t io_threads = 0;  // 0 = one per core
+};
+
+struct MessageType {
+  validation::MessageTypeSpec spec;  // name, root, schema files (absolute), namespaces, keys
+  bool ack_required = false;
+  // The document's origin ORI must be the authenticated sender's ORI (refused with 403
+  // otherwise). Turn off only for exchanges whose origin field names someone else by design.
+  bool origin_must_match_sender = true;
+};
+
+struct Config {
+  std::filesystem::path source;  // the file this came from
+  Listener listener;
+  Tls tls;
+  Database database;
+  Limits limits;
+  Ingest ingest;
+  Workers workers;
+  log::Settings logging;
+  std::vector<MessageType> message_types;
+
+  const MessageType* find_type(const std::string& name) const;
+  std::vector<validation::MessageTypeSpec> type_specs() const;
+};
+
+// The routing keys a message type may name. message_id and origin_ori are required.
+const std::vector<std::string>& known_keys();
+
+// Parses and validates; relative paths resolve against the file's directory. `${VAR}` and
+// `${VAR:-default}` in any value are replaced from the environment (so one file serves several
+// sites, and passwords need not be written in it).
+Config load(const std::filesystem::path& file);
+Config parse(const std::string& yaml_text, const std::filesystem::path& base_dir);
+
+}  // namespace cjhub::config

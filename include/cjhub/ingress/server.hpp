@@ -1,0 +1,60 @@
+// The HTTPS listener (Boost.Beast): TLS handshake, header and body limits, framing rules,
+// deadlines, keep-alive and a connection cap. It hands each complete request to the handlers
+// and writes back what they answer; it knows nothing of messages.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cjhub/api/handlers.hpp"
+#include "cjhub/common/lifecycle.hpp"
+#include "cjhub/config/config.hpp"
+
+namespace cjhub::ingress {
+
+struct ServerStats {
+  std::atomic<std::uint64_t> connections_accepted{0};
+  std::atomic<std::uint64_t> connections_refused_cap{0};
+  std::atomic<std::uint64_t> handshakes_failed{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::int64_t> connections_open{0};
+};
+
+class Session;
+
+class HttpsServer final : public Component {
+ public:
+  HttpsServer(const config::Config& config, api::Handlers& handlers);
+  ~HttpsServer() override;
+
+  std::string name() const override { return "https-server"; }
+  void start() override;  // builds the TLS context, binds, listens, starts the I/O threads
+  // Stops accepting, lets requests in progress finish (answering with Connection: close), closes
+  // idle keep-alive connections, and waits until `deadline` before cutting what is left.
+  void stop(std::chrono::steady_clock::time_point deadline) override;
+
+  unsigned short port() const { return port_; }
+  const ServerStats& stats() const { return stats_; }
+
+  // Internal, for sessions.
+  struct Shared;
+
+ private:
+  void do_accept();
+  const config::Config& config_;
+  api::Handlers& handlers_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<Shared> shared_;
+  std::vector<std::thread> threads_;
+  unsigned short port_ = 0;
+  ServerStats stats_;
+};
+
+}  // namespace cjhub::ingress

@@ -1,0 +1,98 @@
+// Group commit: accepted messages from every connection queue here; a writer thread takes
+// whatever is waiting (up to group_max_messages), stores it in ONE transaction and only then
+// reports each message's result. Nothing is acknowledged before COMMIT returns.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cjhub/common/lifecycle.hpp"
+#include "cjhub/store/messages_repo.hpp"
+
+namespace cjhub::outbox {
+
+enum class Outcome {
+  stored,           // committed now
+  duplicate,        // an earlier message with the same idempotency key and body: its result
+  conflict,         // same idempotency key, different body
+  unavailable,      // the database cannot be reached (nothing stored)
+  outcome_unknown,  // COMMIT sent, result unknown: retry with the same idempotency key
+  overloaded,       // the queue is full (nothing stored)
+  shutting_down,    // the hub is stopping (nothing stored)
+  failed,           // an unexpected database error (nothing stored; logged)
+};
+const char* to_string(Outcome o) noexcept;
+
+struct Result {
+  Outcome outcome = Outcome::failed;
+  store::InsertResult stored;  // for stored and duplicate (and conflict: the existing message)
+};
+
+using Completion = std::function<void(Result)>;
+
+// The seam between the request handlers and the store (tests substitute their own).
+class IngestQueue {
+ public:
+  virtual ~IngestQueue() = default;
+  // Thread-safe. `done` is called exactly once, on a writer thread (or inline when refused).
+  virtual void submit(store::NewMessage msg, Completion done) = 0;
+};
+
+struct WriterSettings {
+  std::string db_url;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::size_t group_max_messages = 128;
+  std::size_t queue_capacity = 8192;
+  std::size_t writers = 1;
+  std::size_t queue_max_bytes = 256u << 20;
+  std::chrono::milliseconds statement_timeout{30000};
+};
+
+struct WriterStats {
+  std::atomic<std::uint64_t> groups{0};
+  std::atomic<std::uint64_t> messages{0};
+  std::atomic<std::uint64_t> largest_group{0};
+  std::atomic<std::uint64_t> failures{0};
+};
+
+class GroupCommitWriter final : public Component, public IngestQueue {
+ public:
+  explicit GroupCommitWriter(WriterSettings settings);
+  ~GroupCommitWriter() override;
+
+  std::string name() const override { return "outbox-writer"; }
+  void start() override;
+  // Refuses new submissions, commits everything already queued (until the deadline), then joins.
+  void stop(std::chrono::steady_clock::time_point deadline) override;
+
+  void submit(store::NewMessage msg, Completion done) override;
+
+  const WriterStats& stats() const { return stats_; }
+  std::size_t queued() const;
+
+ private:
+  struct Item {
+    store::NewMessage msg;
+    Completion done;
+  };
+  void run(std::size_t index);
+  void commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group);
+
+  WriterSettings settings_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool accepting_ = false;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+  WriterStats stats_;
+};
+
+}  // namespace cjhub::outbox

@@ -1,0 +1,37 @@
+// Agencies in the database: applying the declarative file, and reading the directory that maps
+// certificate identities to agencies.
+#pragma once
+
+#include <map>
+#include <pqxx/connection>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cjhub/config/agencies.hpp"
+
+namespace cjhub::store {
+
+struct ApplyReport {
+  std::vector<std::string> added;     // ORIs created
+  std::vector<std::string> changed;   // ORIs whose name, role, identities or rights changed
+  std::vector<std::string> disabled;  // ORIs present in the database but absent from the file
+  std::vector<std::string> unchanged;
+  bool any_change() const { return !added.empty() || !changed.empty() || !disabled.empty(); }
+};
+
+// Makes the database match the file in one transaction and notifies running hubs.
+// Agencies absent from the file are disabled, never deleted (their messages refer to them); they
+// keep their certificate identities until another agency claims them, so their certificates are
+// refused as "disabled" rather than "unknown".
+ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& file);
+
+struct AgencyRecord {
+  config::Agency agency;
+  bool active = true;
+};
+
+// A consistent snapshot of every agency, for the identity directory.
+std::vector<AgencyRecord> load_agencies(pqxx::connection& conn);
+
+}  // namespace cjhub::store

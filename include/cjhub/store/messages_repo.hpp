@@ -1,0 +1,66 @@
+// Messages in the outbox: the group insert used by ingest, and reads for the status API.
+#pragma once
+
+#include <optional>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <string>
+#include <vector>
+
+#include "cjhub/common/crypto.hpp"
+#include "cjhub/common/ids.hpp"
+#include "cjhub/common/time.hpp"
+
+namespace cjhub::store {
+
+struct NewMessage {
+  Uuid id;
+  std::string type;
+  std::string sender_ori;
+  std::string idempotency_key;
+  std::string document_id;
+  std::string case_key;
+  std::string origin_ori;
+  std::string jurisdiction;
+  bool erasure = false;
+  std::string body;
+  Sha256 body_sha256{};
+  SystemTime received_at{};
+};
+
+enum class InsertStatus {
+  inserted,   // a new message
+  duplicate,  // same sender, idempotency key and body as an earlier message: its result
+  conflict,   // same sender and idempotency key, different body
+};
+
+struct InsertResult {
+  InsertStatus status = InsertStatus::inserted;
+  std::string message_id;   // the stored message's id (the earlier one for duplicates)
+  std::string type;
+  std::string received_at;  // RFC 3339 UTC
+};
+
+// Inserts the messages inside `tx` (the caller commits). Results are in input order.
+std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
+
+struct MessageRecord {
+  std::string id;
+  std::string type;
+  std::string sender_ori;
+  std::string idempotency_key;
+  std::string document_id;
+  std::string case_key;
+  std::string origin_ori;
+  std::string jurisdiction;
+  bool erasure = false;
+  long long body_size = 0;
+  std::string body_sha256_hex;
+  std::string received_at;
+  std::string stored_at;
+  bool payload_removed = false;
+};
+
+std::optional<MessageRecord> find_message(pqxx::connection& conn, const Uuid& id);
+
+}  // namespace cjhub::store

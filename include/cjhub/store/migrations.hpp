@@ -1,0 +1,21 @@
+// Numbered schema migrations (src/store/migrations/NNNN_name.sql), applied in order under an
+// advisory lock, each recorded in cjhub_schema_migrations. Safe to run from several processes.
+#pragma once
+
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+namespace cjhub::store {
+
+struct Migration {
+  std::string name;
+  std::string sql;
+};
+
+// Applies what is missing; returns the names applied now (empty when up to date).
+std::vector<std::string> migrate(pqxx::connection& conn);
+// The names of the embedded migrations not yet applied.
+std::vector<std::string> pending_migrations(pqxx::connection& conn);
+
+}  // namespace cjhub::store

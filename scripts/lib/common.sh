@@ -1,0 +1,121 @@
+# Shared by scripts/demo and scripts/test: dependencies, build, the private PostgreSQL cluster and
+# the dev PKI. Source it; every function prints what it does and stops the script on failure.
+set -euo pipefail
+
+CJHUB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CJHUB_VAR="${CJHUB_VAR:-$CJHUB_ROOT/var}"
+CJHUB_PRESET="${CJHUB_PRESET:-ci}"
+CJHUB_BUILD="$CJHUB_ROOT/build/$CJHUB_PRESET"
+CJHUB_BIN="$CJHUB_BUILD/src/cjhub"
+CJHUB_PG_PORT="${CJHUB_PG_PORT:-55432}"
+CJHUB_PG_SUPERUSER=cjhub
+CJHUB_PKI="$CJHUB_VAR/pki"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build, the tests and the demo need.
+CJHUB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git curl openssl ca-certificates
+  libboost1.81-all-dev libboost-json1.81-dev libssl-dev libxerces-c-dev libpqxx-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
+  postgresql-15 postgresql-client-15 libxml2-utils python3
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root to run: $* (install sudo or run as root)"; fi
+}
+
+install_deps() {
+  local missing=()
+  for p in "${CJHUB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then say "dependencies: all present"; return; fi
+  say "installing ${#missing[@]} missing packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  say "building ($CJHUB_PRESET preset) in $CJHUB_BUILD"
+  export CCACHE_DIR="${CCACHE_DIR:-$CJHUB_ROOT/build/.ccache}"
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-2G}"
+  (cd "$CJHUB_ROOT" && cmake --preset "$CJHUB_PRESET" >/dev/null)
+  local jobs; jobs=$(nproc)
+  cmake --build "$CJHUB_BUILD" -j "$jobs" "$@"
+}
+
+# --- the private PostgreSQL cluster ---------------------------------------------------------
+# PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged account.
+pg_owner() {
+  if [ "$(id -u)" -ne 0 ]; then id -un; return; fi
+  if ! id cjhub-pg >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cjhub-pg
+  fi
+  echo cjhub-pg
+}
+
+as_pg() {
+  local owner; owner=$(pg_owner)
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi
+}
+
+pg_dir() {
+  # The owner must be able to reach the data directory; a repository under /root is not
+  # reachable by another account, so root uses a directory outside it.
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u "$(pg_owner)" -- test -x "$CJHUB_VAR" 2>/dev/null; then
+    echo "/var/tmp/cjhub-pg-$(echo -n "$CJHUB_ROOT" | sha256sum | cut -c1-12)"
+  else
+    echo "$CJHUB_VAR/pg"
+  fi
+}
+
+pg_url() { echo "postgresql://$CJHUB_PG_SUPERUSER@127.0.0.1:$CJHUB_PG_PORT/${1:-postgres}"; }
+
+pg_running() { as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)/data" status >/dev/null 2>&1; }
+
+pg_start() {
+  mkdir -p "$CJHUB_VAR"
+  local dir owner; dir=$(pg_dir); owner=$(pg_owner)
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$owner" "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    say "creating a private PostgreSQL cluster in $dir (owner $owner)"
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U "$CJHUB_PG_SUPERUSER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    mkdir -p "$dir/run"; [ "$(id -u)" -eq 0 ] && chown "$owner" "$dir/run"
+    cat >>"$dir/data/postgresql.conf" <<CONF
+# cjhub development cluster: loopback only, trust authentication (never use outside a dev box).
+listen_addresses = '127.0.0.1'
+port = $CJHUB_PG_PORT
+unix_socket_directories = '$dir/run'
+max_connections = 200
+shared_buffers = 256MB
+wal_compression = on
+max_wal_size = 2GB
+CONF
+  fi
+  if pg_running; then say "PostgreSQL already running on port $CJHUB_PG_PORT"; return; fi
+  say "starting PostgreSQL on 127.0.0.1:$CJHUB_PG_PORT"
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 start >/dev/null \
+    || { tail -20 "$dir/postgresql.log" >&2; die "PostgreSQL did not start"; }
+}
+
+pg_stop() {
+  if pg_running; then
+    say "stopping PostgreSQL"
+    as_pg "$PG_BIN/pg_ctl" -D "$(pg_dir)/data" -m fast -w stop >/dev/null
+  fi
+}
+
+pg_recreate_db() {
+  local db=$1
+  psql -q "$(pg_url)" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+}
+
+dev_pki() {
+  "$CJHUB_ROOT/scripts/dev-pki" "$CJHUB_PKI" | tail -1
+}

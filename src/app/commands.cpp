@@ -1,0 +1,223 @@
+#include "cjhub/app/commands.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cjhub/api/handlers.hpp"
+#include "cjhub/app/readiness.hpp"
+#include "cjhub/common/lifecycle.hpp"
+#include "cjhub/common/log.hpp"
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/config/config.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/ingress/server.hpp"
+#include "cjhub/outbox/writer.hpp"
+#include "cjhub/store/agencies_repo.hpp"
+#include "cjhub/store/database.hpp"
+#include "cjhub/store/db_workers.hpp"
+#include "cjhub/store/migrations.hpp"
+#include "cjhub/validation/validator.hpp"
+#include "cjhub_version.hpp"
+
+
+namespace cjhub::app {
+
+namespace fs = std::filesystem;
+
+std::string version_string() { return std::string("cjhub ") + CJHUB_VERSION; }
+
+namespace {
+
+// The handlers' reads, run on the database workers.
+class StoreReader final : public api::MessageReader {
+ public:
+  explicit StoreReader(store::DbWorkers& workers) : workers_(workers) {}
+  void find(const Uuid& id, std::function<void(std::optional<store::MessageRecord>)> done,
+            std::function<void(std::exception_ptr)> fail) override {
+    workers_.post([id, done](pqxx::connection& c) { done(store::find_message(c, id)); }, std::move(fail));
+  }
+
+ private:
+  store::DbWorkers& workers_;
+};
+
+std::optional<config::Config> load_config(const fs::path& file) {
+  try {
+    return config::load(file);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "cjhub: configuration error in " << file.string() << ": " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+std::unique_ptr<pqxx::connection> connect_with_wait(const config::Config& c, int wait_seconds) {
+  auto lg = log::get("store");
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  for (;;) {
+    try {
+      return store::connect(c.database.url, c.database.connect_timeout);
+    } catch (const store::DbUnavailable& e) {
+      if (std::chrono::steady_clock::now() >= until) throw;
+      lg->warn("database not reachable yet ({}); retrying", e.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+}
+
+std::vector<std::string> type_names(const config::Config& c) {
+  std::vector<std::string> names;
+  for (const auto& t : c.message_types) names.push_back(t.spec.name);
+  return names;
+}
+
+}  // namespace
+
+int check_config(const fs::path& file) {
+  auto c = load_config(file);
+  if (!c) return 2;
+  try {
+    validation::XercesRuntime xerces;
+    auto schemas = validation::SchemaSet::load(c->type_specs(),
+                                               {c->limits.max_element_depth, 1024});
+    std::cout << fmt::format("{}: OK ({} message types, {} grammars loaded)\n", file.string(),
+                             c->message_types.size(), schemas->grammar_count());
+    if (!c->tls.crl) std::cout << "warning: tls.crl is not set: no revocation checks\n";
+  } catch (const std::exception& e) {
+    std::cerr << "cjhub: schema error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+int migrate(const fs::path& file) {
+  auto c = load_config(file);
+  if (!c) return 2;
+  log::setup(c->logging);
+  try {
+    auto conn = store::connect(c->database.url, c->database.connect_timeout);
+    const auto applied = store::migrate(*conn);
+    if (applied.empty()) {
+      std::cout << "database schema is up to date\n";
+    } else {
+      for (const auto& m : applied) std::cout << "applied " << m << "\n";
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "cjhub: migrate failed: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int apply(const fs::path& file, const fs::path& agencies_file, bool dry_run) {
+  auto c = load_config(file);
+  if (!c) return 2;
+  log::setup(c->logging);
+  config::AgenciesFile agencies;
+  try {
+    agencies = config::load_agencies(agencies_file, type_names(*c));
+  } catch (const config::ConfigError& e) {
+    std::cerr << "cjhub: agencies file error in " << agencies_file.string() << ": " << e.what() << "\n";
+    return 2;
+  }
+  if (dry_run) {
+    std::cout << fmt::format("{}: OK ({} agencies)\n", agencies_file.string(), agencies.agencies.size());
+    return 0;
+  }
+  try {
+    auto conn = store::connect(c->database.url, c->database.connect_timeout);
+    store::migrate(*conn);
+    const auto r = store::apply_agencies(*conn, agencies);
+    for (const auto& o : r.added) std::cout << "+ added    " << o << "\n";
+    for (const auto& o : r.changed) std::cout << "~ changed  " << o << "\n";
+    for (const auto& o : r.disabled) std::cout << "- disabled " << o << "\n";
+    std::cout << fmt::format("{} added, {} changed, {} disabled, {} unchanged\n", r.added.size(),
+                             r.changed.size(), r.disabled.size(), r.unchanged.size());
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "cjhub: apply failed: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int serve(const ServeOptions& opts) {
+  auto c = load_config(opts.config);
+  if (!c) return 2;
+  log::setup(c->logging);
+  auto lg = log::get("app");
+  lg->info("{} starting (config {})", version_string(), c->source.string());
+
+  // Broken pipes are answered as errors on the socket, never by dying.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  validation::XercesRuntime xerces;
+  std::shared_ptr<const validation::SchemaSet> schemas;
+  try {
+    schemas = validation::SchemaSet::load(c->type_specs(), {c->limits.max_element_depth, 1024});
+  } catch (const std::exception& e) {
+    lg->critical("cannot load schemas: {}", e.what());
+    return 2;
+  }
+  lg->info("schemas loaded: {} message types, {} grammars", c->message_types.size(), schemas->grammar_count());
+  if (!c->tls.crl) lg->warn("tls.crl is not set: client certificates are not checked for revocation");
+
+  try {
+    auto conn = connect_with_wait(*c, opts.wait_for_db_seconds);
+    for (const auto& m : store::migrate(*conn)) lg->info("applied migration {}", m);
+  } catch (const std::exception& e) {
+    lg->critical("cannot prepare the database: {}", e.what());
+    return 1;
+  }
+
+  identity::Directory directory;
+  identity::DirectoryRefresher refresher(directory, c->database.url, c->database.connect_timeout);
+  store::DbWorkers db_workers(c->database.url, c->database.pool_size, c->database.connect_timeout,
+                              c->database.statement_timeout);
+  outbox::GroupCommitWriter writer({c->database.url, c->database.connect_timeout,
+                                    c->ingest.group_max_messages, c->ingest.queue_capacity,
+                                    c->ingest.writers, c->ingest.queue_max_bytes,
+                                    c->database.statement_timeout});
+  ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas);
+  StoreReader reader(db_workers);
+  api::Handlers handlers({&*c, &directory, schemas, &writer, &reader, &readiness});
+  ingress::HttpsServer server(*c, handlers);
+
+  // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.
+  Lifecycle lifecycle;
+  try {
+    lifecycle.start(refresher);
+    lifecycle.start(db_workers);
+    lifecycle.start(writer);
+    lifecycle.start(readiness);
+    lifecycle.start(server);
+  } catch (const std::exception& e) {
+    lg->critical("start-up failed: {}", e.what());
+    lifecycle.stop_all(std::chrono::seconds(5));
+    return 1;
+  }
+
+  if (!opts.ready_file.empty()) {
+    const auto tmp = opts.ready_file.string() + ".tmp";
+    std::ofstream(tmp) << fmt::format("{{\"port\":{},\"pid\":{}}}\n", server.port(), ::getpid());
+    fs::rename(tmp, opts.ready_file);
+  }
+  lg->info("cjhub ready on port {}", server.port());
+
+  boost::asio::io_context signals_ioc;
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
+  signals_ioc.run();
+  lg->info("signal {} received: draining", received);
+  lifecycle.stop_all(std::chrono::seconds(20));
+  lg->info("cjhub stopped");
+  return 0;
+}
+
+}  // namespace cjhub::app

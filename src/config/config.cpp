@@ -1,0 +1,276 @@
+#include "cjhub/config/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "config/yaml_reader.hpp"
+
+namespace cjhub::config {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = {"message_id",   "case_key", "origin_ori",
+                                                "jurisdiction", "erasure",  "ack_ref",
+                                                "ack_status",   "ack_reason"};
+  return keys;
+}
+
+const MessageType* Config::find_type(const std::string& name) const {
+  for (const auto& t : message_types) {
+    if (t.spec.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<validation::MessageTypeSpec> Config::type_specs() const {
+  std::vector<validation::MessageTypeSpec> out;
+  out.reserve(message_types.size());
+  for (const auto& t : message_types) out.push_back(t.spec);
+  return out;
+}
+
+namespace {
+
+fs::path resolve(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+fs::path existing_file(YamlMap& m, const std::string& key, const fs::path& base) {
+  auto p = resolve(base, m.str(key));
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec)) m.fail(key, fmt::format("file not found: {}", p.string()));
+  return p;
+}
+
+// ${VAR} and ${VAR:-default} in any scalar value, so one file serves several sites.
+std::string expand_env(const std::string& text, const std::string& key_path) {
+  static const std::regex var(R"(\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\})");
+  std::string out;
+  std::size_t last = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), var); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    out += text.substr(last, static_cast<std::size_t>(m.position()) - last);
+    const char* v = std::getenv(m[1].str().c_str());
+    if (v != nullptr && *v != '\0') {
+      out += v;
+    } else if (m[2].matched) {
+      out += m[3].str();
+    } else {
+      throw ConfigError(fmt::format("{}: environment variable {} is not set", key_path, m[1].str()));
+    }
+    last = static_cast<std::size_t>(m.position() + m.length());
+  }
+  out += text.substr(last);
+  return out;
+}
+
+void expand_tree(YAML::Node node, const std::string& path) {
+  if (node.IsScalar()) {
+    const auto text = node.Scalar();
+    if (text.find("${") != std::string::npos) node = expand_env(text, path);
+  } else if (node.IsMap()) {
+    for (auto kv : node) {
+      const auto key = kv.first.as<std::string>();
+      expand_tree(kv.second, path.empty() ? key : path + "." + key);
+    }
+  } else if (node.IsSequence()) {
+    std::size_t i = 0;
+    for (auto item : node) expand_tree(item, fmt::format("{}[{}]", path, i++));
+  }
+}
+
+std::chrono::milliseconds ms_or(YamlMap& m, const std::string& key, std::chrono::milliseconds def,
+                                std::uint64_t min, std::uint64_t max) {
+  return std::chrono::milliseconds(
+      m.uint_or(key, static_cast<std::uint64_t>(def.count()), min, max));
+}
+
+void check_key_path(YamlMap& keys, const std::string& key, const std::string& path,
+                    const validation::MessageTypeSpec& spec) {
+  std::stringstream ss(path);
+  std::string step;
+  bool first = true;
+  while (std::getline(ss, step, '/')) {
+    const auto colon = step.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == step.size()) {
+      keys.fail(key, fmt::format("step \"{}\" must be prefix:LocalName", step));
+    }
+    const auto prefix = step.substr(0, colon);
+    if (!spec.namespaces.count(prefix)) {
+      keys.fail(key, fmt::format("prefix \"{}\" is not declared in namespaces", prefix));
+    }
+    if (first && (spec.namespaces.at(prefix) != spec.root_namespace ||
+                  step.substr(colon + 1) != spec.root_local_name)) {
+      keys.fail(key, "the first step must be the root element");
+    }
+    first = false;
+  }
+  if (first) keys.fail(key, "must not be empty");
+}
+
+MessageType parse_type(YamlMap m, const fs::path& base) {
+  MessageType t;
+  auto& s = t.spec;
+  s.name = m.str("name");
+  static const std::regex name_re("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+  if (!std::regex_match(s.name, name_re)) {
+    m.fail("name", "must start with a letter and use letters, digits, _ . - (at most 64)");
+  }
+  auto root = m.map("root");
+  s.root_namespace = root.str("namespace");
+  s.root_local_name = root.str("name");
+  root.finish();
+  std::size_t i = 0;
+  for (const auto& f : m.str_list("schemas", true)) {
+    auto p = resolve(base, f);
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) {
+      m.fail(fmt::format("schemas[{}]", i), fmt::format("file not found: {}", p.string()));
+    }
+    s.schema_files.push_back(p.string());
+    ++i;
+  }
+  s.namespaces = m.str_map("namespaces");
+  auto keys = m.map("keys");
+  for (const auto& k : known_keys()) {
+    if (!keys.has(k)) continue;
+    const auto path = keys.str(k);
+    check_key_path(keys, k, path, s);
+    s.keys.push_back({k, path});
+  }
+  for (const char* required : {"message_id", "origin_ori"}) {
+    if (!keys.has(required)) keys.fail(required, "is required");
+  }
+  keys.finish();
+  t.ack_required = m.bool_or("ack_required", false);
+  t.origin_must_match_sender = m.bool_or("origin_must_match_sender", true);
+  m.finish();
+  return t;
+}
+
+}  // namespace
+
+Config parse(const std::string& yaml_text, const fs::path& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("not valid YAML: line {}, column {}: {}", e.mark.line + 1,
+                                  e.mark.column + 1, e.msg));
+  }
+  if (!root || root.IsNull()) throw ConfigError("the configuration is empty");
+  expand_tree(root, "");
+  YamlMap top(root, "");
+  Config c;
+
+  {
+    auto l = top.map("listener");
+    c.listener.address = l.str_or("address", c.listener.address);
+    c.listener.port = static_cast<unsigned short>(l.uint_or("port", c.listener.port, 0, 65535));
+    c.listener.max_connections = l.uint_or("max_connections", c.listener.max_connections, 1, 100000);
+    l.finish();
+  }
+  {
+    auto t = top.map("tls");
+    c.tls.server_cert = existing_file(t, "server_cert", base_dir);
+    c.tls.server_key = existing_file(t, "server_key", base_dir);
+    c.tls.client_ca = existing_file(t, "client_ca", base_dir);
+    if (t.has("crl")) c.tls.crl = existing_file(t, "crl", base_dir);
+    c.tls.min_version = t.str_or("min_version", c.tls.min_version);
+    if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3") {
+      t.fail("min_version", "must be \"1.2\" or \"1.3\"");
+    }
+    t.finish();
+  }
+  {
+    auto d = top.map("database");
+    c.database.url = d.str("url");
+    c.database.pool_size = d.uint_or("pool_size", c.database.pool_size, 1, 64);
+    c.database.connect_timeout = ms_or(d, "connect_timeout_ms", c.database.connect_timeout, 100, 60000);
+    c.database.statement_timeout = ms_or(d, "statement_timeout_ms", c.database.statement_timeout, 100, 3600000);
+    d.finish();
+  }
+  {
+    auto l = top.map_or_empty("limits");
+    c.limits.max_body_bytes = l.uint_or("max_body_bytes", c.limits.max_body_bytes, 1024, 64u << 20);
+    c.limits.max_header_bytes = l.uint_or("max_header_bytes", c.limits.max_header_bytes, 1024, 1u << 20);
+    c.limits.handshake_timeout = ms_or(l, "handshake_timeout_ms", c.limits.handshake_timeout, 100, 600000);
+    c.limits.read_timeout = ms_or(l, "read_timeout_ms", c.limits.read_timeout, 100, 600000);
+    c.limits.write_timeout = ms_or(l, "write_timeout_ms", c.limits.write_timeout, 100, 600000);
+    c.limits.idle_timeout = ms_or(l, "idle_timeout_ms", c.limits.idle_timeout, 100, 3600000);
+    c.limits.max_element_depth = l.uint_or("max_element_depth", c.limits.max_element_depth, 8, 10000);
+    l.finish();
+  }
+  {
+    auto g = top.map_or_empty("ingest");
+    c.ingest.group_max_messages = g.uint_or("group_max_messages", c.ingest.group_max_messages, 1, 10000);
+    c.ingest.queue_capacity = g.uint_or("queue_capacity", c.ingest.queue_capacity, 1, 1000000);
+    c.ingest.queue_max_bytes = g.uint_or("queue_max_bytes", c.ingest.queue_max_bytes, 1u << 20, 16ull << 30);
+    c.ingest.writers = g.uint_or("writers", c.ingest.writers, 1, 16);
+    g.finish();
+  }
+  {
+    auto w = top.map_or_empty("workers");
+    c.workers.io_threads = w.uint_or("io_threads", c.workers.io_threads, 0, 256);
+    if (c.workers.io_threads == 0) c.workers.io_threads = std::max(1u, std::thread::hardware_concurrency());
+    w.finish();
+  }
+  {
+    auto l = top.map_or_empty("logging");
+    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    c.logging.level = l.str_or("level", "info");
+    if (!levels.count(c.logging.level)) l.fail("level", "must be one of trace, debug, info, warn, error, critical, off");
+    c.logging.format = l.str_or("format", "text");
+    if (c.logging.format != "text" && c.logging.format != "json") l.fail("format", "must be text or json");
+    c.logging.module_levels = l.str_map("modules");
+    for (const auto& [module, level] : c.logging.module_levels) {
+      const auto& names = log::module_names();
+      if (std::find(names.begin(), names.end(), module) == names.end()) {
+        l.fail("modules." + module, "unknown module");
+      }
+      if (!levels.count(level)) l.fail("modules." + module, "unknown level");
+    }
+    l.finish();
+  }
+  {
+    std::size_t i = 0;
+    std::set<std::string> names;
+    std::set<std::pair<std::string, std::string>> roots;
+    for (const auto& n : top.list("message_types", true)) {
+      const auto path = fmt::format("message_types[{}]", i++);
+      auto t = parse_type(YamlMap(n, path), base_dir);
+      if (!names.insert(t.spec.name).second) {
+        throw ConfigError(fmt::format("{}.name: duplicate message type \"{}\"", path, t.spec.name));
+      }
+      if (!roots.insert({t.spec.root_namespace, t.spec.root_local_name}).second) {
+        throw ConfigError(fmt::format("{}.root: another type already has this root element", path));
+      }
+      c.message_types.push_back(std::move(t));
+    }
+    if (c.message_types.empty()) throw ConfigError("message_types: at least one type is required");
+  }
+  top.finish();
+  return c;
+}
+
+Config load(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError(fmt::format("cannot read configuration file {}", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto base = fs::absolute(file).parent_path();
+  auto c = parse(ss.str(), base);
+  c.source = fs::absolute(file);
+  return c;
+}
+
+}  // namespace cjhub::config

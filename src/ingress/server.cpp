@@ -1,0 +1,320 @@
+#include "cjhub/ingress/server.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+#include <set>
+
+#include "cjhub/api/problem.hpp"
+#include "cjhub/common/log.hpp"
+#include "cjhub/ingress/tls.hpp"
+
+namespace cjhub::ingress {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// State the sessions share with the server; outlives the server object while sessions run.
+struct HttpsServer::Shared {
+  Shared(config::Limits l, api::Handlers& h, ServerStats& s, std::shared_ptr<asio::ssl::context> t)
+      : limits(std::move(l)), handlers(h), stats(s), tls(std::move(t)) {}
+  const config::Limits limits;
+  api::Handlers& handlers;
+  ServerStats& stats;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::atomic<bool> closing{false};
+  std::mutex mutex;
+  std::set<std::shared_ptr<Session>> sessions;  // open connections (for stop)
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared)
+      : stream_(std::move(socket), *shared->tls), shared_(std::move(shared)) {
+    beast::error_code ec;
+    const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
+  }
+
+  // From the server's stop(): close at once if waiting for a new request, else after the answer.
+  void close_when_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->close();
+    });
+  }
+  void cancel() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
+ private:
+  void handshake() {
+    beast::get_lowest_layer(stream_).expires_after(shared_->limits.handshake_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      shared_->stats.handshakes_failed.fetch_add(1);
+      const long verify = SSL_get_verify_result(stream_.native_handle());
+      log::get("ingress")->info("TLS handshake from {} failed: {}{}", remote_, ec.message(),
+                                verify != X509_V_OK
+                                    ? std::string(" (certificate: ") + X509_verify_cert_error_string(verify) + ")"
+                                    : std::string());
+      return close();
+    }
+    peer_ = identity::describe(SSL_get0_peer_certificate(stream_.native_handle()));
+    read_header();
+  }
+
+  void read_header() {
+    if (shared_->closing) return close();
+    idle_ = true;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
+    parser_->body_limit(shared_->limits.max_body_bytes);
+    beast::get_lowest_layer(stream_).expires_after(requests_ == 0 ? shared_->limits.read_timeout
+                                                                  : shared_->limits.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    idle_ = false;
+    if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated ||
+        ec == beast::error::timeout || ec == asio::error::operation_aborted) {
+      return close();
+    }
+    if (ec == http::error::header_limit) return fail(api::Problem::header_too_large, "request header too large");
+    if (ec == http::error::body_limit) {
+      // Beast checks Content-Length against the body limit while parsing the header.
+      return fail(api::Problem::payload_too_large,
+                  fmt::format("the body exceeds the limit of {} bytes", shared_->limits.max_body_bytes));
+    }
+    if (ec) return fail(api::Problem::bad_request, "malformed HTTP request: " + ec.message());
+
+    auto& req = parser_->get();
+    ++requests_;
+    shared_->stats.requests.fetch_add(1);
+    const bool has_te = req.find(http::field::transfer_encoding) != req.end();
+    const bool has_cl = req.find(http::field::content_length) != req.end();
+    if (has_te && has_cl) {
+      return fail(api::Problem::bad_request, "both Transfer-Encoding and Content-Length were sent");
+    }
+    if (has_te) return fail(api::Problem::length_required, "chunked bodies are not accepted; send Content-Length");
+    const bool wants_body = req.method() == http::verb::post || req.method() == http::verb::put ||
+                            req.method() == http::verb::patch;
+    if (wants_body && !has_cl) return fail(api::Problem::length_required, "Content-Length is required");
+    if (const auto len = parser_->content_length(); len && *len > shared_->limits.max_body_bytes) {
+      return fail(api::Problem::payload_too_large,
+                  fmt::format("body of {} bytes exceeds the limit of {} bytes", *len,
+                              shared_->limits.max_body_bytes));
+    }
+    auto expect = req[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      // curl and others wait for this before sending a large body.
+      continue_.emplace(http::status::continue_, req.version());
+      beast::get_lowest_layer(stream_).expires_after(shared_->limits.write_timeout);
+      return http::async_write(stream_, *continue_,
+                               [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                                 self->continue_.reset();
+                                 if (wec) return self->close();
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    beast::get_lowest_layer(stream_).expires_after(shared_->limits.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == http::error::body_limit) return fail(api::Problem::payload_too_large, "body too large");
+    if (ec == beast::error::timeout || ec == http::error::partial_message) {
+      log::get("ingress")->info("request from {} abandoned: {}", remote_, ec.message());
+      return close();
+    }
+    if (ec) return close();
+    beast::get_lowest_layer(stream_).expires_never();  // the handler may wait for the store
+
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    api::Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.content_type = std::string(msg[http::field::content_type]);
+    req.idempotency_key = std::string(msg["Idempotency-Key"]);
+    req.body = std::move(msg.body());
+    req.peer = peer_;
+    req.remote = remote_;
+    req.received_at = now_utc();
+    version_ = msg.version();
+    shared_->handlers.handle(std::move(req), [self = shared_from_this()](api::Response r) {
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    });
+  }
+
+  void fail(api::Problem p, const std::string& detail) {
+    log::get("ingress")->info("refused request from {}: {} ({})", remote_, api::info(p).slug, detail);
+    auto r = api::problem(p, detail);
+    r.close = true;
+    keep_alive_ = false;
+    write(std::move(r));
+  }
+
+  void write(api::Response r) {
+    res_.emplace(static_cast<http::status>(r.status), version_);
+    res_->set(http::field::server, "cjhub");
+    res_->set(http::field::content_type, r.content_type);
+    res_->set(http::field::cache_control, "no-store");
+    for (const auto& [k, v] : r.headers) res_->set(k, v);
+    res_->body() = std::move(r.body);
+    const bool keep = keep_alive_ && !r.close && !shared_->closing;
+    res_->keep_alive(keep);
+    res_->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(shared_->limits.write_timeout);
+    http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
+      self->res_.reset();
+      if (ec || !keep) return self->close();
+      self->read_header();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(self->stream_).close();
+      self->forget();
+    });
+  }
+
+  void forget() {
+    shared_->stats.connections_open.fetch_sub(1);
+    std::lock_guard lock(shared_->mutex);
+    shared_->sessions.erase(shared_from_this());
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  std::shared_ptr<HttpsServer::Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> res_;
+  std::optional<http::response<http::empty_body>> continue_;
+  identity::PeerCertificate peer_;
+  std::string remote_;
+  unsigned version_ = 11;
+  std::uint64_t requests_ = 0;
+  bool keep_alive_ = true;
+  bool idle_ = false;
+  bool closed_ = false;
+};
+
+HttpsServer::HttpsServer(const config::Config& config, api::Handlers& handlers)
+    : config_(config), handlers_(handlers), acceptor_(ioc_) {}
+
+HttpsServer::~HttpsServer() { stop(std::chrono::steady_clock::now()); }
+
+void HttpsServer::start() {
+  shared_ = std::make_shared<Shared>(config_.limits, handlers_, stats_, make_server_context(config_.tls));
+  const auto address = asio::ip::make_address(config_.listener.address);
+  tcp::endpoint ep(address, config_.listener.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  do_accept();
+  for (std::size_t i = 0; i < config_.workers.io_threads; ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  log::get("ingress")->info("listening on {}:{} with {} I/O threads", config_.listener.address, port_,
+                            config_.workers.io_threads);
+}
+
+void HttpsServer::do_accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      if (stats_.connections_open.load() >= static_cast<std::int64_t>(config_.listener.max_connections)) {
+        stats_.connections_refused_cap.fetch_add(1);
+        log::get("ingress")->warn("connection cap ({}) reached: closing a new connection",
+                                  config_.listener.max_connections);
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        stats_.connections_accepted.fetch_add(1);
+        stats_.connections_open.fetch_add(1);
+        auto s = std::make_shared<Session>(std::move(socket), shared_);
+        {
+          std::lock_guard lock(shared_->mutex);
+          shared_->sessions.insert(s);
+        }
+        s->run();
+      }
+    } else {
+      log::get("ingress")->warn("accept failed: {}", ec.message());
+    }
+    do_accept();
+  });
+}
+
+void HttpsServer::stop(std::chrono::steady_clock::time_point deadline) {
+  if (threads_.empty()) return;
+  auto lg = log::get("ingress");
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  shared_->closing = true;
+  auto snapshot = [&] {
+    std::lock_guard lock(shared_->mutex);
+    return std::vector<std::shared_ptr<Session>>(shared_->sessions.begin(), shared_->sessions.end());
+  };
+  for (auto& s : snapshot()) s->close_when_idle();
+  while (stats_.connections_open.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (auto& s : snapshot()) s->close_when_idle();
+  }
+  if (stats_.connections_open.load() > 0) {
+    lg->warn("{} connection(s) still open at the drain deadline: closing them", stats_.connections_open.load());
+    for (auto& s : snapshot()) s->cancel();
+    const auto grace = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    while (stats_.connections_open.load() > 0 && std::chrono::steady_clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sessions.clear();
+  }
+  lg->info("listener stopped");
+}
+
+}  // namespace cjhub::ingress

@@ -1,0 +1,180 @@
+#include "cjhub/outbox/writer.hpp"
+
+#include <pqxx/transaction>
+
+#include "cjhub/common/log.hpp"
+#include "cjhub/store/database.hpp"
+
+namespace cjhub::outbox {
+
+const char* to_string(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::stored: return "stored";
+    case Outcome::duplicate: return "duplicate";
+    case Outcome::conflict: return "conflict";
+    case Outcome::unavailable: return "unavailable";
+    case Outcome::outcome_unknown: return "outcome_unknown";
+    case Outcome::overloaded: return "overloaded";
+    case Outcome::shutting_down: return "shutting_down";
+    case Outcome::failed: return "failed";
+  }
+  return "?";
+}
+
+GroupCommitWriter::GroupCommitWriter(WriterSettings settings) : settings_(std::move(settings)) {}
+
+GroupCommitWriter::~GroupCommitWriter() { stop(std::chrono::steady_clock::now()); }
+
+void GroupCommitWriter::start() {
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = true;
+    stopping_ = false;
+  }
+  for (std::size_t i = 0; i < settings_.writers; ++i) threads_.emplace_back([this, i] { run(i); });
+}
+
+void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  // Whatever could not be committed (no database while stopping) is answered, never dropped.
+  std::deque<Item> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(queue_);
+    queued_bytes_ = 0;
+  }
+  for (auto& item : left) item.done({Outcome::shutting_down, {}});
+  (void)deadline;
+}
+
+std::size_t GroupCommitWriter::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void GroupCommitWriter::submit(store::NewMessage msg, Completion done) {
+  Outcome refused = Outcome::stored;
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_) {
+      refused = Outcome::shutting_down;
+    } else if (queue_.size() >= settings_.queue_capacity ||
+               queued_bytes_ + msg.body.size() > settings_.queue_max_bytes) {
+      refused = Outcome::overloaded;
+    } else {
+      queued_bytes_ += msg.body.size();
+      queue_.push_back({std::move(msg), std::move(done)});
+    }
+  }
+  if (refused != Outcome::stored) {
+    done({refused, {}});
+    return;
+  }
+  cv_.notify_one();
+}
+
+void GroupCommitWriter::run(std::size_t index) {
+  auto lg = log::get("outbox");
+  std::unique_ptr<pqxx::connection> conn;
+  std::vector<Item> group;
+  group.reserve(settings_.group_max_messages);
+  auto backoff = std::chrono::milliseconds(0);
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && group.size() < settings_.group_max_messages) {
+        queued_bytes_ -= queue_.front().msg.body.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!conn) {
+      try {
+        conn = store::connect(settings_.db_url, settings_.connect_timeout, settings_.statement_timeout);
+        if (backoff.count() > 0) lg->info("writer {} reconnected to the database", index);
+        backoff = std::chrono::milliseconds(0);
+      } catch (const std::exception& e) {
+        // Answer at once (503) rather than hold requests while the database is away.
+        lg->warn("writer {}: database unavailable, refusing {} message(s): {}", index, group.size(), e.what());
+        for (auto& item : group) item.done({Outcome::unavailable, {}});
+        group.clear();
+        stats_.failures.fetch_add(1);
+        backoff = std::min(std::chrono::milliseconds(1000), backoff + std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(backoff);
+        continue;
+      }
+    }
+    commit_group(conn, group);
+    group.clear();
+  }
+}
+
+void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group) {
+  auto lg = log::get("outbox");
+  std::vector<const store::NewMessage*> batch;
+  batch.reserve(group.size());
+  for (const auto& item : group) batch.push_back(&item.msg);
+  try {
+    const auto results = store::translate_errors([&] {
+      pqxx::work tx(*conn, "ingest_group");
+      auto r = store::insert_messages(tx, batch);
+      tx.commit();
+      return r;
+    });
+    stats_.groups.fetch_add(1);
+    stats_.messages.fetch_add(group.size());
+    auto largest = stats_.largest_group.load();
+    while (group.size() > largest && !stats_.largest_group.compare_exchange_weak(largest, group.size())) {
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      const auto& r = results[i];
+      const Outcome o = r.status == store::InsertStatus::inserted    ? Outcome::stored
+                        : r.status == store::InsertStatus::duplicate ? Outcome::duplicate
+                                                                     : Outcome::conflict;
+      lg->debug("message {} type={} sender={} {}", r.message_id, r.type, group[i].msg.sender_ori, to_string(o));
+      group[i].done({o, r});
+    }
+  } catch (const store::DbOutcomeUnknown& e) {
+    lg->error("commit outcome unknown for {} message(s): {}", group.size(), e.what());
+    conn.reset();
+    stats_.failures.fetch_add(1);
+    for (auto& item : group) item.done({Outcome::outcome_unknown, {}});
+  } catch (const store::DbUnavailable& e) {
+    lg->warn("database lost while storing {} message(s): {}", group.size(), e.what());
+    conn.reset();
+    stats_.failures.fetch_add(1);
+    for (auto& item : group) item.done({Outcome::unavailable, {}});
+  } catch (const std::exception& e) {
+    stats_.failures.fetch_add(1);
+    if (group.size() > 1) {
+      // One bad row must not sink its neighbours: store each on its own.
+      lg->warn("group of {} failed ({}); storing one by one", group.size(), e.what());
+      for (auto& item : group) {
+        std::vector<Item> one;
+        one.push_back(std::move(item));
+        if (!conn || !conn->is_open()) {
+          one.front().done({Outcome::unavailable, {}});
+          continue;
+        }
+        commit_group(conn, one);
+      }
+      return;
+    }
+    lg->error("message {} from {} could not be stored: {}", group.front().msg.id.str(),
+              group.front().msg.sender_ori, e.what());
+    group.front().done({Outcome::failed, {}});
+  }
+}
+
+}  // namespace cjhub::outbox

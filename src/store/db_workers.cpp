@@ -1,0 +1,52 @@
+#include "cjhub/store/db_workers.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "cjhub/store/database.hpp"
+
+namespace cjhub::store {
+
+DbWorkers::DbWorkers(std::string url, std::size_t threads, std::chrono::milliseconds connect_timeout,
+                     std::chrono::milliseconds statement_timeout)
+    : url_(std::move(url)),
+      threads_(threads),
+      connect_timeout_(connect_timeout),
+      statement_timeout_(statement_timeout) {}
+
+DbWorkers::~DbWorkers() { stop(std::chrono::steady_clock::now()); }
+
+void DbWorkers::start() { pool_ = std::make_unique<boost::asio::thread_pool>(threads_); }
+
+void DbWorkers::stop(std::chrono::steady_clock::time_point) {
+  if (!pool_) return;
+  pool_->join();
+  pool_.reset();
+}
+
+void DbWorkers::post(std::function<void(pqxx::connection&)> job,
+                     std::function<void(std::exception_ptr)> on_error) {
+  if (!pool_) {
+    on_error(std::make_exception_ptr(DbUnavailable("database workers are not running")));
+    return;
+  }
+  boost::asio::post(*pool_, [this, job = std::move(job), on_error = std::move(on_error)] {
+    // One connection per worker thread, kept between jobs. A thread_local keyed by this pool.
+    thread_local std::unique_ptr<pqxx::connection> conn;
+    thread_local const DbWorkers* owner = nullptr;
+    if (owner != this) {
+      conn.reset();
+      owner = this;
+    }
+    try {
+      if (!conn || !conn->is_open()) conn = connect(url_, connect_timeout_, statement_timeout_);
+      translate_errors([&] { job(*conn); });
+    } catch (const std::exception& e) {
+      if (is_connection_failure(e)) conn.reset();
+      on_error(std::current_exception());
+    } catch (...) {
+      on_error(std::current_exception());
+    }
+  });
+}
+
+}  // namespace cjhub::store

@@ -1,0 +1,55 @@
+#include "cjhub/store/migrations.hpp"
+
+#include <pqxx/pqxx>
+#include <set>
+
+#include "cjhub/common/log.hpp"
+#include "cjhub/store/database.hpp"
+#include "store/migrations_data.hpp"
+#include "store/sql.hpp"
+
+namespace cjhub::store {
+
+namespace {
+std::set<std::string> applied(pqxx::transaction_base& tx) {
+  std::set<std::string> names;
+  for (const auto& row : tx.exec(sql::kAppliedMigrations)) names.insert(row[0].as<std::string>());
+  return names;
+}
+}  // namespace
+
+std::vector<std::string> migrate(pqxx::connection& conn) {
+  // Up to date: touch nothing, so a hub whose role may not create tables still starts.
+  if (pending_migrations(conn).empty()) return std::vector<std::string>{};
+  return translate_errors([&] {
+    pqxx::work tx(conn, "migrate");
+    tx.exec(sql::kMigrationLock);
+    tx.exec0(sql::kMigrationsTable);
+    const auto done = applied(tx);
+    std::vector<std::string> now;
+    for (const auto& m : embedded_migrations()) {
+      if (done.count(m.name)) continue;
+      log::get("store")->info("applying migration {}", m.name);
+      tx.exec0(m.sql);
+      tx.exec_params0(sql::kRecordMigration, m.name);
+      now.push_back(m.name);
+    }
+    tx.commit();
+    return now;
+  });
+}
+
+std::vector<std::string> pending_migrations(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::set<std::string> done;
+    if (tx.exec1(sql::kMigrationsTableExists)[0].as<bool>()) done = applied(tx);
+    std::vector<std::string> out;
+    for (const auto& m : embedded_migrations()) {
+      if (!done.count(m.name)) out.push_back(m.name);
+    }
+    return out;
+  });
+}
+
+}  // namespace cjhub::store

@@ -1,0 +1,115 @@
+// Internals shared by the validation translation units (not part of the public interface).
+#pragma once
+
+#include <atomic>
+#include <cjhub/validation/validator.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <xercesc/framework/XMLGrammarPool.hpp>
+#include <xercesc/util/XercesDefs.hpp>
+
+namespace cjhub::validation::detail {
+
+static_assert(sizeof(XMLCh) == sizeof(char16_t), "Xerces must be built with 16-bit XMLCh");
+using xstring = std::u16string;
+
+// --- text helpers (text.cpp) -------------------------------------------------------------------
+
+// Strict UTF-8 -> UTF-16 (for configuration strings). Returns false on invalid UTF-8.
+bool utf8_to_utf16(std::string_view in, xstring& out);
+// UTF-16 -> UTF-8; unpaired surrogates become U+FFFD. Appends to `out`.
+void append_utf8(std::string& out, const XMLCh* s, std::size_t n);
+std::string to_utf8(const XMLCh* s);
+// A message for an Issue: at most `max_bytes` bytes of UTF-8, control characters replaced by
+// spaces, cut on a character boundary with "..." when longer. Reads at most a bounded prefix of
+// `s`, so a parser message that quotes a huge value costs nothing.
+inline constexpr std::size_t kMaxMessageBytes = 300;
+std::string capped_message(const XMLCh* s, std::size_t max_bytes = kMaxMessageBytes);
+std::string capped_message(std::string_view utf8, std::size_t max_bytes = kMaxMessageBytes);
+
+inline bool equals(const XMLCh* a, const xstring& b) noexcept {
+  if (a == nullptr) return b.empty();
+  const char16_t* p = reinterpret_cast<const char16_t*>(a);
+  std::size_t i = 0;
+  const std::size_t n = b.size();
+  for (; i < n; ++i) {
+    if (p[i] != b[i]) return false;  // also stops at a's terminator (b holds no NUL)
+  }
+  return p[n] == 0;
+}
+
+inline const XMLCh* xc(const xstring& s) noexcept {
+  return reinterpret_cast<const XMLCh*>(s.c_str());
+}
+
+// Whether the prolog of `doc` (before the root element) contains a document type declaration.
+// Understands UTF-8/ASCII (with or without BOM) and UTF-16 LE/BE. Used only to classify a
+// document that failed before its root element.
+bool prolog_has_doctype(std::string_view doc);
+
+// --- compiled message types ----------------------------------------------------------------------
+
+// One node of the routing-key trie of a message type. nodes[0] is the root element.
+struct KeyNode {
+  xstring ns;
+  xstring local;
+  unsigned int ns_id = 0;               // id of `ns` in the grammar pool's URI string pool
+  std::vector<std::uint32_t> children;  // indices into CompiledType::nodes
+  std::vector<std::uint32_t> keys;      // indices into CompiledType::key_names ending here
+};
+
+struct CompiledType {
+  std::string name;
+  xstring ns;
+  xstring local;
+  unsigned int ns_id = 0;              // id of `ns` in the grammar pool's URI string pool
+  std::vector<KeyNode> nodes;          // the key trie, nodes[0] = root
+  std::vector<std::string> key_names;  // index -> KeySpec::name
+};
+
+// Objects that must be destroyed before XMLPlatformUtils::Terminate (parsers, pools). The
+// runtime skips Terminate at exit while any are alive (e.g. a thread_local Validator of the main
+// thread, which is destroyed after main returns).
+extern std::atomic<long> live_xerces_objects;
+// Whether an XercesRuntime is alive (Xerces initialised).
+bool runtime_active() noexcept;
+
+}  // namespace cjhub::validation::detail
+
+namespace cjhub::validation {
+
+struct SchemaSet::Impl {
+  std::vector<MessageTypeSpec> types;
+  Limits limits;
+  std::unique_ptr<xercesc::XMLGrammarPool> pool;  // locked after load
+  std::size_t grammar_count = 0;
+  std::vector<detail::CompiledType> compiled;  // same order as types
+  // Ids in the pool's URI string pool. Parsers that use the (locked) pool resolve namespace
+  // URIs through the same pool, so element URI ids compare directly with these.
+  unsigned int empty_ns_id = 0;
+  unsigned int uri_count_at_load = 0;  // size of the URI string pool when the pool was locked
+
+  Impl();
+  ~Impl();
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  const detail::CompiledType* find_root(const XMLCh* uri, const XMLCh* local) const noexcept {
+    for (const auto& t : compiled) {
+      if (detail::equals(local, t.local) && detail::equals(uri, t.ns)) return &t;
+    }
+    return nullptr;
+  }
+  const detail::CompiledType* find_root(unsigned int uri_id, const XMLCh* local) const noexcept {
+    for (const auto& t : compiled) {
+      if (uri_id == t.ns_id && detail::equals(local, t.local)) return &t;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace cjhub::validation

@@ -1,0 +1,435 @@
+// Xerces start-up, grammar pool loading (SchemaSet::load) and compilation of routing-key paths.
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <utility>
+#include <xercesc/framework/LocalFileInputSource.hpp>
+#include <xercesc/framework/MemBufInputSource.hpp>
+#include <xercesc/framework/XMLGrammarPoolImpl.hpp>
+#include <xercesc/framework/psvi/XSElementDeclaration.hpp>
+#include <xercesc/framework/psvi/XSModel.hpp>
+#include <xercesc/sax/EntityResolver.hpp>
+#include <xercesc/sax/ErrorHandler.hpp>
+#include <xercesc/sax/SAXParseException.hpp>
+#include <xercesc/sax2/SAX2XMLReader.hpp>
+#include <xercesc/sax2/XMLReaderFactory.hpp>
+#include <xercesc/util/OutOfMemoryException.hpp>
+#include <xercesc/util/PlatformUtils.hpp>
+#include <xercesc/util/StringPool.hpp>
+#include <xercesc/util/XMLException.hpp>
+#include <xercesc/util/XMLUni.hpp>
+#include <xercesc/validators/schema/SchemaSymbols.hpp>
+
+#include "validation/internal.hpp"
+
+namespace xc = xercesc;
+
+namespace cjhub::validation {
+
+namespace detail {
+std::atomic<long> live_xerces_objects{0};
+}  // namespace detail
+
+using detail::xstring;
+
+// --- small public helpers ------------------------------------------------------------------------
+
+const char* to_string(Verdict v) noexcept {
+  switch (v) {
+    case Verdict::ok:
+      return "ok";
+    case Verdict::malformed:
+      return "malformed";
+    case Verdict::forbidden_markup:
+      return "forbidden_markup";
+    case Verdict::limit_exceeded:
+      return "limit_exceeded";
+    case Verdict::unknown_type:
+      return "unknown_type";
+    case Verdict::invalid:
+      return "invalid";
+  }
+  return "unknown";
+}
+
+std::string Outcome::first(const std::string& key) const {
+  auto it = keys.find(key);
+  if (it == keys.end() || it->second.empty()) return {};
+  return it->second.front();
+}
+
+// --- XercesRuntime -------------------------------------------------------------------------------
+
+namespace {
+std::mutex runtime_mutex;
+int runtime_count = 0;
+}  // namespace
+
+bool detail::runtime_active() noexcept {
+  std::lock_guard lock(runtime_mutex);
+  return runtime_count > 0;
+}
+
+XercesRuntime::XercesRuntime() {
+  std::lock_guard lock(runtime_mutex);
+  if (runtime_count++ > 0) return;
+  // Debian's Xerces (CVE-2016-4463 / CVE-2018-1311 patches) reads this variable in
+  // XMLScanner::scanProlog each time it meets "<!DOCTYPE" and, when it is exactly "1", reports the
+  // fatal error "invalid document structure" before any part of the DTD is read. The validator's
+  // LexicalHandler::startDTD is the second line of defence for builds without the patch.
+  ::setenv("XERCES_DISABLE_DTD", "1", 1);
+  try {
+    xc::XMLPlatformUtils::Initialize();
+  } catch (const xc::XMLException& e) {
+    --runtime_count;
+    throw std::runtime_error("Xerces-C initialisation failed: " + detail::to_utf8(e.getMessage()));
+  }
+}
+
+XercesRuntime::~XercesRuntime() {
+  std::lock_guard lock(runtime_mutex);
+  if (--runtime_count > 0) return;
+  // Parsers or grammar pools still alive (typically the thread_local Validator of the main
+  // thread, destroyed after main returns): terminating now would make their destructors touch
+  // freed Xerces state. Leave Xerces initialised; the process is exiting anyway.
+  if (detail::live_xerces_objects.load() > 0) {
+    if (auto log = spdlog::get("validation")) {
+      log->debug("Xerces not terminated: {} validator objects still alive",
+                 detail::live_xerces_objects.load());
+    }
+    return;
+  }
+  xc::XMLPlatformUtils::Terminate();
+}
+
+// --- SchemaSet -----------------------------------------------------------------------------------
+
+SchemaSet::Impl::Impl() { ++detail::live_xerces_objects; }
+SchemaSet::Impl::~Impl() {
+  compiled.clear();
+  pool.reset();
+  --detail::live_xerces_objects;
+}
+
+SchemaSet::SchemaSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SchemaSet::~SchemaSet() = default;
+
+const std::vector<MessageTypeSpec>& SchemaSet::types() const noexcept { return impl_->types; }
+const Limits& SchemaSet::limits() const noexcept { return impl_->limits; }
+std::size_t SchemaSet::grammar_count() const noexcept { return impl_->grammar_count; }
+std::size_t SchemaSet::namespace_pool_growth() const noexcept {
+  const unsigned int now = impl_->pool->getURIStringPool()->getStringCount();
+  return now > impl_->uri_count_at_load ? now - impl_->uri_count_at_load : 0;
+}
+
+namespace {
+
+[[noreturn]] void load_error(const std::string& msg) { throw SchemaLoadError(msg); }
+
+std::string type_label(const MessageTypeSpec& t) { return "message type '" + t.name + "'"; }
+
+// Collects the problems Xerces reports while it reads an XSD (and its imports/includes).
+class LoadErrorCollector final : public xc::ErrorHandler {
+ public:
+  void warning(const xc::SAXParseException& e) override { warnings_.push_back(format(e)); }
+  void error(const xc::SAXParseException& e) override { errors_.push_back(format(e)); }
+  void fatalError(const xc::SAXParseException& e) override { errors_.push_back(format(e)); }
+  void resetErrors() override {
+    errors_.clear();
+    warnings_.clear();
+  }
+  void add(std::string msg) { errors_.push_back(std::move(msg)); }
+
+  const std::vector<std::string>& errors() const { return errors_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  static std::string format(const xc::SAXParseException& e) {
+    std::string where = detail::to_utf8(e.getSystemId());
+    if (where.rfind("file://", 0) == 0) where.erase(0, 7);
+    return where + ":" + std::to_string(e.getLineNumber()) + ":" +
+           std::to_string(e.getColumnNumber()) + ": " + detail::capped_message(e.getMessage(), 500);
+  }
+
+  std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
+};
+
+// Schema documents are configuration and are read from the local file system only: an import or
+// include that points at the network is refused (start-up must not depend on, or leak to, a
+// remote host).
+class LocalOnlySchemaResolver final : public xc::EntityResolver {
+ public:
+  explicit LocalOnlySchemaResolver(LoadErrorCollector& errors) : errors_(errors) {}
+
+  xc::InputSource* resolveEntity(const XMLCh* const, const XMLCh* const system_id) override {
+    const std::string sys = detail::to_utf8(system_id);
+    const auto colon = sys.find(':');
+    const auto slash = sys.find('/');
+    const bool has_scheme =
+        colon != std::string::npos && colon > 1 && (slash == std::string::npos || colon < slash);
+    if (has_scheme && sys.rfind("file:", 0) != 0) {
+      errors_.add("refusing to fetch '" + detail::capped_message(sys, 200) +
+                  "' (only local schema files are loaded)");
+      // An empty document: Xerces reports it as unreadable and the load fails.
+      static const XMLByte kEmpty[] = {0};
+      auto* src = new xc::MemBufInputSource(kEmpty, 0, system_id);
+      return src;
+    }
+    return nullptr;  // default resolution of a local path, relative to the including schema
+  }
+
+ private:
+  LoadErrorCollector& errors_;
+};
+
+struct ReaderDeleter {
+  void operator()(xc::SAX2XMLReader* r) const noexcept { delete r; }
+};
+
+// "pfx:Local/pfx:Local/..." -> steps (namespace URI, local name), checked against the type's
+// namespace map.
+std::vector<std::pair<xstring, xstring>> compile_path(const MessageTypeSpec& t, const KeySpec& k) {
+  const std::string where = type_label(t) + ", key '" + k.name + "' (path '" + k.path + "')";
+  if (k.path.empty()) load_error(where + ": empty path");
+  std::vector<std::pair<xstring, xstring>> steps;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = k.path.find('/', start);
+    const std::string step =
+        k.path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (step.empty()) load_error(where + ": empty step");
+    std::string prefix;
+    std::string local = step;
+    if (auto c = step.find(':'); c != std::string::npos) {
+      prefix = step.substr(0, c);
+      local = step.substr(c + 1);
+      if (prefix.empty()) load_error(where + ": empty prefix in step '" + step + "'");
+    }
+    if (local.empty() || local.find_first_of(":*[]@()=\"' \t\r\n") != std::string::npos ||
+        local == "." || local == "..") {
+      load_error(where + ": step '" + step + "' is not a qualified element name");
+    }
+    auto ns = t.namespaces.find(prefix);
+    if (ns == t.namespaces.end()) {
+      load_error(where + (prefix.empty() ? ": unprefixed step '" + step +
+                                               "' and no default namespace (\"\") configured"
+                                         : ": undeclared prefix '" + prefix + "'"));
+    }
+    std::pair<xstring, xstring> s;
+    if (!detail::utf8_to_utf16(ns->second, s.first) || !detail::utf8_to_utf16(local, s.second)) {
+      load_error(where + ": not valid UTF-8");
+    }
+    steps.push_back(std::move(s));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return steps;
+}
+
+detail::KeyNode make_node(const xstring& ns, const xstring& local) {
+  detail::KeyNode n;
+  n.ns = ns;
+  n.local = local;
+  return n;
+}
+
+detail::CompiledType compile_type(const MessageTypeSpec& t) {
+  detail::CompiledType c;
+  c.name = t.name;
+  if (!detail::utf8_to_utf16(t.root_namespace, c.ns) ||
+      !detail::utf8_to_utf16(t.root_local_name, c.local)) {
+    load_error(type_label(t) + ": root name is not valid UTF-8");
+  }
+  if (c.local.empty()) load_error(type_label(t) + ": empty root element name");
+  c.nodes.push_back(make_node(c.ns, c.local));
+  std::set<std::string> names;
+  for (const auto& k : t.keys) {
+    if (k.name.empty()) load_error(type_label(t) + ": a key has an empty name");
+    if (!names.insert(k.name).second)
+      load_error(type_label(t) + ": duplicate key '" + k.name + "'");
+    const auto steps = compile_path(t, k);
+    if (steps.front().first != c.ns || steps.front().second != c.local) {
+      load_error(type_label(t) + ", key '" + k.name + "' (path '" + k.path +
+                 "'): the first step must be the root element {" + t.root_namespace + "}" +
+                 t.root_local_name);
+    }
+    std::uint32_t node = 0;
+    for (std::size_t i = 1; i < steps.size(); ++i) {
+      std::uint32_t next = 0;
+      for (auto child : c.nodes[node].children) {
+        if (c.nodes[child].ns == steps[i].first && c.nodes[child].local == steps[i].second) {
+          next = child;
+          break;
+        }
+      }
+      if (next == 0) {
+        next = static_cast<std::uint32_t>(c.nodes.size());
+        c.nodes.push_back(make_node(steps[i].first, steps[i].second));
+        c.nodes[node].children.push_back(next);
+      }
+      node = next;
+    }
+    c.nodes[node].keys.push_back(static_cast<std::uint32_t>(c.key_names.size()));
+    c.key_names.push_back(k.name);
+  }
+  return c;
+}
+
+std::string readable_file_problem(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path p(path);
+  if (!p.is_absolute()) return "is not an absolute path";
+  if (!std::filesystem::exists(p, ec)) return "does not exist";
+  if (!std::filesystem::is_regular_file(p, ec)) return "is not a regular file";
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "cannot be opened for reading";
+  return {};
+}
+
+}  // namespace
+
+std::shared_ptr<const SchemaSet> SchemaSet::load(std::vector<MessageTypeSpec> types,
+                                                 Limits limits) {
+  if (!detail::runtime_active())
+    load_error("Xerces is not initialised: construct an XercesRuntime first");
+  if (types.empty()) load_error("no message types configured");
+  if (limits.max_depth == 0) load_error("limits: max_depth must be positive");
+
+  auto impl = std::make_unique<Impl>();
+  impl->limits = limits;
+
+  // Compile names and key paths first: cheap, and reports configuration mistakes before XSDs.
+  std::set<std::string> type_names;
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const auto& t = types[i];
+    if (t.name.empty()) load_error("a message type has an empty name");
+    if (!type_names.insert(t.name).second) load_error("duplicate message type '" + t.name + "'");
+    if (t.schema_files.empty()) load_error(type_label(t) + ": no schema files");
+    impl->compiled.push_back(compile_type(t));
+    for (std::size_t j = 0; j < i; ++j) {
+      if (impl->compiled[j].ns == impl->compiled[i].ns &&
+          impl->compiled[j].local == impl->compiled[i].local) {
+        load_error(type_label(t) + ": same root element as message type '" + types[j].name + "'");
+      }
+    }
+  }
+
+  auto* mm = xc::XMLPlatformUtils::fgMemoryManager;
+  auto pool = std::make_unique<xc::XMLGrammarPoolImpl>(mm);
+
+  {
+    LoadErrorCollector errors;
+    LocalOnlySchemaResolver resolver(errors);
+    std::unique_ptr<xc::SAX2XMLReader, ReaderDeleter> loader(
+        xc::XMLReaderFactory::createXMLReader(mm, pool.get()));
+    loader->setFeature(xc::XMLUni::fgSAX2CoreNameSpaces, true);
+    loader->setFeature(xc::XMLUni::fgSAX2CoreValidation, true);
+    loader->setFeature(xc::XMLUni::fgXercesDynamic, false);
+    loader->setFeature(xc::XMLUni::fgXercesSchema, true);
+    loader->setFeature(xc::XMLUni::fgXercesSchemaFullChecking, true);
+    loader->setFeature(xc::XMLUni::fgXercesHandleMultipleImports, true);
+    loader->setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, true);
+    loader->setFeature(xc::XMLUni::fgXercesCacheGrammarFromParse, true);
+    loader->setFeature(xc::XMLUni::fgXercesLoadExternalDTD, false);
+    loader->setFeature(xc::XMLUni::fgXercesIgnoreAnnotations, true);
+    loader->setErrorHandler(&errors);
+    loader->setEntityResolver(&resolver);
+
+    // The same file may serve several message types (one namespace, several roots): load it once.
+    std::set<std::string> loaded;
+    for (const auto& t : types) {
+      for (const auto& file : t.schema_files) {
+        const std::string label = type_label(t) + ": schema file '" + file + "'";
+        if (auto problem = readable_file_problem(file); !problem.empty()) {
+          load_error(label + " " + problem);
+        }
+        // Dedupe on the real file; give Xerces the configured path (relative imports resolve
+        // from where the file was configured, symlinks included).
+        const std::string canonical = std::filesystem::weakly_canonical(file).string();
+        if (!loaded.insert(canonical).second) continue;
+        xstring path;
+        if (!detail::utf8_to_utf16(std::filesystem::path(file).lexically_normal().string(), path)) {
+          load_error(label + ": path is not UTF-8");
+        }
+
+        errors.resetErrors();
+        xc::Grammar* g = nullptr;
+        try {
+          xc::LocalFileInputSource src(detail::xc(path), mm);
+          g = loader->loadGrammar(src, xc::Grammar::SchemaGrammarType, true);
+        } catch (const xc::OutOfMemoryException&) {
+          errors.add("out of memory");
+        } catch (const xc::XMLException& e) {
+          errors.add(detail::capped_message(e.getMessage(), 500));
+        } catch (const xc::SAXException& e) {
+          errors.add(detail::capped_message(e.getMessage(), 500));
+        }
+        if (!errors.errors().empty() || g == nullptr) {
+          std::string msg = label + " could not be loaded";
+          for (std::size_t i = 0; i < errors.errors().size() && i < 5; ++i) {
+            msg += (i == 0 ? ": " : "; ") + errors.errors()[i];
+          }
+          if (errors.errors().size() > 5) msg += "; ...";
+          if (errors.errors().empty()) msg += ": no grammar was produced";
+          load_error(msg);
+        }
+        if (auto log = spdlog::get("validation")) {
+          for (const auto& w : errors.warnings()) log->warn("{}: {}", label, w);
+        }
+      }
+    }
+  }
+
+  // Every root must be a global element of the loaded grammars.
+  bool changed = false;
+  xc::XSModel* model = pool->getXSModel(changed);
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    const auto& c = impl->compiled[i];
+    const xc::XSElementDeclaration* decl =
+        model == nullptr ? nullptr
+                         : model->getElementDeclaration(detail::xc(c.local), detail::xc(c.ns));
+    if (decl == nullptr) {
+      load_error(type_label(types[i]) + ": root element {" + types[i].root_namespace + "}" +
+                 types[i].root_local_name + " is not a global element of its schema files");
+    }
+  }
+
+  // Namespace ids for the hot path (see Impl::empty_ns_id). Added before the pool is locked.
+  xc::XMLStringPool* uris = pool->getURIStringPool();
+  impl->empty_ns_id = uris->addOrFind(xc::XMLUni::fgZeroLenString);
+  // The URIs every scanner registers when it starts, so that they are not counted as growth.
+  for (const XMLCh* u : {xc::XMLUni::fgUnknownURIName, xc::XMLUni::fgXMLURIName,
+                         xc::XMLUni::fgXMLNSURIName, xc::SchemaSymbols::fgURI_XSI}) {
+    uris->addOrFind(u);
+  }
+  for (auto& c : impl->compiled) {
+    c.ns_id = uris->addOrFind(detail::xc(c.ns));
+    for (auto& n : c.nodes) n.ns_id = uris->addOrFind(detail::xc(n.ns));
+  }
+
+  std::size_t count = 0;
+  {
+    auto it = pool->getGrammarEnumerator();
+    while (it.hasMoreElements()) {
+      it.nextElement();
+      ++count;
+    }
+  }
+  impl->grammar_count = count;
+  pool->lockPool();
+  impl->uri_count_at_load = pool->getURIStringPool()->getStringCount();
+  impl->pool = std::move(pool);
+  impl->types = std::move(types);
+
+  if (auto log = spdlog::get("validation")) {
+    log->info("loaded {} message types, {} grammars", impl->types.size(), impl->grammar_count);
+  }
+  return std::shared_ptr<const SchemaSet>(new SchemaSet(std::move(impl)));
+}
+
+}  // namespace cjhub::validation

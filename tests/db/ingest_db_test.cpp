@@ -1,0 +1,211 @@
+// Database tier: migrations, agencies, group commit and idempotency against a real PostgreSQL
+// started by the harness (scripts/test).
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/outbox/writer.hpp"
+#include "cjhub/store/agencies_repo.hpp"
+#include "cjhub/store/database.hpp"
+#include "cjhub/store/messages_repo.hpp"
+#include "cjhub/store/migrations.hpp"
+#include "support/test_db.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub {
+namespace {
+
+using test::TestDatabase;
+
+config::AgenciesFile two_agencies() {
+  return config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford Police Department\n"
+      "    identities: [{san_uri: 'urn:cjhub:ori:CT0064000'}]\n    publish: [ArrestPacket]\n"
+      "  - ori: CTJUD0000\n    name: Judicial Branch\n"
+      "    identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}]\n    publish: [CaseUpdate]\n",
+      {"ArrestPacket", "CaseUpdate"});
+}
+
+store::NewMessage message(const std::string& key, const std::string& body,
+                          const std::string& sender = "CT0064000") {
+  store::NewMessage m;
+  m.id = Uuid::v7();
+  m.type = "ArrestPacket";
+  m.sender_ori = sender;
+  m.idempotency_key = key;
+  m.document_id = key;
+  m.case_key = "OTN-" + key;
+  m.origin_ori = sender;
+  m.body = body;
+  m.body_sha256 = sha256(body);
+  m.received_at = now_utc();
+  return m;
+}
+
+class DbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CJHUB_REQUIRE_CLUSTER();
+    db_ = std::make_unique<TestDatabase>();
+    db_->migrate();
+    auto c = db_->connect();
+    store::apply_agencies(*c, two_agencies());
+  }
+  std::unique_ptr<TestDatabase> db_;
+};
+
+TEST_F(DbTest, MigrationsAreAppliedOnceAndRecorded) {
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  EXPECT_TRUE(store::migrate(*c).empty());
+  EXPECT_TRUE(store::pending_migrations(*c).empty());
+  EXPECT_GE(db_->count("SELECT count(*) FROM cjhub_schema_migrations"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'messages'"), 1);
+}
+
+TEST_F(DbTest, ApplyAgenciesReportsChangesAndIsIdempotent) {
+  auto c = db_->connect();
+  auto again = store::apply_agencies(*c, two_agencies());
+  EXPECT_FALSE(again.any_change());
+  EXPECT_EQ(again.unchanged.size(), 2u);
+
+  auto file = two_agencies();
+  file.agencies[0].publish.push_back("CaseUpdate");
+  file.agencies.pop_back();  // Judicial Branch removed from the file -> disabled
+  config::Agency added{"CT0093000", "New Haven Police Department", config::Role::agency,
+                       {{config::IdentityKind::sha256, std::string(64, 'b')}}, {}};
+  file.agencies.push_back(added);
+  const auto r = store::apply_agencies(*c, file);
+  EXPECT_EQ(r.added, std::vector<std::string>{"CT0093000"});
+  EXPECT_EQ(r.changed, std::vector<std::string>{"CT0064000"});
+  EXPECT_EQ(r.disabled, std::vector<std::string>{"CTJUD0000"});
+  EXPECT_EQ(db_->count("SELECT count(*) FROM agencies WHERE NOT active"), 1);
+  // The disabled agency keeps its identity (its certificate is told "disabled")...
+  EXPECT_EQ(db_->count("SELECT count(*) FROM agency_identities WHERE ori = 'CTJUD0000'"), 1);
+  EXPECT_FALSE(store::apply_agencies(*c, file).any_change());
+  // ...until another agency claims it.
+  file.agencies[1].identities.push_back({config::IdentityKind::san_uri, "urn:cjhub:ori:CTJUD0000"});
+  EXPECT_EQ(store::apply_agencies(*c, file).changed, std::vector<std::string>{"CT0093000"});
+  EXPECT_EQ(db_->count("SELECT count(*) FROM agency_identities WHERE ori = 'CTJUD0000'"), 0);
+}
+
+TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {
+  identity::Directory dir;
+  identity::DirectoryRefresher refresher(dir, db_->url(), std::chrono::milliseconds(3000));
+  refresher.start();
+  identity::PeerCertificate cert;
+  cert.present = true;
+  cert.san_uris = {"urn:cjhub:ori:CT0093000"};
+  EXPECT_EQ(dir.resolve(cert).result, identity::Resolution::unknown);
+
+  auto file = two_agencies();
+  file.agencies.push_back({"CT0093000", "New Haven Police Department", config::Role::agency,
+                           {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0093000"}}, {"ArrestPacket"}});
+  auto c = db_->connect();
+  store::apply_agencies(*c, file);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (dir.resolve(cert).result != identity::Resolution::ok && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(dir.resolve(cert).result, identity::Resolution::ok);
+  refresher.stop(std::chrono::steady_clock::now());
+}
+
+TEST_F(DbTest, InsertDetectsDuplicatesAndConflictsEvenInOneTransaction) {
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  const auto a = message("K1", "<a/>");
+  const auto a_again = message("K1", "<a/>");
+  const auto a_changed = message("K1", "<b/>");
+  const auto other_sender = message("K1", "<a/>", "CTJUD0000");
+  pqxx::work tx(*c);
+  const auto r = store::insert_messages(tx, {&a, &a_again, &a_changed, &other_sender});
+  tx.commit();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(r[0].message_id, a.id.str());
+  EXPECT_EQ(r[1].status, store::InsertStatus::duplicate);
+  EXPECT_EQ(r[1].message_id, a.id.str());  // the first result, not a second message
+  EXPECT_EQ(r[1].received_at, r[0].received_at);
+  EXPECT_EQ(r[2].status, store::InsertStatus::conflict);
+  EXPECT_EQ(r[2].message_id, a.id.str());
+  EXPECT_EQ(r[3].status, store::InsertStatus::inserted);  // keys are per sender
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 2);
+  const auto rec = store::find_message(*c, a.id);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->body_size, 4);
+  EXPECT_EQ(rec->body_sha256_hex, to_hex(sha256("<a/>")));
+  EXPECT_EQ(rec->case_key, "OTN-K1");
+  EXPECT_FALSE(store::find_message(*c, Uuid::v7()));
+}
+
+TEST_F(DbTest, GroupCommitStoresEverythingFromManyThreadsInFewerTransactions) {
+  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 64, 100000, 1});
+  writer.start();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0}, other{0};
+  std::vector<std::promise<void>> done(kThreads * kPerThread);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = t * kPerThread + i;
+        writer.submit(message("G" + std::to_string(n), "<m n='" + std::to_string(n) + "'/>"),
+                      [&, n](outbox::Result r) {
+                        (r.outcome == outbox::Outcome::stored ? stored : other).fetch_add(1);
+                        done[static_cast<std::size_t>(n)].set_value();
+                      });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& p : done) {
+    ASSERT_EQ(p.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  }
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(stored.load(), kThreads * kPerThread);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), kThreads * kPerThread);
+  // Grouping happened: fewer transactions than messages, and some group held several.
+  EXPECT_LT(writer.stats().groups.load(), static_cast<std::uint64_t>(kThreads * kPerThread));
+  EXPECT_GT(writer.stats().largest_group.load(), 1u);
+  EXPECT_LE(writer.stats().largest_group.load(), 64u);
+}
+
+TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
+  outbox::GroupCommitWriter writer({"postgresql://nobody@127.0.0.1:1/none", std::chrono::milliseconds(500), 8, 10, 1});
+  writer.start();
+  std::promise<outbox::Result> p;
+  writer.submit(message("U1", "<u/>"), [&](outbox::Result r) { p.set_value(r); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(f.get().outcome, outbox::Outcome::unavailable);
+  writer.stop(std::chrono::steady_clock::now());
+}
+
+TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
+  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 8, 10, 1});
+  std::promise<outbox::Result> p;
+  writer.submit(message("S1", "<s/>"), [&](outbox::Result r) { p.set_value(r); });  // not started
+  EXPECT_EQ(p.get_future().get().outcome, outbox::Outcome::shutting_down);
+}
+
+TEST_F(DbTest, StopCommitsWhatWasQueued) {
+  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 16, 10000, 1});
+  writer.start();
+  std::atomic<int> stored{0};
+  for (int i = 0; i < 300; ++i) {
+    writer.submit(message("D" + std::to_string(i), "<d/>"), [&](outbox::Result r) {
+      if (r.outcome == outbox::Outcome::stored) stored.fetch_add(1);
+    });
+  }
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  EXPECT_EQ(stored.load(), 300);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 300);
+}
+
+}  // namespace
+}  // namespace cjhub

@@ -1,0 +1,210 @@
+// End to end: the real cjhub binary, real certificates, real sockets, a real PostgreSQL.
+#include <signal.h>
+
+#include <regex>
+
+#include "e2e/hub_fixture.hpp"
+
+namespace cjhub::test {
+namespace {
+
+class Ingest : public HubSuite {
+ protected:
+  static void SetUpTestSuite() { start_hub(); }
+};
+
+TEST_F(Ingest, ArrestPacketIsAcceptedAfterCommitAndReadableBySender) {
+  auto c = client("newhaven-pd");
+  const auto body = sample("valid/arrest-packet-2.xml");
+  const auto r = c.request("POST", "/v1/messages", body);
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const auto j = json(r);
+  const std::string id(j.at("message_id").as_string());
+  EXPECT_EQ(j.at("type").as_string(), "ArrestPacket");
+  EXPECT_EQ(j.at("status_url").as_string(), "/v1/messages/" + id);
+  EXPECT_TRUE(std::regex_match(std::string(j.at("received_at").as_string()),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")));
+  EXPECT_EQ(r.headers.at("location"), "/v1/messages/" + id);
+
+  // The row is there, with its routing keys and the exact body.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE id = '" + id + "'"), 1);
+  EXPECT_EQ(db_->scalar("SELECT case_key FROM messages WHERE id = '" + id + "'"), "OTN-2026-0000456");
+  EXPECT_EQ(db_->scalar("SELECT origin_ori FROM messages WHERE id = '" + id + "'"), "CT0093000");
+  EXPECT_EQ(db_->scalar("SELECT sender_ori FROM messages WHERE id = '" + id + "'"), "CT0093000");
+  EXPECT_EQ(db_->scalar("SELECT encode(sha256(body), 'hex') = encode(body_sha256, 'hex') FROM messages WHERE id = '" + id + "'"), "t");
+  EXPECT_EQ(db_->count("SELECT octet_length(body) FROM messages WHERE id = '" + id + "'"),
+            static_cast<long long>(body.size()));
+
+  // Keep-alive: the same connection reads the status.
+  const auto s = c.request("GET", "/v1/messages/" + id);
+  ASSERT_EQ(s.status, 200u) << s.body;
+  EXPECT_EQ(json(s).at("case_key").as_string(), "OTN-2026-0000456");
+  EXPECT_EQ(json(s).at("sender_ori").as_string(), "CT0093000");
+
+  // Another agency learns nothing; an operator sees it.
+  auto other = client("hartford-pd");
+  EXPECT_EQ(other.request("GET", "/v1/messages/" + id).status, 404u);
+  auto ops = client("operator");
+  EXPECT_EQ(ops.request("GET", "/v1/messages/" + id).status, 200u);
+}
+
+TEST_F(Ingest, EveryCissExchangeIsAcceptedFromItsPublisher) {
+  auto judicial = client("judicial");
+  auto hpd = client("hartford-pd");
+  auto despp = client("despp");
+  EXPECT_EQ(hpd.request("POST", "/v1/messages", sample("valid/early-arrest-1.xml")).status, 202u);
+  EXPECT_EQ(judicial.request("POST", "/v1/messages", sample("valid/case-update-1.xml")).status, 202u);
+  EXPECT_EQ(judicial.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml")).status, 202u);
+  EXPECT_EQ(despp.request("POST", "/v1/messages", sample("valid/ack-completed.xml")).status, 202u);
+  EXPECT_EQ(db_->scalar("SELECT erasure::text FROM messages WHERE message_type = 'ErasureNotice'"), "true");
+  EXPECT_EQ(db_->scalar("SELECT erasure::text FROM messages WHERE message_type = 'CaseUpdate'"), "false");
+  EXPECT_EQ(db_->scalar("SELECT jurisdiction FROM messages WHERE message_type = 'CaseUpdate'"), "GA14");
+}
+
+TEST_F(Ingest, ATypeTheAgencyMayNotPublishIs403) {
+  auto c = client("hartford-pd");
+  const auto before = db_->count("SELECT count(*) FROM messages");
+  const auto r = c.request("POST", "/v1/messages", sample("valid/case-update-2.xml"));
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.headers.at("content-type"), "application/problem+json");
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:type-not-allowed");
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
+}
+
+TEST_F(Ingest, AnAgencyCannotSpeakForAnother) {
+  auto c = client("hartford-pd");  // arrest-packet-2 names New Haven PD as its origin
+  const auto before = db_->count("SELECT count(*) FROM messages");
+  const auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-2.xml"));
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:origin-mismatch");
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
+}
+
+TEST_F(Ingest, ACertificateOfNoAgencyIsRefused) {
+  auto c = client("unknown-agency");
+  const auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-client");
+  EXPECT_EQ(c.request("GET", "/v1/messages/" + std::string(36, '0')).status, 403u);
+}
+
+TEST_F(Ingest, SchemaInvalidIs422WithLineAndColumn) {
+  auto c = client("hartford-pd");
+  const auto r = c.request("POST", "/v1/messages", sample("invalid/out-of-order-charge.xml"));
+  ASSERT_EQ(r.status, 422u) << r.body;
+  const auto j = json(r);
+  EXPECT_EQ(j.at("type").as_string(), "urn:cjhub:problem:schema-invalid");
+  const auto& errors = j.at("errors").as_array();
+  ASSERT_FALSE(errors.empty());
+  EXPECT_GT(errors[0].at("line").as_int64(), 1);
+  EXPECT_GT(errors[0].at("column").as_int64(), 0);
+  EXPECT_FALSE(errors[0].at("message").as_string().empty());
+}
+
+TEST_F(Ingest, MalformedDoctypeAndUnknownRootAreRefused) {
+  auto c = client("hartford-pd");
+  const auto before = db_->count("SELECT count(*) FROM messages");
+  auto r = c.request("POST", "/v1/messages", "<ciss:ArrestPacket xmlns:ciss='http://cjhub.example.org/ciss/1.0/'>");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:malformed-xml");
+  r = c.request("POST", "/v1/messages",
+                "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:forbidden-markup");
+  EXPECT_EQ(r.body.find("root:"), std::string::npos);
+  r = c.request("POST", "/v1/messages", sample("invalid/unknown-root.xml"));
+  EXPECT_EQ(r.status, 422u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-message-type");
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
+}
+
+TEST_F(Ingest, IdempotentRetryReturnsTheFirstResultAndAChangedBodyIs409) {
+  auto c = client("hartford-pd");
+  const auto body = sample("valid/arrest-packet-1.xml");
+  const auto first = c.request("POST", "/v1/messages", body, {{"Idempotency-Key", "retry-test-1"}});
+  ASSERT_EQ(first.status, 202u) << first.body;
+  const auto again = c.request("POST", "/v1/messages", body, {{"Idempotency-Key", "retry-test-1"}});
+  ASSERT_EQ(again.status, 202u);
+  EXPECT_EQ(json(again).at("message_id"), json(first).at("message_id"));
+  EXPECT_EQ(json(again).at("received_at"), json(first).at("received_at"));
+  EXPECT_EQ(again.headers.at("idempotent-replayed"), "true");
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'retry-test-1'"), 1);
+
+  auto changed_body = body;
+  changed_body.replace(changed_body.find("Marcus"), 6, "Markus");
+  const auto changed = c.request("POST", "/v1/messages", changed_body, {{"Idempotency-Key", "retry-test-1"}});
+  EXPECT_EQ(changed.status, 409u);
+  EXPECT_EQ(problem_type(changed), "urn:cjhub:problem:idempotency-conflict");
+
+  // Without the header the document's message id is the key.
+  const auto a = c.request("POST", "/v1/messages", body);
+  const auto b = c.request("POST", "/v1/messages", body);
+  ASSERT_EQ(a.status, 202u);
+  ASSERT_EQ(b.status, 202u);
+  EXPECT_EQ(json(a).at("message_id"), json(b).at("message_id"));
+}
+
+TEST_F(Ingest, FramingAndMediaTypeErrors) {
+  auto c = client("hartford-pd");
+  auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"), {}, "application/json");
+  EXPECT_EQ(r.status, 415u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unsupported-media-type");
+
+  auto chunked = client("hartford-pd");
+  r = chunked.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\n<a/>\n\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 411u);
+
+  auto nolength = client("hartford-pd");
+  r = nolength.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n\r\n");
+  EXPECT_EQ(r.status, 411u);
+
+  auto big = client("hartford-pd");
+  r = big.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
+              "Content-Length: 5000000\r\n\r\n");
+  EXPECT_EQ(r.status, 413u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:payload-too-large");
+
+  auto c2 = client("hartford-pd");
+  EXPECT_EQ(c2.request("GET", "/v2/nothing").status, 404u);
+  EXPECT_EQ(c2.request("DELETE", "/v1/messages").status, 405u);
+}
+
+TEST_F(Ingest, HealthAndReadiness) {
+  auto c = client("operator");
+  const auto h = c.request("GET", "/healthz");
+  EXPECT_EQ(h.status, 200u);
+  const auto r = c.request("GET", "/readyz");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto j = json(r);
+  EXPECT_TRUE(j.at("components").at("database").at("ok").as_bool());
+  EXPECT_TRUE(j.at("components").at("schemas").at("ok").as_bool());
+}
+
+// Runs last in this suite: it restarts the hub.
+TEST_F(Ingest, ZKillNineRightAfter202LosesNothing) {
+  std::vector<std::string> ids;
+  {
+    auto c = client("newhaven-pd");
+    const auto body = sample("valid/arrest-packet-2.xml");
+    for (int i = 0; i < 20; ++i) {
+      const auto r = c.request("POST", "/v1/messages", body, {{"Idempotency-Key", "kill9-" + std::to_string(i)}});
+      ASSERT_EQ(r.status, 202u) << r.body;
+      ids.emplace_back(json(r).at("message_id").as_string());
+    }
+  }
+  hub_->kill9();
+  for (const auto& id : ids) {
+    EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE id = '" + id + "' AND body IS NOT NULL"), 1) << id;
+  }
+  hub_->start();
+  auto c = client("newhaven-pd");
+  for (const auto& id : ids) EXPECT_EQ(c.request("GET", "/v1/messages/" + id).status, 200u);
+  // A retry after the crash is recognised as the same message.
+  const auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-2.xml"), {{"Idempotency-Key", "kill9-0"}});
+  EXPECT_EQ(r.status, 202u);
+  EXPECT_EQ(std::string(json(r).at("message_id").as_string()), ids[0]);
+}
+
+}  // namespace
+}  // namespace cjhub::test

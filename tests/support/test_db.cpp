@@ -1,0 +1,63 @@
+#include "support/test_db.hpp"
+
+#include <openssl/rand.h>
+
+#include "cjhub/common/crypto.hpp"
+#include "cjhub/store/database.hpp"
+#include "cjhub/store/migrations.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub::test {
+
+bool have_test_cluster() { return env("CJHUB_TEST_PG").has_value(); }
+
+namespace {
+std::string with_database(const std::string& admin, const std::string& db) {
+  // admin is postgresql://user@host:port/postgres
+  const auto slash = admin.rfind('/');
+  return admin.substr(0, slash + 1) + db;
+}
+}  // namespace
+
+TestDatabase::TestDatabase() : admin_url_(require_env("CJHUB_TEST_PG")) {
+  unsigned char r[6];
+  RAND_bytes(r, sizeof r);
+  name_ = "cjhub_t_" + to_hex(r, sizeof r);
+  url_ = with_database(admin_url_, name_);
+  pqxx::connection admin(admin_url_);
+  pqxx::nontransaction tx(admin);
+  tx.exec0("CREATE DATABASE " + name_);
+}
+
+TestDatabase::~TestDatabase() {
+  try {
+    pqxx::connection admin(admin_url_);
+    pqxx::nontransaction tx(admin);
+    tx.exec0("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  } catch (...) {
+  }
+}
+
+std::unique_ptr<pqxx::connection> TestDatabase::connect() const {
+  return std::make_unique<pqxx::connection>(url_);
+}
+
+void TestDatabase::migrate() const {
+  auto c = store::connect(url_, std::chrono::milliseconds(5000));
+  store::migrate(*c);
+}
+
+long long TestDatabase::count(const std::string& sql) const {
+  pqxx::connection c(url_);
+  pqxx::nontransaction tx(c);
+  return tx.exec1(sql)[0].as<long long>();
+}
+
+std::string TestDatabase::scalar(const std::string& sql) const {
+  pqxx::connection c(url_);
+  pqxx::nontransaction tx(c);
+  const auto f = tx.exec1(sql)[0];
+  return f.is_null() ? std::string() : f.as<std::string>();
+}
+
+}  // namespace cjhub::test

@@ -1,0 +1,106 @@
+// Small building blocks: ids, hashing, time formatting, the problem table, identity resolution.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "cjhub/api/problem.hpp"
+#include "cjhub/common/crypto.hpp"
+#include "cjhub/common/ids.hpp"
+#include "cjhub/common/time.hpp"
+#include "cjhub/identity/directory.hpp"
+
+namespace cjhub {
+namespace {
+
+TEST(Uuid, V7IsTimeOrderedVersionedAndRoundTrips) {
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 2000; ++i) {
+    const auto u = Uuid::v7();
+    const auto s = u.str();
+    ASSERT_EQ(s.size(), 36u);
+    EXPECT_EQ(s[14], '7');
+    EXPECT_TRUE(s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b') << s;
+    EXPECT_TRUE(seen.insert(s).second);
+    EXPECT_GE(s.substr(0, 13), prev.substr(0, std::min<std::size_t>(13, prev.size())));
+    prev = s;
+    const auto back = Uuid::parse(s);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, u);
+  }
+}
+
+TEST(Uuid, ParseRejectsMalformed) {
+  EXPECT_FALSE(Uuid::parse(""));
+  EXPECT_FALSE(Uuid::parse("0190c1a2-7b3c-7def-8abc-0123456789a"));
+  EXPECT_FALSE(Uuid::parse("0190c1a2x7b3c-7def-8abc-0123456789ab"));
+  EXPECT_FALSE(Uuid::parse("0190c1a2-7b3c-7def-8abc-0123456789ag"));
+  EXPECT_TRUE(Uuid::parse("0190C1A2-7B3C-7DEF-8ABC-0123456789AB"));
+}
+
+TEST(Crypto, Sha256KnownVector) {
+  EXPECT_EQ(to_hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Time, Rfc3339Utc) {
+  const SystemTime t{std::chrono::microseconds(1700000000123456LL)};
+  EXPECT_EQ(rfc3339(t), "2023-11-14T22:13:20.123456Z");
+}
+
+TEST(Problem, EveryProblemHasAStatusAndStableType) {
+  using api::Problem;
+  EXPECT_EQ(api::info(Problem::malformed_xml).status, 400u);
+  EXPECT_EQ(api::info(Problem::type_not_allowed).status, 403u);
+  EXPECT_EQ(api::info(Problem::idempotency_conflict).status, 409u);
+  EXPECT_EQ(api::info(Problem::length_required).status, 411u);
+  EXPECT_EQ(api::info(Problem::payload_too_large).status, 413u);
+  EXPECT_EQ(api::info(Problem::unsupported_media_type).status, 415u);
+  EXPECT_EQ(api::info(Problem::schema_invalid).status, 422u);
+  EXPECT_EQ(api::info(Problem::database_unavailable).status, 503u);
+  std::set<std::string> slugs;
+  for (int p = 0; p <= static_cast<int>(Problem::internal_error); ++p) {
+    const auto& i = api::info(static_cast<Problem>(p));
+    EXPECT_TRUE(slugs.insert(i.slug).second) << i.slug;
+    EXPECT_GE(i.status, 400u);
+  }
+  const auto r = api::problem(Problem::schema_invalid, "line 3", "/v1/messages",
+                              {{"errors", boost::json::array{}}});
+  EXPECT_EQ(r.status, 422u);
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  const auto v = boost::json::parse(r.body).as_object();
+  EXPECT_EQ(v.at("type").as_string(), "urn:cjhub:problem:schema-invalid");
+  EXPECT_EQ(v.at("status").as_int64(), 422);
+  EXPECT_EQ(v.at("detail").as_string(), "line 3");
+  EXPECT_TRUE(v.at("errors").is_array());
+  const auto busy = api::problem(Problem::database_unavailable, "");
+  ASSERT_FALSE(busy.headers.empty());
+  EXPECT_EQ(busy.headers[0].first, "Retry-After");
+}
+
+TEST(Identity, ResolvesExactlyOneActiveAgency) {
+  config::Agency hpd{"CT0064000", "Hartford", config::Role::agency,
+                     {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0064000"}}, {"ArrestPacket"}};
+  config::Agency nhpd{"CT0093000", "New Haven", config::Role::agency,
+                      {{config::IdentityKind::sha256, std::string(64, 'a')}}, {}};
+  config::Agency gone{"CT0000000", "Closed", config::Role::agency,
+                      {{config::IdentityKind::san_uri, "urn:closed"}}, {"ArrestPacket"}};
+  identity::Snapshot snap({hpd, nhpd}, {gone});
+  identity::PeerCertificate cert;
+  EXPECT_EQ(snap.resolve(cert).result, identity::Resolution::no_certificate);
+  cert.present = true;
+  cert.san_uris = {"urn:other"};
+  EXPECT_EQ(snap.resolve(cert).result, identity::Resolution::unknown);
+  cert.san_uris = {"urn:closed"};
+  EXPECT_EQ(snap.resolve(cert).result, identity::Resolution::disabled);
+  cert.san_uris = {"urn:cjhub:ori:CT0064000"};
+  auto r = snap.resolve(cert);
+  ASSERT_EQ(r.result, identity::Resolution::ok);
+  EXPECT_EQ(r.agency->ori, "CT0064000");
+  EXPECT_TRUE(r.agency->publish.count("ArrestPacket"));
+  cert.sha256 = std::string(64, 'a');  // also matches New Haven
+  EXPECT_EQ(snap.resolve(cert).result, identity::Resolution::ambiguous);
+}
+
+}  // namespace
+}  // namespace cjhub

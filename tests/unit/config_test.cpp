@@ -1,0 +1,158 @@
+// Configuration validation: the example file loads; every kind of mistake stops start-up with a
+// message naming the key.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/config/config.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub {
+namespace {
+
+using test::source_dir;
+
+// The example file with TLS paths pointed at files that exist (any file: only existence is
+// checked here).
+std::string example_yaml() { return test::read_file(source_dir() / "config" / "cjhub.example.yaml"); }
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto d = source_dir() / "config";
+    setenv("CJHUB_TLS_DIR", (source_dir() / "tests" / "data" / "config" / "fake-tls").c_str(), 1);
+    setenv("CJHUB_DATABASE_URL", "postgresql://u@127.0.0.1:1/db", 1);
+    setenv("CJHUB_PORT", "9443", 1);
+  }
+  config::Config parse(const std::string& yaml) { return config::parse(yaml, source_dir() / "config"); }
+
+  // Replaces the first match of `pattern` in the example and expects a ConfigError mentioning `key`.
+  void expect_error(const std::string& pattern, const std::string& replacement, const std::string& key) {
+    const auto yaml = std::regex_replace(example_yaml(), std::regex(pattern), replacement,
+                                         std::regex_constants::format_first_only);
+    ASSERT_NE(yaml, example_yaml()) << "pattern not found: " << pattern;
+    try {
+      parse(yaml);
+      FAIL() << "expected a ConfigError naming " << key;
+    } catch (const config::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+};
+
+TEST_F(ConfigTest, ExampleFileLoadsWithEnvironment) {
+  const auto c = parse(example_yaml());
+  EXPECT_EQ(c.listener.port, 9443);
+  EXPECT_EQ(c.database.url, "postgresql://u@127.0.0.1:1/db");
+  EXPECT_EQ(c.limits.max_body_bytes, 4u * 1024 * 1024);
+  ASSERT_EQ(c.message_types.size(), 5u);
+  const auto* erasure = c.find_type("ErasureNotice");
+  ASSERT_NE(erasure, nullptr);
+  EXPECT_TRUE(erasure->ack_required);
+  EXPECT_FALSE(c.find_type("ArrestPacket")->ack_required);
+  EXPECT_EQ(erasure->spec.root_local_name, "ErasureNotice");
+  ASSERT_EQ(erasure->spec.schema_files.size(), 1u);
+  EXPECT_TRUE(std::filesystem::path(erasure->spec.schema_files[0]).is_absolute());
+  EXPECT_TRUE(std::filesystem::exists(erasure->spec.schema_files[0]));
+  EXPECT_EQ(erasure->spec.namespaces.at("nc"), "http://release.niem.gov/niem/niem-core/5.0/");
+  EXPECT_GE(c.workers.io_threads, 1u);
+}
+
+TEST_F(ConfigTest, DefaultsApplyWhenVariablesAreUnset) {
+  unsetenv("CJHUB_PORT");
+  EXPECT_EQ(parse(example_yaml()).listener.port, 8443);
+}
+
+TEST_F(ConfigTest, MissingVariableWithoutDefaultIsNamed) {
+  const auto yaml = std::regex_replace(example_yaml(), std::regex(R"(\$\{CJHUB_DATABASE_URL:-[^}]*\})"),
+                                       "${CJHUB_NO_SUCH_VARIABLE}");
+  try {
+    parse(yaml);
+    FAIL();
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("database.url"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("CJHUB_NO_SUCH_VARIABLE"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ConfigTest, UnknownKeysAreErrors) {
+  expect_error(R"(  max_connections: 1024)", "  max_connections: 1024\n  maxconnections: 5", "listener.maxconnections");
+  expect_error(R"(\nlimits:)", "\nlimitz: {}\nlimits:", "limitz");
+}
+
+TEST_F(ConfigTest, BadValuesAreNamed) {
+  expect_error(R"(max_body_bytes: 4194304)", "max_body_bytes: 12", "limits.max_body_bytes");
+  expect_error(R"(max_body_bytes: 4194304)", "max_body_bytes: lots", "limits.max_body_bytes");
+  expect_error(R"(min_version: "1.2")", "min_version: \"1.0\"", "tls.min_version");
+  expect_error(R"(format: text)", "format: xml", "logging.format");
+  expect_error(R"(group_max_messages: 128)", "group_max_messages: 0", "ingest.group_max_messages");
+  expect_error(R"(port: \$\{CJHUB_PORT:-8443\})", "port: 70000", "listener.port");
+  expect_error(R"(modules: \{\})", "modules: {nosuchmodule: debug}", "logging.modules.nosuchmodule");
+}
+
+TEST_F(ConfigTest, MissingFilesAreNamed) {
+  expect_error(R"(/server\.crt)", "/nope.crt", "tls.server_cert");
+  expect_error(R"(\.\./schemas/ciss/1\.0/ciss\.xsd)", "../schemas/ciss/1.0/missing.xsd", "message_types[0].schemas[0]");
+}
+
+TEST_F(ConfigTest, MessageTypeMistakesAreNamed) {
+  expect_error(R"(message_id: ciss:ArrestPacket/)", "message_id: zz:ArrestPacket/", "message_types[0].keys.message_id");
+  expect_error(R"(message_id: ciss:ArrestPacket/)", "message_id: ciss:CaseUpdate/", "message_types[0].keys.message_id");
+  expect_error(R"(      case_key: ciss:ArrestPacket)", "      case_number: ciss:ArrestPacket", "message_types[0].keys.case_number");
+  expect_error(R"(- name: EarlyArrestNotification)", "- name: ArrestPacket", "duplicate message type");
+  expect_error(R"(ack_required: true)", "ack_required: maybe", "message_types[3].ack_required");
+}
+
+TEST_F(ConfigTest, NotYaml) {
+  EXPECT_THROW(parse("listener: [unclosed"), config::ConfigError);
+  EXPECT_THROW(parse(""), config::ConfigError);
+  EXPECT_THROW(parse("- just\n- a list\n"), config::ConfigError);
+}
+
+const std::vector<std::string> kTypes = {"ArrestPacket", "CaseUpdate", "ErasureNotice",
+                                         "EarlyArrestNotification", "Acknowledgement"};
+
+TEST(AgenciesFile, ExampleLoads) {
+  const auto f = config::load_agencies(source_dir() / "config" / "agencies.example.yaml", kTypes);
+  ASSERT_EQ(f.agencies.size(), 6u);
+  EXPECT_EQ(f.agencies[1].ori, "CT0064000");
+  EXPECT_EQ(f.agencies[1].identities.at(0).kind, config::IdentityKind::san_uri);
+  EXPECT_EQ(f.agencies[5].role, config::Role::operator_);
+  EXPECT_TRUE(f.agencies[5].publish.empty());
+}
+
+void expect_agencies_error(const std::string& yaml, const std::string& needle) {
+  try {
+    config::parse_agencies(yaml, kTypes);
+    FAIL() << "expected an error mentioning " << needle;
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(AgenciesFile, MistakesAreNamed) {
+  const std::string ok = "agencies:\n  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: urn:x}]\n";
+  EXPECT_NO_THROW(config::parse_agencies(ok, kTypes));
+  expect_agencies_error("agencies:\n  - ori: ct64\n    name: x\n    identities: [{san_uri: u}]\n", "agencies[0].ori");
+  expect_agencies_error(ok + "    publish: [Warrant]\n", "agencies[0].publish[0]");
+  expect_agencies_error(ok + "    colour: blue\n", "agencies[0].colour");
+  expect_agencies_error("agencies:\n  - ori: CT0064000\n    name: x\n    identities: [{san_uri: u, subject: \"CN=x\"}]\n",
+                        "exactly one");
+  expect_agencies_error("agencies:\n  - ori: CT0064000\n    name: x\n    identities: [{sha256: abc}]\n", "sha256");
+  expect_agencies_error(ok + "  - ori: CT0093000\n    name: y\n    identities: [{san_uri: urn:x}]\n",
+                        "already mapped");
+  expect_agencies_error(ok + "  - ori: CT0064000\n    name: y\n    identities: [{san_uri: urn:y}]\n", "duplicate ORI");
+  expect_agencies_error(ok + "    role: admin\n", "agencies[0].role");
+}
+
+TEST(AgenciesFile, FingerprintsAreNormalised) {
+  const std::string fp = "AB:CD:" + std::string(60, 'E');
+  const auto f = config::parse_agencies(
+      "agencies:\n  - ori: CT0064000\n    name: x\n    identities: [{sha256: \"" + fp + "\"}]\n", kTypes);
+  EXPECT_EQ(f.agencies[0].identities[0].value, "abcd" + std::string(60, 'e'));
+}
+
+}  // namespace
+}  // namespace cjhub
