@@ -113,7 +113,7 @@ pg_stop() {
 
 pg_recreate_db() {
   local db=$1
-  psql -q "$(pg_url)" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  PGOPTIONS='-c client_min_messages=warning' psql -q "$(pg_url)" -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
 }
 
 dev_pki() {
