@@ -148,8 +148,9 @@ void Handlers::post_message(Request req, Respond respond) {
   }
 
   // 3. Is it a valid message of a registered type (one SAX pass also reads the routing keys).
-  auto& validator = validation::Validator::for_this_thread(deps_.schemas);
+  auto& validator = validation::Validator::for_this_thread(deps_.schemas->current());
   auto outcome = validator.validate(req.body);
+  deps_.schemas->renew_if_grown();
   if (!outcome.ok()) {
     json::array errors;
     for (const auto& i : outcome.issues) {

@@ -157,14 +157,16 @@ int serve(const ServeOptions& opts) {
   ::signal(SIGPIPE, SIG_IGN);
 
   validation::XercesRuntime xerces;
-  std::shared_ptr<const validation::SchemaSet> schemas;
+  std::unique_ptr<validation::SchemaHolder> schemas;
   try {
-    schemas = validation::SchemaSet::load(c->type_specs(), {c->limits.max_element_depth, 1024});
+    schemas = std::make_unique<validation::SchemaHolder>(
+        c->type_specs(), validation::Limits{c->limits.max_element_depth, 1024});
   } catch (const std::exception& e) {
     lg->critical("cannot load schemas: {}", e.what());
     return 2;
   }
-  lg->info("schemas loaded: {} message types, {} grammars", c->message_types.size(), schemas->grammar_count());
+  lg->info("schemas loaded: {} message types, {} grammars", c->message_types.size(),
+           schemas->current()->grammar_count());
   if (!c->tls.crl) lg->warn("tls.crl is not set: client certificates are not checked for revocation");
 
   try {
@@ -183,9 +185,9 @@ int serve(const ServeOptions& opts) {
                                     c->ingest.group_max_messages, c->ingest.queue_capacity,
                                     c->ingest.writers, c->ingest.queue_max_bytes,
                                     c->database.statement_timeout});
-  ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas);
+  ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
-  api::Handlers handlers({&*c, &directory, schemas, &writer, &reader, &readiness});
+  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &readiness});
   ingress::HttpsServer server(*c, handlers);
 
   // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.

@@ -8,8 +8,8 @@
 namespace cjhub::app {
 
 ReadinessProbe::ReadinessProbe(std::string db_url, std::chrono::milliseconds connect_timeout,
-                               std::shared_ptr<const validation::SchemaSet> schemas)
-    : url_(std::move(db_url)), connect_timeout_(connect_timeout), schemas_(std::move(schemas)) {}
+                               const validation::SchemaHolder* schemas)
+    : url_(std::move(db_url)), connect_timeout_(connect_timeout), schemas_(schemas) {}
 
 ReadinessProbe::~ReadinessProbe() { stop(std::chrono::steady_clock::now()); }
 
@@ -29,10 +29,11 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
     std::lock_guard lock(mutex_);
     out.push_back({"database", db_ok_, db_detail_});
   }
-  const bool schemas_ok = schemas_ && !schemas_->types().empty();
+  const auto set = schemas_ != nullptr ? schemas_->current() : nullptr;
+  const bool schemas_ok = set && !set->types().empty();
   out.push_back({"schemas", schemas_ok,
-                 schemas_ok ? fmt::format("{} message types, {} grammars", schemas_->types().size(),
-                                          schemas_->grammar_count())
+                 schemas_ok ? fmt::format("{} message types, {} grammars", set->types().size(),
+                                          set->grammar_count())
                             : "no message types loaded"});
   return out;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cjhub/validation/schema_holder.hpp>
 #include <cjhub/validation/validator.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -1119,3 +1120,29 @@ TEST(ValidationCiss, ValidAndInvalidSamples) {
 
 }  // namespace
 }  // namespace cjhub::validation
+
+// The holder swaps in a fresh schema set once hostile documents have grown Xerces' shared
+// namespace table past the limit; validation keeps working across the swap.
+TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
+  using namespace cjhub::validation;
+  const auto dir = cjhub::test::data_dir() / "validation";
+  MessageTypeSpec t;
+  t.name = "T";
+  t.root_namespace = "urn:cjhub:test:t";
+  t.root_local_name = "Message";
+  t.schema_files = {(dir / "t.xsd").string()};
+  t.namespaces = {{"t", "urn:cjhub:test:t"}};
+  t.keys = {{"message_id", "t:Message/t:MessageID"}};
+  SchemaHolder holder({t}, Limits{}, 50);
+  const auto first = holder.current();
+  const auto valid = cjhub::test::read_file(dir / "valid_message.xml");
+  for (int i = 0; i < 60; ++i) {
+    const std::string doc = "<x:Junk xmlns:x='urn:made-up:" + std::to_string(i) + "'/>";
+    EXPECT_FALSE(Validator::for_this_thread(holder.current()).validate(doc).ok());
+    holder.renew_if_grown();
+  }
+  EXPECT_GE(holder.renewals(), 1u);
+  EXPECT_NE(holder.current().get(), first.get());
+  EXPECT_LE(holder.current()->namespace_pool_growth(), 50u);
+  EXPECT_TRUE(Validator::for_this_thread(holder.current()).validate(valid).ok());
+}

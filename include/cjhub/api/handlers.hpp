@@ -9,7 +9,7 @@
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/outbox/writer.hpp"
-#include "cjhub/validation/validator.hpp"
+#include "cjhub/validation/schema_holder.hpp"
 
 namespace cjhub::api {
 
@@ -37,7 +37,7 @@ class Readiness {
 struct HandlerDeps {
   const config::Config* config = nullptr;
   identity::Directory* directory = nullptr;
-  std::shared_ptr<const validation::SchemaSet> schemas;
+  validation::SchemaHolder* schemas = nullptr;
   outbox::IngestQueue* ingest = nullptr;
   MessageReader* reader = nullptr;
   const Readiness* readiness = nullptr;

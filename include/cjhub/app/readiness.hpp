@@ -14,7 +14,7 @@ namespace cjhub::app {
 class ReadinessProbe final : public Component, public api::Readiness {
  public:
   ReadinessProbe(std::string db_url, std::chrono::milliseconds connect_timeout,
-                 std::shared_ptr<const validation::SchemaSet> schemas);
+                 const validation::SchemaHolder* schemas);
   ~ReadinessProbe() override;
   std::string name() const override { return "readiness-probe"; }
   void start() override;
@@ -25,7 +25,7 @@ class ReadinessProbe final : public Component, public api::Readiness {
   void run();
   std::string url_;
   std::chrono::milliseconds connect_timeout_;
-  std::shared_ptr<const validation::SchemaSet> schemas_;
+  const validation::SchemaHolder* schemas_;
   mutable std::mutex mutex_;
   bool db_ok_ = false;
   std::string db_detail_ = "not checked yet";
