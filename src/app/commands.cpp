@@ -188,7 +188,7 @@ int serve(const ServeOptions& opts) {
   ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
   api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &readiness});
-  ingress::HttpsServer server(*c, handlers);
+  ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
 
   // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.
   Lifecycle lifecycle;

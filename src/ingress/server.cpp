@@ -26,10 +26,10 @@ using tcp = asio::ip::tcp;
 
 // State the sessions share with the server; outlives the server object while sessions run.
 struct HttpsServer::Shared {
-  Shared(config::Limits l, api::Handlers& h, ServerStats& s, std::shared_ptr<asio::ssl::context> t)
+  Shared(config::Limits l, api::RequestHandler& h, ServerStats& s, std::shared_ptr<asio::ssl::context> t)
       : limits(std::move(l)), handlers(h), stats(s), tls(std::move(t)) {}
   const config::Limits limits;
-  api::Handlers& handlers;
+  api::RequestHandler& handlers;
   ServerStats& stats;
   std::shared_ptr<asio::ssl::context> tls;
   std::atomic<bool> closing{false};
@@ -233,36 +233,40 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
-HttpsServer::HttpsServer(const config::Config& config, api::Handlers& handlers)
-    : config_(config), handlers_(handlers), acceptor_(ioc_) {}
+ServerSettings ServerSettings::from(const config::Config& c) {
+  return {c.listener, c.tls, c.limits, c.workers.io_threads, "https-server"};
+}
+
+HttpsServer::HttpsServer(ServerSettings settings, api::RequestHandler& handler)
+    : settings_(std::move(settings)), handler_(handler), acceptor_(ioc_) {}
 
 HttpsServer::~HttpsServer() { stop(std::chrono::steady_clock::now()); }
 
 void HttpsServer::start() {
-  shared_ = std::make_shared<Shared>(config_.limits, handlers_, stats_, make_server_context(config_.tls));
-  const auto address = asio::ip::make_address(config_.listener.address);
-  tcp::endpoint ep(address, config_.listener.port);
+  shared_ = std::make_shared<Shared>(settings_.limits, handler_, stats_, make_server_context(settings_.tls));
+  const auto address = asio::ip::make_address(settings_.listener.address);
+  tcp::endpoint ep(address, settings_.listener.port);
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
   do_accept();
-  for (std::size_t i = 0; i < config_.workers.io_threads; ++i) {
+  for (std::size_t i = 0; i < settings_.io_threads; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
-  log::get("ingress")->info("listening on {}:{} with {} I/O threads", config_.listener.address, port_,
-                            config_.workers.io_threads);
+  log::get("ingress")->info("{} listening on {}:{} with {} I/O threads", settings_.name, settings_.listener.address, port_,
+                            settings_.io_threads);
 }
 
 void HttpsServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (stats_.connections_open.load() >= static_cast<std::int64_t>(config_.listener.max_connections)) {
+      if (stats_.connections_open.load() >= static_cast<std::int64_t>(settings_.listener.max_connections)) {
         stats_.connections_refused_cap.fetch_add(1);
         log::get("ingress")->warn("connection cap ({}) reached: closing a new connection",
-                                  config_.listener.max_connections);
+                                  settings_.listener.max_connections);
         beast::error_code ignored;
         socket.close(ignored);
       } else {

@@ -49,11 +49,11 @@ struct HandlerStats {
   std::atomic<std::uint64_t> refused{0};
 };
 
-class Handlers {
+class Handlers final : public RequestHandler {
  public:
   explicit Handlers(HandlerDeps deps);
   // Routes and answers one request; `respond` is called exactly once, possibly on another thread.
-  void handle(Request req, Respond respond);
+  void handle(Request req, Respond respond) override;
   const HandlerStats& stats() const { return stats_; }
 
  private:

@@ -33,4 +33,12 @@ struct Response {
 
 using Respond = std::function<void(Response)>;
 
+// Anything that answers requests: the hub's handlers, the reference sink, test doubles.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // `respond` is called exactly once, possibly on another thread.
+  virtual void handle(Request req, Respond respond) = 0;
+};
+
 }  // namespace cjhub::api

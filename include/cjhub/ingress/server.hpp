@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "cjhub/api/handlers.hpp"
+#include "cjhub/api/http_types.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/config/config.hpp"
 
@@ -28,12 +28,22 @@ struct ServerStats {
 
 class Session;
 
+struct ServerSettings {
+  config::Listener listener;
+  config::Tls tls;
+  config::Limits limits;
+  std::size_t io_threads = 1;
+  std::string name = "https-server";
+
+  static ServerSettings from(const config::Config& c);
+};
+
 class HttpsServer final : public Component {
  public:
-  HttpsServer(const config::Config& config, api::Handlers& handlers);
+  HttpsServer(ServerSettings settings, api::RequestHandler& handler);
   ~HttpsServer() override;
 
-  std::string name() const override { return "https-server"; }
+  std::string name() const override { return settings_.name; }
   void start() override;  // builds the TLS context, binds, listens, starts the I/O threads
   // Stops accepting, lets requests in progress finish (answering with Connection: close), closes
   // idle keep-alive connections, and waits until `deadline` before cutting what is left.
@@ -47,8 +57,8 @@ class HttpsServer final : public Component {
 
  private:
   void do_accept();
-  const config::Config& config_;
-  api::Handlers& handlers_;
+  ServerSettings settings_;
+  api::RequestHandler& handler_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<Shared> shared_;
