@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "cjhub/api/admission.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
@@ -34,20 +35,6 @@ bool is_xml_media_type(const std::string& content_type) {
   while (!mt.empty() && mt.back() == ' ') mt.pop_back();
   return mt == "application/xml" || mt == "text/xml" ||
          (mt.rfind("application/", 0) == 0 && mt.size() > 4 && mt.ends_with("+xml"));
-}
-
-bool truthy(const std::string& v) { return v == "true" || v == "1"; }
-
-Problem problem_for(validation::Verdict v) {
-  switch (v) {
-    case validation::Verdict::malformed: return Problem::malformed_xml;
-    case validation::Verdict::forbidden_markup: return Problem::forbidden_markup;
-    case validation::Verdict::limit_exceeded: return Problem::limit_exceeded;
-    case validation::Verdict::unknown_type: return Problem::unknown_message_type;
-    case validation::Verdict::invalid: return Problem::schema_invalid;
-    case validation::Verdict::ok: break;
-  }
-  return Problem::internal_error;
 }
 
 // Idempotency keys are opaque to the hub but bounded and printable.
@@ -86,6 +73,7 @@ void Handlers::handle(Request req, Respond respond) {
     if (req.method != "POST") return wrong_method("POST");
     return post_message(std::move(req), std::move(respond));
   }
+  if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
   if (path.rfind(std::string(kMessagesPath) + "/", 0) == 0) {
     if (req.method != "GET") return wrong_method("GET");
     return get_message(req, path.substr(kMessagesPath.size() + 1), std::move(respond));
@@ -147,67 +135,15 @@ void Handlers::post_message(Request req, Respond respond) {
                   "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces");
   }
 
-  // 3. Is it a valid message of a registered type (one SAX pass also reads the routing keys).
-  auto& validator = validation::Validator::for_this_thread(deps_.schemas->current());
-  auto outcome = validator.validate(req.body);
-  deps_.schemas->renew_if_grown();
-  if (!outcome.ok()) {
-    json::array errors;
-    for (const auto& i : outcome.issues) {
-      errors.push_back(json::object{{"line", i.line}, {"column", i.column}, {"message", i.message}});
-    }
-    const auto p = problem_for(outcome.verdict);
-    const auto& first = outcome.issues.empty() ? validation::Issue{} : outcome.issues.front();
-    lg->info("refused submission from {} ({}): {} at line {} column {}", agency.ori, req.remote,
-             info(p).slug, first.line, first.column);
-    std::string detail = outcome.issues.empty()
-                             ? std::string(validation::to_string(outcome.verdict))
-                             : fmt::format("line {}, column {}: {}", first.line, first.column, first.message);
-    json::object ext{{"errors", std::move(errors)}};
-    if (!outcome.type_name.empty()) ext["message_type"] = outcome.type_name;
-    return refuse(p, detail, std::move(ext));
+  // 3. Validation, type rights, origin, keys.
+  auto admitted = admit(*deps_.config, *deps_.schemas, agency, std::move(req.body), req.idempotency_key,
+                        req.received_at);
+  if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+    return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
   }
+  auto msg = std::move(std::get<store::NewMessage>(admitted));
 
-  // 4. May this agency publish it.
-  if (!agency.publish.count(outcome.type_name)) {
-    lg->warn("refused {} from {}: type not allowed", outcome.type_name, agency.ori);
-    return refuse(Problem::type_not_allowed,
-                  fmt::format("agency {} may not publish {}", agency.ori, outcome.type_name));
-  }
-
-  // 5. An agency speaks only for itself.
-  const auto* type = deps_.config->find_type(outcome.type_name);
-  const auto origin = outcome.first("origin_ori");
-  if (type != nullptr && type->origin_must_match_sender && origin != agency.ori) {
-    lg->warn("refused {} from {}: document names {} as its origin", outcome.type_name, agency.ori,
-             origin.substr(0, 32));
-    return refuse(Problem::origin_mismatch,
-                  fmt::format("the document's originating agency ORI is \"{}\" but the certificate "
-                              "belongs to {}",
-                              origin.substr(0, 32), agency.ori));
-  }
-
-  // 6. Store it; answer after COMMIT.
-  store::NewMessage msg;
-  msg.id = Uuid::v7();
-  msg.type = outcome.type_name;
-  msg.sender_ori = agency.ori;
-  msg.document_id = outcome.first("message_id");
-  msg.idempotency_key = !req.idempotency_key.empty() ? req.idempotency_key : msg.document_id;
-  if (msg.idempotency_key.empty()) {
-    return refuse(Problem::schema_invalid,
-                  "the document carries no message id and no Idempotency-Key header was sent");
-  }
-  msg.case_key = outcome.first("case_key");
-  msg.origin_ori = outcome.first("origin_ori");
-  msg.jurisdiction = outcome.first("jurisdiction");
-  if (auto it = outcome.keys.find("erasure"); it != outcome.keys.end() && !it->second.empty()) {
-    msg.erasure = std::all_of(it->second.begin(), it->second.end(), truthy);
-  }
-  msg.body_sha256 = sha256(req.body);
-  msg.received_at = req.received_at;
-  msg.body = std::move(req.body);
-
+  // 4. Store it; answer after COMMIT.
   deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance,
                                         ori = agency.ori](outbox::Result r) {
     switch (r.outcome) {
@@ -230,6 +166,14 @@ void Handlers::post_message(Request req, Respond respond) {
                                "this idempotency key was used for message " + r.stored.message_id +
                                    " with a different body",
                                instance, {{"existing_message_id", r.stored.message_id}}));
+      case outbox::Outcome::ack_unknown_reference:
+        stats_.refused.fetch_add(1);
+        return respond(problem(Problem::unknown_reference,
+                               "no message with that id was accepted by the hub", instance));
+      case outbox::Outcome::ack_not_addressed:
+        stats_.refused.fetch_add(1);
+        return respond(problem(Problem::ack_not_addressed,
+                               "only an agency the message was delivered to may acknowledge it", instance));
       case outbox::Outcome::unavailable:
         stats_.refused.fetch_add(1);
         return respond(problem(Problem::database_unavailable, "nothing was stored; retry later", instance));
@@ -263,7 +207,8 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
   auto agency = who.agency;
   deps_.reader->find(
       *id,
-      [respond, agency, instance](std::optional<store::MessageRecord> rec) {
+      [respond, agency, instance](std::optional<MessageView> view) {
+        const auto* rec = view ? &view->message : nullptr;
         // Senders see their own messages; operators see all. Others learn nothing, not even
         // that the message exists.
         if (!rec || (!agency->is_operator() && rec->sender_ori != agency->ori)) {
@@ -283,8 +228,27 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
                        {"received_at", rec->received_at},
                        {"stored_at", rec->stored_at},
                        {"payload_removed", rec->payload_removed},
-                       {"status", "accepted"},
-                       {"recipients", json::array{}}};
+                       {"status", "accepted"}};
+        json::array recipients;
+        for (const auto& d : view->recipients) {
+          json::object r{{"delivery_id", d.delivery_id},
+                         {"recipient_ori", d.recipient_ori},
+                         {"endpoint", d.endpoint},
+                         // "queued" is internal: waiting behind an earlier message of the case.
+                         {"state", d.state == "queued" ? "pending" : d.state},
+                         {"waiting_for_earlier_message", d.state == "queued"},
+                         {"attempts", d.attempts},
+                         {"ack_required", d.ack_required}};
+          if (d.last_status) r["last_status"] = *d.last_status;
+          if (!d.last_error.empty()) r["last_error"] = d.last_error;
+          if (!d.delivered_at.empty()) r["delivered_at"] = d.delivered_at;
+          if (!d.acknowledged_at.empty()) r["acknowledged_at"] = d.acknowledged_at;
+          if (!d.ack_status.empty()) r["ack_status"] = d.ack_status;
+          if (!d.ack_reason.empty()) r["ack_reason"] = d.ack_reason;
+          if (d.state == "pending" || d.state == "queued") r["next_attempt_at"] = d.next_attempt_at;
+          recipients.push_back(std::move(r));
+        }
+        o["recipients"] = std::move(recipients);
         respond(json_response(200, o));
       },
       [respond, instance](std::exception_ptr e) {

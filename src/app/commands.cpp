@@ -11,16 +11,19 @@
 #include <thread>
 
 #include "cjhub/api/handlers.hpp"
+#include "cjhub/api/problem.hpp"
 #include "cjhub/app/readiness.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
+#include "cjhub/delivery/dispatcher.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/ingress/server.hpp"
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/db_workers.hpp"
 #include "cjhub/store/migrations.hpp"
 #include "cjhub/validation/validator.hpp"
@@ -39,9 +42,39 @@ namespace {
 class StoreReader final : public api::MessageReader {
  public:
   explicit StoreReader(store::DbWorkers& workers) : workers_(workers) {}
-  void find(const Uuid& id, std::function<void(std::optional<store::MessageRecord>)> done,
+  void find(const Uuid& id, std::function<void(std::optional<api::MessageView>)> done,
             std::function<void(std::exception_ptr)> fail) override {
-    workers_.post([id, done](pqxx::connection& c) { done(store::find_message(c, id)); }, std::move(fail));
+    workers_.post(
+        [id, done](pqxx::connection& c) {
+          auto rec = store::find_message(c, id);
+          if (!rec) return done(std::nullopt);
+          done(api::MessageView{std::move(*rec), store::deliveries_of(c, id)});
+        },
+        std::move(fail));
+  }
+
+ private:
+  store::DbWorkers& workers_;
+};
+
+// Admin jobs, run on the database workers.
+class StoreRunner final : public api::DbRunner {
+ public:
+  explicit StoreRunner(store::DbWorkers& workers) : workers_(workers) {}
+  void run(std::function<api::Response(pqxx::connection&)> job, api::Respond respond) override {
+    workers_.post([job, respond](pqxx::connection& c) { respond(job(c)); },
+                  [respond](std::exception_ptr e) {
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                      if (store::is_connection_failure(ex)) {
+                        return respond(api::problem(api::Problem::database_unavailable, ""));
+                      }
+                      log::get("api")->error("admin job failed: {}", ex.what());
+                    } catch (...) {
+                    }
+                    respond(api::problem(api::Problem::internal_error, ""));
+                  });
   }
 
  private:
@@ -146,6 +179,92 @@ int apply(const fs::path& file, const fs::path& agencies_file, bool dry_run) {
   }
 }
 
+namespace {
+store::DeadLetterFilter filter_from(const DeadLetterArgs& a) {
+  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+  return {opt(a.delivery_id), opt(a.agency), opt(a.endpoint), opt(a.since), opt(a.until), a.limit};
+}
+
+template <class F>
+int with_database(const fs::path& file, F&& fn) {
+  auto c = load_config(file);
+  if (!c) return 2;
+  log::setup(c->logging);
+  try {
+    auto conn = store::connect(c->database.url, c->database.connect_timeout);
+    return fn(*conn);
+  } catch (const std::exception& e) {
+    std::cerr << "cjhub: " << e.what() << "\n";
+    return 1;
+  }
+}
+}  // namespace
+
+int dlq_list(const fs::path& file, const DeadLetterArgs& args) {
+  return with_database(file, [&](pqxx::connection& conn) {
+    const auto items = store::list_dead(conn, filter_from(args));
+    if (args.json) {
+      boost::json::array a;
+      for (const auto& d : items) {
+        a.push_back(boost::json::object{{"delivery_id", d.delivery_id}, {"message_id", d.message_id},
+                                        {"message_type", d.message_type}, {"recipient_ori", d.recipient_ori},
+                                        {"endpoint", d.endpoint}, {"attempts", d.attempts},
+                                        {"last_error", d.last_error}, {"dead_at", d.dead_at}});
+      }
+      std::cout << boost::json::serialize(a) << "\n";
+      return 0;
+    }
+    std::cout << fmt::format("{:<36}  {:<24}  {:<9}  {:<12}  {:>3}  {:<27}  {}\n", "DELIVERY", "TYPE", "AGENCY",
+                             "ENDPOINT", "TRY", "DEAD AT", "LAST ERROR");
+    for (const auto& d : items) {
+      std::cout << fmt::format("{:<36}  {:<24}  {:<9}  {:<12}  {:>3}  {:<27}  {}\n", d.delivery_id, d.message_type,
+                               d.recipient_ori, d.endpoint, d.attempts, d.dead_at, d.last_error.substr(0, 80));
+    }
+    std::cout << items.size() << " dead letter(s)\n";
+    return 0;
+  });
+}
+
+int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
+  if (!args.all && args.delivery_id.empty() && args.agency.empty() && args.endpoint.empty() &&
+      args.since.empty() && args.until.empty()) {
+    std::cerr << "cjhub: name what to replay (--delivery, --agency, --endpoint, --since/--until) or --all\n";
+    return 2;
+  }
+  return with_database(file, [&](pqxx::connection& conn) {
+    const auto ids = store::replay_dead(conn, filter_from(args));
+    for (const auto& id : ids) std::cout << "replayed " << id << "\n";
+    std::cout << ids.size() << " dead letter(s) replayed\n";
+    return 0;
+  });
+}
+
+int endpoints_list(const fs::path& file) {
+  return with_database(file, [&](pqxx::connection& conn) {
+    std::cout << fmt::format("{:<9}  {:<12}  {:<7}  {:>8}  {:>8}  {:>5}  {}\n", "AGENCY", "ENDPOINT", "STATE",
+                             "BACKLOG", "DEAD", "FAILS", "URL");
+    for (const auto& e : store::endpoint_states(conn)) {
+      std::cout << fmt::format("{:<9}  {:<12}  {:<7}  {:>8}  {:>8}  {:>5}  {}{}\n", e.ori, e.name,
+                               e.paused ? "paused" : "active", e.backlog, e.dead, e.consecutive_failures, e.url,
+                               e.paused ? "  (" + e.paused_reason + ")" : "");
+    }
+    return 0;
+  });
+}
+
+int endpoint_pause(const fs::path& file, const std::string& agency, const std::string& endpoint, bool pause,
+                   const std::string& reason) {
+  return with_database(file, [&](pqxx::connection& conn) {
+    if (!store::set_endpoint_paused(conn, agency, endpoint, pause,
+                                    reason.empty() ? "paused by operator" : reason)) {
+      std::cerr << "cjhub: no active endpoint " << endpoint << " of agency " << agency << "\n";
+      return 1;
+    }
+    std::cout << (pause ? "paused " : "resumed ") << agency << "/" << endpoint << "\n";
+    return 0;
+  });
+}
+
 int serve(const ServeOptions& opts) {
   auto c = load_config(opts.config);
   if (!c) return 2;
@@ -187,8 +306,15 @@ int serve(const ServeOptions& opts) {
                                     c->database.statement_timeout});
   ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
-  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &readiness});
+  StoreRunner runner(db_workers);
+  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &runner, &readiness});
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
+  std::unique_ptr<delivery::Dispatcher> dispatcher;
+  if (c->delivery.enabled) {
+    dispatcher = std::make_unique<delivery::Dispatcher>(*c, *schemas, directory, writer);
+  } else {
+    lg->warn("delivery is not configured: messages are stored but not delivered");
+  }
 
   // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.
   Lifecycle lifecycle;
@@ -196,6 +322,7 @@ int serve(const ServeOptions& opts) {
     lifecycle.start(refresher);
     lifecycle.start(db_workers);
     lifecycle.start(writer);
+    if (dispatcher) lifecycle.start(*dispatcher);
     lifecycle.start(readiness);
     lifecycle.start(server);
   } catch (const std::exception& e) {

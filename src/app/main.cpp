@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cjhub/app/commands.hpp"
+#include "cjhub/sink/sink.hpp"
 
 int main(int argc, char** argv) {
   CLI::App cli{"cjhub: criminal-justice message hub (mutual-TLS NIEM XML clearing house)"};
@@ -33,6 +34,91 @@ int main(int argc, char** argv) {
   apply_cmd->add_option("-f,--file", apply_file, "Agencies file")->required()->check(CLI::ExistingFile);
   apply_cmd->add_flag("--dry-run", dry_run, "Validate the file and show nothing else");
 
+  cjhub::sink::SinkOptions sink;
+  std::string sink_ack = "sync";
+  long sink_ack_delay_ms = 200, sink_latency_ms = 0, sink_outage_after_s = -1, sink_outage_for_s = -1;
+  std::uint64_t sink_seed = 0;
+  std::filesystem::path sink_crl;
+  auto* sink_cmd = cli.add_subcommand("sink", "Run a receiving endpoint for the hub's deliveries (reference agency)");
+  sink_cmd->add_option("--listen", sink.listen, "Address and port to listen on (IP:PORT, [IPv6]:PORT; port 0 = any)")
+      ->capture_default_str();
+  sink_cmd->add_option("--cert", sink.cert, "Server certificate (PEM chain)")->required()->check(CLI::ExistingFile);
+  sink_cmd->add_option("--key", sink.key, "Server private key")->required()->check(CLI::ExistingFile);
+  sink_cmd->add_option("--ca", sink.ca, "CA bundle for the hub's client certificate (and the hub's server certificate)")
+      ->required()->check(CLI::ExistingFile);
+  auto* sink_crl_opt = sink_cmd->add_option("--crl", sink_crl, "PEM CRL checked for client certificates")
+                           ->check(CLI::ExistingFile);
+  sink_cmd->add_option("--ori", sink.ori, "This agency's ORI (origin of its acknowledgements)")->required();
+  sink_cmd->add_option("--threads", sink.threads, "I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
+  sink_cmd->add_option("--dir", sink.dir, "Store each accepted body as DIR/<delivery-id>.xml");
+  sink_cmd->add_option("--log", sink.log_file, "Append one JSON line per delivery here (default: stdout)");
+  sink_cmd->add_option("--ready-file", sink.ready_file, "Write {\"port\",\"pid\"} here once listening");
+  sink_cmd->add_option("--ack", sink_ack, "Acknowledgements: none, sync (in the 200 answer) or async (POSTed to the hub)")
+      ->check(CLI::IsMember({"none", "sync", "async"}))->capture_default_str();
+  sink_cmd->add_flag("--ack-all", sink.ack_all, "Acknowledge every message, not only those with Cjhub-Ack-Required: true");
+  sink_cmd->add_option("--ack-status", sink.ack_status, "AcknowledgementStatusCode: received or completed")
+      ->check(CLI::IsMember({"received", "completed"}))->capture_default_str();
+  sink_cmd->add_option("--ack-delay-ms", sink_ack_delay_ms, "async: wait this long before posting the acknowledgement")
+      ->check(CLI::Range(0L, 3600000L))->capture_default_str();
+  sink_cmd->add_option("--hub-url", sink.hub_url, "async: the hub's base URL")->capture_default_str();
+  sink_cmd->add_option("--client-cert", sink.client_cert, "async: the agency's client certificate")
+      ->check(CLI::ExistingFile);
+  sink_cmd->add_option("--client-key", sink.client_key, "async: the agency's client key")->check(CLI::ExistingFile);
+  sink_cmd->add_option("--fail-rate", sink.fail_rate, "Answer 503 (Retry-After) to this fraction of deliveries")
+      ->check(CLI::Range(0.0, 1.0));
+  auto* sink_seed_opt = sink_cmd->add_option("--seed", sink_seed, "Seed of the --fail-rate draws (reproducible runs)");
+  sink_cmd->add_option("--latency-ms", sink_latency_ms, "Delay every answer by this long")
+      ->check(CLI::Range(0L, 3600000L));
+  sink_cmd->add_option("--status", sink.status, "Always answer this HTTP status (e.g. 400, 500)")
+      ->check(CLI::Range(200u, 599u));
+  auto* outage_after = sink_cmd->add_option("--outage-after-s", sink_outage_after_s,
+                                            "Answer 503 from this many seconds after start ...")
+                           ->check(CLI::Range(0L, 86400L));
+  auto* outage_for = sink_cmd->add_option("--outage-for-s", sink_outage_for_s, "... for this many seconds")
+                         ->check(CLI::Range(1L, 86400L));
+  outage_after->needs(outage_for);
+  outage_for->needs(outage_after);
+  sink_cmd->add_flag("--hang", sink.hang, "Accept deliveries and never answer them");
+  sink_cmd->add_option("--retry-after-s", sink.retry_after_s, "Retry-After of the simulated 503 answers")
+      ->check(CLI::Range(0u, 3600u))->capture_default_str();
+
+  // Operators: dead letters and endpoints.
+  std::filesystem::path ops_config;
+  cjhub::app::DeadLetterArgs dl;
+  auto* dlq_cmd = cli.add_subcommand("dlq", "Dead letters: list or replay");
+  dlq_cmd->require_subcommand(1);
+  auto add_filters = [&](CLI::App* c) {
+    c->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+    c->add_option("--delivery", dl.delivery_id, "One delivery id");
+    c->add_option("--agency", dl.agency, "Recipient agency ORI");
+    c->add_option("--endpoint", dl.endpoint, "Endpoint name (with --agency)");
+    c->add_option("--since", dl.since, "Dead since (timestamp, e.g. 2026-11-21T00:00:00Z)");
+    c->add_option("--until", dl.until, "Dead before (timestamp)");
+  };
+  auto* dlq_list_cmd = dlq_cmd->add_subcommand("list", "List dead letters");
+  add_filters(dlq_list_cmd);
+  dlq_list_cmd->add_option("--limit", dl.limit, "At most this many")->check(CLI::Range(1, 1000000));
+  dlq_list_cmd->add_flag("--json", dl.json, "JSON output");
+  auto* dlq_replay_cmd = dlq_cmd->add_subcommand("replay", "Send dead letters again (they re-enter their case's order)");
+  add_filters(dlq_replay_cmd);
+  dlq_replay_cmd->add_flag("--all", dl.all, "Replay every dead letter");
+
+  std::string ep_agency, ep_name, ep_reason;
+  auto* ep_cmd = cli.add_subcommand("endpoints", "Agencies' endpoints: list, pause, resume");
+  ep_cmd->require_subcommand(1);
+  auto* ep_list_cmd = ep_cmd->add_subcommand("list", "Endpoints with state, backlog and dead letters");
+  ep_list_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+  auto add_endpoint = [&](CLI::App* c) {
+    c->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+    c->add_option("--agency", ep_agency, "Agency ORI")->required();
+    c->add_option("--endpoint", ep_name, "Endpoint name")->required();
+  };
+  auto* ep_pause_cmd = ep_cmd->add_subcommand("pause", "Stop sending to an endpoint (its backlog waits in order)");
+  add_endpoint(ep_pause_cmd);
+  ep_pause_cmd->add_option("--reason", ep_reason, "Why (shown in endpoints list)");
+  auto* ep_resume_cmd = ep_cmd->add_subcommand("resume", "Resume sending to a paused endpoint");
+  add_endpoint(ep_resume_cmd);
+
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   try {
@@ -49,6 +135,23 @@ int main(int argc, char** argv) {
   if (*check_cmd) return cjhub::app::check_config(check_file);
   if (*migrate_cmd) return cjhub::app::migrate(migrate_config);
   if (*apply_cmd) return cjhub::app::apply(apply_config, apply_file, dry_run);
+  if (*dlq_list_cmd) return cjhub::app::dlq_list(ops_config, dl);
+  if (*dlq_replay_cmd) return cjhub::app::dlq_replay(ops_config, dl);
+  if (*ep_list_cmd) return cjhub::app::endpoints_list(ops_config);
+  if (*ep_pause_cmd) return cjhub::app::endpoint_pause(ops_config, ep_agency, ep_name, true, ep_reason);
+  if (*ep_resume_cmd) return cjhub::app::endpoint_pause(ops_config, ep_agency, ep_name, false, "");
+  if (*sink_cmd) {
+    sink.ack = *cjhub::sink::parse_ack_mode(sink_ack);
+    sink.ack_delay = std::chrono::milliseconds(sink_ack_delay_ms);
+    sink.latency = std::chrono::milliseconds(sink_latency_ms);
+    if (*sink_crl_opt) sink.crl = sink_crl;
+    if (*sink_seed_opt) sink.seed = sink_seed;
+    if (*outage_after) {
+      sink.outage_after = std::chrono::seconds(sink_outage_after_s);
+      sink.outage_for = std::chrono::seconds(sink_outage_for_s);
+    }
+    return cjhub::sink::run_sink(sink);
+  }
   std::cout << cli.help();
   return 2;
 }

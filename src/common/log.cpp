@@ -8,8 +8,9 @@
 namespace cjhub::log {
 
 const std::vector<std::string>& module_names() {
-  static const std::vector<std::string> names = {"app",     "config",  "store",  "identity",
-                                                 "validation", "outbox", "api", "ingress"};
+  static const std::vector<std::string> names = {"app",        "config", "store", "identity",
+                                                 "validation", "outbox", "api",   "ingress",
+                                                 "delivery",   "sink"};
   return names;
 }
 

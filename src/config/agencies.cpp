@@ -48,6 +48,57 @@ CertIdentity parse_identity(YamlMap m) {
   return id;
 }
 
+bool valid_https_url(const std::string& url) {
+  static const std::regex re(R"(https://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^\s]*)?)");
+  return std::regex_match(url, re);
+}
+
+void parse_delivery(YamlMap& m, Agency& a, const std::vector<std::string>& known_types) {
+  static const std::regex name_re("[A-Za-z0-9_.-]{1,64}");
+  std::set<std::string> endpoint_names;
+  std::size_t i = 0;
+  for (const auto& n : m.list("endpoints", false)) {
+    YamlMap e(n, fmt::format("{}.endpoints[{}]", m.path(), i++));
+    Endpoint ep;
+    ep.name = e.str("name");
+    if (!std::regex_match(ep.name, name_re)) e.fail("name", "use letters, digits, _ . - (at most 64)");
+    if (!endpoint_names.insert(ep.name).second) e.fail("name", "duplicate endpoint name");
+    ep.url = e.str("url");
+    if (!valid_https_url(ep.url)) e.fail("url", "must be an https:// URL");
+    ep.max_in_flight = static_cast<int>(e.uint_or("max_in_flight", 4, 1, 256));
+    ep.timeout_ms = static_cast<int>(e.uint_or("timeout_ms", 10000, 100, 600000));
+    e.finish();
+    a.endpoints.push_back(ep);
+  }
+  std::set<std::string> sub_names;
+  i = 0;
+  for (const auto& n : m.list("subscriptions", false)) {
+    YamlMap s(n, fmt::format("{}.subscriptions[{}]", m.path(), i++));
+    Subscription sub;
+    sub.name = s.str("name");
+    if (!std::regex_match(sub.name, name_re)) s.fail("name", "use letters, digits, _ . - (at most 64)");
+    if (!sub_names.insert(sub.name).second) s.fail("name", "duplicate subscription name");
+    sub.endpoint = s.str("endpoint");
+    if (!endpoint_names.count(sub.endpoint)) {
+      s.fail("endpoint", fmt::format("no endpoint named \"{}\" in this agency", sub.endpoint));
+    }
+    sub.types = s.str_list("types", true);
+    if (sub.types.empty()) s.fail("types", "at least one message type is required");
+    for (std::size_t k = 0; k < sub.types.size(); ++k) {
+      if (std::find(known_types.begin(), known_types.end(), sub.types[k]) == known_types.end()) {
+        s.fail(fmt::format("types[{}]", k), fmt::format("unknown message type \"{}\"", sub.types[k]));
+      }
+    }
+    sub.origin_oris = s.str_list("origin_oris", false);
+    sub.jurisdictions = s.str_list("jurisdictions", false);
+    sub.own_cases_only = s.bool_or("own_cases_only", false);
+    if (s.has("ack_required")) sub.ack_required = s.bool_or("ack_required", false);
+    sub.retry_window_hours = static_cast<int>(s.uint_or("retry_window_hours", 72, 1, 24 * 90));
+    s.finish();
+    a.subscriptions.push_back(std::move(sub));
+  }
+}
+
 }  // namespace
 
 AgenciesFile parse_agencies(const std::string& yaml_text, const std::vector<std::string>& known_types) {
@@ -105,6 +156,7 @@ AgenciesFile parse_agencies(const std::string& yaml_text, const std::vector<std:
     }
     std::sort(a.publish.begin(), a.publish.end());
     a.publish.erase(std::unique(a.publish.begin(), a.publish.end()), a.publish.end());
+    parse_delivery(m, a, known_types);
     m.finish();
     out.agencies.push_back(std::move(a));
   }

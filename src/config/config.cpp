@@ -218,6 +218,26 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.ingest.writers = g.uint_or("writers", c.ingest.writers, 1, 16);
     g.finish();
   }
+  if (top.has("delivery")) {
+    auto d = top.map("delivery");
+    auto& dl = c.delivery;
+    dl.enabled = d.bool_or("enabled", true);
+    dl.client_cert = existing_file(d, "client_cert", base_dir);
+    dl.client_key = existing_file(d, "client_key", base_dir);
+    dl.ca_bundle = existing_file(d, "ca_bundle", base_dir);
+    dl.claim_batch = d.uint_or("claim_batch", dl.claim_batch, 1, 10000);
+    dl.poll_interval = ms_or(d, "poll_interval_ms", dl.poll_interval, 10, 60000);
+    dl.connect_timeout = ms_or(d, "connect_timeout_ms", dl.connect_timeout, 100, 60000);
+    dl.backoff_initial = ms_or(d, "backoff_initial_ms", dl.backoff_initial, 10, 3600000);
+    dl.backoff_max = ms_or(d, "backoff_max_ms", dl.backoff_max, 10, 86400000);
+    if (dl.backoff_max < dl.backoff_initial) d.fail("backoff_max_ms", "must not be less than backoff_initial_ms");
+    dl.backoff_multiplier = static_cast<unsigned>(d.uint_or("backoff_multiplier", dl.backoff_multiplier, 1, 10));
+    dl.jitter_percent = static_cast<unsigned>(d.uint_or("jitter_percent", dl.jitter_percent, 0, 100));
+    dl.max_retry_after = std::chrono::seconds(d.uint_or("max_retry_after_s", 3600, 1, 86400));
+    dl.pause_after_failures = static_cast<unsigned>(d.uint_or("pause_after_failures", dl.pause_after_failures, 1, 1000000));
+    dl.threads = d.uint_or("threads", dl.threads, 1, 16);
+    d.finish();
+  }
   {
     auto w = top.map_or_empty("workers");
     c.workers.io_threads = w.uint_or("io_threads", c.workers.io_threads, 0, 256);

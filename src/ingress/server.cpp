@@ -163,6 +163,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req.target = std::string(msg.target());
     req.content_type = std::string(msg[http::field::content_type]);
     req.idempotency_key = std::string(msg["Idempotency-Key"]);
+    req.headers.reserve(16);
+    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     req.body = std::move(msg.body());
     req.peer = peer_;
     req.remote = remote_;

@@ -1,6 +1,6 @@
 #include "cjhub/outbox/writer.hpp"
 
-#include <pqxx/transaction>
+#include <pqxx/pqxx>
 
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/database.hpp"
@@ -12,6 +12,8 @@ const char* to_string(Outcome o) noexcept {
     case Outcome::stored: return "stored";
     case Outcome::duplicate: return "duplicate";
     case Outcome::conflict: return "conflict";
+    case Outcome::ack_unknown_reference: return "ack_unknown_reference";
+    case Outcome::ack_not_addressed: return "ack_not_addressed";
     case Outcome::unavailable: return "unavailable";
     case Outcome::outcome_unknown: return "outcome_unknown";
     case Outcome::overloaded: return "overloaded";
@@ -128,9 +130,9 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
   try {
     const auto results = store::translate_errors([&] {
       pqxx::work tx(*conn, "ingest_group");
-      auto r = store::insert_messages(tx, batch);
+      auto r = store::ingest_group(tx, batch);
       tx.commit();
-      return r;
+      return r.results;
     });
     stats_.groups.fetch_add(1);
     stats_.messages.fetch_add(group.size());
@@ -139,9 +141,14 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
     }
     for (std::size_t i = 0; i < group.size(); ++i) {
       const auto& r = results[i];
-      const Outcome o = r.status == store::InsertStatus::inserted    ? Outcome::stored
-                        : r.status == store::InsertStatus::duplicate ? Outcome::duplicate
-                                                                     : Outcome::conflict;
+      Outcome o = Outcome::conflict;
+      switch (r.status) {
+        case store::InsertStatus::inserted: o = Outcome::stored; break;
+        case store::InsertStatus::duplicate: o = Outcome::duplicate; break;
+        case store::InsertStatus::conflict: o = Outcome::conflict; break;
+        case store::InsertStatus::ack_unknown_reference: o = Outcome::ack_unknown_reference; break;
+        case store::InsertStatus::ack_not_addressed: o = Outcome::ack_not_addressed; break;
+      }
       lg->debug("message {} type={} sender={} {}", r.message_id, r.type, group[i].msg.sender_ori, to_string(o));
       group[i].done({o, r});
     }

@@ -1,6 +1,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <map>
 #include <pqxx/pqxx>
 
@@ -10,6 +11,13 @@
 namespace cjhub::store {
 
 namespace {
+
+std::vector<std::string> json_strings(const std::string& text) {
+  std::vector<std::string> out;
+  const boost::json::value parsed = boost::json::parse(text);
+  for (const auto& v : parsed.as_array()) out.emplace_back(v.as_string());
+  return out;
+}
 
 config::IdentityKind kind_from(const std::string& s) {
   if (s == "subject") return config::IdentityKind::subject;
@@ -37,9 +45,72 @@ std::vector<AgencyRecord> read_all(pqxx::transaction_base& tx) {
     auto it = by_ori.find(r[0].as<std::string>());
     if (it != by_ori.end()) it->second.agency.publish.push_back(r[1].as<std::string>());
   }
+  for (const auto& r : tx.exec(sql::kSelectEndpoints)) {
+    auto it = by_ori.find(r[0].as<std::string>());
+    if (it != by_ori.end()) {
+      it->second.agency.endpoints.push_back(
+          {r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<int>(), r[4].as<int>()});
+    }
+  }
+  for (const auto& r : tx.exec(sql::kSelectSubscriptions)) {
+    auto it = by_ori.find(r[0].as<std::string>());
+    if (it == by_ori.end()) continue;
+    config::Subscription s;
+    s.name = r[1].as<std::string>();
+    s.endpoint = r[2].as<std::string>();
+    s.types = json_strings(r[3].as<std::string>());
+    s.origin_oris = json_strings(r[4].as<std::string>());
+    s.jurisdictions = json_strings(r[5].as<std::string>());
+    s.own_cases_only = r[6].as<bool>();
+    if (!r[7].is_null()) s.ack_required = r[7].as<bool>();
+    s.retry_window_hours = r[8].as<int>();
+    it->second.agency.subscriptions.push_back(std::move(s));
+  }
   std::vector<AgencyRecord> out;
   for (auto& [ori, rec] : by_ori) out.push_back(std::move(rec));
   return out;
+}
+
+// '{"a","b"}' (NULL for an empty list when `null_if_empty`).
+std::optional<std::string> text_array(const std::vector<std::string>& v, bool null_if_empty) {
+  if (v.empty() && null_if_empty) return std::nullopt;
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (const char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
+void apply_delivery(pqxx::work& tx, const config::Agency& a) {
+  std::map<std::string, long long> endpoint_ids;
+  std::vector<std::string> names;
+  for (const auto& e : a.endpoints) {
+    endpoint_ids[e.name] =
+        tx.exec_params1(sql::kUpsertEndpoint, a.ori, e.name, e.url, e.max_in_flight, e.timeout_ms)[0].as<long long>();
+    names.push_back(e.name);
+  }
+  std::vector<std::string> sub_names;
+  for (const auto& s : a.subscriptions) {
+    tx.exec_params0(sql::kUpsertSubscription, a.ori, s.name, endpoint_ids.at(s.endpoint),
+                    *text_array(s.types, false), text_array(s.origin_oris, true),
+                    text_array(s.jurisdictions, true), s.own_cases_only, s.ack_required,
+                    s.retry_window_hours);
+    sub_names.push_back(s.name);
+  }
+  tx.exec_params0(sql::kDeactivateSubscriptions, a.ori, *text_array(sub_names, false));
+  tx.exec_params0(sql::kDeactivateEndpoints, a.ori, *text_array(names, false));
+}
+
+template <class T>
+std::vector<T> sorted_by_name(std::vector<T> v) {
+  std::sort(v.begin(), v.end(), [](const T& x, const T& y) { return x.name < y.name; });
+  return v;
 }
 
 bool same_identities(std::vector<config::CertIdentity> a, std::vector<config::CertIdentity> b) {
@@ -90,6 +161,7 @@ ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& f
       }
       tx.exec_params0(sql::kDeletePublish, a.ori);
       for (const auto& t : a.publish) tx.exec_params0(sql::kInsertPublish, a.ori, t);
+      apply_delivery(tx, a);
 
       if (it == current.end()) {
         report.added.push_back(a.ori);
@@ -99,7 +171,9 @@ ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& f
         std::sort(old_publish.begin(), old_publish.end());
         const bool same = old.active && old.agency.name == a.name && old.agency.role == a.role &&
                           old_publish == a.publish &&
-                          same_identities(old.agency.identities, a.identities);
+                          same_identities(old.agency.identities, a.identities) &&
+                          sorted_by_name(old.agency.endpoints) == sorted_by_name(a.endpoints) &&
+                          sorted_by_name(old.agency.subscriptions) == sorted_by_name(a.subscriptions);
         (same ? report.unchanged : report.changed).push_back(a.ori);
       }
     }

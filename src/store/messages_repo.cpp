@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 #include "store/sql.hpp"
 
 namespace cjhub::store {
@@ -15,31 +16,68 @@ std::optional<std::string> opt(const std::string& s) {
 }
 }  // namespace
 
+InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
+  const pqxx::binarystring body(m.body.data(), m.body.size());
+  const pqxx::binarystring hash(m.body_sha256.data(), m.body_sha256.size());
+  const auto received = rfc3339(m.received_at);
+  const auto r = tx.exec_prepared(sql::kInsertMessageName, m.id.str(), m.type, m.sender_ori,
+                                  m.idempotency_key, opt(m.document_id), opt(m.case_key),
+                                  opt(m.origin_ori), opt(m.jurisdiction), m.erasure, body, hash,
+                                  static_cast<long long>(m.body.size()), received);
+  if (r.affected_rows() == 1) return {InsertStatus::inserted, m.id.str(), m.type, received};
+  const auto row = tx.exec_prepared1(sql::kFindByIdempotencyName, m.sender_ori, m.idempotency_key);
+  const pqxx::binarystring stored_hash(row[2]);
+  const bool same = stored_hash.size() == m.body_sha256.size() &&
+                    std::equal(m.body_sha256.begin(), m.body_sha256.end(),
+                               reinterpret_cast<const std::uint8_t*>(stored_hash.data()));
+  return {same ? InsertStatus::duplicate : InsertStatus::conflict, row[0].as<std::string>(),
+          row[1].as<std::string>(), row[3].as<std::string>()};
+}
+
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
   std::vector<InsertResult> out;
   out.reserve(batch.size());
-  for (const NewMessage* m : batch) {
-    const pqxx::binarystring body(m->body.data(), m->body.size());
-    const pqxx::binarystring hash(m->body_sha256.data(), m->body_sha256.size());
-    const auto received = rfc3339(m->received_at);
-    const auto r = tx.exec_prepared(sql::kInsertMessageName, m->id.str(), m->type, m->sender_ori,
-                                    m->idempotency_key, opt(m->document_id), opt(m->case_key),
-                                    opt(m->origin_ori), opt(m->jurisdiction), m->erasure, body, hash,
-                                    static_cast<long long>(m->body.size()), received);
-    if (r.affected_rows() == 1) {
-      out.push_back({InsertStatus::inserted, m->id.str(), m->type, received});
-      continue;
-    }
-    const auto row =
-        tx.exec_prepared1(sql::kFindByIdempotencyName, m->sender_ori, m->idempotency_key);
-    const pqxx::binarystring stored_hash(row[2]);
-    const bool same = stored_hash.size() == m->body_sha256.size() &&
-                      std::equal(m->body_sha256.begin(), m->body_sha256.end(),
-                                 reinterpret_cast<const std::uint8_t*>(stored_hash.data()));
-    out.push_back({same ? InsertStatus::duplicate : InsertStatus::conflict,
-                   row[0].as<std::string>(), row[1].as<std::string>(), row[3].as<std::string>()});
-  }
+  for (const NewMessage* m : batch) out.push_back(insert_message(tx, *m));
   return out;
+}
+
+GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
+  // Every case lock the group needs, taken first and in order: the messages' own cases and the
+  // cases of the deliveries their acknowledgements settle.
+  std::vector<std::string> cases;
+  for (const NewMessage* m : batch) {
+    if (!m->case_key.empty()) cases.push_back(m->case_key);
+    if (!m->ack_ref.empty()) cases.push_back(ack_target_case(tx, m->sender_ori, m->ack_ref));
+  }
+  lock_cases(tx, std::move(cases));
+
+  GroupResult g;
+  g.results.reserve(batch.size());
+  for (const NewMessage* m : batch) {
+    AckTarget target;
+    if (!m->ack_ref.empty()) {
+      target = find_ack_target(tx, m->sender_ori, m->ack_ref);
+      if (target.status != AckTargetStatus::found) {
+        g.results.push_back({target.status == AckTargetStatus::not_addressed ? InsertStatus::ack_not_addressed
+                                                                            : InsertStatus::ack_unknown_reference,
+                             "", m->type, ""});
+        continue;
+      }
+    }
+    auto r = insert_message(tx, *m);
+    if (r.status == InsertStatus::inserted) {
+      if (!m->ack_ref.empty()) {
+        apply_ack(tx, target, m->ack_status, m->ack_reason, r.message_id);
+        g.deliveries += route_receipt(tx, r.message_id, target.original_sender, m->type);
+      } else {
+        g.deliveries += route_message(tx, {r.message_id, m->type, m->sender_ori, m->origin_ori, m->case_key,
+                                           m->jurisdiction, m->type_ack_required});
+      }
+    }
+    g.results.push_back(std::move(r));
+  }
+  if (g.deliveries > 0) notify_deliveries(tx);
+  return g;
 }
 
 std::optional<MessageRecord> find_message(pqxx::connection& conn, const Uuid& id) {

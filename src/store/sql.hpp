@@ -67,6 +67,196 @@ inline constexpr const char* kSelectMessage =
     "body IS NULL "
     "FROM messages WHERE id = $1::uuid";
 
+// --- endpoints and subscriptions (cjhub apply) ------------------------------------------------
+inline constexpr const char* kSelectEndpoints =
+    "SELECT ori, name, url, max_in_flight, timeout_ms FROM endpoints WHERE active ORDER BY ori, name";
+inline constexpr const char* kSelectSubscriptions =
+    "SELECT s.ori, s.name, e.name, array_to_json(s.message_types)::text, "
+    "coalesce(array_to_json(s.origin_oris)::text, '[]'), coalesce(array_to_json(s.jurisdictions)::text, '[]'), "
+    "s.own_cases_only, s.ack_required, (extract(epoch FROM s.retry_window) / 3600)::integer "
+    "FROM subscriptions s JOIN endpoints e ON e.id = s.endpoint_id WHERE s.active ORDER BY s.ori, s.name";
+inline constexpr const char* kUpsertEndpoint =
+    "INSERT INTO endpoints (ori, name, url, max_in_flight, timeout_ms, active) "
+    "VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (ori, name) DO UPDATE SET url = EXCLUDED.url, "
+    "max_in_flight = EXCLUDED.max_in_flight, timeout_ms = EXCLUDED.timeout_ms, active = true "
+    "RETURNING id";
+inline constexpr const char* kDeactivateEndpoints =
+    "UPDATE endpoints SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[]))";
+inline constexpr const char* kUpsertSubscription =
+    "INSERT INTO subscriptions (ori, name, endpoint_id, message_types, origin_oris, jurisdictions, "
+    "own_cases_only, ack_required, retry_window, active) "
+    "VALUES ($1, $2, $3, $4::text[], $5::text[], $6::text[], $7, $8::boolean, make_interval(hours => $9), true) "
+    "ON CONFLICT (ori, name) DO UPDATE SET endpoint_id = EXCLUDED.endpoint_id, "
+    "message_types = EXCLUDED.message_types, origin_oris = EXCLUDED.origin_oris, "
+    "jurisdictions = EXCLUDED.jurisdictions, own_cases_only = EXCLUDED.own_cases_only, "
+    "ack_required = EXCLUDED.ack_required, retry_window = EXCLUDED.retry_window, active = true";
+inline constexpr const char* kDeactivateSubscriptions =
+    "UPDATE subscriptions SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[]))";
+
+// --- routing (inside the ingest transaction) ---------------------------------------------------
+// Deliveries of one case to one endpoint leave in store order: writers and completions that touch
+// a case's lanes hold this lock (hash of the case key) until they commit.
+inline constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
+// One delivery per matching endpoint. The first of a case's lane is pending; the others queue.
+inline constexpr const char* kRouteMessageName = "route_message";
+inline constexpr const char* kRouteMessage =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT gen_random_uuid(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), $5::text, "
+    "(SELECT seq FROM messages WHERE id = $1::uuid), "
+    "CASE WHEN $5::text IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = s.endpoint_id "
+    "  AND p.case_key = $5::text AND p.state IN ('queued', 'pending', 'in_flight')) "
+    "THEN 'queued' ELSE 'pending' END, "
+    "bool_or(coalesce(s.ack_required, $7::boolean)), now(), now() + max(s.retry_window) "
+    "FROM subscriptions s "
+    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "JOIN agencies a ON a.ori = s.ori AND a.active "
+    "WHERE s.active AND $2::text = ANY (s.message_types) AND s.ori <> $3::text "
+    "AND (s.origin_oris IS NULL OR $4::text = ANY (s.origin_oris)) "
+    "AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
+    "AND (NOT s.own_cases_only OR ($5::text IS NOT NULL AND EXISTS "
+    "  (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori))) "
+    "GROUP BY s.endpoint_id";
+// An acknowledgement goes back to the original sender, through its subscriptions to the type.
+inline constexpr const char* kRouteReceiptName = "route_receipt";
+inline constexpr const char* kRouteReceipt =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT gen_random_uuid(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), NULL, "
+    "(SELECT seq FROM messages WHERE id = $1::uuid), 'pending', false, now(), now() + max(s.retry_window) "
+    "FROM subscriptions s "
+    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "JOIN agencies a ON a.ori = s.ori AND a.active "
+    "WHERE s.active AND s.ori = $2::text AND $3::text = ANY (s.message_types) "
+    "GROUP BY s.endpoint_id";
+inline constexpr const char* kNotifyDeliveries = "NOTIFY cjhub_deliveries";
+inline constexpr const char* kDeliveriesChannel = "cjhub_deliveries";
+
+// --- acknowledgements -------------------------------------------------------------------------
+// The delivery of the referenced message addressed to the acknowledging agency.
+inline constexpr const char* kAckTargetById =
+    "SELECT d.id::text, d.endpoint_id, d.case_key, m.sender_ori FROM deliveries d "
+    "JOIN messages m ON m.id = d.message_id "
+    "WHERE m.id = $1::uuid AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1 FOR UPDATE OF d";
+inline constexpr const char* kAckTargetByDocument =
+    "SELECT d.id::text, d.endpoint_id, d.case_key, m.sender_ori FROM deliveries d "
+    "JOIN messages m ON m.id = d.message_id "
+    "WHERE m.document_id = $1 AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1 FOR UPDATE OF d";
+inline constexpr const char* kAckTargetCaseById =
+    "SELECT d.case_key FROM deliveries d WHERE d.message_id = $1::uuid AND d.recipient_ori = $2 "
+    "ORDER BY d.created_at DESC LIMIT 1";
+inline constexpr const char* kAckTargetCaseByDocument =
+    "SELECT d.case_key FROM deliveries d JOIN messages m ON m.id = d.message_id "
+    "WHERE m.document_id = $1 AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1";
+inline constexpr const char* kMessageExistsById = "SELECT count(*) FROM messages WHERE id = $1::uuid";
+inline constexpr const char* kMessageExistsByDocument =
+    "SELECT count(*) FROM messages WHERE document_id = $1";
+inline constexpr const char* kApplyAck =
+    "UPDATE deliveries SET ack_status = $2, ack_reason = $3, ack_message_id = $4::uuid, "
+    "acknowledged_at = now(), state = CASE WHEN $2 = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
+    "delivered_at = coalesce(delivered_at, now()), lease_until = NULL, leased_by = NULL "
+    "WHERE id = $1::uuid AND state <> 'suppressed'";
+
+// --- dispatch ---------------------------------------------------------------------------------
+inline constexpr const char* kLoadEndpoints =
+    "SELECT id, ori, name, url, max_in_flight, timeout_ms, paused FROM endpoints WHERE active ORDER BY id";
+// Claims due deliveries: for each endpoint ($1) at most its free capacity ($2), leased for $3 ms.
+inline constexpr const char* kClaimName = "claim_deliveries";
+inline constexpr const char* kClaim =
+    "WITH cap AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[]) AS c(endpoint_id, n, lease_ms)), "
+    "picked AS (SELECT x.id, cap.lease_ms FROM cap "
+    "  JOIN endpoints e ON e.id = cap.endpoint_id AND e.active AND NOT e.paused CROSS JOIN LATERAL ("
+    "  SELECT d.id FROM deliveries d WHERE d.endpoint_id = cap.endpoint_id AND d.state = 'pending' "
+    "  AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at, d.seq LIMIT cap.n "
+    "  FOR UPDATE OF d SKIP LOCKED) x) "
+    "UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
+    "lease_until = now() + make_interval(secs => p.lease_ms / 1000.0), leased_by = $4 "
+    "FROM picked p, messages m WHERE d.id = p.id AND m.id = d.message_id "
+    "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
+    "m.message_type, m.sender_ori, m.body, d.recipient_ori";
+inline constexpr const char* kMarkDeliveredName = "mark_delivered";
+inline constexpr const char* kMarkDelivered =
+    "UPDATE deliveries SET state = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL, "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state IN ('in_flight', 'pending') "
+    "RETURNING endpoint_id, case_key";
+// Schedules the next attempt, or makes the delivery dead when that would fall after its window.
+inline constexpr const char* kMarkRetryName = "mark_retry";
+inline constexpr const char* kMarkRetry =
+    "UPDATE deliveries SET "
+    "state = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN 'dead' ELSE 'pending' END, "
+    "dead_at = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN now() END, "
+    "next_attempt_at = now() + make_interval(secs => $4 / 1000.0), last_status = $2::integer, last_error = $3, "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $5 "
+    "RETURNING state, endpoint_id, case_key";
+inline constexpr const char* kMarkDeadName = "mark_dead";
+inline constexpr const char* kMarkDead =
+    "UPDATE deliveries SET state = 'dead', dead_at = now(), last_status = $2::integer, last_error = $3, "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state IN ('in_flight', 'pending') "
+    "RETURNING endpoint_id, case_key";
+// Body gone (erased): never send it.
+inline constexpr const char* kMarkSuppressed =
+    "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
+    "WHERE id = $1::uuid RETURNING endpoint_id, case_key";
+// The next queued delivery of a lane becomes pending once nothing earlier is pending or in flight.
+inline constexpr const char* kPromoteLane =
+    "UPDATE deliveries SET state = 'pending', next_attempt_at = now() "
+    "WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 AND state = 'queued' "
+    "            ORDER BY seq LIMIT 1) "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 "
+    "                AND state IN ('pending', 'in_flight'))";
+inline constexpr const char* kEndpointSuccess =
+    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = now() WHERE id = $1";
+// Counts a failure; pauses the endpoint when the count reaches $2. Returns the new count.
+inline constexpr const char* kEndpointFailure =
+    "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, last_failure_at = now(), "
+    "paused_at = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN now() ELSE paused_at END, "
+    "paused_reason = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN $3 ELSE paused_reason END, "
+    "paused = paused OR consecutive_failures + 1 >= $2 "
+    "WHERE id = $1 RETURNING consecutive_failures, paused";
+inline constexpr const char* kReleaseExpiredLeases =
+    "UPDATE deliveries SET state = 'pending', lease_until = NULL, leased_by = NULL "
+    "WHERE state = 'in_flight' AND lease_until < now() RETURNING id";
+inline constexpr const char* kReleaseLeasesOf =
+    "UPDATE deliveries SET state = 'pending', lease_until = NULL, leased_by = NULL, "
+    "attempts = greatest(attempts - 1, 0) WHERE state = 'in_flight' AND leased_by = $1 RETURNING id";
+
+// --- status and operations --------------------------------------------------------------------
+inline constexpr const char* kDeliveriesOfMessageName = "deliveries_of_message";
+inline constexpr const char* kDeliveriesOfMessage =
+    "SELECT d.id::text, d.recipient_ori, e.name, d.state, d.attempts, d.last_status, d.last_error, "
+    "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "d.ack_status, d.ack_reason, d.ack_required, "
+    "to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.message_id = $1::uuid "
+    "ORDER BY d.recipient_ori, e.name";
+// Dead letters by delivery id ($1), agency ($2), endpoint name ($3), dead between $4 and $5.
+inline constexpr const char* kDeadFilter =
+    "d.state = 'dead' AND ($1::uuid IS NULL OR d.id = $1::uuid) AND ($2::text IS NULL OR e.ori = $2) "
+    "AND ($3::text IS NULL OR e.name = $3) AND ($4::timestamptz IS NULL OR d.dead_at >= $4::timestamptz) "
+    "AND ($5::timestamptz IS NULL OR d.dead_at < $5::timestamptz)";
+inline constexpr const char* kListDeadPrefix =
+    "SELECT d.id::text, d.message_id::text, m.message_type, d.recipient_ori, e.name, d.attempts, "
+    "d.last_status, d.last_error, to_char(d.dead_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "d.case_key FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN messages m ON m.id = d.message_id WHERE ";
+inline constexpr const char* kListDeadSuffix = " ORDER BY d.dead_at, d.seq LIMIT $6";
+// Replayed dead letters re-enter their lane behind what is already there.
+inline constexpr const char* kReplayPrefix =
+    "UPDATE deliveries d SET state = CASE WHEN d.case_key IS NULL THEN 'pending' ELSE 'queued' END, "
+    "attempts = 0, next_attempt_at = now(), dead_at = NULL, "
+    "expires_at = now() + (SELECT retry_window FROM subscriptions s WHERE s.id = d.subscription_id), "
+    "last_error = 'replayed after: ' || coalesce(d.last_error, '') FROM endpoints e WHERE e.id = d.endpoint_id AND ";
+inline constexpr const char* kReplaySuffix = " RETURNING d.id::text, d.endpoint_id, d.case_key";
+inline constexpr const char* kSetEndpointPaused =
+    "UPDATE endpoints SET paused = $3, paused_at = CASE WHEN $3 THEN now() END, "
+    "paused_reason = CASE WHEN $3 THEN $4 END, consecutive_failures = 0 "
+    "WHERE ori = $1 AND name = $2 AND active RETURNING id";
+inline constexpr const char* kEndpointStatus =
+    "SELECT e.ori, e.name, e.url, e.paused, e.paused_reason, e.consecutive_failures, "
+    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending', 'in_flight')), "
+    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead') "
+    "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
+
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";
 
@@ -74,6 +264,13 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kInsertMessageName, kInsertMessage},
     {kFindByIdempotencyName, kFindByIdempotency},
     {kSelectMessageName, kSelectMessage},
+    {kRouteMessageName, kRouteMessage},
+    {kRouteReceiptName, kRouteReceipt},
+    {kClaimName, kClaim},
+    {kMarkDeliveredName, kMarkDelivered},
+    {kMarkRetryName, kMarkRetry},
+    {kMarkDeadName, kMarkDead},
+    {kDeliveriesOfMessageName, kDeliveriesOfMessage},
 };
 
 }  // namespace cjhub::store::sql

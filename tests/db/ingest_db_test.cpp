@@ -76,7 +76,7 @@ TEST_F(DbTest, ApplyAgenciesReportsChangesAndIsIdempotent) {
   file.agencies[0].publish.push_back("CaseUpdate");
   file.agencies.pop_back();  // Judicial Branch removed from the file -> disabled
   config::Agency added{"CT0093000", "New Haven Police Department", config::Role::agency,
-                       {{config::IdentityKind::sha256, std::string(64, 'b')}}, {}};
+                       {{config::IdentityKind::sha256, std::string(64, 'b')}}, {}, {}, {}};
   file.agencies.push_back(added);
   const auto r = store::apply_agencies(*c, file);
   EXPECT_EQ(r.added, std::vector<std::string>{"CT0093000"});
@@ -103,7 +103,7 @@ TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {
 
   auto file = two_agencies();
   file.agencies.push_back({"CT0093000", "New Haven Police Department", config::Role::agency,
-                           {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0093000"}}, {"ArrestPacket"}});
+                           {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0093000"}}, {"ArrestPacket"}, {}, {}});
   auto c = db_->connect();
   store::apply_agencies(*c, file);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);

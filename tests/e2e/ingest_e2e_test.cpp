@@ -51,11 +51,9 @@ TEST_F(Ingest, ArrestPacketIsAcceptedAfterCommitAndReadableBySender) {
 TEST_F(Ingest, EveryCissExchangeIsAcceptedFromItsPublisher) {
   auto judicial = client("judicial");
   auto hpd = client("hartford-pd");
-  auto despp = client("despp");
   EXPECT_EQ(hpd.request("POST", "/v1/messages", sample("valid/early-arrest-1.xml")).status, 202u);
   EXPECT_EQ(judicial.request("POST", "/v1/messages", sample("valid/case-update-1.xml")).status, 202u);
   EXPECT_EQ(judicial.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml")).status, 202u);
-  EXPECT_EQ(despp.request("POST", "/v1/messages", sample("valid/ack-completed.xml")).status, 202u);
   EXPECT_EQ(db_->scalar("SELECT erasure::text FROM messages WHERE message_type = 'ErasureNotice'"), "true");
   EXPECT_EQ(db_->scalar("SELECT erasure::text FROM messages WHERE message_type = 'CaseUpdate'"), "false");
   EXPECT_EQ(db_->scalar("SELECT jurisdiction FROM messages WHERE message_type = 'CaseUpdate'"), "GA14");
@@ -78,6 +76,26 @@ TEST_F(Ingest, AnAgencyCannotSpeakForAnother) {
   EXPECT_EQ(r.status, 403u);
   EXPECT_EQ(problem_type(r), "urn:cjhub:problem:origin-mismatch");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
+}
+
+TEST_F(Ingest, AnAcknowledgementOfAMessageNeverDeliveredToTheAgencyIsRefused) {
+  auto judicial = client("judicial");
+  ASSERT_EQ(judicial.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml")).status, 202u);
+  auto nh = client("newhaven-pd");  // New Haven PD subscribes to nothing: nothing was sent to it
+  auto ack = sample("valid/ack-completed.xml");
+  for (auto p = ack.find("CTDESPP00"); p != std::string::npos; p = ack.find("CTDESPP00")) ack.replace(p, 9, "CT0093000");
+  auto r = nh.request("POST", "/v1/messages", ack);
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:ack-not-addressed");
+  auto dcj = client("dcj");  // references a message the hub never saw
+  auto unknown = sample("valid/ack-received.xml");
+  const auto at = unknown.find("CTJUD0000-20270703-004512");
+  ASSERT_NE(at, std::string::npos);
+  unknown.replace(at, 25, "CTJUD0000-20990101-999999");
+  r = dcj.request("POST", "/v1/messages", unknown);
+  EXPECT_EQ(r.status, 422u) << r.body;
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-reference");
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE message_type = 'Acknowledgement'"), 0);
 }
 
 TEST_F(Ingest, ACertificateOfNoAgencyIsRefused) {

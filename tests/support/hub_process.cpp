@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <functional>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -39,14 +41,15 @@ std::map<std::string, std::string> HubProcess::child_env() const {
   e["CJHUB_PORT"] = "0";
   e["CJHUB_LISTEN_ADDRESS"] = "127.0.0.1";
   e["CJHUB_LOG_LEVEL"] = "info";
+  // Suites that test delivery turn it on with their own sinks; the others never send anywhere.
+  e["CJHUB_DELIVERY_ENABLED"] = "false";
   if (auto c = corpus_dir(); !c.empty()) e["CJHUB_CORPUS_DIR"] = c.string();
   for (const auto& [k, v] : opts_.env) e[k] = v;
   return e;
 }
 
-namespace {
-pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const fs::path& out_file) {
+pid_t spawn_process(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                    const fs::path& out_file) {
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -64,6 +67,28 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
     _exit(127);
   }
   return pid;
+}
+
+namespace {
+pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+            const fs::path& out_file) {
+  return spawn_process(args, env, out_file);
+}
+
+// Waits for a ready file written by `cjhub serve` or `cjhub sink`; returns its port.
+unsigned short wait_ready(pid_t& pid, const fs::path& ready, const std::function<std::string()>& log) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(ready)) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      throw std::runtime_error("process exited during start-up:\n" + log());
+    }
+    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("process did not become ready:\n" + log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto v = boost::json::parse(read_file(ready));
+  return static_cast<unsigned short>(v.at("port").as_int64());
 }
 }  // namespace
 
@@ -88,18 +113,7 @@ void HubProcess::start() {
   fs::remove(ready);
   pid_ = spawn({binary().string(), "serve", "-c", opts_.config.string(), "--ready-file", ready.string()},
                child_env(), dir_ / "hub.log");
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!fs::exists(ready)) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("cjhub exited during start-up:\n" + log());
-    }
-    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("cjhub did not become ready:\n" + log());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const auto v = boost::json::parse(read_file(ready));
-  port_ = static_cast<unsigned short>(v.at("port").as_int64());
+  port_ = wait_ready(pid_, ready, [this] { return log(); });
   ++restarts_;
 }
 
@@ -109,6 +123,54 @@ void HubProcess::kill9() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+SinkProcess::SinkProcess(std::string name, std::string ori, std::filesystem::path dir)
+    : name_(std::move(name)), ori_(std::move(ori)), dir_(std::move(dir)) {
+  fs::create_directories(dir_);
+}
+
+SinkProcess::~SinkProcess() { stop(); }
+
+void SinkProcess::start(const std::vector<std::string>& extra) {
+  stop();
+  const auto ready = dir_ / (name_ + ".ready");
+  fs::remove(ready);
+  const auto pki = pki_dir();
+  std::vector<std::string> args{binary().string(), "sink",
+                                "--listen", "127.0.0.1:" + std::to_string(port_),
+                                "--cert", (pki / "sinks" / (name_ + ".crt")).string(),
+                                "--key", (pki / "sinks" / (name_ + ".key")).string(),
+                                "--ca", (pki / "ca.crt").string(),
+                                "--ori", ori_,
+                                "--log", log_path().string(),
+                                "--ready-file", ready.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  pid_ = spawn(args, {}, dir_ / (name_ + ".out"));
+  port_ = wait_ready(pid_, ready, [this] { return read_file(dir_ / (name_ + ".out")); });
+}
+
+void SinkProcess::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::vector<boost::json::object> SinkProcess::receipts() const {
+  std::vector<boost::json::object> out;
+  std::ifstream in(log_path());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      auto v = boost::json::parse(line);
+      if (v.is_object() && v.as_object().contains("delivery_id")) out.push_back(v.as_object());
+    } catch (...) {
+    }
+  }
+  return out;
 }
 
 int HubProcess::terminate() {

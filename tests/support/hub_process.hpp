@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <boost/json/object.hpp>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -44,6 +45,33 @@ class HubProcess {
   pid_t pid_ = -1;
   unsigned short port_ = 0;
   int restarts_ = 0;
+};
+
+// Spawns argv with extra environment, stdout and stderr appended to out_file.
+pid_t spawn_process(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                    const std::filesystem::path& out_file);
+
+// A `cjhub sink` child process with a dev-PKI sink certificate (sinks/<name>.crt), logging one
+// JSON line per received delivery. Keeps its port across restarts (the first start picks one).
+class SinkProcess {
+ public:
+  SinkProcess(std::string name, std::string ori, std::filesystem::path dir);
+  ~SinkProcess();
+  void start(const std::vector<std::string>& extra_args = {});
+  void stop();  // SIGTERM and wait
+  bool running() const { return pid_ > 0; }
+  unsigned short port() const { return port_; }
+  const std::string& ori() const { return ori_; }
+  std::string url() const { return "https://localhost:" + std::to_string(port_) + "/inbox"; }
+  std::filesystem::path log_path() const { return dir_ / (name_ + ".jsonl"); }
+  std::vector<boost::json::object> receipts() const;
+
+ private:
+  std::string name_;
+  std::string ori_;
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
 };
 
 }  // namespace cjhub::test

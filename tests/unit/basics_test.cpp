@@ -80,11 +80,11 @@ TEST(Problem, EveryProblemHasAStatusAndStableType) {
 
 TEST(Identity, ResolvesExactlyOneActiveAgency) {
   config::Agency hpd{"CT0064000", "Hartford", config::Role::agency,
-                     {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0064000"}}, {"ArrestPacket"}};
+                     {{config::IdentityKind::san_uri, "urn:cjhub:ori:CT0064000"}}, {"ArrestPacket"}, {}, {}};
   config::Agency nhpd{"CT0093000", "New Haven", config::Role::agency,
-                      {{config::IdentityKind::sha256, std::string(64, 'a')}}, {}};
+                      {{config::IdentityKind::sha256, std::string(64, 'a')}}, {}, {}, {}};
   config::Agency gone{"CT0000000", "Closed", config::Role::agency,
-                      {{config::IdentityKind::san_uri, "urn:closed"}}, {"ArrestPacket"}};
+                      {{config::IdentityKind::san_uri, "urn:closed"}}, {"ArrestPacket"}, {}, {}};
   identity::Snapshot snap({hpd, nhpd}, {gone});
   identity::PeerCertificate cert;
   EXPECT_EQ(snap.resolve(cert).result, identity::Resolution::no_certificate);

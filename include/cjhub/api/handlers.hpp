@@ -9,17 +9,32 @@
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/outbox/writer.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
 namespace cjhub::api {
+
+// A message and where it went.
+struct MessageView {
+  store::MessageRecord message;
+  std::vector<store::DeliveryStatus> recipients;
+};
 
 // Reads the handlers need from the store (the seam tests replace).
 class MessageReader {
  public:
   virtual ~MessageReader() = default;
-  // Calls `done` with the record (nullopt = none) or `fail` when the store is unreachable.
-  virtual void find(const Uuid& id, std::function<void(std::optional<store::MessageRecord>)> done,
+  // Calls `done` with the view (nullopt = none) or `fail` when the store is unreachable.
+  virtual void find(const Uuid& id, std::function<void(std::optional<MessageView>)> done,
                     std::function<void(std::exception_ptr)> fail) = 0;
+};
+
+// Runs a job against the database off the I/O threads (the seam tests replace). The job's
+// exceptions become 503 (database unreachable) or 500.
+class DbRunner {
+ public:
+  virtual ~DbRunner() = default;
+  virtual void run(std::function<Response(pqxx::connection&)> job, Respond respond) = 0;
 };
 
 // What /readyz reports; kept current by the readiness probe.
@@ -40,6 +55,7 @@ struct HandlerDeps {
   validation::SchemaHolder* schemas = nullptr;
   outbox::IngestQueue* ingest = nullptr;
   MessageReader* reader = nullptr;
+  DbRunner* db = nullptr;  // operators' admin API
   const Readiness* readiness = nullptr;
 };
 
@@ -60,6 +76,7 @@ class Handlers final : public RequestHandler {
   void post_message(Request req, Respond respond);
   void get_message(const Request& req, const std::string& id, Respond respond);
   Response readyz() const;
+  void admin(const Request& req, const std::string& path, Respond respond);
 
   HandlerDeps deps_;
   HandlerStats stats_;

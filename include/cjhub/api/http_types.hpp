@@ -17,6 +17,7 @@ struct Request {
   std::string target;  // path and query
   std::string content_type;
   std::string idempotency_key;
+  std::vector<std::pair<std::string, std::string>> headers;  // every header field, as received
   std::string body;
   identity::PeerCertificate peer;
   std::string remote;  // "ip:port"

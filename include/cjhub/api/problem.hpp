@@ -23,12 +23,14 @@ enum class Problem {
   forbidden,               // 403 operator-only resource
   not_found,               // 404
   method_not_allowed,      // 405
+  ack_not_addressed,       // 403 acknowledging a message not delivered to this agency
   idempotency_conflict,    // 409 same key, different body
   length_required,         // 411 no Content-Length (chunked bodies are refused)
   payload_too_large,       // 413
   unsupported_media_type,  // 415
   unknown_message_type,    // 422 root element not registered
   schema_invalid,          // 422 XSD validation failed
+  unknown_reference,       // 422 acknowledging a message the hub does not know
   header_too_large,        // 431
   overloaded,              // 503 ingest queue full
   database_unavailable,    // 503

@@ -18,6 +18,19 @@ int check_config(const std::filesystem::path& config);
 int migrate(const std::filesystem::path& config);
 int apply(const std::filesystem::path& config, const std::filesystem::path& agencies, bool dry_run);
 
+// Operators: dead letters and endpoints (the same as the admin API, straight on the database).
+struct DeadLetterArgs {
+  std::string delivery_id, agency, endpoint, since, until;
+  long long limit = 1000;
+  bool json = false;
+  bool all = false;  // replay: every dead letter
+};
+int dlq_list(const std::filesystem::path& config, const DeadLetterArgs& args);
+int dlq_replay(const std::filesystem::path& config, const DeadLetterArgs& args);
+int endpoints_list(const std::filesystem::path& config);
+int endpoint_pause(const std::filesystem::path& config, const std::string& agency,
+                   const std::string& endpoint, bool pause, const std::string& reason);
+
 std::string version_string();
 
 }  // namespace cjhub::app

@@ -58,6 +58,24 @@ struct Ingest {
   std::size_t writers = 1;               // group-commit threads (each with its own connection)
 };
 
+// Fan-out to the agencies' endpoints. Absent section: the hub stores messages but delivers none.
+struct Delivery {
+  bool enabled = false;
+  std::filesystem::path client_cert;  // the hub's own client certificate for endpoints
+  std::filesystem::path client_key;
+  std::filesystem::path ca_bundle;    // CAs trusted for endpoint certificates
+  std::size_t claim_batch = 256;      // most deliveries claimed in one round
+  std::chrono::milliseconds poll_interval{1000};  // backstop when no NOTIFY arrives
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{300000};
+  unsigned backoff_multiplier = 2;
+  unsigned jitter_percent = 20;
+  std::chrono::seconds max_retry_after{3600};  // a longer Retry-After is capped
+  unsigned pause_after_failures = 50;          // consecutive failures before an endpoint is paused
+  std::size_t threads = 1;                     // outbound I/O threads
+};
+
 struct Workers {
   std::size_t io_threads = 0;  // 0 = one per core
 };
@@ -78,6 +96,7 @@ struct Config {
   Limits limits;
   Ingest ingest;
   Workers workers;
+  Delivery delivery;
   log::Settings logging;
   std::vector<MessageType> message_types;
 

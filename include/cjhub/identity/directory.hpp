@@ -51,6 +51,11 @@ class Snapshot {
   Snapshot(const std::vector<config::Agency>& active, const std::vector<config::Agency>& disabled);
   Resolved resolve(const PeerCertificate& cert) const;
   std::size_t size() const { return by_ori_.size(); }
+  // The active agency with this ORI, or null.
+  std::shared_ptr<const Agency> find(const std::string& ori) const {
+    const auto it = by_ori_.find(ori);
+    return it == by_ori_.end() ? nullptr : it->second;
+  }
 
  private:
   std::map<std::string, std::shared_ptr<const Agency>> by_ori_;

@@ -21,6 +21,8 @@ enum class Outcome {
   stored,           // committed now
   duplicate,        // an earlier message with the same idempotency key and body: its result
   conflict,         // same idempotency key, different body
+  ack_unknown_reference,  // acknowledges a message the hub does not know (nothing stored)
+  ack_not_addressed,      // acknowledges a message not delivered to this agency (nothing stored)
   unavailable,      // the database cannot be reached (nothing stored)
   outcome_unknown,  // COMMIT sent, result unknown: retry with the same idempotency key
   overloaded,       // the queue is full (nothing stored)

@@ -26,12 +26,20 @@ struct NewMessage {
   std::string body;
   Sha256 body_sha256{};
   SystemTime received_at{};
+  // Routing.
+  bool type_ack_required = false;  // the message type's default for recipients
+  // Set when the message is a business acknowledgement of an earlier message.
+  std::string ack_ref;
+  std::string ack_status;  // received, completed, rejected
+  std::string ack_reason;
 };
 
 enum class InsertStatus {
   inserted,   // a new message
   duplicate,  // same sender, idempotency key and body as an earlier message: its result
   conflict,   // same sender and idempotency key, different body
+  ack_unknown_reference,  // an acknowledgement of a message the hub does not know
+  ack_not_addressed,      // an acknowledgement of a message not delivered to its sender
 };
 
 struct InsertResult {
@@ -43,6 +51,17 @@ struct InsertResult {
 
 // Inserts the messages inside `tx` (the caller commits). Results are in input order.
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
+InsertResult insert_message(pqxx::work& tx, const NewMessage& m);
+
+// The whole ingest of a group inside `tx`: case locks, messages, their deliveries, the
+// acknowledgements they carry and the receipts for them. `ack_type` names the acknowledgement
+// message type (receipts go to subscribers of it). Returns per-message results in input order and
+// whether any delivery was created (the caller then notifies the dispatchers).
+struct GroupResult {
+  std::vector<InsertResult> results;
+  std::size_t deliveries = 0;
+};
+GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
 
 struct MessageRecord {
   std::string id;

@@ -1,0 +1,31 @@
+// Admission: everything that decides whether a document from an agency becomes a stored message
+// (validation, type rights, origin, idempotency key, routing keys). Used for POSTed messages and
+// for acknowledgements that recipients return in a delivery's 2xx body.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "cjhub/api/problem.hpp"
+#include "cjhub/config/config.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/store/messages_repo.hpp"
+#include "cjhub/validation/schema_holder.hpp"
+
+namespace cjhub::api {
+
+struct Refusal {
+  Problem problem;
+  std::string detail;
+  boost::json::object extensions;
+};
+
+// A message ready for the outbox, or why not. `body` is moved into the message.
+std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
+                                               validation::SchemaHolder& schemas,
+                                               const identity::Agency& agency, std::string body,
+                                               const std::string& idempotency_key, SystemTime received_at);
+
+}  // namespace cjhub::api

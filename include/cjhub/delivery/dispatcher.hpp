@@ -1,0 +1,96 @@
+// The dispatcher: claims due deliveries in batches (FOR UPDATE SKIP LOCKED, under a lease that
+// outlasts the HTTP exchange), sends them through the client pool within each endpoint's
+// concurrency limit, and records the outcome: delivered, retry with backoff, dead letter, and the
+// acknowledgements recipients return in a 2xx body. Several hubs may dispatch from one database.
+//
+// Threads: one database thread (claims, completions, LISTEN cjhub_deliveries) and
+// `delivery.threads` I/O threads for the client pool.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cjhub/common/lifecycle.hpp"
+#include "cjhub/config/config.hpp"
+#include "cjhub/delivery/http_client.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/outbox/writer.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/validation/schema_holder.hpp"
+
+namespace cjhub::delivery {
+
+struct DispatcherStats {
+  std::atomic<std::uint64_t> claimed{0};
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> retried{0};
+  std::atomic<std::uint64_t> dead{0};
+  std::atomic<std::uint64_t> acks_in_response{0};
+  std::atomic<std::uint64_t> leases_released{0};
+  std::atomic<std::uint64_t> rounds{0};
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::int64_t> last_round_unix_ms{0};
+};
+
+// What an endpoint's answer means for the delivery (the delivery policy, free of I/O).
+struct Verdict {
+  store::Completion::Kind kind = store::Completion::Kind::retry;
+  bool endpoint_failure = false;
+  std::chrono::milliseconds delay{0};
+  std::string error;
+};
+Verdict judge(const OutboundResult& r, int attempt, const config::Delivery& policy, double jitter_draw);
+
+class Dispatcher final : public Component {
+ public:
+  Dispatcher(const config::Config& config, validation::SchemaHolder& schemas,
+             identity::Directory& directory, outbox::IngestQueue& ingest);
+  ~Dispatcher() override;
+
+  std::string name() const override { return "dispatcher"; }
+  void start() override;
+  // Stops claiming, lets sends in flight finish until the deadline, records their outcomes and
+  // releases this process's remaining leases.
+  void stop(std::chrono::steady_clock::time_point deadline) override;
+
+  const DispatcherStats& stats() const { return stats_; }
+  const std::string& instance_id() const { return instance_id_; }
+  bool running() const { return running_.load(); }
+
+ private:
+  struct InFlight;
+  void db_loop();
+  void send(store::Claimed c, const store::EndpointRow& ep);
+  void finish(const store::Claimed& c, const OutboundResult& r);
+  void accept_ack(const store::Claimed& c, const OutboundResult& r);
+  void wake();
+
+  const config::Config& config_;
+  validation::SchemaHolder& schemas_;
+  identity::Directory& directory_;
+  outbox::IngestQueue& ingest_;
+  std::string instance_id_;
+  DispatcherStats stats_;
+
+  boost::asio::io_context ioc_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<HttpClientPool> pool_;
+  std::vector<std::thread> io_threads_;
+  std::thread db_thread_;
+  int wake_pipe_[2] = {-1, -1};
+
+  std::mutex mutex_;  // guards completions_ and in_flight_
+  std::vector<store::Completion> completions_;
+  std::map<long long, int> in_flight_;  // per endpoint
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> running_{false};
+  std::chrono::steady_clock::time_point deadline_{};
+};
+
+}  // namespace cjhub::delivery

@@ -1,0 +1,192 @@
+// The operators' API: dead letters and endpoints. Operator certificates only.
+//   GET  /v1/admin/dead-letters?agency=&endpoint=&since=&until=&limit=
+//   POST /v1/admin/dead-letters/replay   {"delivery_id"|"agency"|"endpoint"|"since"|"until"}
+//   GET  /v1/admin/endpoints
+//   POST /v1/admin/endpoints/{ori}/{name}/pause   {"reason": "..."}
+//   POST /v1/admin/endpoints/{ori}/{name}/resume
+#include <boost/json.hpp>
+
+#include "cjhub/api/handlers.hpp"
+#include "cjhub/api/problem.hpp"
+#include "cjhub/common/log.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
+
+namespace cjhub::api {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> query_params(const std::string& target) {
+  std::map<std::string, std::string> out;
+  const auto q = target.find('?');
+  if (q == std::string::npos) return out;
+  std::string_view rest(target);
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto part = rest.substr(0, amp);
+    const auto eq = part.find('=');
+    if (eq != std::string_view::npos) out[percent_decode(part.substr(0, eq))] = percent_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::optional<std::string> get(const std::map<std::string, std::string>& m, const char* k) {
+  const auto it = m.find(k);
+  return it == m.end() || it->second.empty() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+Response json_ok(const json::value& v) {
+  Response r;
+  r.body = json::serialize(v);
+  return r;
+}
+
+json::object dead_letter_json(const store::DeadLetter& d) {
+  json::object o{{"delivery_id", d.delivery_id}, {"message_id", d.message_id},
+                 {"message_type", d.message_type}, {"recipient_ori", d.recipient_ori},
+                 {"endpoint", d.endpoint},       {"attempts", d.attempts},
+                 {"last_error", d.last_error},   {"dead_at", d.dead_at},
+                 {"case_key", d.case_key}};
+  if (d.last_status) o["last_status"] = *d.last_status;
+  return o;
+}
+
+}  // namespace
+
+void Handlers::admin(const Request& req, const std::string& path, Respond respond) {
+  const auto who = deps_.directory->resolve(req.peer);
+  if (who.result != identity::Resolution::ok || !who.agency->is_operator()) {
+    log::get("api")->warn("admin request {} {} refused for {} ({})", req.method, path, req.remote,
+                          who.agency ? who.agency->ori : identity::to_string(who.result));
+    return respond(problem(Problem::forbidden, "operators only", path));
+  }
+  if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
+  const auto operator_id = who.agency->ori;
+  auto lg = log::get("api");
+
+  if (path == "/v1/admin/dead-letters") {
+    if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+    const auto q = query_params(req.target);
+    store::DeadLetterFilter f;
+    f.ori = get(q, "agency");
+    f.endpoint = get(q, "endpoint");
+    f.since = get(q, "since");
+    f.until = get(q, "until");
+    if (auto l = get(q, "limit")) f.limit = std::clamp(std::atoll(l->c_str()), 1LL, 10000LL);
+    return deps_.db->run(
+        [f](pqxx::connection& c) {
+          json::array items;
+          for (const auto& d : store::list_dead(c, f)) items.push_back(dead_letter_json(d));
+          return json_ok(json::object{{"dead_letters", std::move(items)}});
+        },
+        std::move(respond));
+  }
+  if (path == "/v1/admin/dead-letters/replay") {
+    if (req.method != "POST") return respond(problem(Problem::method_not_allowed, "allowed: POST", path));
+    store::DeadLetterFilter f;
+    try {
+      const auto body = json::parse(req.body.empty() ? "{}" : req.body).as_object();
+      auto str = [&](const char* k) -> std::optional<std::string> {
+        const auto* v = body.if_contains(k);
+        return v && v->is_string() ? std::optional<std::string>(std::string(v->as_string())) : std::nullopt;
+      };
+      f.delivery_id = str("delivery_id");
+      f.ori = str("agency");
+      f.endpoint = str("endpoint");
+      f.since = str("since");
+      f.until = str("until");
+    } catch (const std::exception&) {
+      return respond(problem(Problem::bad_request, "the body must be a JSON object", path));
+    }
+    if (!f.delivery_id && !f.ori && !f.endpoint && !f.since && !f.until) {
+      return respond(problem(Problem::bad_request,
+                             "name what to replay: delivery_id, agency, endpoint, since or until", path));
+    }
+    return deps_.db->run(
+        [f, operator_id, lg](pqxx::connection& c) {
+          const auto ids = store::replay_dead(c, f);
+          lg->info("operator {} replayed {} dead letter(s)", operator_id, ids.size());
+          json::array a;
+          for (const auto& id : ids) a.push_back(json::value(id));
+          return json_ok(json::object{{"replayed", ids.size()}, {"delivery_ids", std::move(a)}});
+        },
+        std::move(respond));
+  }
+  if (path == "/v1/admin/endpoints") {
+    if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+    return deps_.db->run(
+        [](pqxx::connection& c) {
+          json::array items;
+          for (const auto& e : store::endpoint_states(c)) {
+            items.push_back(json::object{{"agency", e.ori},
+                                         {"endpoint", e.name},
+                                         {"url", e.url},
+                                         {"paused", e.paused},
+                                         {"paused_reason", e.paused_reason},
+                                         {"consecutive_failures", e.consecutive_failures},
+                                         {"backlog", e.backlog},
+                                         {"dead_letters", e.dead}});
+          }
+          return json_ok(json::object{{"endpoints", std::move(items)}});
+        },
+        std::move(respond));
+  }
+  // /v1/admin/endpoints/{ori}/{name}/(pause|resume)
+  const std::string prefix = "/v1/admin/endpoints/";
+  if (path.rfind(prefix, 0) == 0) {
+    const auto rest = path.substr(prefix.size());
+    const auto s1 = rest.find('/');
+    const auto s2 = s1 == std::string::npos ? std::string::npos : rest.find('/', s1 + 1);
+    if (s2 != std::string::npos) {
+      const auto ori = percent_decode(rest.substr(0, s1));
+      const auto name = percent_decode(rest.substr(s1 + 1, s2 - s1 - 1));
+      const auto action = rest.substr(s2 + 1);
+      if ((action == "pause" || action == "resume") && req.method == "POST") {
+        std::string reason = "paused by operator " + operator_id;
+        try {
+          if (!req.body.empty()) {
+            const auto body = json::parse(req.body).as_object();
+            if (const auto* r = body.if_contains("reason"); r && r->is_string()) {
+              reason += ": " + std::string(r->as_string());
+            }
+          }
+        } catch (const std::exception&) {
+          return respond(problem(Problem::bad_request, "the body must be a JSON object", path));
+        }
+        const bool pause = action == "pause";
+        return deps_.db->run(
+            [=](pqxx::connection& c) {
+              if (!store::set_endpoint_paused(c, ori, name, pause, reason)) {
+                return problem(Problem::not_found, "no active endpoint " + name + " of agency " + ori, path);
+              }
+              lg->warn("operator {} {} endpoint {}/{}", operator_id, pause ? "paused" : "resumed", ori, name);
+              return json_ok(json::object{{"agency", ori}, {"endpoint", name}, {"paused", pause}});
+            },
+            std::move(respond));
+      }
+    }
+  }
+  respond(problem(Problem::not_found, "no admin resource at " + path, path));
+}
+
+}  // namespace cjhub::api

@@ -1,0 +1,367 @@
+#include "cjhub/delivery/dispatcher.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <cmath>
+#include <pqxx/pqxx>
+#include <random>
+
+#include "cjhub/api/admission.hpp"
+#include "cjhub/common/ids.hpp"
+#include "cjhub/common/log.hpp"
+#include "cjhub/store/database.hpp"
+
+namespace cjhub::delivery {
+
+namespace {
+
+bool is_retryable_status(unsigned s) { return s == 408 || s == 429 || s >= 500; }
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "host";
+  return buf;
+}
+
+class Wakeup final : public pqxx::notification_receiver {
+ public:
+  Wakeup(pqxx::connection_base& c, const std::string& channel, bool& flag)
+      : pqxx::notification_receiver(c, channel), flag_(flag) {}
+  void operator()(const std::string&, int) override { flag_ = true; }
+
+ private:
+  bool& flag_;
+};
+
+}  // namespace
+
+Verdict judge(const OutboundResult& r, int attempt, const config::Delivery& policy, double jitter_draw) {
+  using Kind = store::Completion::Kind;
+  Verdict v;
+  if (r.error == TransportError::none && r.status >= 200 && r.status < 300) {
+    v.kind = Kind::delivered;
+    return v;
+  }
+  if (r.error == TransportError::bad_url) {
+    v.kind = Kind::dead;
+    v.error = "bad endpoint URL";
+    return v;
+  }
+  const bool transport = r.error != TransportError::none;
+  if (!transport && !is_retryable_status(r.status)) {
+    // Other 4xx (and anything else a receiver should not send): retrying cannot help.
+    v.kind = Kind::dead;
+    v.error = "HTTP " + std::to_string(r.status) + " (not retryable)";
+    return v;
+  }
+  v.kind = Kind::retry;
+  v.endpoint_failure = true;
+  v.error = transport ? std::string(to_string(r.error)) + ": " + r.error_detail.substr(0, 300)
+                      : "HTTP " + std::to_string(r.status);
+  // Exponential backoff with jitter; a Retry-After from the endpoint wins (capped).
+  double delay = static_cast<double>(policy.backoff_initial.count()) *
+                 std::pow(static_cast<double>(policy.backoff_multiplier), std::max(0, attempt - 1));
+  delay = std::min(delay, static_cast<double>(policy.backoff_max.count()));
+  const double spread = static_cast<double>(policy.jitter_percent) / 100.0;
+  delay *= 1.0 + spread * (2.0 * jitter_draw - 1.0);
+  if (r.retry_after) {
+    delay = static_cast<double>(std::min(*r.retry_after, policy.max_retry_after).count()) * 1000.0;
+  }
+  v.delay = std::chrono::milliseconds(static_cast<long long>(std::max(0.0, delay)));
+  return v;
+}
+
+struct Dispatcher::InFlight {};
+
+Dispatcher::Dispatcher(const config::Config& config, validation::SchemaHolder& schemas,
+                       identity::Directory& directory, outbox::IngestQueue& ingest)
+    : config_(config), schemas_(schemas), directory_(directory), ingest_(ingest) {
+  instance_id_ = host_name() + ":" + std::to_string(::getpid()) + ":" + Uuid::v7().str().substr(24);
+}
+
+Dispatcher::~Dispatcher() { stop(std::chrono::steady_clock::now()); }
+
+void Dispatcher::start() {
+  const auto& d = config_.delivery;
+  pool_ = std::make_unique<HttpClientPool>(ioc_, ClientTls{d.client_cert, d.client_key, d.ca_bundle});
+  work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+      ioc_.get_executor());
+  for (std::size_t i = 0; i < d.threads; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
+  if (::pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  stopping_ = false;
+  running_ = true;
+  db_thread_ = std::thread([this] { db_loop(); });
+  log::get("delivery")->info("dispatcher {} started", instance_id_);
+}
+
+void Dispatcher::wake() {
+  if (wake_pipe_[1] >= 0) {
+    const char b = 1;
+    [[maybe_unused]] auto n = ::write(wake_pipe_[1], &b, 1);
+  }
+}
+
+void Dispatcher::stop(std::chrono::steady_clock::time_point deadline) {
+  if (!db_thread_.joinable()) return;
+  deadline_ = deadline;
+  stopping_ = true;
+  wake();
+  db_thread_.join();
+  if (pool_) pool_->close_idle();
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : io_threads_) t.join();
+  io_threads_.clear();
+  pool_.reset();
+  for (int& fd : wake_pipe_) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  running_ = false;
+  log::get("delivery")->info("dispatcher {} stopped", instance_id_);
+}
+
+void Dispatcher::send(store::Claimed c, const store::EndpointRow& ep) {
+  OutboundRequest req;
+  req.url = ep.url;
+  req.connect_timeout = config_.delivery.connect_timeout;
+  req.timeout = std::chrono::milliseconds(ep.timeout_ms);
+  req.headers = {{"Cjhub-Message-Id", c.message_id},
+                 {"Cjhub-Delivery-Id", c.delivery_id},
+                 {"Cjhub-Attempt", std::to_string(c.attempt)},
+                 {"Cjhub-Message-Type", c.message_type},
+                 {"Cjhub-Sender-Ori", c.sender_ori},
+                 {"Cjhub-Ack-Required", c.ack_required ? "true" : "false"}};
+  if (!c.case_key.empty()) req.headers.emplace_back("Cjhub-Case-Key", c.case_key);
+  req.body = std::move(*c.body);
+  c.body.reset();
+  pool_->send(std::move(req), [this, c = std::move(c)](OutboundResult r) { finish(c, r); });
+}
+
+void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  const auto v = judge(r, c.attempt, config_.delivery, draw);
+  auto lg = log::get("delivery");
+  if (v.kind == store::Completion::Kind::delivered) {
+    lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
+              c.recipient_ori, c.attempt, r.status);
+    if (!r.body.empty()) accept_ack(c, r);
+  } else {
+    lg->info("delivery {} of message {} to {} attempt {} failed: {}", c.delivery_id, c.message_id,
+             c.recipient_ori, c.attempt, v.error);
+  }
+  store::Completion done;
+  done.kind = v.kind;
+  done.delivery_id = c.delivery_id;
+  done.endpoint_id = c.endpoint_id;
+  if (r.error == TransportError::none) done.http_status = static_cast<int>(r.status);
+  done.error = v.error;
+  done.retry_delay = v.delay;
+  done.endpoint_failure = v.endpoint_failure;
+  {
+    std::lock_guard lock(mutex_);
+    completions_.push_back(std::move(done));
+    if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
+  }
+  stats_.in_flight.fetch_sub(1);
+  wake();
+}
+
+// A recipient may acknowledge in the 2xx body: admitted exactly as if it had POSTed it.
+void Dispatcher::accept_ack(const store::Claimed& c, const OutboundResult& r) {
+  const auto ct = r.content_type.substr(0, r.content_type.find(';'));
+  if (ct != "application/xml" && ct != "text/xml" && !ct.ends_with("+xml")) return;
+  const auto agency = directory_.current()->find(c.recipient_ori);
+  if (!agency) return;
+  auto admitted = api::admit(config_, schemas_, *agency, r.body, "", now_utc());
+  auto lg = log::get("delivery");
+  if (auto* refusal = std::get_if<api::Refusal>(&admitted)) {
+    lg->warn("delivery {}: the response body from {} is not an acceptable acknowledgement ({})", c.delivery_id,
+             c.recipient_ori, api::info(refusal->problem).slug);
+    return;
+  }
+  auto msg = std::move(std::get<store::NewMessage>(admitted));
+  if (msg.ack_ref.empty()) return;  // a valid message, but not an acknowledgement
+  stats_.acks_in_response.fetch_add(1);
+  ingest_.submit(std::move(msg), [lg, id = c.delivery_id](outbox::Result res) {
+    lg->info("delivery {}: acknowledgement in the response stored: {}", id, outbox::to_string(res.outcome));
+  });
+}
+
+void Dispatcher::db_loop() {
+  auto lg = log::get("delivery");
+  const auto& d = config_.delivery;
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<Wakeup> listener;
+  bool notified = true;
+  std::vector<store::EndpointRow> endpoints;
+  auto endpoints_loaded = std::chrono::steady_clock::time_point{};
+  auto leases_checked = std::chrono::steady_clock::time_point{};
+  int completion_failures = 0;
+
+  for (;;) {
+    const bool stopping = stopping_.load();
+    std::int64_t in_flight_now = stats_.in_flight.load();
+    if (stopping && (in_flight_now == 0 || std::chrono::steady_clock::now() >= deadline_)) {
+      // Leave nothing leased to this process.
+      std::vector<store::Completion> last;
+      {
+        std::lock_guard lock(mutex_);
+        last.swap(completions_);
+      }
+      try {
+        if (!conn) conn = store::connect(config_.database.url, config_.database.connect_timeout);
+        store::complete(*conn, last, instance_id_, d.pause_after_failures);
+        const auto released = store::release_leases_of(*conn, instance_id_);
+        if (released > 0) lg->info("released {} lease(s) at shutdown", released);
+      } catch (const std::exception& e) {
+        lg->warn("could not record the last outcomes at shutdown ({}); their leases will expire", e.what());
+      }
+      return;
+    }
+    try {
+      if (!conn) {
+        conn = store::connect(config_.database.url, config_.database.connect_timeout,
+                              config_.database.statement_timeout);
+        listener = std::make_unique<Wakeup>(*conn, "cjhub_deliveries", notified);
+        notified = true;
+        endpoints_loaded = {};
+      }
+      // 1. Record outcomes.
+      std::vector<store::Completion> batch;
+      {
+        std::lock_guard lock(mutex_);
+        batch.swap(completions_);
+      }
+      if (!batch.empty()) {
+        try {
+          for (const auto& res : store::complete(*conn, batch, instance_id_, d.pause_after_failures)) {
+            if (res.state == "delivered") stats_.delivered.fetch_add(1);
+            if (res.state == "pending") stats_.retried.fetch_add(1);
+            if (res.state == "dead") stats_.dead.fetch_add(1);
+            if (res.endpoint_paused_now) {
+              lg->warn("endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
+                       "in order until an operator resumes it",
+                       res.delivery_id, d.pause_after_failures);
+            }
+          }
+          completion_failures = 0;
+          notified = true;  // capacity was freed and lanes may have moved on
+        } catch (...) {
+          // Keep them for the next round (a lost connection is retried; a deadlock too).
+          std::lock_guard lock(mutex_);
+          completions_.insert(completions_.end(), batch.begin(), batch.end());
+          if (++completion_failures > 5) {
+            lg->error("dropping {} delivery outcome(s) after repeated failures; their leases will expire",
+                      completions_.size());
+            completions_.clear();
+            completion_failures = 0;
+          }
+          throw;
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      // 2. Endpoints (paused or changed ones) and expired leases of dead processes.
+      if (now - endpoints_loaded > std::chrono::seconds(1)) {
+        endpoints = store::load_endpoints(*conn);
+        endpoints_loaded = now;
+      }
+      if (now - leases_checked > std::chrono::seconds(2)) {
+        if (const auto n = store::release_expired_leases(*conn); n > 0) {
+          stats_.leases_released.fetch_add(n);
+          lg->warn("released {} expired lease(s) (a hub stopped while sending)", n);
+          notified = true;
+        }
+        leases_checked = now;
+      }
+      // 3. Claim what is due, within each endpoint's free capacity.
+      if (!stopping && notified) {
+        notified = false;
+        std::vector<store::ClaimRequest> requests;
+        {
+          std::lock_guard lock(mutex_);
+          for (const auto& ep : endpoints) {
+            if (ep.paused) continue;
+            const int busy = in_flight_.count(ep.id) ? in_flight_[ep.id] : 0;
+            const int free = ep.max_in_flight - busy;
+            // The lease outlasts the whole exchange (connect, handshake, request, answer) with room
+            // to record the outcome, so no other dispatcher sends it while this one still may.
+            const int lease_ms = static_cast<int>(d.connect_timeout.count()) + ep.timeout_ms +
+                                 std::max(2000, ep.timeout_ms);
+            if (free > 0) requests.push_back({ep.id, std::min<int>(free, static_cast<int>(d.claim_batch)), lease_ms});
+          }
+        }
+        auto claimed = store::claim(*conn, requests, instance_id_);
+        stats_.rounds.fetch_add(1);
+        stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+        if (!claimed.empty()) {
+          stats_.claimed.fetch_add(claimed.size());
+          notified = true;  // there may be more
+        }
+        for (auto& c : claimed) {
+          const auto ep = std::find_if(endpoints.begin(), endpoints.end(),
+                                       [&](const store::EndpointRow& e) { return e.id == c.endpoint_id; });
+          {
+            std::lock_guard lock(mutex_);
+            ++in_flight_[c.endpoint_id];
+          }
+          stats_.in_flight.fetch_add(1);
+          if (!c.body || ep == endpoints.end()) {
+            // Payload removed (erased case) or endpoint gone: never send it.
+            store::Completion sup;
+            sup.kind = store::Completion::Kind::suppressed;
+            sup.delivery_id = c.delivery_id;
+            sup.endpoint_id = c.endpoint_id;
+            std::lock_guard lock(mutex_);
+            completions_.push_back(std::move(sup));
+            if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
+            stats_.in_flight.fetch_sub(1);
+            continue;
+          }
+          send(std::move(c), *ep);
+        }
+      } else {
+        stats_.rounds.fetch_add(1);
+        stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+      }
+    } catch (const std::exception& e) {
+      lg->warn("dispatcher database round failed ({}); retrying", e.what());
+      listener.reset();
+      conn.reset();
+      for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    // 4. Wait for a NOTIFY, an outcome, or the poll interval.
+    bool have_work;
+    {
+      std::lock_guard lock(mutex_);
+      have_work = !completions_.empty();
+    }
+    if (have_work || notified) continue;
+    pollfd fds[2] = {{conn->sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+    const int timeout_ms = static_cast<int>(d.poll_interval.count());
+    if (::poll(fds, 2, timeout_ms) == 0) notified = true;  // backstop: poll anyway
+    if (fds[1].revents & POLLIN) {
+      char buf[256];
+      while (::read(wake_pipe_[0], buf, sizeof buf) > 0) {
+      }
+    }
+    try {
+      conn->get_notifs();
+    } catch (const std::exception& e) {
+      lg->warn("dispatcher lost its database connection ({})", e.what());
+      listener.reset();
+      conn.reset();
+    }
+  }
+}
+
+}  // namespace cjhub::delivery

@@ -1,0 +1,321 @@
+#include "cjhub/store/deliveries_repo.hpp"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "cjhub/store/database.hpp"
+#include "store/sql.hpp"
+
+namespace cjhub::store {
+
+void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
+
+namespace {
+
+std::optional<std::string> opt(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+std::optional<int> opt_int(const pqxx::field& f) {
+  return f.is_null() ? std::nullopt : std::optional<int>(f.as<int>());
+}
+
+// '{1,2,3}' for integer arrays.
+template <class T>
+std::string int_array(const std::vector<T>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
+void promote_lane(pqxx::work& tx, long long endpoint_id, const std::string& case_key) {
+  if (case_key.empty()) return;
+  tx.exec_params0(sql::kPromoteLane, endpoint_id, case_key);
+}
+
+// Locks every case first, in case-key order (the order writers use too), then promotes.
+void promote_lanes(pqxx::work& tx, const std::set<std::pair<long long, std::string>>& lanes) {
+  std::vector<std::string> cases;
+  for (const auto& l : lanes) cases.push_back(l.second);
+  lock_cases(tx, cases);
+  for (const auto& [endpoint, case_key] : lanes) promote_lane(tx, endpoint, case_key);
+}
+
+}  // namespace
+
+void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
+  std::sort(case_keys.begin(), case_keys.end());
+  case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
+  for (const auto& k : case_keys) {
+    if (!k.empty()) tx.exec_params(sql::kLockCase, k);
+  }
+}
+
+std::size_t route_message(pqxx::work& tx, const RouteInput& in) {
+  const auto r = tx.exec_prepared(sql::kRouteMessageName, in.message_id, in.type, in.sender_ori,
+                                  opt(in.origin_ori), opt(in.case_key), opt(in.jurisdiction),
+                                  in.type_ack_required);
+  return r.affected_rows();
+}
+
+std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+  const bool by_id = Uuid::parse(reference).has_value();
+  const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetCaseByDocument, reference, acker);
+  return r.empty() ? std::string() : text(r[0][0]);
+}
+
+AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+  AckTarget t;
+  const bool by_id = Uuid::parse(reference).has_value();
+  const auto r = by_id ? tx.exec_params(sql::kAckTargetById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetByDocument, reference, acker);
+  if (!r.empty()) {
+    t.status = AckTargetStatus::found;
+    t.delivery_id = r[0][0].as<std::string>();
+    t.endpoint_id = r[0][1].as<long long>();
+    t.case_key = text(r[0][2]);
+    t.original_sender = r[0][3].as<std::string>();
+    return t;
+  }
+  const auto exists = by_id ? tx.exec_params1(sql::kMessageExistsById, reference)
+                            : tx.exec_params1(sql::kMessageExistsByDocument, reference);
+  t.status = exists[0].as<long long>() > 0 ? AckTargetStatus::not_addressed : AckTargetStatus::unknown_reference;
+  return t;
+}
+
+void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
+               const std::string& reason, const std::string& ack_message_id) {
+  tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
+  promote_lane(tx, target.endpoint_id, target.case_key);
+}
+
+std::size_t route_receipt(pqxx::work& tx, const std::string& ack_message_id,
+                          const std::string& original_sender, const std::string& ack_type) {
+  return tx.exec_prepared(sql::kRouteReceiptName, ack_message_id, original_sender, ack_type).affected_rows();
+}
+
+void notify_deliveries(pqxx::work& tx) { tx.exec0(sql::kNotifyDeliveries); }
+
+std::vector<EndpointRow> load_endpoints(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<EndpointRow> out;
+    for (const auto& r : tx.exec(sql::kLoadEndpoints)) {
+      out.push_back({r[0].as<long long>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(), r[6].as<bool>()});
+    }
+    return out;
+  });
+}
+
+std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimRequest>& requests,
+                           const std::string& leased_by) {
+  if (requests.empty()) return {};
+  std::vector<long long> ids;
+  std::vector<int> caps, leases;
+  for (const auto& r : requests) {
+    ids.push_back(r.endpoint_id);
+    caps.push_back(r.capacity);
+    leases.push_back(r.lease_ms);
+  }
+  return translate_errors([&] {
+    pqxx::work tx(conn, "claim");
+    const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by);
+    tx.commit();
+    std::vector<Claimed> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      Claimed c;
+      c.delivery_id = row[0].as<std::string>();
+      c.message_id = row[1].as<std::string>();
+      c.endpoint_id = row[2].as<long long>();
+      c.attempt = row[3].as<int>();
+      c.case_key = text(row[4]);
+      c.ack_required = row[5].as<bool>();
+      c.message_type = row[6].as<std::string>();
+      c.sender_ori = row[7].as<std::string>();
+      if (!row[8].is_null()) {
+        const pqxx::binarystring b(row[8]);
+        c.body = b.str();
+      }
+      c.recipient_ori = row[9].as<std::string>();
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector<Completion>& batch,
+                                       const std::string& leased_by, unsigned pause_after_failures) {
+  if (batch.empty()) return {};
+  return translate_errors([&] {
+    pqxx::work tx(conn, "complete");
+    std::vector<CompletionResult> out;
+    out.reserve(batch.size());
+    std::set<std::pair<long long, std::string>> lanes;
+    std::set<long long> succeeded;
+    std::map<long long, int> failures;
+    std::string failure_reason;
+    for (const auto& c : batch) {
+      CompletionResult res{c.delivery_id, "", false};
+      pqxx::result r;
+      switch (c.kind) {
+        case Completion::Kind::delivered:
+          r = tx.exec_prepared(sql::kMarkDeliveredName, c.delivery_id, c.http_status.value_or(200));
+          if (!r.empty()) res.state = "delivered";
+          succeeded.insert(c.endpoint_id);
+          break;
+        case Completion::Kind::retry:
+          r = tx.exec_prepared(sql::kMarkRetryName, c.delivery_id, c.http_status, c.error,
+                               static_cast<long long>(c.retry_delay.count()), leased_by);
+          if (!r.empty()) res.state = r[0][0].as<std::string>();
+          break;
+        case Completion::Kind::dead:
+          r = tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error);
+          if (!r.empty()) res.state = "dead";
+          break;
+        case Completion::Kind::suppressed:
+          r = tx.exec_params(sql::kMarkSuppressed, c.delivery_id);
+          if (!r.empty()) res.state = "suppressed";
+          break;
+      }
+      if (c.endpoint_failure) {
+        ++failures[c.endpoint_id];
+        failure_reason = c.error;
+      }
+      // A finished delivery frees its lane. (A retried one stays the head of its lane.)
+      if (!r.empty() && res.state != "pending") {
+        const std::string case_key = r[0][r[0].size() - 1].is_null() ? "" : r[0][r[0].size() - 1].as<std::string>();
+        if (!case_key.empty()) lanes.insert({c.endpoint_id, case_key});
+      }
+      out.push_back(std::move(res));
+    }
+    promote_lanes(tx, lanes);
+    for (const auto id : succeeded) tx.exec_params0(sql::kEndpointSuccess, id);
+    for (const auto& [id, n] : failures) {
+      for (int i = 0; i < n; ++i) {
+        const auto r = tx.exec_params1(sql::kEndpointFailure, id, static_cast<int>(pause_after_failures),
+                                       "paused after " + std::to_string(pause_after_failures) +
+                                           " consecutive failures; last: " + failure_reason.substr(0, 200));
+        if (r[0].as<int>() == static_cast<int>(pause_after_failures) && r[1].as<bool>()) {
+          for (auto& res : out) {
+            const auto it = std::find_if(batch.begin(), batch.end(),
+                                         [&](const Completion& c) { return c.delivery_id == res.delivery_id; });
+            if (it != batch.end() && it->endpoint_id == id) {
+              res.endpoint_paused_now = true;
+              break;
+            }
+          }
+        }
+      }
+    }
+    if (!lanes.empty()) tx.exec0(sql::kNotifyDeliveries);
+    tx.commit();
+    return out;
+  });
+}
+
+std::size_t release_expired_leases(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::work tx(conn, "release_expired");
+    const auto n = tx.exec(sql::kReleaseExpiredLeases).size();
+    if (n > 0) tx.exec0(sql::kNotifyDeliveries);
+    tx.commit();
+    return n;
+  });
+}
+
+std::size_t release_leases_of(pqxx::connection& conn, const std::string& leased_by) {
+  return translate_errors([&] {
+    pqxx::work tx(conn, "release_mine");
+    const auto n = tx.exec_params(sql::kReleaseLeasesOf, leased_by).size();
+    if (n > 0) tx.exec0(sql::kNotifyDeliveries);
+    tx.commit();
+    return n;
+  });
+}
+
+std::vector<DeliveryStatus> deliveries_of(pqxx::connection& conn, const Uuid& message_id) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<DeliveryStatus> out;
+    for (const auto& r : tx.exec_prepared(sql::kDeliveriesOfMessageName, message_id.str())) {
+      DeliveryStatus d;
+      d.delivery_id = r[0].as<std::string>();
+      d.recipient_ori = r[1].as<std::string>();
+      d.endpoint = r[2].as<std::string>();
+      d.state = r[3].as<std::string>();
+      d.attempts = r[4].as<int>();
+      d.last_status = opt_int(r[5]);
+      d.last_error = text(r[6]);
+      d.delivered_at = text(r[7]);
+      d.acknowledged_at = text(r[8]);
+      d.ack_status = text(r[9]);
+      d.ack_reason = text(r[10]);
+      d.ack_required = r[11].as<bool>();
+      d.next_attempt_at = text(r[12]);
+      out.push_back(std::move(d));
+    }
+    return out;
+  });
+}
+
+std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<DeadLetter> out;
+    const std::string q = std::string(sql::kListDeadPrefix) + sql::kDeadFilter + sql::kListDeadSuffix;
+    for (const auto& r : tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until, f.limit)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int>(), opt_int(r[6]),
+                     text(r[7]), text(r[8]), text(r[9])});
+    }
+    return out;
+  });
+}
+
+std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
+  return translate_errors([&] {
+    pqxx::work tx(conn, "replay");
+    const std::string q = std::string(sql::kReplayPrefix) + sql::kDeadFilter + sql::kReplaySuffix;
+    const auto r = tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until);
+    std::vector<std::string> ids;
+    std::set<std::pair<long long, std::string>> lanes;
+    for (const auto& row : r) {
+      ids.push_back(row[0].as<std::string>());
+      if (!row[2].is_null()) lanes.insert({row[1].as<long long>(), row[2].as<std::string>()});
+    }
+    promote_lanes(tx, lanes);
+    if (!ids.empty()) tx.exec0(sql::kNotifyDeliveries);
+    tx.commit();
+    return ids;
+  });
+}
+
+bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
+                         bool paused, const std::string& reason) {
+  return translate_errors([&] {
+    pqxx::work tx(conn, "pause");
+    const auto r = tx.exec_params(sql::kSetEndpointPaused, ori, name, paused, reason);
+    if (!paused && !r.empty()) tx.exec0(sql::kNotifyDeliveries);
+    tx.commit();
+    return !r.empty();
+  });
+}
+
+std::vector<EndpointState> endpoint_states(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<EndpointState> out;
+    for (const auto& r : tx.exec(sql::kEndpointStatus)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>(),
+                     text(r[4]), r[5].as<int>(), r[6].as<long long>(), r[7].as<long long>()});
+    }
+    return out;
+  });
+}
+
+}  // namespace cjhub::store

@@ -1,0 +1,261 @@
+// End to end: fan-out to real sinks over mutual TLS, retries, dead letters, acknowledgements,
+// crashes and two hubs on one database. Every test ends with the delivery invariants.
+#include "e2e/delivery_fixture.hpp"
+
+#include <signal.h>
+
+namespace cjhub::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Delivery : public DeliverySuite {};
+
+TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
+  start_sinks();
+  start_hub();
+  auto hpd = client("hartford-pd");
+  const auto r = hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+
+  const auto report = wait_for_all({id}, 20s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  EXPECT_EQ(report.expected_deliveries, 3);  // DESPP, DCJ, Judicial; not the sender itself
+  ASSERT_EQ(despp_->receipts().size(), 1u);
+  const auto got = despp_->receipts()[0];
+  EXPECT_EQ(got.at("message_id").as_string(), id);
+  EXPECT_EQ(got.at("message_type").as_string(), "ArrestPacket");
+  EXPECT_EQ(got.at("sender_ori").as_string(), "CT0064000");
+  EXPECT_EQ(got.at("case_key").as_string(), "OTN-2026-0000123");
+  EXPECT_EQ(got.at("attempt").as_int64(), 1);
+  EXPECT_EQ(hartford_->receipts().size(), 0u);
+
+  // The sender sees each recipient's state.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (recipient_state(hpd, id, "CTDCJ0000") != "delivered" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  const auto s = boost::json::parse(hpd.request("GET", "/v1/messages/" + id).body);
+  const auto& rec = s.at("recipients").as_array();
+  ASSERT_EQ(rec.size(), 3u) << s;
+  for (const auto& d : rec) {
+    EXPECT_EQ(d.at("state").as_string(), "delivered") << d;
+    EXPECT_EQ(d.at("attempts").as_int64(), 1) << d;
+    EXPECT_TRUE(d.as_object().contains("delivered_at")) << d;
+  }
+
+  // A case update for Hartford's case also reaches Hartford (its own-cases subscription).
+  auto jud = client("judicial");
+  const auto u = jud.request("POST", "/v1/messages", sample("valid/case-update-1.xml"));
+  ASSERT_EQ(u.status, 202u) << u.body;
+  const std::string uid(boost::json::parse(u.body).at("message_id").as_string());
+  const auto report2 = wait_for_all({id, uid}, 20s);
+  EXPECT_TRUE(report2.ok()) << report2.summary();
+  EXPECT_EQ(report2.expected_deliveries, 6);
+  EXPECT_EQ(hartford_->receipts().size(), 1u);
+}
+
+TEST_F(Delivery, ASubscriberDownForAWhileGetsItsBacklogCompleteAndInOrder) {
+  start_sinks();
+  start_hub();
+  dcj_->stop();
+  auto hpd = client("hartford-pd");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 24; ++i) {
+    const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-DOWN-" + std::to_string(i % 4), i));
+    ASSERT_EQ(r.status, 202u) << r.body;
+    ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+  }
+  // The others are not held up by the missing one.
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  while (despp_->receipts().size() < ids.size() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(despp_->receipts().size(), ids.size());
+  EXPECT_EQ(judicial_->receipts().size(), ids.size());
+  EXPECT_EQ(dcj_->receipts().size(), 0u);
+
+  std::this_thread::sleep_for(1s);  // a few failed attempts
+  dcj_->start();
+  const auto report = wait_for_all(ids, 30s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  EXPECT_EQ(report.delivered, 3 * 24);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND attempts > 1"), 4)
+      << "only the head of each of the 4 cases should have been retried";
+}
+
+TEST_F(Delivery, A4xxIsADeadLetterThatAnOperatorReplaysAfterTheFix) {
+  start_sinks();
+  dcj_->stop();
+  dcj_->start({"--status", "400"});
+  start_hub();
+  auto hpd = client("hartford-pd");
+  const auto r = hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  ASSERT_EQ(r.status, 202u);
+  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+  auto until = std::chrono::steady_clock::now() + 15s;
+  while (recipient_state(hpd, id, "CTDCJ0000") != "dead" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(recipient_state(hpd, id, "CTDCJ0000"), "dead");
+  EXPECT_EQ(db_->count("SELECT attempts FROM deliveries WHERE recipient_ori = 'CTDCJ0000'"), 1);  // at once
+
+  // The dead letter shows in the CLI and the admin API; only operators may use the API.
+  std::string out;
+  EXPECT_EQ(hub_->run_command({"dlq", "list", "-c", (source_dir() / "config/cjhub.example.yaml").string()}, &out), 0)
+      << out;
+  EXPECT_NE(out.find("CTDCJ0000"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP 400"), std::string::npos) << out;
+  auto ops = client("operator");
+  auto list = ops.request("GET", "/v1/admin/dead-letters?agency=CTDCJ0000");
+  ASSERT_EQ(list.status, 200u) << list.body;
+  const auto listed = boost::json::parse(list.body);
+  const auto& dead = listed.at("dead_letters").as_array();
+  ASSERT_EQ(dead.size(), 1u);
+  const std::string delivery(dead[0].at("delivery_id").as_string());
+  EXPECT_EQ(hpd.request("GET", "/v1/admin/dead-letters").status, 403u);
+
+  // Fix the receiver, replay, delivered.
+  dcj_->stop();
+  dcj_->start();
+  const auto replay = ops.request("POST", "/v1/admin/dead-letters/replay", "{\"delivery_id\":\"" + delivery + "\"}",
+                                  {}, "application/json");
+  ASSERT_EQ(replay.status, 200u) << replay.body;
+  EXPECT_EQ(boost::json::parse(replay.body).at("replayed").as_int64(), 1);
+  const auto report = wait_for_all({id}, 20s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  until = std::chrono::steady_clock::now() + 10s;
+  while (recipient_state(hpd, id, "CTDCJ0000") != "delivered" && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(recipient_state(hpd, id, "CTDCJ0000"), "delivered");
+}
+
+TEST_F(Delivery, AnEndpointThatKeepsFailingIsPausedAndResumedByAnOperator) {
+  start_sinks();
+  dcj_->stop();
+  start_hub({{"CJHUB_PAUSE_AFTER_FAILURES", "5"}});
+  auto hpd = client("hartford-pd");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-PAUSE-" + std::to_string(i), i));
+    ASSERT_EQ(r.status, 202u);
+    ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+  }
+  auto ops = client("operator");
+  auto until = std::chrono::steady_clock::now() + 20s;
+  bool paused = false;
+  while (!paused && std::chrono::steady_clock::now() < until) {
+    const auto eps = boost::json::parse(ops.request("GET", "/v1/admin/endpoints").body);
+    for (const auto& e : eps.at("endpoints").as_array()) {
+      if (e.at("agency").as_string() == "CTDCJ0000") paused = e.at("paused").as_bool();
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(paused);
+  EXPECT_NE(hub_->log().find("paused after 5 consecutive failures"), std::string::npos);
+  dcj_->start();
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(dcj_->receipts().size(), 0u) << "a paused endpoint's backlog waits";
+  EXPECT_EQ(ops.request("POST", "/v1/admin/endpoints/CTDCJ0000/main/resume").status, 200u);
+  const auto report = wait_for_all(ids, 20s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+}
+
+TEST_F(Delivery, ErasureNoticesAreAcknowledgedAndTheReceiptReachesTheCourt) {
+  start_sinks();
+  start_hub();
+  auto hpd = client("hartford-pd");
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")).status, 202u);
+  auto jud = client("judicial");
+  const auto r = jud.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml"));
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+  // The sinks acknowledge in their 2xx answer (sync): each recipient's state becomes acknowledged.
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  auto all_acked = [&] {
+    const auto s = boost::json::parse(jud.request("GET", "/v1/messages/" + id).body);
+    const auto& rec = s.at("recipients").as_array();
+    if (rec.size() != 3) return false;
+    for (const auto& d : rec) {
+      if (d.at("state").as_string() != "acknowledged") return false;
+    }
+    return true;
+  };
+  while (!all_acked() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(all_acked()) << jud.request("GET", "/v1/messages/" + id).body;
+  const auto s = boost::json::parse(jud.request("GET", "/v1/messages/" + id).body);
+  for (const auto& d : s.at("recipients").as_array()) {
+    EXPECT_TRUE(d.at("ack_required").as_bool());
+    EXPECT_EQ(d.at("ack_status").as_string(), "completed");
+  }
+  // Each acknowledgement travels back to the court as a receipt.
+  const auto until2 = std::chrono::steady_clock::now() + 20s;
+  auto receipts_at_court = [&] {
+    int n = 0;
+    for (const auto& l : judicial_->receipts()) n += l.at("message_type").as_string() == "Acknowledgement";
+    return n;
+  };
+  while (receipts_at_court() < 3 && std::chrono::steady_clock::now() < until2) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(receipts_at_court(), 3);
+
+  // Only an agency the message was delivered to may acknowledge it.
+  auto nh = client("newhaven-pd");
+  auto ack = sample("valid/ack-received.xml");
+  replace_all(ack, "CTJUD0000-20270703-004512", id);
+  replace_all(ack, "CTDCJ0000", "CT0093000");
+  const auto wrong = nh.request("POST", "/v1/messages", ack);
+  EXPECT_EQ(wrong.status, 403u) << wrong.body;
+  EXPECT_NE(wrong.body.find("ack-not-addressed"), std::string::npos);
+}
+
+TEST_F(Delivery, KillNineDuringDeliveryLosesNothingAndKeepsCaseOrder) {
+  start_sinks();
+  for (auto* s : {despp_.get(), dcj_.get()}) {  // slow receivers: kills land mid-exchange
+    s->stop();
+    s->start({"--latency-ms", "30"});
+  }
+  start_hub();
+  std::vector<std::string> ids;
+  int n = 0;
+  for (int round = 0; round < 4; ++round) {
+    auto hpd = client("hartford-pd");
+    for (int i = 0; i < 15; ++i, ++n) {
+      const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-KILL-" + std::to_string(n % 5), n));
+      ASSERT_EQ(r.status, 202u) << r.body;
+      ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 70 * round));
+    hub_->kill9();
+    hub_->start();
+  }
+  const auto report = wait_for_all(ids, 60s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  std::cout << "kill -9 x4 during delivery: " << report.summary() << "\n";
+}
+
+TEST_F(Delivery, TwoHubsOnOneDatabaseShareTheWorkWithoutDoubleSends) {
+  start_sinks();
+  start_hub();
+  hub2_ = std::make_unique<HubProcess>(hub_options());
+  hub2_->start();
+  std::vector<std::string> ids;
+  for (int h = 0; h < 2; ++h) {
+    auto c = client("hartford-pd", h == 0 ? hub_.get() : hub2_.get());
+    for (int i = 0; i < 40; ++i) {
+      const auto r = c.request("POST", "/v1/messages", arrest_packet("OTN-TWO-" + std::to_string(i % 8), h * 100 + i));
+      ASSERT_EQ(r.status, 202u) << r.body;
+      ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+    }
+  }
+  const auto report = wait_for_all(ids, 40s);
+  EXPECT_TRUE(report.ok()) << report.summary();
+  EXPECT_EQ(report.duplicates, 0) << "with both hubs alive nothing is sent twice";
+  // Both hubs did part of the work.
+  EXPECT_NE(hub_->log().find("dispatcher"), std::string::npos);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state NOT IN ('delivered', 'acknowledged')"), 0);
+}
+
+}  // namespace
+}  // namespace cjhub::test
