@@ -89,6 +89,7 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   msg.jurisdiction = outcome.first("jurisdiction");
   if (auto it = outcome.keys.find("erasure"); it != outcome.keys.end() && !it->second.empty()) {
     msg.erasure = std::all_of(it->second.begin(), it->second.end(), truthy);
+    msg.erasure_charges = !msg.erasure && std::any_of(it->second.begin(), it->second.end(), truthy);
   }
   msg.type_ack_required = type != nullptr && type->ack_required;
   msg.ack_ref = outcome.first("ack_ref");

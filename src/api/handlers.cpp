@@ -74,6 +74,7 @@ void Handlers::handle(Request req, Respond respond) {
     return post_message(std::move(req), std::move(respond));
   }
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
+  if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
   if (path.rfind(std::string(kMessagesPath) + "/", 0) == 0) {
     if (req.method != "GET") return wrong_method("GET");
     return get_message(req, path.substr(kMessagesPath.size() + 1), std::move(respond));
@@ -174,6 +175,11 @@ void Handlers::post_message(Request req, Respond respond) {
         stats_.refused.fetch_add(1);
         return respond(problem(Problem::ack_not_addressed,
                                "only an agency the message was delivered to may acknowledge it", instance));
+      case outbox::Outcome::case_erased:
+        stats_.refused.fetch_add(1);
+        log::get("api")->warn("refused a message from {} about an erased case", ori);
+        return respond(problem(Problem::case_erased,
+                               "the case was erased by operation of law; nothing was stored", instance));
       case outbox::Outcome::unavailable:
         stats_.refused.fetch_add(1);
         return respond(problem(Problem::database_unavailable, "nothing was stored; retry later", instance));

@@ -21,6 +21,7 @@ const ProblemInfo& info(Problem p) {
       {405, "method-not-allowed", "Method not allowed on this resource"},
       {403, "ack-not-addressed", "This agency was not sent the message it acknowledges"},
       {409, "idempotency-conflict", "The idempotency key was already used for a different body"},
+      {409, "case-erased", "The case was erased by operation of law"},
       {411, "length-required", "Content-Length is required; chunked bodies are not accepted"},
       {413, "payload-too-large", "The body exceeds the size limit"},
       {415, "unsupported-media-type", "Messages must be sent as application/xml"},

@@ -24,6 +24,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/db_workers.hpp"
 #include "cjhub/store/migrations.hpp"
 #include "cjhub/validation/validator.hpp"
@@ -265,6 +266,67 @@ int endpoint_pause(const fs::path& file, const std::string& agency, const std::s
   });
 }
 
+namespace {
+std::string csv(const std::string& v) {
+  if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+  std::string out = "\"";
+  for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+}  // namespace
+
+int erasures_report(const fs::path& file, const ErasureReportArgs& args) {
+  if (args.format != "csv" && args.format != "json") {
+    std::cerr << "cjhub: --format must be csv or json\n";
+    return 2;
+  }
+  return with_database(file, [&](pqxx::connection& conn) {
+    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+    store::ErasureFilter f;
+    f.status = opt(args.status);
+    f.agency = opt(args.agency);
+    f.since = opt(args.since);
+    f.until = opt(args.until);
+    f.limit = 1000;
+    boost::json::array rows;
+    if (args.format == "csv") {
+      std::cout << "erasure_id,case_key,scope,requested_by,received_at,deadline_at,erasure_status,"
+                   "recipient_ori,endpoint,delivery_state,delivered_at,acknowledged_at,ack_status,overdue\n";
+    }
+    for (;;) {
+      const auto page = store::list_erasures(conn, f);
+      std::vector<std::string> ids;
+      for (const auto& s : page) ids.push_back(s.id);
+      const auto recipients = store::erasure_recipients(conn, ids);
+      for (const auto& s : page) {
+        for (const auto& r : recipients) {
+          if (r.erasure_id != s.id) continue;
+          const auto state = r.state == "queued" ? std::string("pending") : r.state;
+          if (args.format == "csv") {
+            std::cout << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.id, csv(s.case_key), s.scope,
+                                     s.requested_by, s.received_at, s.deadline_at, s.status, r.recipient_ori,
+                                     csv(r.endpoint), state, r.delivered_at, r.acknowledged_at, r.ack_status,
+                                     r.overdue ? "true" : "false");
+          } else {
+            rows.push_back(boost::json::object{{"erasure_id", s.id}, {"case_key", s.case_key}, {"scope", s.scope},
+                                               {"requested_by", s.requested_by}, {"received_at", s.received_at},
+                                               {"deadline_at", s.deadline_at}, {"erasure_status", s.status},
+                                               {"recipient_ori", r.recipient_ori}, {"endpoint", r.endpoint},
+                                               {"delivery_state", state}, {"delivered_at", r.delivered_at},
+                                               {"acknowledged_at", r.acknowledged_at}, {"ack_status", r.ack_status},
+                                               {"overdue", r.overdue}});
+          }
+        }
+      }
+      if (static_cast<long long>(page.size()) < f.limit) break;
+      f.after_at = page.back().received_at;
+      f.after_id = page.back().id;
+    }
+    if (args.format == "json") std::cout << boost::json::serialize(rows) << "\n";
+    return 0;
+  });
+}
+
 int serve(const ServeOptions& opts) {
   auto c = load_config(opts.config);
   if (!c) return 2;
@@ -303,7 +365,9 @@ int serve(const ServeOptions& opts) {
   outbox::GroupCommitWriter writer({c->database.url, c->database.connect_timeout,
                                     c->ingest.group_max_messages, c->ingest.queue_capacity,
                                     c->ingest.writers, c->ingest.queue_max_bytes,
-                                    c->database.statement_timeout});
+                                    c->database.statement_timeout,
+                                    {c->erasure.ack_deadline.count(), c->erasure.follow_up.count(),
+                                     c->erasure.later_messages == "reject"}});
   ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
   StoreRunner runner(db_workers);

@@ -119,6 +119,18 @@ int main(int argc, char** argv) {
   auto* ep_resume_cmd = ep_cmd->add_subcommand("resume", "Resume sending to a paused endpoint");
   add_endpoint(ep_resume_cmd);
 
+  cjhub::app::ErasureReportArgs er;
+  auto* erasures_cmd = cli.add_subcommand("erasures", "The erasure ledger");
+  erasures_cmd->require_subcommand(1);
+  auto* er_report_cmd = erasures_cmd->add_subcommand("report", "Compliance report: every erasure and required recipient");
+  er_report_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+  er_report_cmd->add_option("--format", er.format, "csv or json")->check(CLI::IsMember({"csv", "json"}))->capture_default_str();
+  er_report_cmd->add_option("--status", er.status, "open, overdue or complete")
+      ->check(CLI::IsMember({"open", "overdue", "complete"}));
+  er_report_cmd->add_option("--agency", er.agency, "Erasures that involve this recipient agency");
+  er_report_cmd->add_option("--since", er.since, "Received since (timestamp)");
+  er_report_cmd->add_option("--until", er.until, "Received before (timestamp)");
+
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   try {
@@ -135,6 +147,7 @@ int main(int argc, char** argv) {
   if (*check_cmd) return cjhub::app::check_config(check_file);
   if (*migrate_cmd) return cjhub::app::migrate(migrate_config);
   if (*apply_cmd) return cjhub::app::apply(apply_config, apply_file, dry_run);
+  if (*er_report_cmd) return cjhub::app::erasures_report(ops_config, er);
   if (*dlq_list_cmd) return cjhub::app::dlq_list(ops_config, dl);
   if (*dlq_replay_cmd) return cjhub::app::dlq_replay(ops_config, dl);
   if (*ep_list_cmd) return cjhub::app::endpoints_list(ops_config);

@@ -239,6 +239,17 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     d.finish();
   }
   {
+    auto e = top.map_or_empty("erasure");
+    c.erasure.ack_deadline = std::chrono::seconds(e.uint_or("ack_deadline_s", c.erasure.ack_deadline.count(), 1, 365LL * 24 * 3600));
+    c.erasure.follow_up = std::chrono::seconds(e.uint_or("follow_up_s", c.erasure.follow_up.count(), 1, 365LL * 24 * 3600));
+    if (c.erasure.follow_up > c.erasure.ack_deadline) e.fail("follow_up_s", "must not be after ack_deadline_s");
+    c.erasure.later_messages = e.str_or("later_messages", c.erasure.later_messages);
+    if (c.erasure.later_messages != "reject" && c.erasure.later_messages != "accept") {
+      e.fail("later_messages", "must be reject or accept");
+    }
+    e.finish();
+  }
+  {
     auto w = top.map_or_empty("workers");
     c.workers.io_threads = w.uint_or("io_threads", c.workers.io_threads, 0, 256);
     if (c.workers.io_threads == 0) c.workers.io_threads = std::max(1u, std::thread::hardware_concurrency());

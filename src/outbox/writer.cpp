@@ -14,6 +14,7 @@ const char* to_string(Outcome o) noexcept {
     case Outcome::conflict: return "conflict";
     case Outcome::ack_unknown_reference: return "ack_unknown_reference";
     case Outcome::ack_not_addressed: return "ack_not_addressed";
+    case Outcome::case_erased: return "case_erased";
     case Outcome::unavailable: return "unavailable";
     case Outcome::outcome_unknown: return "outcome_unknown";
     case Outcome::overloaded: return "overloaded";
@@ -130,7 +131,7 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
   try {
     const auto results = store::translate_errors([&] {
       pqxx::work tx(*conn, "ingest_group");
-      auto r = store::ingest_group(tx, batch);
+      auto r = store::ingest_group(tx, batch, settings_.erasure);
       tx.commit();
       return r.results;
     });
@@ -148,6 +149,7 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
         case store::InsertStatus::conflict: o = Outcome::conflict; break;
         case store::InsertStatus::ack_unknown_reference: o = Outcome::ack_unknown_reference; break;
         case store::InsertStatus::ack_not_addressed: o = Outcome::ack_not_addressed; break;
+        case store::InsertStatus::case_erased: o = Outcome::case_erased; break;
       }
       lg->debug("message {} type={} sender={} {}", r.message_id, r.type, group[i].msg.sender_ori, to_string(o));
       group[i].done({o, r});

@@ -5,6 +5,7 @@
 
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/erasures_repo.hpp"
 #include "store/sql.hpp"
 
 namespace cjhub::store {
@@ -41,7 +42,8 @@ std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<cons
   return out;
 }
 
-GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
+GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch,
+                         const ErasurePolicy& erasure) {
   // Every case lock the group needs, taken first and in order: the messages' own cases and the
   // cases of the deliveries their acknowledgements settle.
   std::vector<std::string> cases;
@@ -64,9 +66,19 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
         continue;
       }
     }
+    const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
+    if (!m->case_key.empty() && !erases && erasure.reject_later_messages && case_erased(tx, m->case_key)) {
+      g.results.push_back({InsertStatus::case_erased, "", m->type, ""});
+      continue;
+    }
     auto r = insert_message(tx, *m);
     if (r.status == InsertStatus::inserted) {
-      if (!m->ack_ref.empty()) {
+      if (erases) {
+        const auto e = record_erasure(tx, {r.message_id, m->type, m->sender_ori, m->origin_ori, m->case_key,
+                                           m->jurisdiction, r.received_at, m->erasure},
+                                      erasure);
+        g.deliveries += e.recipients;
+      } else if (!m->ack_ref.empty()) {
         apply_ack(tx, target, m->ack_status, m->ack_reason, r.message_id);
         g.deliveries += route_receipt(tx, r.message_id, target.original_sender, m->type);
       } else {

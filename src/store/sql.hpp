@@ -244,7 +244,8 @@ inline constexpr const char* kListDeadSuffix = " ORDER BY d.dead_at, d.seq LIMIT
 inline constexpr const char* kReplayPrefix =
     "UPDATE deliveries d SET state = CASE WHEN d.case_key IS NULL THEN 'pending' ELSE 'queued' END, "
     "attempts = 0, next_attempt_at = now(), dead_at = NULL, "
-    "expires_at = now() + (SELECT retry_window FROM subscriptions s WHERE s.id = d.subscription_id), "
+    "expires_at = now() + coalesce((SELECT retry_window FROM subscriptions s WHERE s.id = d.subscription_id), "
+    "interval '72 hours'), "
     "last_error = 'replayed after: ' || coalesce(d.last_error, '') FROM endpoints e WHERE e.id = d.endpoint_id AND ";
 inline constexpr const char* kReplaySuffix = " RETURNING d.id::text, d.endpoint_id, d.case_key";
 inline constexpr const char* kSetEndpointPaused =
@@ -257,6 +258,79 @@ inline constexpr const char* kEndpointStatus =
     "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead') "
     "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
 
+// --- erasure (inside the ingest transaction) ----------------------------------------------------
+inline constexpr const char* kCaseErased = "SELECT count(*) FROM erased_cases WHERE case_key = $1";
+// Every other message of the case loses its payload; id, type, sender, times and SHA-256 stay.
+inline constexpr const char* kRedactCase =
+    "UPDATE messages SET body = NULL, redacted_at = now() "
+    "WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL";
+inline constexpr const char* kSuppressCase =
+    "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
+    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending', 'in_flight')";
+inline constexpr const char* kInsertErasure =
+    "INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
+    "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
+    "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
+inline constexpr const char* kMarkCaseErased =
+    "INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) ON CONFLICT (case_key) DO NOTHING";
+// One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
+// every agency that was sent an earlier message of the case (through the endpoint that got it).
+inline constexpr const char* kRouteErasureName = "route_erasure";
+inline constexpr const char* kRouteErasure =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, "
+    "state, ack_required, next_attempt_at, expires_at, erasure_id) "
+    "SELECT gen_random_uuid(), $1::uuid, c.subscription_id, c.endpoint_id, c.ori, $5::text, "
+    "(SELECT seq FROM messages WHERE id = $1::uuid), "
+    "CASE WHEN EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = c.endpoint_id AND p.case_key = $5::text "
+    "  AND p.state IN ('queued', 'pending', 'in_flight')) THEN 'queued' ELSE 'pending' END, "
+    "true, now(), now() + make_interval(secs => $8), $7::uuid "
+    "FROM (SELECT DISTINCT ON (ori) ori, endpoint_id, subscription_id FROM ("
+    "  SELECT s.ori, s.endpoint_id, s.id AS subscription_id, 1 AS pref FROM subscriptions s "
+    "  JOIN endpoints e ON e.id = s.endpoint_id AND e.active JOIN agencies a ON a.ori = s.ori AND a.active "
+    "  WHERE s.active AND $2::text = ANY (s.message_types) AND s.ori <> $3::text "
+    "  AND (s.origin_oris IS NULL OR $4::text = ANY (s.origin_oris)) "
+    "  AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
+    "  AND (NOT s.own_cases_only OR EXISTS (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori)) "
+    "  UNION ALL "
+    "  SELECT d.recipient_ori, d.endpoint_id, NULL::bigint, 2 FROM deliveries d "
+    "  JOIN endpoints e ON e.id = d.endpoint_id AND e.active JOIN agencies a ON a.ori = d.recipient_ori AND a.active "
+    "  WHERE d.case_key = $5::text AND d.message_id <> $1::uuid AND d.attempts > 0 AND d.recipient_ori <> $3::text"
+    ") candidates ORDER BY ori, pref, endpoint_id) c";
+
+// --- the erasure ledger -------------------------------------------------------------------------
+// Per erasure: counts of recipients, confirmations and overdue ones, and a status:
+// complete (every recipient confirmed deletion), overdue (past the deadline without), open.
+inline constexpr const char* kErasureSummary =
+    "SELECT * FROM (SELECT x.id::text AS id, x.case_key, x.scope, x.requested_by, "
+    "to_char(x.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received, "
+    "to_char(x.deadline_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS deadline, "
+    "to_char(x.follow_up_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS follow_up, "
+    "x.redacted_messages, x.suppressed_deliveries, count(d.id) AS recipients, "
+    "count(d.delivered_at) AS delivered, count(d.acknowledged_at) AS acknowledged, "
+    "count(d.id) FILTER (WHERE d.ack_status = 'completed') AS confirmed, "
+    "count(d.id) FILTER (WHERE d.state = 'rejected') AS rejected, "
+    "count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at) AS overdue, "
+    "CASE WHEN count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed') = 0 THEN 'complete' "
+    "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
+    "x.received_at AS sort_at "
+    "FROM erasures x LEFT JOIN deliveries d ON d.erasure_id = x.id "
+    "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.erasure_id = x.id AND d2.recipient_ori = $1)) "
+    "AND ($2::timestamptz IS NULL OR x.received_at >= $2::timestamptz) "
+    "AND ($3::timestamptz IS NULL OR x.received_at < $3::timestamptz) "
+    "AND ($4::text IS NULL OR x.requested_by = $4) "
+    "AND ($5::uuid IS NULL OR x.id = $5::uuid) "
+    "AND ($6::timestamptz IS NULL OR (x.received_at, x.id) > ($6::timestamptz, $7::uuid)) "
+    "GROUP BY x.id) t WHERE ($8::text IS NULL OR t.status = $8) ORDER BY t.sort_at, t.id LIMIT $9";
+inline constexpr const char* kErasureRecipients =
+    "SELECT d.recipient_ori, e.name, d.state, d.attempts, "
+    "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "d.ack_status, d.ack_reason, d.last_error, d.id::text, "
+    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at), "
+    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at), d.erasure_id::text "
+    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
+    "WHERE d.erasure_id = ANY ($1::uuid[]) ORDER BY d.erasure_id, d.recipient_ori";
+
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";
 
@@ -266,6 +340,7 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kSelectMessageName, kSelectMessage},
     {kRouteMessageName, kRouteMessage},
     {kRouteReceiptName, kRouteReceipt},
+    {kRouteErasureName, kRouteErasure},
     {kClaimName, kClaim},
     {kMarkDeliveredName, kMarkDelivered},
     {kMarkRetryName, kMarkRetry},

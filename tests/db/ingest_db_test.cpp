@@ -46,6 +46,15 @@ store::NewMessage message(const std::string& key, const std::string& body,
   return m;
 }
 
+outbox::WriterSettings writer_settings(std::string url, int connect_ms, std::size_t group, std::size_t capacity) {
+  outbox::WriterSettings w;
+  w.db_url = std::move(url);
+  w.connect_timeout = std::chrono::milliseconds(connect_ms);
+  w.group_max_messages = group;
+  w.queue_capacity = capacity;
+  return w;
+}
+
 class DbTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -142,7 +151,7 @@ TEST_F(DbTest, InsertDetectsDuplicatesAndConflictsEvenInOneTransaction) {
 }
 
 TEST_F(DbTest, GroupCommitStoresEverythingFromManyThreadsInFewerTransactions) {
-  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 64, 100000, 1});
+  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 64, 100000));
   writer.start();
   constexpr int kThreads = 8;
   constexpr int kPerThread = 250;
@@ -176,7 +185,7 @@ TEST_F(DbTest, GroupCommitStoresEverythingFromManyThreadsInFewerTransactions) {
 }
 
 TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
-  outbox::GroupCommitWriter writer({"postgresql://nobody@127.0.0.1:1/none", std::chrono::milliseconds(500), 8, 10, 1});
+  outbox::GroupCommitWriter writer(writer_settings("postgresql://nobody@127.0.0.1:1/none", 500, 8, 10));
   writer.start();
   std::promise<outbox::Result> p;
   writer.submit(message("U1", "<u/>"), [&](outbox::Result r) { p.set_value(r); });
@@ -187,14 +196,14 @@ TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
 }
 
 TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
-  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 8, 10, 1});
+  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 8, 10));
   std::promise<outbox::Result> p;
   writer.submit(message("S1", "<s/>"), [&](outbox::Result r) { p.set_value(r); });  // not started
   EXPECT_EQ(p.get_future().get().outcome, outbox::Outcome::shutting_down);
 }
 
 TEST_F(DbTest, StopCommitsWhatWasQueued) {
-  outbox::GroupCommitWriter writer({db_->url(), std::chrono::milliseconds(3000), 16, 10000, 1});
+  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 16, 10000));
   writer.start();
   std::atomic<int> stored{0};
   for (int i = 0; i < 300; ++i) {

@@ -77,6 +77,7 @@ class Handlers final : public RequestHandler {
   void get_message(const Request& req, const std::string& id, Respond respond);
   Response readyz() const;
   void admin(const Request& req, const std::string& path, Respond respond);
+  void erasures(const Request& req, const std::string& path, Respond respond);
 
   HandlerDeps deps_;
   HandlerStats stats_;

@@ -25,6 +25,7 @@ enum class Problem {
   method_not_allowed,      // 405
   ack_not_addressed,       // 403 acknowledging a message not delivered to this agency
   idempotency_conflict,    // 409 same key, different body
+  case_erased,             // 409 the case was erased by operation of law
   length_required,         // 411 no Content-Length (chunked bodies are refused)
   payload_too_large,       // 413
   unsupported_media_type,  // 415

@@ -31,6 +31,13 @@ int endpoints_list(const std::filesystem::path& config);
 int endpoint_pause(const std::filesystem::path& config, const std::string& agency,
                    const std::string& endpoint, bool pause, const std::string& reason);
 
+// The erasure compliance report: one row per (erasure, required recipient).
+struct ErasureReportArgs {
+  std::string format = "csv";  // csv or json
+  std::string status, agency, since, until;
+};
+int erasures_report(const std::filesystem::path& config, const ErasureReportArgs& args);
+
 std::string version_string();
 
 }  // namespace cjhub::app

@@ -76,6 +76,13 @@ struct Delivery {
   std::size_t threads = 1;                     // outbound I/O threads
 };
 
+// Erasure by operation of law (CGS 54-142a, 54-142e).
+struct Erasure {
+  std::chrono::seconds ack_deadline{30LL * 24 * 3600};  // every recipient must confirm by then
+  std::chrono::seconds follow_up{20LL * 24 * 3600};     // unconfirmed recipients are chased from then
+  std::string later_messages = "reject";                // reject (409 case-erased) or accept
+};
+
 struct Workers {
   std::size_t io_threads = 0;  // 0 = one per core
 };
@@ -97,6 +104,7 @@ struct Config {
   Ingest ingest;
   Workers workers;
   Delivery delivery;
+  Erasure erasure;
   log::Settings logging;
   std::vector<MessageType> message_types;
 

@@ -23,6 +23,7 @@ enum class Outcome {
   conflict,         // same idempotency key, different body
   ack_unknown_reference,  // acknowledges a message the hub does not know (nothing stored)
   ack_not_addressed,      // acknowledges a message not delivered to this agency (nothing stored)
+  case_erased,            // about a case erased by operation of law (policy: reject; nothing stored)
   unavailable,      // the database cannot be reached (nothing stored)
   outcome_unknown,  // COMMIT sent, result unknown: retry with the same idempotency key
   overloaded,       // the queue is full (nothing stored)
@@ -54,6 +55,7 @@ struct WriterSettings {
   std::size_t writers = 1;
   std::size_t queue_max_bytes = 256u << 20;
   std::chrono::milliseconds statement_timeout{30000};
+  store::ErasurePolicy erasure;
 };
 
 struct WriterStats {

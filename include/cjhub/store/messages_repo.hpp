@@ -10,6 +10,7 @@
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/time.hpp"
+#include "cjhub/store/erasures_repo.hpp"
 
 namespace cjhub::store {
 
@@ -22,7 +23,8 @@ struct NewMessage {
   std::string case_key;
   std::string origin_ori;
   std::string jurisdiction;
-  bool erasure = false;
+  bool erasure = false;          // the whole case is erased (erasure notice, or every charge)
+  bool erasure_charges = false;  // some charges, not all, are erased
   std::string body;
   Sha256 body_sha256{};
   SystemTime received_at{};
@@ -40,6 +42,7 @@ enum class InsertStatus {
   conflict,   // same sender and idempotency key, different body
   ack_unknown_reference,  // an acknowledgement of a message the hub does not know
   ack_not_addressed,      // an acknowledgement of a message not delivered to its sender
+  case_erased,            // a later message about an erased case (policy: reject)
 };
 
 struct InsertResult {
@@ -61,7 +64,8 @@ struct GroupResult {
   std::vector<InsertResult> results;
   std::size_t deliveries = 0;
 };
-GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
+GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch,
+                         const ErasurePolicy& erasure = {});
 
 struct MessageRecord {
   std::string id;

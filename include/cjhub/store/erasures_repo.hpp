@@ -1,0 +1,57 @@
+// Erasure by operation of law, in the store: what happens in the transaction that stores an
+// erasure, and the ledger that proves every recipient was told and confirmed deletion.
+#pragma once
+
+#include <optional>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <string>
+#include <vector>
+
+namespace cjhub::store {
+
+struct ErasurePolicy {
+  long long deadline_seconds = 30LL * 24 * 3600;   // CGS 54-142e: 30 days from notice
+  long long follow_up_seconds = 20LL * 24 * 3600;  // unconfirmed recipients are chased from then
+  bool reject_later_messages = true;               // later messages about an erased case get 409
+};
+
+bool case_erased(pqxx::work& tx, const std::string& case_key);
+
+struct ErasureInput {
+  std::string message_id;  // the message that carries the erasure (also the erasure's id)
+  std::string type, sender_ori, origin_ori, case_key, jurisdiction, received_at;
+  bool whole_case = true;  // false: only some charges (CaseUpdate with some charges flagged)
+};
+struct ErasureResult {
+  std::size_t redacted = 0;    // earlier messages whose payload was removed
+  std::size_t suppressed = 0;  // undelivered deliveries that will never be sent
+  std::size_t recipients = 0;  // deliveries of the erasure, each with a required acknowledgement
+};
+// Inside the ingest transaction, after the message row exists and with the case lock held.
+ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy);
+
+struct ErasureFilter {
+  std::optional<std::string> agency;        // erasures that involve this recipient
+  std::optional<std::string> since, until;  // received between
+  std::optional<std::string> requested_by;  // restrict to one requester (non-operators)
+  std::optional<std::string> id;
+  std::optional<std::string> status;        // open, overdue, complete
+  std::optional<std::string> after_at, after_id;  // keyset paging cursor
+  long long limit = 100;
+};
+struct ErasureSummary {
+  std::string id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, status;
+  long long redacted_messages = 0, suppressed_deliveries = 0;
+  long long recipients = 0, delivered = 0, acknowledged = 0, confirmed = 0, rejected = 0, overdue = 0;
+};
+struct ErasureRecipient {
+  std::string erasure_id, delivery_id, recipient_ori, endpoint, state;
+  int attempts = 0;
+  std::string delivered_at, acknowledged_at, ack_status, ack_reason, last_error;
+  bool overdue = false, follow_up_due = false;
+};
+std::vector<ErasureSummary> list_erasures(pqxx::connection& conn, const ErasureFilter& f);
+std::vector<ErasureRecipient> erasure_recipients(pqxx::connection& conn, const std::vector<std::string>& ids);
+
+}  // namespace cjhub::store

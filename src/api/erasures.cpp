@@ -1,0 +1,122 @@
+// The erasure ledger: for every erasure, every required recipient with delivered and
+// acknowledged times, deadline and state. Operators see every erasure; the agency that
+// requested an erasure (the court) sees its own.
+//   GET /v1/erasures?status=open|overdue|complete&agency=&since=&until=&limit=&after_at=&after_id=
+//   GET /v1/erasures/{id}
+#include <boost/json.hpp>
+
+#include "api/query.hpp"
+#include "cjhub/api/handlers.hpp"
+#include "cjhub/api/problem.hpp"
+#include "cjhub/common/ids.hpp"
+#include "cjhub/store/erasures_repo.hpp"
+
+namespace cjhub::api {
+
+namespace json = boost::json;
+
+namespace {
+
+json::object to_json(const store::ErasureSummary& s) {
+  return {{"erasure_id", s.id},
+          {"case_key", s.case_key},
+          {"scope", s.scope},
+          {"requested_by", s.requested_by},
+          {"received_at", s.received_at},
+          {"deadline_at", s.deadline_at},
+          {"follow_up_at", s.follow_up_at},
+          {"status", s.status},
+          {"redacted_messages", s.redacted_messages},
+          {"suppressed_deliveries", s.suppressed_deliveries},
+          {"recipients", s.recipients},
+          {"delivered", s.delivered},
+          {"acknowledged", s.acknowledged},
+          {"confirmed", s.confirmed},
+          {"rejected", s.rejected},
+          {"overdue", s.overdue}};
+}
+
+json::object to_json(const store::ErasureRecipient& r) {
+  json::object o{{"recipient_ori", r.recipient_ori}, {"endpoint", r.endpoint},
+                 {"delivery_id", r.delivery_id},     {"state", r.state == "queued" ? "pending" : r.state},
+                 {"attempts", r.attempts},           {"overdue", r.overdue},
+                 {"follow_up_due", r.follow_up_due}};
+  if (!r.delivered_at.empty()) o["delivered_at"] = r.delivered_at;
+  if (!r.acknowledged_at.empty()) o["acknowledged_at"] = r.acknowledged_at;
+  if (!r.ack_status.empty()) o["ack_status"] = r.ack_status;
+  if (!r.ack_reason.empty()) o["ack_reason"] = r.ack_reason;
+  if (!r.last_error.empty()) o["last_error"] = r.last_error;
+  return o;
+}
+
+}  // namespace
+
+void Handlers::erasures(const Request& req, const std::string& path, Respond respond) {
+  const auto who = deps_.directory->resolve(req.peer);
+  if (who.result != identity::Resolution::ok) return respond(problem(Problem::unknown_client, "", path));
+  if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+  if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
+  store::ErasureFilter f;
+  if (!who.agency->is_operator()) f.requested_by = who.agency->ori;
+
+  if (path == "/v1/erasures") {
+    const auto q = query_params(req.target);
+    f.status = get(q, "status");
+    if (f.status && *f.status != "open" && *f.status != "overdue" && *f.status != "complete") {
+      return respond(problem(Problem::bad_request, "status must be open, overdue or complete", path));
+    }
+    if (get(q, "overdue") == std::optional<std::string>("true")) f.status = "overdue";
+    f.agency = get(q, "agency");
+    f.since = get(q, "since");
+    f.until = get(q, "until");
+    f.after_at = get(q, "after_at");
+    f.after_id = get(q, "after_id");
+    if (f.after_id && !Uuid::parse(*f.after_id)) return respond(problem(Problem::bad_request, "after_id", path));
+    if (auto l = get(q, "limit")) f.limit = std::clamp(std::atoll(l->c_str()), 1LL, 1000LL);
+    return deps_.db->run(
+        [f](pqxx::connection& c) {
+          const auto items = store::list_erasures(c, f);
+          std::vector<std::string> ids;
+          for (const auto& s : items) ids.push_back(s.id);
+          const auto recipients = store::erasure_recipients(c, ids);
+          json::array out;
+          for (const auto& s : items) {
+            auto o = to_json(s);
+            json::array rs;
+            for (const auto& r : recipients) {
+              if (r.erasure_id == s.id) rs.push_back(to_json(r));
+            }
+            o["recipient_states"] = std::move(rs);
+            out.push_back(std::move(o));
+          }
+          json::object body{{"erasures", std::move(out)}};
+          if (static_cast<long long>(items.size()) == f.limit && !items.empty()) {
+            // Keyset paging: the next page starts after the last erasure of this one.
+            body["next"] = json::object{{"after_at", items.back().received_at}, {"after_id", items.back().id}};
+          }
+          Response r;
+          r.body = json::serialize(body);
+          return r;
+        },
+        std::move(respond));
+  }
+  const auto id = path.substr(std::string("/v1/erasures/").size());
+  if (!Uuid::parse(id)) return respond(problem(Problem::not_found, "not an erasure id", path));
+  f.id = id;
+  f.limit = 1;
+  deps_.db->run(
+      [f, path](pqxx::connection& c) {
+        const auto items = store::list_erasures(c, f);
+        if (items.empty()) return problem(Problem::not_found, "no such erasure for this agency", path);
+        auto o = to_json(items.front());
+        json::array rs;
+        for (const auto& r : store::erasure_recipients(c, {items.front().id})) rs.push_back(to_json(r));
+        o["recipient_states"] = std::move(rs);
+        Response r;
+        r.body = json::serialize(o);
+        return r;
+      },
+      std::move(respond));
+}
+
+}  // namespace cjhub::api

@@ -1,0 +1,50 @@
+// Query-string helpers for the GET handlers.
+#pragma once
+
+#include <cctype>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cjhub::api {
+
+inline std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+inline std::map<std::string, std::string> query_params(const std::string& target) {
+  std::map<std::string, std::string> out;
+  const auto q = target.find('?');
+  if (q == std::string::npos) return out;
+  std::string_view rest(target);
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto part = rest.substr(0, amp);
+    const auto eq = part.find('=');
+    if (eq != std::string_view::npos) out[percent_decode(part.substr(0, eq))] = percent_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+inline std::optional<std::string> get(const std::map<std::string, std::string>& m, const char* k) {
+  const auto it = m.find(k);
+  return it == m.end() || it->second.empty() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+}  // namespace cjhub::api

@@ -1,0 +1,188 @@
+// End to end: erasure by operation of law. One case travels from arrest to erasure; afterwards
+// the hub holds no payload of it, sent nothing more of it, told every agency that had it, can
+// prove who confirmed, and leaks the person's data nowhere.
+#include "e2e/delivery_fixture.hpp"
+
+namespace cjhub::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Erasure : public DeliverySuite {};
+
+const char* kCase = "OTN-2026-0000123";
+// Personal data of the case's subject and charges, from tests/data/ciss/valid/arrest-packet-1.xml.
+const std::vector<std::string> kPersonalData = {"Whitfield", "Marcus", "1994-07-19", "CT00472915",
+                                                "734215KA9", "Carrying a dangerous weapon"};
+
+TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
+  start_sinks();
+  // Hartford PD never acknowledges: with a short deadline it becomes overdue.
+  hartford_->stop();
+  hartford_->start({"--ack", "none"});
+  dcj_->stop();  // DCJ is down: what the case sent it is still undelivered at erasure time
+  start_hub({{"CJHUB_ERASURE_DEADLINE_S", "3"}, {"CJHUB_ERASURE_FOLLOW_UP_S", "1"}});
+  std::vector<std::string> api_answers;
+  auto keep = [&](const HttpResult& r) {
+    api_answers.push_back(r.body);
+    return r;
+  };
+
+  auto hpd = client("hartford-pd");
+  auto jud = client("judicial");
+  const auto arrest = keep(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")));
+  ASSERT_EQ(arrest.status, 202u) << arrest.body;
+  const std::string arrest_id(boost::json::parse(arrest.body).at("message_id").as_string());
+  const auto update = keep(jud.request("POST", "/v1/messages", sample("valid/case-update-1.xml")));
+  ASSERT_EQ(update.status, 202u) << update.body;
+  // DESPP has both before the erasure; DCJ has neither.
+  auto until = std::chrono::steady_clock::now() + 15s;
+  while (despp_->receipts().size() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(despp_->receipts().size(), 2u);
+
+  const auto erasure = keep(jud.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml")));
+  ASSERT_EQ(erasure.status, 202u) << erasure.body;
+  const std::string erasure_id(boost::json::parse(erasure.body).at("message_id").as_string());
+
+  // 1. No earlier payload byte of the case is left in the hub.
+  EXPECT_EQ(db_->count(std::string("SELECT count(*) FROM messages WHERE case_key = '") + kCase +
+                       "' AND id <> '" + erasure_id + "' AND body IS NOT NULL"),
+            0);
+  for (const auto& p : kPersonalData) {
+    EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE position(convert_to('" + p + "', 'UTF8') in body) > 0"), 0)
+        << p;
+  }
+  EXPECT_EQ(db_->count(std::string("SELECT count(*) FROM messages WHERE case_key = '") + kCase +
+                       "' AND redacted_at IS NOT NULL"),
+            2);
+  // 2. What was not yet delivered of the case will never be (DCJ's arrest packet and update).
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed'"), 2);
+
+  // 3. Every agency that holds (or was to get) the record is sent the erasure; DCJ once it is back.
+  dcj_->start();
+  until = std::chrono::steady_clock::now() + 20s;
+  auto got_erasure = [&](SinkProcess& s) {
+    for (const auto& l : s.receipts()) {
+      if (l.at("message_id").as_string() == erasure_id) return true;
+    }
+    return false;
+  };
+  while (!(got_erasure(*despp_) && got_erasure(*dcj_) && got_erasure(*hartford_)) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(got_erasure(*despp_));
+  EXPECT_TRUE(got_erasure(*dcj_));
+  EXPECT_TRUE(got_erasure(*hartford_));
+  for (const auto& l : dcj_->receipts()) {
+    EXPECT_EQ(l.at("message_type").as_string(), "ErasureNotice") << "DCJ must get nothing else of the case";
+  }
+
+  // 4. The ledger: DESPP and DCJ confirmed (their sinks acknowledge), Hartford is overdue.
+  auto ops = client("operator");
+  boost::json::object ledger;
+  until = std::chrono::steady_clock::now() + 20s;
+  for (;;) {
+    const auto r = keep(ops.request("GET", "/v1/erasures/" + erasure_id));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ledger = boost::json::parse(r.body).as_object();
+    if ((ledger.at("confirmed").as_int64() == 2 && ledger.at("status").as_string() == "overdue") ||
+        std::chrono::steady_clock::now() > until) {
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(ledger.at("case_key").as_string(), kCase);
+  EXPECT_EQ(ledger.at("scope").as_string(), "case");
+  EXPECT_EQ(ledger.at("requested_by").as_string(), "CTJUD0000");
+  EXPECT_EQ(ledger.at("recipients").as_int64(), 3);
+  EXPECT_EQ(ledger.at("confirmed").as_int64(), 2);
+  EXPECT_EQ(ledger.at("status").as_string(), "overdue") << ledger;
+  EXPECT_EQ(ledger.at("redacted_messages").as_int64(), 2);
+  EXPECT_EQ(ledger.at("suppressed_deliveries").as_int64(), 2);
+  for (const auto& rs : ledger.at("recipient_states").as_array()) {
+    const std::string ori(rs.at("recipient_ori").as_string());
+    if (ori == "CT0064000") {
+      EXPECT_TRUE(rs.at("overdue").as_bool()) << rs;
+      EXPECT_EQ(rs.at("state").as_string(), "delivered") << rs;
+      EXPECT_FALSE(rs.as_object().contains("ack_status")) << rs;
+    } else {
+      EXPECT_EQ(rs.at("ack_status").as_string(), "completed") << rs;
+      EXPECT_FALSE(rs.at("overdue").as_bool()) << rs;
+      EXPECT_TRUE(rs.as_object().contains("acknowledged_at")) << rs;
+    }
+  }
+  // The court sees its erasures (this one, and the charge-level erasure case-update-1 carried,
+  // both overdue at Hartford); a police department does not see the court's.
+  const auto list = keep(jud.request("GET", "/v1/erasures?status=overdue"));
+  ASSERT_EQ(list.status, 200u);
+  const auto listed = boost::json::parse(list.body);
+  ASSERT_EQ(listed.at("erasures").as_array().size(), 2u) << listed;
+  EXPECT_EQ(listed.at("erasures").as_array()[0].at("scope").as_string(), "charges");
+  EXPECT_EQ(listed.at("erasures").as_array()[1].at("erasure_id").as_string(), erasure_id);
+  const auto other = keep(hpd.request("GET", "/v1/erasures"));
+  EXPECT_EQ(boost::json::parse(other.body).at("erasures").as_array().size(), 0u);
+  // Hartford's late confirmation is recorded.
+  auto ack = sample("valid/ack-completed.xml");
+  replace_all(ack, "CTJUD0000-20270703-004512", erasure_id);
+  replace_all(ack, "CTDESPP00", "CT0064000");
+  EXPECT_EQ(keep(hpd.request("POST", "/v1/messages", ack)).status, 202u);
+  const auto done = boost::json::parse(keep(ops.request("GET", "/v1/erasures/" + erasure_id)).body);
+  EXPECT_EQ(done.at("status").as_string(), "complete") << done;
+
+  // 5. The compliance report.
+  std::string csv;
+  ASSERT_EQ(hub_->run_command({"erasures", "report", "-c", (source_dir() / "config/cjhub.example.yaml").string(),
+                               "--format", "csv"},
+                              &csv),
+            0)
+      << csv;
+  EXPECT_NE(csv.find("erasure_id,case_key"), std::string::npos) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 7) << csv;  // header + 3 recipients of each erasure
+  EXPECT_NE(csv.find(std::string(erasure_id) + "," + kCase + ",case,CTJUD0000"), std::string::npos) << csv;
+
+  // 6. A later message about the erased case is refused, and the sender can read only metadata.
+  auto later = sample("valid/arrest-packet-1.xml");
+  replace_all(later, "CT0064000-20260315-000871", "CT0064000-20270801-000001");
+  const auto refused = keep(hpd.request("POST", "/v1/messages", later));
+  EXPECT_EQ(refused.status, 409u) << refused.body;
+  EXPECT_NE(refused.body.find("urn:cjhub:problem:case-erased"), std::string::npos);
+  const auto status = keep(hpd.request("GET", "/v1/messages/" + arrest_id));
+  ASSERT_EQ(status.status, 200u);
+  EXPECT_TRUE(boost::json::parse(status.body).at("payload_removed").as_bool());
+
+  // 7. Nothing leaks: no API answer and no line of the hub's log carries the person's data.
+  const auto log = hub_->log();
+  for (const auto& p : kPersonalData) {
+    EXPECT_EQ(log.find(p), std::string::npos) << "log carries " << p;
+    for (const auto& a : api_answers) EXPECT_EQ(a.find(p), std::string::npos) << "API answer carries " << p << ": " << a;
+  }
+}
+
+TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRecorded) {
+  start_sinks();
+  start_hub();
+  auto nh = client("newhaven-pd");
+  auto jud = client("judicial");
+  ASSERT_EQ(nh.request("POST", "/v1/messages", sample("valid/arrest-packet-2.xml")).status, 202u);
+  const auto all = jud.request("POST", "/v1/messages", sample("valid/case-update-all-erased.xml"));
+  ASSERT_EQ(all.status, 202u) << all.body;
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'case' AND case_key = 'OTN-2026-0000456'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000456' AND message_type = "
+                       "'ArrestPacket' AND body IS NOT NULL"),
+            0);
+  // case-update-1 flags only some charges: forwarded and recorded, nothing redacted.
+  auto hpd = client("hartford-pd");
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")).status, 202u);
+  ASSERT_EQ(jud.request("POST", "/v1/messages", sample("valid/case-update-1.xml")).status, 202u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000123'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000123' AND body IS NULL"), 0);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000123'"), 0);
+  // Its recipients owe an acknowledgement.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+                       "WHERE x.scope = 'charges' AND NOT d.ack_required"),
+            0);
+}
+
+}  // namespace
+}  // namespace cjhub::test
