@@ -96,6 +96,7 @@ max_connections = 200
 shared_buffers = 256MB
 wal_compression = on
 max_wal_size = 2GB
+shared_preload_libraries = 'pg_stat_statements'   # per-statement figures for the benchmarks
 CONF
   fi
   if pg_running; then say "PostgreSQL already running on port $CJHUB_PG_PORT"; return; fi

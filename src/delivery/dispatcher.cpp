@@ -158,6 +158,7 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   done.kind = v.kind;
   done.delivery_id = c.delivery_id;
   done.endpoint_id = c.endpoint_id;
+  done.case_key = c.case_key;
   if (r.error == TransportError::none) done.http_status = static_cast<int>(r.status);
   done.error = v.error;
   done.retry_delay = v.delay;
@@ -318,6 +319,7 @@ void Dispatcher::db_loop() {
             sup.kind = store::Completion::Kind::suppressed;
             sup.delivery_id = c.delivery_id;
             sup.endpoint_id = c.endpoint_id;
+            sup.case_key = c.case_key;
             std::lock_guard lock(mutex_);
             completions_.push_back(std::move(sup));
             if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);

@@ -123,7 +123,8 @@ void GroupCommitWriter::run(std::size_t index) {
   }
 }
 
-void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group) {
+void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group,
+                                     int attempt) {
   auto lg = log::get("outbox");
   std::vector<const store::NewMessage*> batch;
   batch.reserve(group.size());
@@ -164,8 +165,25 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
     conn.reset();
     stats_.failures.fetch_add(1);
     for (auto& item : group) item.done({Outcome::unavailable, {}});
+  } catch (const pqxx::sql_error& e) {
+    const std::string state = e.sqlstate();
+    if ((state == "40P01" || state == "40001") && attempt < 3) {
+      // Deadlock or serialization failure: the transaction was rolled back; try the group again.
+      lg->warn("group of {} rolled back ({}); retrying", group.size(), state);
+      return commit_group(conn, group, attempt + 1);
+    }
+    stats_.failures.fetch_add(1);
+    fail_group(conn, group, e);
   } catch (const std::exception& e) {
     stats_.failures.fetch_add(1);
+    fail_group(conn, group, e);
+  }
+}
+
+void GroupCommitWriter::fail_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group,
+                                   const std::exception& e) {
+  auto lg = log::get("outbox");
+  {
     if (group.size() > 1) {
       // One bad row must not sink its neighbours: store each on its own.
       lg->warn("group of {} failed ({}); storing one by one", group.size(), e.what());

@@ -22,6 +22,21 @@ std::optional<int> opt_int(const pqxx::field& f) {
   return f.is_null() ? std::nullopt : std::optional<int>(f.as<int>());
 }
 
+// '{"a","b"}' for text arrays.
+std::string text_array(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (const char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
 // '{1,2,3}' for integer arrays.
 template <class T>
 std::string int_array(const std::vector<T>& v) {
@@ -46,11 +61,15 @@ void promote_lanes(pqxx::work& tx, const std::set<std::pair<long long, std::stri
 }  // namespace
 
 void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
+  case_keys.erase(std::remove(case_keys.begin(), case_keys.end(), std::string()), case_keys.end());
   std::sort(case_keys.begin(), case_keys.end());
   case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
-  for (const auto& k : case_keys) {
-    if (!k.empty()) tx.exec_params(sql::kLockCase, k);
+  if (case_keys.empty()) return;
+  if (case_keys.size() == 1) {
+    tx.exec_params(sql::kLockCase, case_keys.front());
+    return;
   }
+  tx.exec_params(sql::kLockCases, text_array(case_keys));
 }
 
 std::size_t route_message(pqxx::work& tx, const RouteInput& in) {
@@ -153,21 +172,42 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
   if (batch.empty()) return {};
   return translate_errors([&] {
     pqxx::work tx(conn, "complete");
+    // Case locks first, in order, like the writers: never a row lock held while waiting for one.
+    std::vector<std::string> cases;
+    for (const auto& c : batch) cases.push_back(c.case_key);
+    lock_cases(tx, cases);
     std::vector<CompletionResult> out;
     out.reserve(batch.size());
     std::set<std::pair<long long, std::string>> lanes;
     std::set<long long> succeeded;
     std::map<long long, int> failures;
     std::string failure_reason;
+    // The common case, every delivered one in a single statement.
+    {
+      std::vector<std::string> ids;
+      std::vector<int> statuses;
+      for (const auto& c : batch) {
+        if (c.kind != Completion::Kind::delivered) continue;
+        ids.push_back(c.delivery_id);
+        statuses.push_back(c.http_status.value_or(200));
+        succeeded.insert(c.endpoint_id);
+      }
+      if (!ids.empty()) {
+        std::set<std::string> written;
+        for (const auto& r : tx.exec_params(sql::kMarkDeliveredMany, text_array(ids), int_array(statuses))) {
+          written.insert(r[0].as<std::string>());
+          if (!r[2].is_null()) lanes.insert({r[1].as<long long>(), r[2].as<std::string>()});
+        }
+        for (const auto& id : ids) out.push_back({id, written.count(id) ? "delivered" : "", false});
+      }
+    }
     for (const auto& c : batch) {
+      if (c.kind == Completion::Kind::delivered) continue;
       CompletionResult res{c.delivery_id, "", false};
       pqxx::result r;
       switch (c.kind) {
         case Completion::Kind::delivered:
-          r = tx.exec_prepared(sql::kMarkDeliveredName, c.delivery_id, c.http_status.value_or(200));
-          if (!r.empty()) res.state = "delivered";
-          succeeded.insert(c.endpoint_id);
-          break;
+          break;  // written above
         case Completion::Kind::retry:
           r = tx.exec_prepared(sql::kMarkRetryName, c.delivery_id, c.http_status, c.error,
                                static_cast<long long>(c.retry_delay.count()), leased_by);
@@ -193,7 +233,15 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       }
       out.push_back(std::move(res));
     }
-    promote_lanes(tx, lanes);
+    if (!lanes.empty()) {  // case locks are held
+      std::vector<long long> lane_endpoints;
+      std::vector<std::string> lane_cases;
+      for (const auto& [endpoint, case_key] : lanes) {
+        lane_endpoints.push_back(endpoint);
+        lane_cases.push_back(case_key);
+      }
+      tx.exec_params0(sql::kPromoteLanes, int_array(lane_endpoints), text_array(lane_cases));
+    }
     for (const auto id : succeeded) tx.exec_params0(sql::kEndpointSuccess, id);
     for (const auto& [id, n] : failures) {
       for (int i = 0; i < n; ++i) {

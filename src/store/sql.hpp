@@ -97,6 +97,24 @@ inline constexpr const char* kDeactivateSubscriptions =
 // Deliveries of one case to one endpoint leave in store order: writers and completions that touch
 // a case's lanes hold this lock (hash of the case key) until they commit.
 inline constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
+// The same for many cases in one round trip, in the given (sorted) order.
+inline constexpr const char* kLockCases =
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) "
+    "ORDER BY n";
+// Many deliveries delivered at once ($1 ids, $2 statuses); returns the lanes they free.
+inline constexpr const char* kMarkDeliveredMany =
+    "UPDATE deliveries d SET state = 'delivered', delivered_at = now(), last_status = u.status, last_error = NULL, "
+    "lease_until = NULL, leased_by = NULL FROM unnest($1::uuid[], $2::integer[]) AS u(id, status) "
+    "WHERE d.id = u.id AND d.state IN ('in_flight', 'pending') RETURNING d.id::text, d.endpoint_id, d.case_key";
+// Promotes the next queued delivery of many lanes ($1 endpoint ids, $2 case keys) at once.
+inline constexpr const char* kPromoteLanes =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
+    "  SELECT (SELECT q.id FROM deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.case_key = l.case_key "
+    "          AND q.state = 'queued' ORDER BY q.seq LIMIT 1) AS id "
+    "  FROM unnest($1::bigint[], $2::text[]) AS l(endpoint_id, case_key) "
+    "  WHERE NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = l.endpoint_id AND b.case_key = l.case_key "
+    "                    AND b.state IN ('pending', 'in_flight'))) n "
+    "WHERE d.id = n.id";
 // One delivery per matching endpoint. The first of a case's lane is pending; the others queue.
 inline constexpr const char* kRouteMessageName = "route_message";
 inline constexpr const char* kRouteMessage =

@@ -86,7 +86,8 @@ class GroupCommitWriter final : public Component, public IngestQueue {
     Completion done;
   };
   void run(std::size_t index);
-  void commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group);
+  void commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group, int attempt = 0);
+  void fail_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group, const std::exception& e);
 
   WriterSettings settings_;
   mutable std::mutex mutex_;

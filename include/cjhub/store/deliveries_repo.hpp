@@ -87,6 +87,7 @@ struct Completion {
   enum class Kind { delivered, retry, dead, suppressed } kind = Kind::delivered;
   std::string delivery_id;
   long long endpoint_id = 0;
+  std::string case_key;  // its lane's case: locked before any row is touched
   std::optional<int> http_status;
   std::string error;  // for retry / dead
   std::chrono::milliseconds retry_delay{0};
