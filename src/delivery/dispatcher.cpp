@@ -146,10 +146,11 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   const double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   const auto v = judge(r, c.attempt, config_.delivery, draw);
   auto lg = log::get("delivery");
+  std::shared_ptr<const store::NewMessage> ack;
   if (v.kind == store::Completion::Kind::delivered) {
     lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
               c.recipient_ori, c.attempt, r.status);
-    if (!r.body.empty()) accept_ack(c, r);
+    if (!r.body.empty()) ack = accept_ack(c, r);
   } else {
     lg->info("delivery {} of message {} to {} attempt {} failed: {}", c.delivery_id, c.message_id,
              c.recipient_ori, c.attempt, v.error);
@@ -163,6 +164,7 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   done.error = v.error;
   done.retry_delay = v.delay;
   done.endpoint_failure = v.endpoint_failure;
+  done.ack = std::move(ack);
   {
     std::lock_guard lock(mutex_);
     completions_.push_back(std::move(done));
@@ -172,25 +174,29 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   wake();
 }
 
-// A recipient may acknowledge in the 2xx body: admitted exactly as if it had POSTed it.
-void Dispatcher::accept_ack(const store::Claimed& c, const OutboundResult& r) {
-  const auto ct = r.content_type.substr(0, r.content_type.find(';'));
-  if (ct != "application/xml" && ct != "text/xml" && !ct.ends_with("+xml")) return;
+// A recipient may acknowledge in the 2xx body: admitted exactly as if it had POSTed it, then
+// stored with the delivery's outcome.
+std::shared_ptr<const store::NewMessage> Dispatcher::accept_ack(const store::Claimed& c, const OutboundResult& r) {
+  auto ct = r.content_type.substr(0, r.content_type.find(';'));
+  for (auto& ch : ct) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (ct != "application/xml" && ct != "text/xml" && !ct.ends_with("+xml")) return nullptr;
   const auto agency = directory_.current()->find(c.recipient_ori);
-  if (!agency) return;
+  if (!agency) {
+    log::get("delivery")->warn("delivery {}: acknowledgement in the answer ignored: {} is not an active agency",
+                               c.delivery_id, c.recipient_ori);
+    return nullptr;
+  }
   auto admitted = api::admit(config_, schemas_, *agency, r.body, "", now_utc());
   auto lg = log::get("delivery");
   if (auto* refusal = std::get_if<api::Refusal>(&admitted)) {
     lg->warn("delivery {}: the response body from {} is not an acceptable acknowledgement ({})", c.delivery_id,
              c.recipient_ori, api::info(refusal->problem).slug);
-    return;
+    return nullptr;
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
-  if (msg.ack_ref.empty()) return;  // a valid message, but not an acknowledgement
+  if (msg.ack_ref.empty()) return nullptr;  // a valid message, but not an acknowledgement
   stats_.acks_in_response.fetch_add(1);
-  ingest_.submit(std::move(msg), [lg, id = c.delivery_id](outbox::Result res) {
-    lg->info("delivery {}: acknowledgement in the response stored: {}", id, outbox::to_string(res.outcome));
-  });
+  return std::make_shared<const store::NewMessage>(std::move(msg));
 }
 
 void Dispatcher::db_loop() {
@@ -244,6 +250,9 @@ void Dispatcher::db_loop() {
             if (res.state == "delivered") stats_.delivered.fetch_add(1);
             if (res.state == "pending") stats_.retried.fetch_add(1);
             if (res.state == "dead") stats_.dead.fetch_add(1);
+            if (!res.ack_outcome.empty() && res.ack_outcome != "stored") {
+              lg->warn("delivery {}: acknowledgement in the answer {}", res.delivery_id, res.ack_outcome);
+            }
             if (res.endpoint_paused_now) {
               lg->warn("endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
                        "in order until an operator resumes it",

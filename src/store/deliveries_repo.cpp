@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/messages_repo.hpp"
 #include "store/sql.hpp"
 
 namespace cjhub::store {
@@ -198,12 +199,12 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
           written.insert(r[0].as<std::string>());
           if (!r[2].is_null()) lanes.insert({r[1].as<long long>(), r[2].as<std::string>()});
         }
-        for (const auto& id : ids) out.push_back({id, written.count(id) ? "delivered" : "", false});
+        for (const auto& id : ids) out.push_back({id, written.count(id) ? "delivered" : "", false, ""});
       }
     }
     for (const auto& c : batch) {
       if (c.kind == Completion::Kind::delivered) continue;
-      CompletionResult res{c.delivery_id, "", false};
+      CompletionResult res{c.delivery_id, "", false, ""};
       pqxx::result r;
       switch (c.kind) {
         case Completion::Kind::delivered:
@@ -233,6 +234,27 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       }
       out.push_back(std::move(res));
     }
+    // Acknowledgements that came in the answers (case locks are held).
+    std::size_t receipts = 0;
+    for (const auto& c : batch) {
+      if (!c.ack) continue;
+      auto& res = *std::find_if(out.begin(), out.end(),
+                                [&](const CompletionResult& r) { return r.delivery_id == c.delivery_id; });
+      const auto target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
+      if (target.status != AckTargetStatus::found) {
+        res.ack_outcome = "refused: not addressed to this agency";
+        continue;
+      }
+      const auto r = insert_message(tx, *c.ack);
+      if (r.status == InsertStatus::inserted) {
+        apply_ack(tx, target, c.ack->ack_status, c.ack->ack_reason, r.message_id);
+        receipts += route_receipt(tx, r.message_id, target.original_sender, c.ack->type);
+        res.ack_outcome = "stored";
+      } else {
+        res.ack_outcome = r.status == InsertStatus::duplicate ? "duplicate" : "refused: idempotency conflict";
+      }
+    }
+    if (receipts > 0) tx.exec0(sql::kNotifyDeliveries);
     if (!lanes.empty()) {  // case locks are held
       std::vector<long long> lane_endpoints;
       std::vector<std::string> lane_cases;

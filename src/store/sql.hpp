@@ -182,14 +182,16 @@ inline constexpr const char* kLoadEndpoints =
 inline constexpr const char* kClaimName = "claim_deliveries";
 inline constexpr const char* kClaim =
     "WITH cap AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[]) AS c(endpoint_id, n, lease_ms)), "
-    "picked AS (SELECT x.id, cap.lease_ms FROM cap "
+    "picked AS (SELECT x.id FROM cap "
     "  JOIN endpoints e ON e.id = cap.endpoint_id AND e.active AND NOT e.paused CROSS JOIN LATERAL ("
     "  SELECT d.id FROM deliveries d WHERE d.endpoint_id = cap.endpoint_id AND d.state = 'pending' "
-    "  AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at, d.seq LIMIT cap.n "
+    "  AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at LIMIT cap.n "
     "  FOR UPDATE OF d SKIP LOCKED) x) "
+    // By primary key: a join with `picked` would be planned for its (over-)estimated size.
     "UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
-    "lease_until = now() + make_interval(secs => p.lease_ms / 1000.0), leased_by = $4 "
-    "FROM picked p, messages m WHERE d.id = p.id AND m.id = d.message_id "
+    "lease_until = now() + make_interval(secs => (SELECT c.lease_ms FROM cap c WHERE c.endpoint_id = d.endpoint_id) "
+    "/ 1000.0), leased_by = $4 "
+    "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
     "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
     "m.message_type, m.sender_ori, m.body, d.recipient_ori";
 inline constexpr const char* kMarkDeliveredName = "mark_delivered";

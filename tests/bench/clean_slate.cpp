@@ -166,7 +166,7 @@ int main(int argc, char** argv) try {
                 << " s\n" << std::flush;
       last_print = Clock::now();
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
   }
   const auto t2 = Clock::now();
   const auto erasures = q.exec1("SELECT count(*) FROM erasures")[0].as<long>();

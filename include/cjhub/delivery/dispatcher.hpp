@@ -68,7 +68,7 @@ class Dispatcher final : public Component {
   void db_loop();
   void send(store::Claimed c, const store::EndpointRow& ep);
   void finish(const store::Claimed& c, const OutboundResult& r);
-  void accept_ack(const store::Claimed& c, const OutboundResult& r);
+  std::shared_ptr<const store::NewMessage> accept_ack(const store::Claimed& c, const OutboundResult& r);
   void wake();
 
   const config::Config& config_;

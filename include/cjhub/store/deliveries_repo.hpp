@@ -10,6 +10,11 @@
 #include <vector>
 
 #include "cjhub/common/ids.hpp"
+#include <memory>
+
+namespace cjhub::store {
+struct NewMessage;
+}
 
 namespace cjhub::store {
 
@@ -92,11 +97,15 @@ struct Completion {
   std::string error;  // for retry / dead
   std::chrono::milliseconds retry_delay{0};
   bool endpoint_failure = false;  // counts towards pausing the endpoint
+  // An acknowledgement the recipient returned in its 2xx answer, stored and applied in the same
+  // transaction as the delivery's outcome.
+  std::shared_ptr<const NewMessage> ack;
 };
 struct CompletionResult {
   std::string delivery_id;
   std::string state;  // the state written ("" when the row had moved on: lease lost)
   bool endpoint_paused_now = false;
+  std::string ack_outcome;  // for an acknowledgement in the answer: stored, duplicate, refused
 };
 // Writes a batch of completions in one transaction, promotes the lanes they free, notifies.
 std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector<Completion>& batch,
