@@ -4,6 +4,8 @@
 //
 //   cjhub-ingest-load --port 8443 --ca ca.crt --cert c.crt --key c.key --file doc.xml
 //                     [--connections 64] [--seconds 10] [--host 127.0.0.1]
+//                     [--case-token OTN-2026-0000456]   (replaced by a fresh case key per request,
+//                                                        so messages spread over cases as in real use)
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -62,6 +64,9 @@ int main(int argc, char** argv) try {
   const auto a = parse_args(argc, argv);
   const auto body = slurp(a.at("file"));
   const int conns = std::stoi(a.at("connections"));
+  const std::string case_token = a.count("case-token") ? a.at("case-token") : "";
+  const auto token_at = case_token.empty() ? std::string::npos : body.find(case_token);
+  if (!case_token.empty() && token_at == std::string::npos) throw std::runtime_error("--case-token not in the payload");
   const auto duration = std::chrono::seconds(std::stoi(a.at("seconds")));
   const asio::ip::tcp::endpoint ep(asio::ip::make_address(a.at("host")),
                                    static_cast<unsigned short>(std::stoi(a.at("port"))));
@@ -94,7 +99,14 @@ int main(int argc, char** argv) try {
           req.set(http::field::content_type, "application/xml");
           req.set("Idempotency-Key", "load-" + std::to_string(t) + "-" + std::to_string(n++) + "-" +
                                          std::to_string(Clock::now().time_since_epoch().count()));
-          req.body() = body;
+          if (token_at != std::string::npos) {
+            std::string b = body;
+            const auto key = "C" + std::to_string(t) + "-" + std::to_string(n);
+            b.replace(token_at, case_token.size(), key + std::string(case_token.size() > key.size() ? case_token.size() - key.size() : 0, 'x'));
+            req.body() = std::move(b);
+          } else {
+            req.body() = body;
+          }
           req.prepare_payload();
           const auto t0 = Clock::now();
           http::write(s, req);
