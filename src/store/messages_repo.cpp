@@ -17,6 +17,18 @@ std::optional<std::string> opt(const std::string& s) {
 }
 }  // namespace
 
+// The earlier message with the same sender and idempotency key, if any (duplicate or conflict).
+std::optional<InsertResult> find_by_idempotency(pqxx::work& tx, const NewMessage& m) {
+  const auto r = tx.exec_prepared(sql::kFindByIdempotencyName, m.sender_ori, m.idempotency_key);
+  if (r.empty()) return std::nullopt;
+  const pqxx::binarystring stored_hash(r[0][2]);
+  const bool same = stored_hash.size() == m.body_sha256.size() &&
+                    std::equal(m.body_sha256.begin(), m.body_sha256.end(),
+                               reinterpret_cast<const std::uint8_t*>(stored_hash.data()));
+  return InsertResult{same ? InsertStatus::duplicate : InsertStatus::conflict, r[0][0].as<std::string>(),
+                      r[0][1].as<std::string>(), r[0][3].as<std::string>()};
+}
+
 InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
   const pqxx::binarystring body(m.body.data(), m.body.size());
   const pqxx::binarystring hash(m.body_sha256.data(), m.body_sha256.size());
@@ -26,13 +38,7 @@ InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
                                   opt(m.origin_ori), opt(m.jurisdiction), m.erasure, body, hash,
                                   static_cast<long long>(m.body.size()), received);
   if (r.affected_rows() == 1) return {InsertStatus::inserted, m.id.str(), m.type, received};
-  const auto row = tx.exec_prepared1(sql::kFindByIdempotencyName, m.sender_ori, m.idempotency_key);
-  const pqxx::binarystring stored_hash(row[2]);
-  const bool same = stored_hash.size() == m.body_sha256.size() &&
-                    std::equal(m.body_sha256.begin(), m.body_sha256.end(),
-                               reinterpret_cast<const std::uint8_t*>(stored_hash.data()));
-  return {same ? InsertStatus::duplicate : InsertStatus::conflict, row[0].as<std::string>(),
-          row[1].as<std::string>(), row[3].as<std::string>()};
+  return *find_by_idempotency(tx, m);
 }
 
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
@@ -68,7 +74,12 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     }
     const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
     if (!m->case_key.empty() && !erases && erasure.reject_later_messages && case_erased(tx, m->case_key)) {
-      g.results.push_back({InsertStatus::case_erased, "", m->type, ""});
+      // A retry of a message accepted before the erasure still gets its first result.
+      if (auto earlier = find_by_idempotency(tx, *m)) {
+        g.results.push_back(std::move(*earlier));
+      } else {
+        g.results.push_back({InsertStatus::case_erased, "", m->type, ""});
+      }
       continue;
     }
     auto r = insert_message(tx, *m);

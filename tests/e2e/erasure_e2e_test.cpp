@@ -147,6 +147,10 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   const auto refused = keep(hpd.request("POST", "/v1/messages", later));
   EXPECT_EQ(refused.status, 409u) << refused.body;
   EXPECT_NE(refused.body.find("urn:cjhub:problem:case-erased"), std::string::npos);
+  // A retry of the arrest packet accepted before the erasure still gets its first result.
+  const auto retry = keep(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")));
+  EXPECT_EQ(retry.status, 202u) << retry.body;
+  EXPECT_NE(retry.body.find(arrest_id), std::string::npos);
   const auto status = keep(hpd.request("GET", "/v1/messages/" + arrest_id));
   ASSERT_EQ(status.status, 200u);
   EXPECT_TRUE(boost::json::parse(status.body).at("payload_removed").as_bool());
