@@ -88,8 +88,13 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   msg.origin_ori = origin;
   msg.jurisdiction = outcome.first("jurisdiction");
   if (auto it = outcome.keys.find("erasure"); it != outcome.keys.end() && !it->second.empty()) {
-    msg.erasure = std::all_of(it->second.begin(), it->second.end(), truthy);
-    msg.erasure_charges = !msg.erasure && std::any_of(it->second.begin(), it->second.end(), truthy);
+    // The whole case is erased only when every charge is flagged: a charge without an indicator
+    // (counted through the `charges` key when the type names one) is not erased.
+    const auto flagged = static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(), truthy));
+    const auto charges = outcome.keys.find("charges");
+    const bool every_charge = charges == outcome.keys.end() || flagged >= charges->second.size();
+    msg.erasure = flagged == it->second.size() && every_charge;
+    msg.erasure_charges = !msg.erasure && flagged > 0;
   }
   msg.type_ack_required = type != nullptr && type->ack_required;
   msg.ack_ref = outcome.first("ack_ref");

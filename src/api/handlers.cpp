@@ -65,6 +65,32 @@ void Handlers::handle(Request req, Respond respond) {
     if (req.method != "GET") return wrong_method("GET");
     return respond(json_response(200, json::object{{"status", "ok"}}));
   }
+  if (path == "/metrics") {
+    if (req.method != "GET") return wrong_method("GET");
+    const auto who = deps_.directory->resolve(req.peer);
+    if (who.result != identity::Resolution::ok || !who.agency->is_operator()) {
+      return respond(problem(Problem::forbidden, "operators only", path));
+    }
+    std::string own = deps_.process_metrics ? deps_.process_metrics() : std::string();
+    own += "# HELP cjhub_requests_total Message submissions by outcome.\n# TYPE cjhub_requests_total counter\n";
+    own += "cjhub_requests_total{outcome=\"accepted\"} " + std::to_string(stats_.accepted.load()) + "\n";
+    own += "cjhub_requests_total{outcome=\"duplicate\"} " + std::to_string(stats_.duplicates.load()) + "\n";
+    own += "cjhub_requests_total{outcome=\"refused\"} " + std::to_string(stats_.refused.load()) + "\n";
+    if (deps_.db == nullptr) {
+      Response r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = std::move(own);
+      return respond(std::move(r));
+    }
+    return deps_.db->run(
+        [own](pqxx::connection& c) {
+          Response r;
+          r.content_type = "text/plain; version=0.0.4";
+          r.body = own + store::database_gauges(c);
+          return r;
+        },
+        std::move(respond));
+  }
   if (path == "/readyz") {
     if (req.method != "GET") return wrong_method("GET");
     return respond(readyz());

@@ -371,14 +371,54 @@ int serve(const ServeOptions& opts) {
   ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
   StoreRunner runner(db_workers);
-  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &runner, &readiness});
-  ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
   std::unique_ptr<delivery::Dispatcher> dispatcher;
   if (c->delivery.enabled) {
     dispatcher = std::make_unique<delivery::Dispatcher>(*c, *schemas, directory, writer);
   } else {
     lg->warn("delivery is not configured: messages are stored but not delivered");
   }
+  ingress::HttpsServer* server_ptr = nullptr;
+  auto process_metrics = [&writer, &dispatcher, &server_ptr, &schemas]() {
+    std::string m;
+    auto counter = [&m](const char* name, const char* help, std::uint64_t v, const char* type = "counter") {
+      m += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
+    };
+    const auto& w = writer.stats();
+    counter("cjhub_ingest_groups_total", "Transactions that stored groups of messages.", w.groups.load());
+    counter("cjhub_ingest_messages_total", "Messages stored by the group-commit writers.", w.messages.load());
+    counter("cjhub_ingest_largest_group", "Most messages stored in one transaction.", w.largest_group.load(), "gauge");
+    counter("cjhub_ingest_failures_total", "Groups that could not be stored (database errors).", w.failures.load());
+    counter("cjhub_ingest_queue_depth", "Validated messages waiting for COMMIT.", writer.queued(), "gauge");
+    counter("cjhub_schema_renewals_total", "Schema sets reloaded after namespace-table growth.", schemas->renewals());
+    if (dispatcher) {
+      const auto& d = dispatcher->stats();
+      m += "# HELP cjhub_deliveries_total Delivery attempts by outcome.\n# TYPE cjhub_deliveries_total counter\n";
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"delivered\"}} {}\n", d.delivered.load());
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"retried\"}} {}\n", d.retried.load());
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"dead\"}} {}\n", d.dead.load());
+      counter("cjhub_deliveries_in_flight", "Deliveries being sent by this process.",
+              static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.in_flight.load())), "gauge");
+      counter("cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.",
+              d.acks_in_response.load());
+      counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", d.leases_released.load());
+      counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", d.rounds.load());
+    }
+    if (server_ptr) {
+      const auto& s = server_ptr->stats();
+      counter("cjhub_connections_open", "Open client connections.",
+              static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.connections_open.load())), "gauge");
+      counter("cjhub_connections_accepted_total", "Client connections accepted.", s.connections_accepted.load());
+      counter("cjhub_connections_refused_cap_total", "Connections closed at the connection cap.",
+              s.connections_refused_cap.load());
+      counter("cjhub_tls_handshakes_failed_total", "TLS handshakes that failed (certificate, protocol).",
+              s.handshakes_failed.load());
+      counter("cjhub_http_requests_total", "HTTP requests read.", s.requests.load());
+    }
+    return m;
+  };
+  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &runner, &readiness, process_metrics});
+  ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
+  server_ptr = &server;
 
   // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.
   Lifecycle lifecycle;

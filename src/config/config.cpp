@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 const std::vector<std::string>& known_keys() {
   static const std::vector<std::string> keys = {"message_id",   "case_key", "origin_ori",
                                                 "jurisdiction", "erasure",  "ack_ref",
-                                                "ack_status",   "ack_reason"};
+                                                "ack_status",   "ack_reason", "charges"};
   return keys;
 }
 

@@ -241,8 +241,10 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       auto& res = *std::find_if(out.begin(), out.end(),
                                 [&](const CompletionResult& r) { return r.delivery_id == c.delivery_id; });
       const auto target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
-      if (target.status != AckTargetStatus::found) {
-        res.ack_outcome = "refused: not addressed to this agency";
+      if (target.status != AckTargetStatus::found || target.delivery_id != c.delivery_id) {
+        // In an answer, only the message just delivered may be acknowledged (its case is locked);
+        // anything else must be POSTed.
+        res.ack_outcome = "ignored: it does not acknowledge the message delivered";
         continue;
       }
       const auto r = insert_message(tx, *c.ack);
@@ -373,6 +375,51 @@ bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const s
     if (!paused && !r.empty()) tx.exec0(sql::kNotifyDeliveries);
     tx.commit();
     return !r.empty();
+  });
+}
+
+std::string database_gauges(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::string out;
+    auto label = [](const std::string& v) {
+      std::string s;
+      for (const char c : v) {
+        if (c == '"' || c == '\\') s += '\\';
+        if (c == '\n') {
+          s += "\\n";
+          continue;
+        }
+        s += c;
+      }
+      return s;
+    };
+    std::string backlog, oldest, paused, dead;
+    for (const auto& r : tx.exec(sql::kEndpointGauges)) {
+      const auto l = "{agency=\"" + label(r[0].as<std::string>()) + "\",endpoint=\"" + label(r[1].as<std::string>()) + "\"}";
+      backlog += "cjhub_endpoint_backlog" + l + " " + r[3].as<std::string>() + "\n";
+      oldest += "cjhub_endpoint_oldest_pending_seconds" + l + " " + std::to_string(r[4].as<double>()) + "\n";
+      paused += "cjhub_endpoint_paused" + l + " " + (r[2].as<bool>() ? "1" : "0") + "\n";
+      dead += "cjhub_endpoint_dead_letters" + l + " " + r[5].as<std::string>() + "\n";
+    }
+    out += "# HELP cjhub_endpoint_backlog Deliveries not yet finished (queued, pending, in flight).\n"
+           "# TYPE cjhub_endpoint_backlog gauge\n" + backlog;
+    out += "# HELP cjhub_endpoint_oldest_pending_seconds Age of the oldest unfinished delivery.\n"
+           "# TYPE cjhub_endpoint_oldest_pending_seconds gauge\n" + oldest;
+    out += "# HELP cjhub_endpoint_paused 1 when the endpoint is paused.\n# TYPE cjhub_endpoint_paused gauge\n" + paused;
+    out += "# HELP cjhub_endpoint_dead_letters Dead letters waiting for an operator.\n"
+           "# TYPE cjhub_endpoint_dead_letters gauge\n" + dead;
+    std::string awaiting, overdue;
+    for (const auto& r : tx.exec(sql::kErasureGauges)) {
+      const auto l = "{agency=\"" + label(r[0].as<std::string>()) + "\"}";
+      awaiting += "cjhub_erasures_awaiting_confirmation" + l + " " + r[1].as<std::string>() + "\n";
+      overdue += "cjhub_erasures_overdue" + l + " " + r[2].as<std::string>() + "\n";
+    }
+    out += "# HELP cjhub_erasures_awaiting_confirmation Erasure notices not yet confirmed, within the deadline.\n"
+           "# TYPE cjhub_erasures_awaiting_confirmation gauge\n" + awaiting;
+    out += "# HELP cjhub_erasures_overdue Erasure notices not confirmed by the statutory deadline.\n"
+           "# TYPE cjhub_erasures_overdue gauge\n" + overdue;
+    return out;
   });
 }
 

@@ -32,6 +32,7 @@ ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const Erasu
                                   opt(in.origin_ori), in.case_key, opt(in.jurisdiction), in.message_id,
                                   policy.deadline_seconds)
                      .affected_rows();
+  if (r.suppressed > 0) tx.exec_params0(sql::kPromoteCaseLanes, in.case_key);
   return r;
 }
 

@@ -281,12 +281,22 @@ inline constexpr const char* kEndpointStatus =
 // --- erasure (inside the ingest transaction) ----------------------------------------------------
 inline constexpr const char* kCaseErased = "SELECT count(*) FROM erased_cases WHERE case_key = $1";
 // Every other message of the case loses its payload; id, type, sender, times and SHA-256 stay.
+// Earlier erasure notices keep theirs: they are still owed to recipients who have not confirmed.
 inline constexpr const char* kRedactCase =
     "UPDATE messages SET body = NULL, redacted_at = now() "
-    "WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL";
+    "WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL AND NOT erasure";
+// Deliveries already in flight finish (the notice queues behind them, so it cannot overtake the
+// message on the wire); earlier erasure notices keep going, their acknowledgements are still owed.
 inline constexpr const char* kSuppressCase =
-    "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
-    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending', 'in_flight')";
+    "UPDATE deliveries SET state = 'suppressed' "
+    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending') AND erasure_id IS NULL";
+// After suppression, every lane of the case whose head is gone lets its next delivery go.
+inline constexpr const char* kPromoteCaseLanes =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
+    "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
+    "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
+    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = h.endpoint_id "
+    "  AND b.case_key = $1 AND b.state IN ('pending', 'in_flight'))";
 inline constexpr const char* kInsertErasure =
     "INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
     "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
@@ -350,6 +360,21 @@ inline constexpr const char* kErasureRecipients =
     "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at), d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
     "WHERE d.erasure_id = ANY ($1::uuid[]) ORDER BY d.erasure_id, d.recipient_ori";
+
+// --- metrics (gauges read at scrape time; labels are ORIs and endpoint names only) -------------
+inline constexpr const char* kEndpointGauges =
+    "SELECT e.ori, e.name, e.paused, coalesce(b.n, 0), coalesce(extract(epoch FROM now() - b.oldest), 0), "
+    "coalesce(x.n, 0) FROM endpoints e "
+    "LEFT JOIN (SELECT endpoint_id, count(*) AS n, min(created_at) AS oldest FROM deliveries "
+    "           WHERE state IN ('queued', 'pending', 'in_flight') GROUP BY endpoint_id) b ON b.endpoint_id = e.id "
+    "LEFT JOIN (SELECT endpoint_id, count(*) AS n FROM deliveries WHERE state = 'dead' GROUP BY endpoint_id) x "
+    "       ON x.endpoint_id = e.id "
+    "WHERE e.active ORDER BY e.ori, e.name";
+inline constexpr const char* kErasureGauges =
+    "SELECT d.recipient_ori, count(*) FILTER (WHERE now() <= x.deadline_at), count(*) FILTER (WHERE now() > x.deadline_at) "
+    "FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+    "WHERE d.erasure_id IS NOT NULL AND d.ack_status IS DISTINCT FROM 'completed' GROUP BY d.recipient_ori "
+    "ORDER BY d.recipient_ori";
 
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";

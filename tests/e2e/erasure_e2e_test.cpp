@@ -2,6 +2,7 @@
 // the hub holds no payload of it, sent nothing more of it, told every agency that had it, can
 // prove who confirmed, and leaks the person's data nowhere.
 #include "e2e/delivery_fixture.hpp"
+#include "support/prometheus.hpp"
 
 namespace cjhub::test {
 namespace {
@@ -55,8 +56,17 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(db_->count(std::string("SELECT count(*) FROM messages WHERE case_key = '") + kCase +
                        "' AND redacted_at IS NOT NULL"),
             2);
-  // 2. What was not yet delivered of the case will never be (DCJ's arrest packet and update).
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed'"), 2);
+  // 2. What was not yet delivered of the case will never be: DCJ's arrest packet (its case update,
+  //    a charge-level erasure itself, is still owed). One being sent at that moment finishes its
+  //    attempt, and is suppressed when it would be retried without its payload.
+  until = std::chrono::steady_clock::now() + 10s;
+  while (db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed'") < 1 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed' "
+                       "AND erasure_id IS NULL"),
+            1);
 
   // 3. Every agency that holds (or was to get) the record is sent the erasure; DCJ once it is back.
   dcj_->start();
@@ -72,7 +82,9 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(got_erasure(*despp_));
-  EXPECT_TRUE(got_erasure(*dcj_));
+  EXPECT_TRUE(got_erasure(*dcj_)) << db_->scalar(
+      "SELECT string_agg(state || '/' || attempts || '/' || coalesce(last_error, '-') || '/' || coalesce(erasure_id::text, 'msg'), ' ; ') "
+      "FROM deliveries WHERE recipient_ori = 'CTDCJ0000'");
   EXPECT_TRUE(got_erasure(*hartford_));
   for (const auto& l : dcj_->receipts()) {
     EXPECT_EQ(l.at("message_type").as_string(), "ErasureNotice") << "DCJ must get nothing else of the case";
@@ -99,7 +111,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(ledger.at("confirmed").as_int64(), 2);
   EXPECT_EQ(ledger.at("status").as_string(), "overdue") << ledger;
   EXPECT_EQ(ledger.at("redacted_messages").as_int64(), 2);
-  EXPECT_EQ(ledger.at("suppressed_deliveries").as_int64(), 2);
+  EXPECT_LE(ledger.at("suppressed_deliveries").as_int64(), 1) << "DCJ's arrest packet, unless it was on the wire";
   for (const auto& rs : ledger.at("recipient_states").as_array()) {
     const std::string ori(rs.at("recipient_ori").as_string());
     if (ori == "CT0064000") {
@@ -122,6 +134,14 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(listed.at("erasures").as_array()[1].at("erasure_id").as_string(), erasure_id);
   const auto other = keep(hpd.request("GET", "/v1/erasures"));
   EXPECT_EQ(boost::json::parse(other.body).at("erasures").as_array().size(), 0u);
+  // The metrics say the same, per agency (operators only; Prometheus text).
+  auto metrics = [&] { return parse_prometheus(keep(ops.request("GET", "/metrics")).body); };
+  auto m = metrics();
+  EXPECT_EQ(m.at("cjhub_erasures_overdue{agency=\"CT0064000\"}"), 2) << "the case and the charge-level erasure";
+  EXPECT_EQ(m.count("cjhub_erasures_overdue{agency=\"CTDESPP00\"}"), 0u);
+  EXPECT_GE(m.at("cjhub_deliveries_total{outcome=\"delivered\"}"), 6);
+  EXPECT_EQ(m.at("cjhub_endpoint_paused{agency=\"CTDCJ0000\",endpoint=\"main\"}"), 0);
+  EXPECT_EQ(hpd.request("GET", "/metrics").status, 403u);
   // Hartford's late confirmation is recorded.
   auto ack = sample("valid/ack-completed.xml");
   replace_all(ack, "CTJUD0000-20270703-004512", erasure_id);
@@ -129,6 +149,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(keep(hpd.request("POST", "/v1/messages", ack)).status, 202u);
   const auto done = boost::json::parse(keep(ops.request("GET", "/v1/erasures/" + erasure_id)).body);
   EXPECT_EQ(done.at("status").as_string(), "complete") << done;
+  EXPECT_EQ(metrics().at("cjhub_erasures_overdue{agency=\"CT0064000\"}"), 1) << "only the charge-level one is left";
 
   // 5. The compliance report.
   std::string csv;
@@ -182,6 +203,24 @@ TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRec
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000123'"), 1);
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000123' AND body IS NULL"), 0);
   EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000123'"), 0);
+  // One charge flagged and the others without any indicator: charge-level, not the whole case.
+  auto one = sample("valid/case-update-all-erased.xml");
+  int kept = 0;
+  for (auto p = one.find("<ciss:ChargeAugmentation>"); p != std::string::npos; p = one.find("<ciss:ChargeAugmentation>", p)) {
+    const auto e = one.find("</ciss:ChargeAugmentation>", p);
+    if (kept++ == 0) {
+      p = e;
+      continue;
+    }
+    one.erase(p, e + std::string("</ciss:ChargeAugmentation>").size() - p);
+  }
+  ASSERT_GE(kept, 2);
+  replace_all(one, "OTN-2026-0000456", "OTN-2026-0000999");
+  replace_all(one, "<nc:IdentificationID>CTJUD0000-", "<nc:IdentificationID>CTJUD0000-X");
+  const auto r1 = jud.request("POST", "/v1/messages", one);
+  ASSERT_EQ(r1.status, 202u) << r1.body;
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000999'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000999'"), 0);
   // Its recipients owe an acknowledgement.
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
                        "WHERE x.scope = 'charges' AND NOT d.ack_required"),

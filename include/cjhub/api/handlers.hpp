@@ -57,6 +57,8 @@ struct HandlerDeps {
   MessageReader* reader = nullptr;
   DbRunner* db = nullptr;  // operators' admin API
   const Readiness* readiness = nullptr;
+  // Process counters in Prometheus text format (the components' own figures).
+  std::function<std::string()> process_metrics;
 };
 
 struct HandlerStats {

@@ -168,4 +168,8 @@ struct EndpointState {
 };
 std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
 
+// Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
+// and dead letters per endpoint; erasure confirmations awaited and overdue per agency.
+std::string database_gauges(pqxx::connection& conn);
+
 }  // namespace cjhub::store
