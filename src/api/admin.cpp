@@ -8,6 +8,7 @@
 
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/api/problem.hpp"
+#include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "api/query.hpp"
@@ -56,6 +57,9 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
     f.since = get(q, "since");
     f.until = get(q, "until");
     if (auto l = get(q, "limit")) f.limit = std::clamp(std::atoll(l->c_str()), 1LL, 10000LL);
+    if (const char* bad = bad_timestamp({{"since", &f.since}, {"until", &f.until}})) {
+      return respond(problem(Problem::bad_request, std::string(bad) + " must be an ISO 8601 timestamp", path));
+    }
     return deps_.db->run(
         [f](pqxx::connection& c) {
           json::array items;
@@ -80,6 +84,12 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
       f.until = str("until");
     } catch (const std::exception&) {
       return respond(problem(Problem::bad_request, "the body must be a JSON object", path));
+    }
+    if (const char* bad = bad_timestamp({{"since", &f.since}, {"until", &f.until}})) {
+      return respond(problem(Problem::bad_request, std::string(bad) + " must be an ISO 8601 timestamp", path));
+    }
+    if (f.delivery_id && !Uuid::parse(*f.delivery_id)) {
+      return respond(problem(Problem::bad_request, "delivery_id must be a delivery id", path));
     }
     if (!f.delivery_id && !f.ori && !f.endpoint && !f.since && !f.until) {
       return respond(problem(Problem::bad_request,

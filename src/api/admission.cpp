@@ -92,7 +92,9 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
     // (counted through the `charges` key when the type names one) is not erased.
     const auto flagged = static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(), truthy));
     const auto charges = outcome.keys.find("charges");
-    const bool every_charge = charges == outcome.keys.end() || flagged >= charges->second.size();
+    const bool every_charge =
+        charges == outcome.keys.end() ||
+        (!charges->second.empty() && it->second.size() == charges->second.size());  // one indicator per charge
     msg.erasure = flagged == it->second.size() && every_charge;
     msg.erasure_charges = !msg.erasure && flagged > 0;
   }

@@ -62,8 +62,9 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
   if (path == "/v1/erasures") {
     const auto q = query_params(req.target);
     f.status = get(q, "status");
-    if (f.status && *f.status != "open" && *f.status != "overdue" && *f.status != "complete") {
-      return respond(problem(Problem::bad_request, "status must be open, overdue or complete", path));
+    if (f.status && *f.status != "open" && *f.status != "overdue" && *f.status != "complete" &&
+        *f.status != "superseded") {
+      return respond(problem(Problem::bad_request, "status must be open, overdue, complete or superseded", path));
     }
     if (get(q, "overdue") == std::optional<std::string>("true")) f.status = "overdue";
     f.agency = get(q, "agency");
@@ -73,6 +74,12 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
     f.after_id = get(q, "after_id");
     if (f.after_id && !Uuid::parse(*f.after_id)) return respond(problem(Problem::bad_request, "after_id", path));
     if (auto l = get(q, "limit")) f.limit = std::clamp(std::atoll(l->c_str()), 1LL, 1000LL);
+    if (const char* bad = bad_timestamp({{"since", &f.since}, {"until", &f.until}, {"after_at", &f.after_at}})) {
+      return respond(problem(Problem::bad_request, std::string(bad) + " must be an ISO 8601 timestamp", path));
+    }
+    if (f.after_at.has_value() != f.after_id.has_value()) {
+      return respond(problem(Problem::bad_request, "after_at and after_id go together", path));
+    }
     return deps_.db->run(
         [f](pqxx::connection& c) {
           const auto items = store::list_erasures(c, f);

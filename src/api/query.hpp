@@ -3,7 +3,9 @@
 
 #include <cctype>
 #include <map>
+#include <initializer_list>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 
@@ -45,6 +47,21 @@ inline std::map<std::string, std::string> query_params(const std::string& target
 inline std::optional<std::string> get(const std::map<std::string, std::string>& m, const char* k) {
   const auto it = m.find(k);
   return it == m.end() || it->second.empty() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+// An ISO 8601 date or date-time as PostgreSQL reads it (2026-11-21, 2026-11-21T03:00:00Z,
+// 2026-11-21T03:00:00.5-05:00). In a query string '+' means a space: write Z or %2B.
+inline bool valid_timestamp(const std::string& s) {
+  static const std::regex re(R"(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)");
+  return s.size() <= 40 && std::regex_match(s, re);
+}
+
+// The first of `values` that is set but not a timestamp, or null.
+inline const char* bad_timestamp(std::initializer_list<std::pair<const char*, const std::optional<std::string>*>> values) {
+  for (const auto& [name, v] : values) {
+    if (*v && !valid_timestamp(**v)) return name;
+  }
+  return nullptr;
 }
 
 }  // namespace cjhub::api

@@ -87,6 +87,16 @@ std::optional<std::string> text_array(const std::vector<std::string>& v, bool nu
   return s + "}";
 }
 
+// Deactivates the agency's endpoints not named in `keep`; their unsent deliveries become dead.
+void retire_endpoints(pqxx::work& tx, const std::string& ori, const std::vector<std::string>& keep) {
+  std::string ids = "{";
+  for (const auto& r : tx.exec_params(sql::kDeactivateEndpoints, ori, *text_array(keep, false))) {
+    ids += (ids.size() > 1 ? "," : "") + r[0].as<std::string>();
+  }
+  ids += "}";
+  if (ids != "{}") tx.exec_params0(sql::kRetireEndpointDeliveries, ids);
+}
+
 void apply_delivery(pqxx::work& tx, const config::Agency& a) {
   std::map<std::string, long long> endpoint_ids;
   std::vector<std::string> names;
@@ -104,7 +114,7 @@ void apply_delivery(pqxx::work& tx, const config::Agency& a) {
     sub_names.push_back(s.name);
   }
   tx.exec_params0(sql::kDeactivateSubscriptions, a.ori, *text_array(sub_names, false));
-  tx.exec_params0(sql::kDeactivateEndpoints, a.ori, *text_array(names, false));
+  retire_endpoints(tx, a.ori, names);
 }
 
 template <class T>
@@ -148,6 +158,7 @@ ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& f
         // Identities stay, so a decommissioned agency's certificate is told "disabled".
         if (rec.active) {
           tx.exec_params0(sql::kDisableAgency, ori);
+          retire_endpoints(tx, ori, {});  // a disabled agency receives nothing more
           report.disabled.push_back(ori);
         }
       }

@@ -20,14 +20,18 @@ bool case_erased(pqxx::work& tx, const std::string& case_key) {
 
 ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
+  tx.exec_params0(sql::kInsertErasure, in.message_id, in.case_key, in.whole_case ? "case" : "charges",
+                  in.sender_ori, in.received_at, policy.deadline_seconds, policy.follow_up_seconds, 0LL, 0LL);
   if (in.whole_case) {
+    // Charge-level erasures of the case are covered by this one; then the case's payloads go and
+    // what was not yet sent of it never will be.
+    tx.exec_params0(sql::kSupersedeCharges, in.case_key, in.message_id);
     r.redacted = tx.exec_params(sql::kRedactCase, in.case_key, in.message_id).affected_rows();
     r.suppressed = tx.exec_params(sql::kSuppressCase, in.case_key, in.message_id).affected_rows();
+    tx.exec_params0(sql::kSetErasureCounts, in.message_id, static_cast<long long>(r.redacted),
+                    static_cast<long long>(r.suppressed));
+    tx.exec_params0(sql::kMarkCaseErased, in.case_key, in.message_id);
   }
-  tx.exec_params0(sql::kInsertErasure, in.message_id, in.case_key, in.whole_case ? "case" : "charges",
-                  in.sender_ori, in.received_at, policy.deadline_seconds, policy.follow_up_seconds,
-                  static_cast<long long>(r.redacted), static_cast<long long>(r.suppressed));
-  if (in.whole_case) tx.exec_params0(sql::kMarkCaseErased, in.case_key, in.message_id);
   r.recipients = tx.exec_prepared(sql::kRouteErasureName, in.message_id, in.type, in.sender_ori,
                                   opt(in.origin_ori), in.case_key, opt(in.jurisdiction), in.message_id,
                                   policy.deadline_seconds)

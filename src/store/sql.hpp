@@ -81,7 +81,13 @@ inline constexpr const char* kUpsertEndpoint =
     "max_in_flight = EXCLUDED.max_in_flight, timeout_ms = EXCLUDED.timeout_ms, active = true "
     "RETURNING id";
 inline constexpr const char* kDeactivateEndpoints =
-    "UPDATE endpoints SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[]))";
+    "UPDATE endpoints SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[])) RETURNING id";
+// What a retired endpoint had not yet received becomes a dead letter (visible, replayable once
+// the agency has an endpoint again) instead of waiting for ever.
+inline constexpr const char* kRetireEndpointDeliveries =
+    "UPDATE deliveries SET state = 'dead', dead_at = now(), lease_until = NULL, leased_by = NULL, "
+    "last_error = 'endpoint removed from the agencies file' "
+    "WHERE endpoint_id = ANY ($1::bigint[]) AND state IN ('queued', 'pending')";
 inline constexpr const char* kUpsertSubscription =
     "INSERT INTO subscriptions (ori, name, endpoint_id, message_types, origin_oris, jurisdictions, "
     "own_cases_only, ack_required, retry_window, active) "
@@ -287,9 +293,15 @@ inline constexpr const char* kRedactCase =
     "WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL AND NOT erasure";
 // Deliveries already in flight finish (the notice queues behind them, so it cannot overtake the
 // message on the wire); earlier erasure notices keep going, their acknowledgements are still owed.
+// Earlier charge-level erasures are superseded: their undelivered notices go too (the whole-case
+// notice covers them).
+inline constexpr const char* kSupersedeCharges =
+    "UPDATE erasures SET superseded_by = $2::uuid WHERE case_key = $1 AND scope = 'charges' AND id <> $2::uuid "
+    "AND superseded_by IS NULL";
 inline constexpr const char* kSuppressCase =
     "UPDATE deliveries SET state = 'suppressed' "
-    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending') AND erasure_id IS NULL";
+    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending') "
+    "AND (erasure_id IS NULL OR erasure_id IN (SELECT id FROM erasures WHERE superseded_by = $2::uuid))";
 // After suppression, every lane of the case whose head is gone lets its next delivery go.
 inline constexpr const char* kPromoteCaseLanes =
     "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
@@ -301,6 +313,8 @@ inline constexpr const char* kInsertErasure =
     "INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
     "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
     "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
+inline constexpr const char* kSetErasureCounts =
+    "UPDATE erasures SET redacted_messages = $2, suppressed_deliveries = $3 WHERE id = $1::uuid";
 inline constexpr const char* kMarkCaseErased =
     "INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) ON CONFLICT (case_key) DO NOTHING";
 // One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
@@ -339,8 +353,10 @@ inline constexpr const char* kErasureSummary =
     "count(d.delivered_at) AS delivered, count(d.acknowledged_at) AS acknowledged, "
     "count(d.id) FILTER (WHERE d.ack_status = 'completed') AS confirmed, "
     "count(d.id) FILTER (WHERE d.state = 'rejected') AS rejected, "
-    "count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at) AS overdue, "
-    "CASE WHEN count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed') = 0 THEN 'complete' "
+    "count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at "
+    "                    AND x.superseded_by IS NULL) AS overdue, "
+    "CASE WHEN x.superseded_by IS NOT NULL THEN 'superseded' "
+    "     WHEN count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed') = 0 THEN 'complete' "
     "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
     "x.received_at AS sort_at "
     "FROM erasures x LEFT JOIN deliveries d ON d.erasure_id = x.id "
@@ -356,8 +372,9 @@ inline constexpr const char* kErasureRecipients =
     "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "d.ack_status, d.ack_reason, d.last_error, d.id::text, "
-    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at), "
-    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at), d.erasure_id::text "
+    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at AND x.superseded_by IS NULL), "
+    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
+    "d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
     "WHERE d.erasure_id = ANY ($1::uuid[]) ORDER BY d.erasure_id, d.recipient_ori";
 
@@ -372,8 +389,9 @@ inline constexpr const char* kEndpointGauges =
     "WHERE e.active ORDER BY e.ori, e.name";
 inline constexpr const char* kErasureGauges =
     "SELECT d.recipient_ori, count(*) FILTER (WHERE now() <= x.deadline_at), count(*) FILTER (WHERE now() > x.deadline_at) "
-    "FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
-    "WHERE d.erasure_id IS NOT NULL AND d.ack_status IS DISTINCT FROM 'completed' GROUP BY d.recipient_ori "
+    "FROM deliveries d JOIN erasures x ON x.id = d.erasure_id AND x.superseded_by IS NULL "
+    "WHERE d.erasure_id IS NOT NULL AND d.ack_status IS DISTINCT FROM 'completed' AND d.state <> 'suppressed' "
+    "GROUP BY d.recipient_ori "
     "ORDER BY d.recipient_ori";
 
 // --- health ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/migrations.hpp"
 #include "support/test_db.hpp"
@@ -99,6 +100,30 @@ TEST_F(DbTest, ApplyAgenciesReportsChangesAndIsIdempotent) {
   file.agencies[1].identities.push_back({config::IdentityKind::san_uri, "urn:cjhub:ori:CTJUD0000"});
   EXPECT_EQ(store::apply_agencies(*c, file).changed, std::vector<std::string>{"CT0093000"});
   EXPECT_EQ(db_->count("SELECT count(*) FROM agency_identities WHERE ori = 'CTJUD0000'"), 0);
+}
+
+TEST_F(DbTest, RemovingAnEndpointMakesItsUnsentDeliveriesDeadLetters) {
+  auto file = config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n    publish: [ArrestPacket]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket]}]\n",
+      {"ArrestPacket"});
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  store::apply_agencies(*c, file);
+  {
+    pqxx::work tx(*c);
+    const auto m = message("R1", "<r/>");
+    store::ingest_group(tx, {&m});
+    tx.commit();
+  }
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state = 'pending'"), 1);
+  file.agencies[1].endpoints.clear();
+  file.agencies[1].subscriptions.clear();
+  store::apply_agencies(*c, file);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state = 'dead' AND last_error LIKE 'endpoint removed%'"), 1);
+  EXPECT_EQ(store::list_dead(*c, {}).size(), 1u);
 }
 
 TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {

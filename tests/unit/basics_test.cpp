@@ -104,3 +104,28 @@ TEST(Identity, ResolvesExactlyOneActiveAgency) {
 
 }  // namespace
 }  // namespace cjhub
+
+#include "api/query.hpp"
+
+namespace cjhub {
+namespace {
+
+TEST(Query, ParamsAreDecodedAndTimestampsChecked) {
+  const auto q = api::query_params("/v1/erasures?status=overdue&since=2026-11-21T00%3A00%3A00Z&agency=CT0064000&x");
+  EXPECT_EQ(q.at("status"), "overdue");
+  EXPECT_EQ(q.at("since"), "2026-11-21T00:00:00Z");
+  EXPECT_EQ(q.at("agency"), "CT0064000");
+  EXPECT_FALSE(api::get(q, "until"));
+  for (const char* ok : {"2026-11-21", "2026-11-21T03:00:00Z", "2026-11-21T03:00:00.123456-05:00", "2026-11-21 03:00"}) {
+    EXPECT_TRUE(api::valid_timestamp(ok)) << ok;
+  }
+  for (const char* bad : {"yesterday", "2026-11-21T03:00:00 00:00", "2026-13", "'; DROP TABLE x; --", ""}) {
+    EXPECT_FALSE(api::valid_timestamp(bad)) << bad;
+  }
+  std::optional<std::string> good = "2026-11-21", wrong = "soon", none;
+  EXPECT_EQ(api::bad_timestamp({{"since", &good}, {"until", &none}}), nullptr);
+  EXPECT_STREQ(api::bad_timestamp({{"since", &good}, {"until", &wrong}}), "until");
+}
+
+}  // namespace
+}  // namespace cjhub
