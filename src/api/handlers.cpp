@@ -82,14 +82,24 @@ void Handlers::handle(Request req, Respond respond) {
       r.body = std::move(own);
       return respond(std::move(r));
     }
+    const std::string up = "# HELP cjhub_database_up 1 when the database answered this scrape.\n"
+                           "# TYPE cjhub_database_up gauge\ncjhub_database_up ";
+    // Without the database the process counters are still worth having (that is when they matter).
     return deps_.db->run(
-        [own](pqxx::connection& c) {
+        [own, up](pqxx::connection& c) {
           Response r;
           r.content_type = "text/plain; version=0.0.4";
-          r.body = own + store::database_gauges(c);
+          r.body = own + store::database_gauges(c) + up + "1\n";
           return r;
         },
-        std::move(respond));
+        [respond = std::move(respond), own, up](Response r) {
+          if (r.status != 200) {
+            r = Response{};
+            r.content_type = "text/plain; version=0.0.4";
+            r.body = own + up + "0\n";
+          }
+          respond(std::move(r));
+        });
   }
   if (path == "/readyz") {
     if (req.method != "GET") return wrong_method("GET");

@@ -160,6 +160,8 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   done.delivery_id = c.delivery_id;
   done.endpoint_id = c.endpoint_id;
   done.case_key = c.case_key;
+  done.message_id = c.message_id;
+  done.sender_ori = c.sender_ori;
   if (r.error == TransportError::none) done.http_status = static_cast<int>(r.status);
   done.error = v.error;
   done.retry_delay = v.delay;

@@ -240,7 +240,14 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       if (!c.ack) continue;
       auto& res = *std::find_if(out.begin(), out.end(),
                                 [&](const CompletionResult& r) { return r.delivery_id == c.delivery_id; });
-      const auto target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
+      // It acknowledges this delivery when it names the message delivered (by the hub's id, or
+      // by the document's id through a lookup that must land on this same delivery).
+      AckTarget target;
+      if (c.ack->ack_ref == c.message_id) {
+        target = {AckTargetStatus::found, c.delivery_id, c.endpoint_id, c.case_key, c.sender_ori};
+      } else {
+        target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
+      }
       if (target.status != AckTargetStatus::found || target.delivery_id != c.delivery_id) {
         // In an answer, only the message just delivered may be acknowledged (its case is locked);
         // anything else must be POSTed.

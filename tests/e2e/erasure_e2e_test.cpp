@@ -146,6 +146,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(m.count("cjhub_erasures_overdue{agency=\"CTDESPP00\"}"), 0u);
   EXPECT_GE(m.at("cjhub_deliveries_total{outcome=\"delivered\"}"), 6);
   EXPECT_EQ(m.at("cjhub_endpoint_paused{agency=\"CTDCJ0000\",endpoint=\"main\"}"), 0);
+  EXPECT_EQ(m.at("cjhub_database_up"), 1);
   EXPECT_EQ(hpd.request("GET", "/metrics").status, 403u);
   // Hartford's late confirmation is recorded.
   auto ack = sample("valid/ack-completed.xml");

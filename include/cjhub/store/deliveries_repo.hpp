@@ -93,6 +93,8 @@ struct Completion {
   std::string delivery_id;
   long long endpoint_id = 0;
   std::string case_key;  // its lane's case: locked before any row is touched
+  std::string message_id;  // the message delivered, and who sent it (for an acknowledgement)
+  std::string sender_ori;
   std::optional<int> http_status;
   std::string error;  // for retry / dead
   std::chrono::milliseconds retry_delay{0};
