@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
   auto* er_report_cmd = erasures_cmd->add_subcommand("report", "Compliance report: every erasure and required recipient");
   er_report_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
   er_report_cmd->add_option("--format", er.format, "csv or json")->check(CLI::IsMember({"csv", "json"}))->capture_default_str();
-  er_report_cmd->add_option("--status", er.status, "open, overdue or complete")
-      ->check(CLI::IsMember({"open", "overdue", "complete"}));
+  er_report_cmd->add_option("--status", er.status, "open, overdue, complete or superseded")
+      ->check(CLI::IsMember({"open", "overdue", "complete", "superseded"}));
   er_report_cmd->add_option("--agency", er.agency, "Erasures that involve this recipient agency");
   er_report_cmd->add_option("--since", er.since, "Received since (timestamp)");
   er_report_cmd->add_option("--until", er.until, "Received before (timestamp)");
