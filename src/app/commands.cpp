@@ -67,6 +67,9 @@ class StoreRunner final : public api::DbRunner {
                   [respond](std::exception_ptr e) {
                     try {
                       std::rethrow_exception(e);
+                    } catch (const pqxx::data_exception& ex) {
+                      // A value of the right shape that PostgreSQL still cannot use (2026-13-01).
+                      return respond(api::problem(api::Problem::bad_request, "a parameter is out of range"));
                     } catch (const std::exception& ex) {
                       if (store::is_connection_failure(ex)) {
                         return respond(api::problem(api::Problem::database_unavailable, ""));

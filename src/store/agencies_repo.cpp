@@ -7,6 +7,7 @@
 
 #include "cjhub/store/database.hpp"
 #include "store/sql.hpp"
+#include "store/values.hpp"
 
 namespace cjhub::store {
 
@@ -71,20 +72,10 @@ std::vector<AgencyRecord> read_all(pqxx::transaction_base& tx) {
   return out;
 }
 
-// '{"a","b"}' (NULL for an empty list when `null_if_empty`).
+// A text[] literal, or NULL for an empty list when `null_if_empty`.
 std::optional<std::string> text_array(const std::vector<std::string>& v, bool null_if_empty) {
   if (v.empty() && null_if_empty) return std::nullopt;
-  std::string s = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += '"';
-    for (const char c : v[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
-  }
-  return s + "}";
+  return values::text_array(v);
 }
 
 // Deactivates the agency's endpoints not named in `keep`; their unsent deliveries become dead.

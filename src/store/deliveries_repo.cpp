@@ -7,44 +7,19 @@
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "store/sql.hpp"
+#include "store/values.hpp"
 
 namespace cjhub::store {
+
+using values::int_array;
+using values::opt;
+using values::opt_int;
+using values::text;
+using values::text_array;
 
 void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
 
 namespace {
-
-std::optional<std::string> opt(const std::string& s) {
-  return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-
-std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
-std::optional<int> opt_int(const pqxx::field& f) {
-  return f.is_null() ? std::nullopt : std::optional<int>(f.as<int>());
-}
-
-// '{"a","b"}' for text arrays.
-std::string text_array(const std::vector<std::string>& v) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += '"';
-    for (const char c : v[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
-  }
-  return s + "}";
-}
-
-// '{1,2,3}' for integer arrays.
-template <class T>
-std::string int_array(const std::vector<T>& v) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s + "}";
-}
 
 void promote_lane(pqxx::work& tx, long long endpoint_id, const std::string& case_key) {
   if (case_key.empty()) return;

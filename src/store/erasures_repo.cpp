@@ -4,15 +4,12 @@
 
 #include "cjhub/store/database.hpp"
 #include "store/sql.hpp"
+#include "store/values.hpp"
 
 namespace cjhub::store {
 
-namespace {
-std::optional<std::string> opt(const std::string& s) {
-  return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
-}  // namespace
+using values::opt;
+using values::text;
 
 bool case_erased(pqxx::work& tx, const std::string& case_key) {
   return tx.exec_params1(sql::kCaseErased, case_key)[0].as<long long>() > 0;

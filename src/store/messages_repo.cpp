@@ -7,15 +7,11 @@
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/erasures_repo.hpp"
 #include "store/sql.hpp"
+#include "store/values.hpp"
 
 namespace cjhub::store {
 
-namespace {
-// NULL for empty optional text keys.
-std::optional<std::string> opt(const std::string& s) {
-  return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-}  // namespace
+using values::opt;
 
 // The earlier message with the same sender and idempotency key, if any (duplicate or conflict).
 std::optional<InsertResult> find_by_idempotency(pqxx::work& tx, const NewMessage& m) {

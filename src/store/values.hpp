@@ -1,0 +1,46 @@
+// Converting values between C++ and SQL parameters, shared by the repositories.
+#pragma once
+
+#include <optional>
+#include <pqxx/field>
+#include <string>
+#include <vector>
+
+namespace cjhub::store::values {
+
+// NULL for an empty text.
+inline std::optional<std::string> opt(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+// An empty text for NULL.
+inline std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+
+inline std::optional<int> opt_int(const pqxx::field& f) {
+  return f.is_null() ? std::nullopt : std::optional<int>(f.as<int>());
+}
+
+// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+inline std::string text_array(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (const char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
+// A bigint[] / integer[] literal: {1,2,3}.
+template <class T>
+std::string int_array(const std::vector<T>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "}";
+}
+
+}  // namespace cjhub::store::values
