@@ -374,14 +374,16 @@ int serve(const ServeOptions& opts) {
   ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
   StoreReader reader(db_workers);
   StoreRunner runner(db_workers);
-  std::unique_ptr<delivery::Dispatcher> dispatcher;
+  std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
   if (c->delivery.enabled) {
-    dispatcher = std::make_unique<delivery::Dispatcher>(*c, *schemas, directory, writer);
+    for (std::size_t i = 0; i < c->delivery.dispatchers; ++i) {
+      dispatchers.push_back(std::make_unique<delivery::Dispatcher>(*c, *schemas, directory, writer));
+    }
   } else {
     lg->warn("delivery is not configured: messages are stored but not delivered");
   }
   ingress::HttpsServer* server_ptr = nullptr;
-  auto process_metrics = [&writer, &dispatcher, &server_ptr, &schemas]() {
+  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas]() {
     std::string m;
     auto counter = [&m](const char* name, const char* help, std::uint64_t v, const char* type = "counter") {
       m += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
@@ -393,18 +395,28 @@ int serve(const ServeOptions& opts) {
     counter("cjhub_ingest_failures_total", "Groups that could not be stored (database errors).", w.failures.load());
     counter("cjhub_ingest_queue_depth", "Validated messages waiting for COMMIT.", writer.queued(), "gauge");
     counter("cjhub_schema_renewals_total", "Schema sets reloaded after namespace-table growth.", schemas->renewals());
-    if (dispatcher) {
-      const auto& d = dispatcher->stats();
+    if (!dispatchers.empty()) {
+      std::uint64_t delivered = 0, retried = 0, dead = 0, acks = 0, released = 0, rounds = 0;
+      std::int64_t in_flight = 0;
+      for (const auto& dp : dispatchers) {
+        const auto& d = dp->stats();
+        delivered += d.delivered.load();
+        retried += d.retried.load();
+        dead += d.dead.load();
+        acks += d.acks_in_response.load();
+        released += d.leases_released.load();
+        rounds += d.rounds.load();
+        in_flight += d.in_flight.load();
+      }
       m += "# HELP cjhub_deliveries_total Delivery attempts by outcome.\n# TYPE cjhub_deliveries_total counter\n";
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"delivered\"}} {}\n", d.delivered.load());
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"retried\"}} {}\n", d.retried.load());
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"dead\"}} {}\n", d.dead.load());
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"delivered\"}} {}\n", delivered);
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"retried\"}} {}\n", retried);
+      m += fmt::format("cjhub_deliveries_total{{outcome=\"dead\"}} {}\n", dead);
       counter("cjhub_deliveries_in_flight", "Deliveries being sent by this process.",
-              static_cast<std::uint64_t>(std::max<std::int64_t>(0, d.in_flight.load())), "gauge");
-      counter("cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.",
-              d.acks_in_response.load());
-      counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", d.leases_released.load());
-      counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", d.rounds.load());
+              static_cast<std::uint64_t>(std::max<std::int64_t>(0, in_flight)), "gauge");
+      counter("cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.", acks);
+      counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", released);
+      counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", rounds);
     }
     if (server_ptr) {
       const auto& s = server_ptr->stats();
@@ -429,7 +441,7 @@ int serve(const ServeOptions& opts) {
     lifecycle.start(refresher);
     lifecycle.start(db_workers);
     lifecycle.start(writer);
-    if (dispatcher) lifecycle.start(*dispatcher);
+    for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
     lifecycle.start(server);
   } catch (const std::exception& e) {

@@ -73,7 +73,10 @@ struct Delivery {
   unsigned jitter_percent = 20;
   std::chrono::seconds max_retry_after{3600};  // a longer Retry-After is capped
   unsigned pause_after_failures = 50;          // consecutive failures before an endpoint is paused
-  std::size_t threads = 1;                     // outbound I/O threads
+  std::size_t threads = 1;                     // outbound I/O threads (per dispatcher)
+  std::size_t dispatchers = 1;                 // independent dispatchers in this process, each with
+                                               // its own database connection (they share work as
+                                               // several hubs do: row locks and leases)
 };
 
 // Erasure by operation of law (CGS 54-142a, 54-142e).
