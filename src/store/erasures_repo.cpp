@@ -15,6 +15,15 @@ bool case_erased(pqxx::work& tx, const std::string& case_key) {
   return tx.exec_params1(sql::kCaseErased, case_key)[0].as<long long>() > 0;
 }
 
+std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys) {
+  std::set<std::string> out;
+  if (case_keys.empty()) return out;
+  for (const auto& r : tx.exec_params(sql::kErasedAmong, values::text_array(case_keys))) {
+    out.insert(r[0].as<std::string>());
+  }
+  return out;
+}
+
 ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
   tx.exec_params0(sql::kInsertErasure, in.message_id, in.case_key, in.whole_case ? "case" : "charges",

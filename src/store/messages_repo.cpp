@@ -53,10 +53,20 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     if (!m->case_key.empty()) cases.push_back(m->case_key);
     if (!m->ack_ref.empty()) cases.push_back(ack_target_case(tx, m->sender_ori, m->ack_ref));
   }
-  lock_cases(tx, std::move(cases));
+  lock_cases(tx, cases);
+  // Under the case locks: which of the group's cases are erased already (one query).
+  std::set<std::string> erased;
+  if (erasure.reject_later_messages) {
+    std::vector<std::string> plain;
+    for (const NewMessage* m : batch) {
+      if (!m->case_key.empty() && !m->erasure && !m->erasure_charges) plain.push_back(m->case_key);
+    }
+    erased = erased_among(tx, plain);
+  }
 
   GroupResult g;
   g.results.reserve(batch.size());
+  std::set<std::string> erased_in_group;
   for (const NewMessage* m : batch) {
     AckTarget target;
     if (!m->ack_ref.empty()) {
@@ -69,7 +79,9 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
       }
     }
     const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
-    if (!m->case_key.empty() && !erases && erasure.reject_later_messages && case_erased(tx, m->case_key)) {
+    // (Also a case erased by an earlier message of this same group.)
+    if (!m->case_key.empty() && !erases && erasure.reject_later_messages &&
+        (erased.count(m->case_key) || (!erased_in_group.empty() && erased_in_group.count(m->case_key)))) {
       // A retry of a message accepted before the erasure still gets its first result.
       if (auto earlier = find_by_idempotency(tx, *m)) {
         g.results.push_back(std::move(*earlier));
@@ -81,6 +93,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     auto r = insert_message(tx, *m);
     if (r.status == InsertStatus::inserted) {
       if (erases) {
+        if (m->erasure) erased_in_group.insert(m->case_key);
         const auto e = record_erasure(tx, {r.message_id, m->type, m->sender_ori, m->origin_ori, m->case_key,
                                            m->jurisdiction, r.received_at, m->erasure},
                                       erasure);

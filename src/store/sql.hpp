@@ -286,6 +286,7 @@ inline constexpr const char* kEndpointStatus =
 
 // --- erasure (inside the ingest transaction) ----------------------------------------------------
 inline constexpr const char* kCaseErased = "SELECT count(*) FROM erased_cases WHERE case_key = $1";
+inline constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
 // Every other message of the case loses its payload; id, type, sender, times and SHA-256 stay.
 // Earlier erasure notices keep theirs: they are still owed to recipients who have not confirmed.
 inline constexpr const char* kRedactCase =

@@ -126,6 +126,33 @@ TEST_F(DbTest, RemovingAnEndpointMakesItsUnsentDeliveriesDeadLetters) {
   EXPECT_EQ(store::list_dead(*c, {}).size(), 1u);
 }
 
+TEST_F(DbTest, AnErasureRefusesLaterMessagesOfItsCaseEvenInTheSameGroup) {
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  const auto before = message("E0", "<before/>");
+  auto erasure = message("E1", "<erase/>", "CTJUD0000");
+  erasure.type = "ErasureNotice";
+  erasure.case_key = before.case_key;
+  erasure.erasure = true;
+  auto later = message("E2", "<later/>");
+  later.case_key = before.case_key;
+  const auto retry = message("E0", "<before/>");  // the same message as `before`, sent again
+  {
+    pqxx::work tx(*c);
+    store::ingest_group(tx, {&before});
+    tx.commit();
+  }
+  pqxx::work tx(*c);
+  const auto g = store::ingest_group(tx, {&erasure, &later, &retry});
+  tx.commit();
+  ASSERT_EQ(g.results.size(), 3u);
+  EXPECT_EQ(g.results[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(g.results[1].status, store::InsertStatus::case_erased);
+  EXPECT_EQ(g.results[2].status, store::InsertStatus::duplicate);
+  EXPECT_EQ(g.results[2].message_id, before.id.str());
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE id = '" + before.id.str() + "' AND body IS NULL"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases"), 1);
+}
+
 TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {
   identity::Directory dir;
   identity::DirectoryRefresher refresher(dir, db_->url(), std::chrono::milliseconds(3000));

@@ -5,6 +5,7 @@
 #include <optional>
 #include <pqxx/connection>
 #include <pqxx/transaction>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct ErasurePolicy {
 };
 
 bool case_erased(pqxx::work& tx, const std::string& case_key);
+// Which of these cases are erased (one round trip for a whole group).
+std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys);
 
 struct ErasureInput {
   std::string message_id;  // the message that carries the erasure (also the erasure's id)
