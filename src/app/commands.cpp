@@ -377,7 +377,7 @@ int serve(const ServeOptions& opts) {
   std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
   if (c->delivery.enabled) {
     for (std::size_t i = 0; i < c->delivery.dispatchers; ++i) {
-      dispatchers.push_back(std::make_unique<delivery::Dispatcher>(*c, *schemas, directory, writer));
+      dispatchers.push_back(std::make_unique<delivery::Dispatcher>(*c, *schemas, directory));
     }
   } else {
     lg->warn("delivery is not configured: messages are stored but not delivered");

@@ -74,11 +74,9 @@ Verdict judge(const OutboundResult& r, int attempt, const config::Delivery& poli
   return v;
 }
 
-struct Dispatcher::InFlight {};
-
 Dispatcher::Dispatcher(const config::Config& config, validation::SchemaHolder& schemas,
-                       identity::Directory& directory, outbox::IngestQueue& ingest)
-    : config_(config), schemas_(schemas), directory_(directory), ingest_(ingest) {
+                       identity::Directory& directory)
+    : config_(config), schemas_(schemas), directory_(directory) {
   instance_id_ = host_name() + ":" + std::to_string(::getpid()) + ":" + Uuid::v7().str().substr(24);
 }
 

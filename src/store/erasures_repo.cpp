@@ -11,10 +11,6 @@ namespace cjhub::store {
 using values::opt;
 using values::text;
 
-bool case_erased(pqxx::work& tx, const std::string& case_key) {
-  return tx.exec_params1(sql::kCaseErased, case_key)[0].as<long long>() > 0;
-}
-
 std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys) {
   std::set<std::string> out;
   if (case_keys.empty()) return out;

@@ -200,11 +200,6 @@ inline constexpr const char* kClaim =
     "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
     "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
     "m.message_type, m.sender_ori, m.body, d.recipient_ori";
-inline constexpr const char* kMarkDeliveredName = "mark_delivered";
-inline constexpr const char* kMarkDelivered =
-    "UPDATE deliveries SET state = 'delivered', delivered_at = now(), last_status = $2, last_error = NULL, "
-    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state IN ('in_flight', 'pending') "
-    "RETURNING endpoint_id, case_key";
 // Schedules the next attempt, or makes the delivery dead when that would fall after its window.
 inline constexpr const char* kMarkRetryName = "mark_retry";
 inline constexpr const char* kMarkRetry =
@@ -285,7 +280,6 @@ inline constexpr const char* kEndpointStatus =
     "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
 
 // --- erasure (inside the ingest transaction) ----------------------------------------------------
-inline constexpr const char* kCaseErased = "SELECT count(*) FROM erased_cases WHERE case_key = $1";
 inline constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
 // Every other message of the case loses its payload; id, type, sender, times and SHA-256 stay.
 // Earlier erasure notices keep theirs: they are still owed to recipients who have not confirmed.
@@ -406,7 +400,6 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kRouteReceiptName, kRouteReceipt},
     {kRouteErasureName, kRouteErasure},
     {kClaimName, kClaim},
-    {kMarkDeliveredName, kMarkDelivered},
     {kMarkRetryName, kMarkRetry},
     {kMarkDeadName, kMarkDead},
     {kDeliveriesOfMessageName, kDeliveriesOfMessage},

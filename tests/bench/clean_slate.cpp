@@ -27,19 +27,12 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using Clock = std::chrono::steady_clock;
 
+#include "bench/bench_util.hpp"
+
+using cjhub::bench::slurp;
+using cjhub::bench::replace_all;
+
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-}
 
 long peak_rss_kb(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

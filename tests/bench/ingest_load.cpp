@@ -29,6 +29,10 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using Clock = std::chrono::steady_clock;
 
+#include "bench/bench_util.hpp"
+
+using cjhub::bench::slurp;
+
 namespace {
 
 std::map<std::string, std::string> parse_args(int argc, char** argv) {
@@ -42,14 +46,6 @@ std::map<std::string, std::string> parse_args(int argc, char** argv) {
     if (!a.count(req)) throw std::runtime_error(std::string("--") + req + " is required");
   }
   return a;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 double pct(std::vector<double>& v, double p) {

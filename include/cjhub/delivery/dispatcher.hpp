@@ -20,7 +20,6 @@
 #include "cjhub/config/config.hpp"
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
-#include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
@@ -50,7 +49,7 @@ Verdict judge(const OutboundResult& r, int attempt, const config::Delivery& poli
 class Dispatcher final : public Component {
  public:
   Dispatcher(const config::Config& config, validation::SchemaHolder& schemas,
-             identity::Directory& directory, outbox::IngestQueue& ingest);
+             identity::Directory& directory);
   ~Dispatcher() override;
 
   std::string name() const override { return "dispatcher"; }
@@ -64,7 +63,6 @@ class Dispatcher final : public Component {
   bool running() const { return running_.load(); }
 
  private:
-  struct InFlight;
   void db_loop();
   void send(store::Claimed c, const store::EndpointRow& ep);
   void finish(const store::Claimed& c, const OutboundResult& r);
@@ -74,7 +72,6 @@ class Dispatcher final : public Component {
   const config::Config& config_;
   validation::SchemaHolder& schemas_;
   identity::Directory& directory_;
-  outbox::IngestQueue& ingest_;
   std::string instance_id_;
   DispatcherStats stats_;
 

@@ -17,7 +17,6 @@ struct ErasurePolicy {
   bool reject_later_messages = true;               // later messages about an erased case get 409
 };
 
-bool case_erased(pqxx::work& tx, const std::string& case_key);
 // Which of these cases are erased (one round trip for a whole group).
 std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys);
 
