@@ -247,7 +247,9 @@ void Dispatcher::db_loop() {
       if (!batch.empty()) {
         try {
           for (const auto& res : store::complete(*conn, batch, instance_id_, d.pause_after_failures)) {
-            if (res.state == "delivered") stats_.delivered.fetch_add(1);
+            if (res.state == "delivered" || res.state == "acknowledged" || res.state == "rejected") {
+              stats_.delivered.fetch_add(1);
+            }
             if (res.state == "pending") stats_.retried.fetch_add(1);
             if (res.state == "dead") stats_.dead.fetch_add(1);
             if (!res.ack_outcome.empty() && res.ack_outcome != "stored") {

@@ -158,23 +158,77 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
     std::set<long long> succeeded;
     std::map<long long, int> failures;
     std::string failure_reason;
-    // The common case, every delivered one in a single statement.
+    // Acknowledgements that came in the answers (case locks are held). One acknowledges the
+    // delivery when it names the message delivered (by the hub's id, or by the document's id
+    // through a look-up that must land on this same delivery); anything else must be POSTed.
+    std::map<std::string, std::string> ack_outcome;  // by delivery id
+    std::vector<const Completion*> acking;
+    std::vector<const NewMessage*> ack_messages;
+    for (const auto& c : batch) {
+      if (c.kind != Completion::Kind::delivered || !c.ack) continue;
+      bool found = c.ack->ack_ref == c.message_id;
+      if (!found) {
+        const auto target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
+        found = target.status == AckTargetStatus::found && target.delivery_id == c.delivery_id;
+      }
+      if (!found) {
+        ack_outcome[c.delivery_id] = "ignored: it does not acknowledge the message delivered";
+        continue;
+      }
+      acking.push_back(&c);
+      ack_messages.push_back(c.ack.get());
+    }
+    std::map<std::string, std::string> ack_message_of;  // delivery id -> the stored acknowledgement
+    std::vector<std::string> receipt_ids, receipt_senders, receipt_types;
+    const auto stored = insert_messages(tx, ack_messages);
+    for (std::size_t i = 0; i < acking.size(); ++i) {
+      const Completion& c = *acking[i];
+      if (stored[i].status == InsertStatus::inserted) {
+        ack_message_of[c.delivery_id] = stored[i].message_id;
+        ack_outcome[c.delivery_id] = "stored";
+        receipt_ids.push_back(stored[i].message_id);
+        receipt_senders.push_back(c.sender_ori);
+        receipt_types.push_back(c.ack->type);
+      } else {
+        ack_outcome[c.delivery_id] =
+            stored[i].status == InsertStatus::duplicate ? "duplicate" : "refused: idempotency conflict";
+      }
+    }
+    // Every delivered one, with its acknowledgement, in a single statement.
     {
       std::vector<std::string> ids;
       std::vector<int> statuses;
+      std::vector<std::optional<std::string>> ack_status, ack_reason, ack_id;
       for (const auto& c : batch) {
         if (c.kind != Completion::Kind::delivered) continue;
         ids.push_back(c.delivery_id);
         statuses.push_back(c.http_status.value_or(200));
         succeeded.insert(c.endpoint_id);
+        const auto it = ack_message_of.find(c.delivery_id);
+        if (it == ack_message_of.end()) {
+          ack_status.emplace_back();
+          ack_reason.emplace_back();
+          ack_id.emplace_back();
+        } else {
+          ack_status.emplace_back(c.ack->ack_status);
+          ack_reason.emplace_back(opt(c.ack->ack_reason));
+          ack_id.emplace_back(it->second);
+        }
       }
       if (!ids.empty()) {
-        std::set<std::string> written;
-        for (const auto& r : tx.exec_params(sql::kMarkDeliveredMany, text_array(ids), int_array(statuses))) {
-          written.insert(r[0].as<std::string>());
+        std::map<std::string, std::string> written;
+        for (const auto& r : tx.exec_prepared(sql::kMarkDeliveredManyName, text_array(ids), int_array(statuses),
+                                              values::opt_text_array(ack_status), values::opt_text_array(ack_reason),
+                                              values::opt_text_array(ack_id))) {
+          written[r[0].as<std::string>()] = r[3].as<std::string>();
           if (!r[2].is_null()) lanes.insert({r[1].as<long long>(), r[2].as<std::string>()});
         }
-        for (const auto& id : ids) out.push_back({id, written.count(id) ? "delivered" : "", false, ""});
+        for (const auto& id : ids) {
+          const auto w = written.find(id);
+          CompletionResult res{id, w == written.end() ? "" : w->second, false, ""};
+          if (const auto a = ack_outcome.find(id); a != ack_outcome.end()) res.ack_outcome = a->second;
+          out.push_back(std::move(res));
+        }
       }
     }
     for (const auto& c : batch) {
@@ -209,34 +263,12 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       }
       out.push_back(std::move(res));
     }
-    // Acknowledgements that came in the answers (case locks are held).
+    // Receipts of the acknowledgements to their original senders.
     std::size_t receipts = 0;
-    for (const auto& c : batch) {
-      if (!c.ack) continue;
-      auto& res = *std::find_if(out.begin(), out.end(),
-                                [&](const CompletionResult& r) { return r.delivery_id == c.delivery_id; });
-      // It acknowledges this delivery when it names the message delivered (by the hub's id, or
-      // by the document's id through a lookup that must land on this same delivery).
-      AckTarget target;
-      if (c.ack->ack_ref == c.message_id) {
-        target = {AckTargetStatus::found, c.delivery_id, c.endpoint_id, c.case_key, c.sender_ori};
-      } else {
-        target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
-      }
-      if (target.status != AckTargetStatus::found || target.delivery_id != c.delivery_id) {
-        // In an answer, only the message just delivered may be acknowledged (its case is locked);
-        // anything else must be POSTed.
-        res.ack_outcome = "ignored: it does not acknowledge the message delivered";
-        continue;
-      }
-      const auto r = insert_message(tx, *c.ack);
-      if (r.status == InsertStatus::inserted) {
-        apply_ack(tx, target, c.ack->ack_status, c.ack->ack_reason, r.message_id);
-        receipts += route_receipt(tx, r.message_id, target.original_sender, c.ack->type);
-        res.ack_outcome = "stored";
-      } else {
-        res.ack_outcome = r.status == InsertStatus::duplicate ? "duplicate" : "refused: idempotency conflict";
-      }
+    if (!receipt_ids.empty()) {
+      receipts = tx.exec_prepared(sql::kRouteReceiptsName, text_array(receipt_ids), text_array(receipt_senders),
+                                  text_array(receipt_types))
+                     .affected_rows();
     }
     if (receipts > 0) tx.exec0(sql::kNotifyDeliveries);
     if (!lanes.empty()) {  // case locks are held

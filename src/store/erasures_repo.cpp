@@ -22,23 +22,20 @@ std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string
 
 ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
-  tx.exec_params0(sql::kInsertErasure, in.message_id, in.case_key, in.whole_case ? "case" : "charges",
-                  in.sender_ori, in.received_at, policy.deadline_seconds, policy.follow_up_seconds, 0LL, 0LL);
   if (in.whole_case) {
-    // Charge-level erasures of the case are covered by this one; then the case's payloads go and
-    // what was not yet sent of it never will be.
-    tx.exec_params0(sql::kSupersedeCharges, in.case_key, in.message_id);
-    r.redacted = tx.exec_params(sql::kRedactCase, in.case_key, in.message_id).affected_rows();
-    r.suppressed = tx.exec_params(sql::kSuppressCase, in.case_key, in.message_id).affected_rows();
-    tx.exec_params0(sql::kSetErasureCounts, in.message_id, static_cast<long long>(r.redacted),
-                    static_cast<long long>(r.suppressed));
-    tx.exec_params0(sql::kMarkCaseErased, in.case_key, in.message_id);
+    const auto row = tx.exec_prepared1(sql::kEraseCaseName, in.case_key, in.message_id, in.sender_ori,
+                                       in.received_at, policy.deadline_seconds, policy.follow_up_seconds);
+    r.redacted = row[0].as<std::size_t>();
+    r.suppressed = row[1].as<std::size_t>();
+  } else {
+    tx.exec_prepared0(sql::kInsertErasureName, in.message_id, in.case_key, "charges", in.sender_ori,
+                      in.received_at, policy.deadline_seconds, policy.follow_up_seconds, 0LL, 0LL);
   }
   r.recipients = tx.exec_prepared(sql::kRouteErasureName, in.message_id, in.type, in.sender_ori,
                                   opt(in.origin_ori), in.case_key, opt(in.jurisdiction), in.message_id,
                                   policy.deadline_seconds)
                      .affected_rows();
-  if (r.suppressed > 0) tx.exec_params0(sql::kPromoteCaseLanes, in.case_key);
+  if (r.suppressed > 0) tx.exec_prepared0(sql::kPromoteCaseLanesName, in.case_key);
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
@@ -38,9 +39,47 @@ InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
 }
 
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
+  if (batch.empty()) return {};
+  if (batch.size() == 1) return {insert_message(tx, *batch.front())};
+  std::vector<std::string> ids, types, senders, keys, bodies, hashes, received;
+  std::vector<std::optional<std::string>> documents, cases, origins, jurisdictions;
+  std::vector<bool> erasures;
+  std::vector<long long> sizes;
+  for (const NewMessage* m : batch) {
+    ids.push_back(m->id.str());
+    types.push_back(m->type);
+    senders.push_back(m->sender_ori);
+    keys.push_back(m->idempotency_key);
+    documents.push_back(opt(m->document_id));
+    cases.push_back(opt(m->case_key));
+    origins.push_back(opt(m->origin_ori));
+    jurisdictions.push_back(opt(m->jurisdiction));
+    erasures.push_back(m->erasure);
+    bodies.push_back(to_hex(reinterpret_cast<const std::uint8_t*>(m->body.data()), m->body.size()));
+    hashes.push_back(to_hex(m->body_sha256));
+    sizes.push_back(static_cast<long long>(m->body.size()));
+    received.push_back(rfc3339(m->received_at));
+  }
+  using values::opt_text_array;
+  using values::text_array;
+  std::set<std::string> inserted;
+  for (const auto& r : tx.exec_prepared(sql::kInsertMessagesName, text_array(ids), text_array(types),
+                                        text_array(senders), text_array(keys), opt_text_array(documents),
+                                        opt_text_array(cases), opt_text_array(origins),
+                                        opt_text_array(jurisdictions), values::bool_array(erasures),
+                                        text_array(bodies), text_array(hashes), values::int_array(sizes),
+                                        text_array(received))) {
+    inserted.insert(r[0].as<std::string>());
+  }
   std::vector<InsertResult> out;
   out.reserve(batch.size());
-  for (const NewMessage* m : batch) out.push_back(insert_message(tx, *m));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (inserted.count(ids[i])) {
+      out.push_back({InsertStatus::inserted, ids[i], batch[i]->type, received[i]});
+    } else {
+      out.push_back(*find_by_idempotency(tx, *batch[i]));
+    }
+  }
   return out;
 }
 

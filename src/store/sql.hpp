@@ -53,6 +53,19 @@ inline constexpr const char* kInsertMessage =
     "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::bytea, $11::bytea, "
     "$12::integer, $13::timestamptz) "
     "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING";
+// Many messages in one statement, stored (and numbered) in the order given; bodies and hashes
+// as hex. Returns the ids inserted (the others were duplicates or conflicts).
+inline constexpr const char* kInsertMessagesName = "insert_messages";
+inline constexpr const char* kInsertMessages =
+    "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
+    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at) "
+    "SELECT u.id, u.message_type, u.sender_ori, u.idempotency_key, u.document_id, u.case_key, u.origin_ori, "
+    "u.jurisdiction, u.erasure, decode(u.body, 'hex'), decode(u.body_sha256, 'hex'), u.body_size, u.received_at "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::boolean[], $10::text[], $11::text[], $12::integer[], $13::timestamptz[]) WITH ORDINALITY "
+    "AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, jurisdiction, erasure, "
+    "body, body_sha256, body_size, received_at, n) ORDER BY u.n "
+    "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING RETURNING id::text";
 inline constexpr const char* kFindByIdempotencyName = "find_by_idempotency";
 inline constexpr const char* kFindByIdempotency =
     "SELECT id::text, message_type, body_sha256, "
@@ -107,11 +120,28 @@ inline constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtexte
 inline constexpr const char* kLockCases =
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) "
     "ORDER BY n";
-// Many deliveries delivered at once ($1 ids, $2 statuses); returns the lanes they free.
+// Many deliveries delivered at once ($1 ids, $2 HTTP statuses), each with the acknowledgement the
+// recipient returned in its answer, if any ($3 status, $4 reason, $5 the acknowledgement's message
+// id; NULL when none): state, delivery and acknowledgement written by one update. A delivery whose
+// lease was lost is not written unless it carries an acknowledgement (which settles it anyway,
+// unless it was suppressed). Returns the rows written with the lanes they free.
+inline constexpr const char* kMarkDeliveredManyName = "mark_delivered_many";
 inline constexpr const char* kMarkDeliveredMany =
-    "UPDATE deliveries d SET state = 'delivered', delivered_at = now(), last_status = u.status, last_error = NULL, "
-    "lease_until = NULL, leased_by = NULL FROM unnest($1::uuid[], $2::integer[]) AS u(id, status) "
-    "WHERE d.id = u.id AND d.state IN ('in_flight', 'pending') RETURNING d.id::text, d.endpoint_id, d.case_key";
+    "UPDATE deliveries d SET "
+    "state = CASE WHEN u.ack_status IS NULL THEN 'delivered' WHEN u.ack_status = 'rejected' THEN 'rejected' "
+    "        ELSE 'acknowledged' END, "
+    "delivered_at = CASE WHEN d.state IN ('in_flight', 'pending') THEN now() ELSE coalesce(d.delivered_at, now()) END, "
+    "last_status = CASE WHEN d.state IN ('in_flight', 'pending') THEN u.status ELSE d.last_status END, "
+    "last_error = CASE WHEN d.state IN ('in_flight', 'pending') THEN NULL ELSE d.last_error END, "
+    "ack_status = coalesce(u.ack_status, d.ack_status), "
+    "ack_reason = CASE WHEN u.ack_status IS NULL THEN d.ack_reason ELSE u.ack_reason END, "
+    "ack_message_id = coalesce(u.ack_message_id, d.ack_message_id), "
+    "acknowledged_at = CASE WHEN u.ack_status IS NULL THEN d.acknowledged_at ELSE now() END, "
+    "lease_until = NULL, leased_by = NULL "
+    "FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::uuid[]) "
+    "  AS u(id, status, ack_status, ack_reason, ack_message_id) "
+    "WHERE d.id = u.id AND (d.state IN ('in_flight', 'pending') OR (u.ack_status IS NOT NULL AND d.state <> 'suppressed')) "
+    "RETURNING d.id::text, d.endpoint_id, d.case_key, d.state";
 // Promotes the next queued delivery of many lanes ($1 endpoint ids, $2 case keys) at once.
 inline constexpr const char* kPromoteLanes =
     "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
@@ -153,6 +183,18 @@ inline constexpr const char* kRouteReceipt =
     "JOIN agencies a ON a.ori = s.ori AND a.active "
     "WHERE s.active AND s.ori = $2::text AND $3::text = ANY (s.message_types) "
     "GROUP BY s.endpoint_id";
+// The same for many acknowledgements at once ($1 their message ids, $2 original senders, $3 types).
+inline constexpr const char* kRouteReceiptsName = "route_receipts";
+inline constexpr const char* kRouteReceipts =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT gen_random_uuid(), u.id, min(s.id), s.endpoint_id, min(s.ori), NULL, "
+    "(SELECT seq FROM messages WHERE id = u.id), 'pending', false, now(), now() + max(s.retry_window) "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, sender, type) "
+    "JOIN subscriptions s ON s.active AND s.ori = u.sender AND u.type = ANY (s.message_types) "
+    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "JOIN agencies a ON a.ori = s.ori AND a.active "
+    "GROUP BY u.id, s.endpoint_id";
 inline constexpr const char* kNotifyDeliveries = "NOTIFY cjhub_deliveries";
 inline constexpr const char* kDeliveriesChannel = "cjhub_deliveries";
 
@@ -281,37 +323,50 @@ inline constexpr const char* kEndpointStatus =
 
 // --- erasure (inside the ingest transaction) ----------------------------------------------------
 inline constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
-// Every other message of the case loses its payload; id, type, sender, times and SHA-256 stay.
-// Earlier erasure notices keep theirs: they are still owed to recipients who have not confirmed.
-inline constexpr const char* kRedactCase =
-    "UPDATE messages SET body = NULL, redacted_at = now() "
-    "WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL AND NOT erasure";
-// Deliveries already in flight finish (the notice queues behind them, so it cannot overtake the
-// message on the wire); earlier erasure notices keep going, their acknowledgements are still owed.
-// Earlier charge-level erasures are superseded: their undelivered notices go too (the whole-case
-// notice covers them).
-inline constexpr const char* kSupersedeCharges =
-    "UPDATE erasures SET superseded_by = $2::uuid WHERE case_key = $1 AND scope = 'charges' AND id <> $2::uuid "
-    "AND superseded_by IS NULL";
-inline constexpr const char* kSuppressCase =
-    "UPDATE deliveries SET state = 'suppressed' "
-    "WHERE case_key = $1 AND message_id <> $2::uuid AND state IN ('queued', 'pending') "
-    "AND (erasure_id IS NULL OR erasure_id IN (SELECT id FROM erasures WHERE superseded_by = $2::uuid))";
+// A whole-case erasure in one statement ($1 case, $2 the erasure's message id, $3 requested by,
+// $4 received at, $5 and $6 deadline and follow-up in seconds): every other message of the case
+// loses its payload (id, type, sender, times and SHA-256 stay; earlier erasure notices keep theirs,
+// they are still owed to recipients who have not confirmed); undelivered deliveries of the case are
+// suppressed (those in flight finish first, so the notice cannot overtake a message on the wire;
+// earlier erasure notices keep going, except the ones of charge-level erasures, which this one
+// covers and supersedes); the erasure is recorded with its counts and the case marked erased.
+// Returns the numbers of payloads removed and deliveries suppressed.
+inline constexpr const char* kEraseCaseName = "erase_case";
+inline constexpr const char* kEraseCase =
+    "WITH redacted AS ("
+    "  UPDATE messages SET body = NULL, redacted_at = now() "
+    "  WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL AND NOT erasure RETURNING 1), "
+    "suppressed AS ("
+    "  UPDATE deliveries d SET state = 'suppressed' "
+    "  WHERE d.case_key = $1 AND d.message_id <> $2::uuid AND d.state IN ('queued', 'pending') "
+    "  AND (d.erasure_id IS NULL OR EXISTS (SELECT 1 FROM erasures c WHERE c.id = d.erasure_id AND c.scope = 'charges' "
+    "       AND c.superseded_by IS NULL)) RETURNING 1), "
+    "recorded AS ("
+    "  INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
+    "  redacted_messages, suppressed_deliveries) VALUES ($2::uuid, $1, 'case', $3, $4::timestamptz, "
+    "  $4::timestamptz + make_interval(secs => $5), $4::timestamptz + make_interval(secs => $6), "
+    "  (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed)) RETURNING id), "
+    "superseded AS ("
+    "  UPDATE erasures SET superseded_by = $2::uuid WHERE case_key = $1 AND scope = 'charges' AND id <> $2::uuid "
+    "  AND superseded_by IS NULL RETURNING 1), "
+    "marked AS (INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) "
+    "  ON CONFLICT (case_key) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed), "
+    "(SELECT count(*) FROM recorded), (SELECT count(*) FROM superseded), (SELECT count(*) FROM marked)";
 // After suppression, every lane of the case whose head is gone lets its next delivery go.
+inline constexpr const char* kPromoteCaseLanesName = "promote_case_lanes";
 inline constexpr const char* kPromoteCaseLanes =
     "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
     "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
     "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
-    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = h.endpoint_id "
-    "  AND b.case_key = $1 AND b.state IN ('pending', 'in_flight'))";
+    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
+    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))";
+// A charge-level erasure is recorded (no payload is removed: the case stays open).
+inline constexpr const char* kInsertErasureName = "insert_erasure";
 inline constexpr const char* kInsertErasure =
     "INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
     "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
     "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
-inline constexpr const char* kSetErasureCounts =
-    "UPDATE erasures SET redacted_messages = $2, suppressed_deliveries = $3 WHERE id = $1::uuid";
-inline constexpr const char* kMarkCaseErased =
-    "INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) ON CONFLICT (case_key) DO NOTHING";
 // One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
 // every agency that was sent an earlier message of the case (through the endpoint that got it).
 inline constexpr const char* kRouteErasureName = "route_erasure";
@@ -398,7 +453,13 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kSelectMessageName, kSelectMessage},
     {kRouteMessageName, kRouteMessage},
     {kRouteReceiptName, kRouteReceipt},
+    {kRouteReceiptsName, kRouteReceipts},
+    {kInsertMessagesName, kInsertMessages},
+    {kMarkDeliveredManyName, kMarkDeliveredMany},
     {kRouteErasureName, kRouteErasure},
+    {kEraseCaseName, kEraseCase},
+    {kInsertErasureName, kInsertErasure},
+    {kPromoteCaseLanesName, kPromoteCaseLanes},
     {kClaimName, kClaim},
     {kMarkRetryName, kMarkRetry},
     {kMarkDeadName, kMarkDead},

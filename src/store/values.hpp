@@ -35,6 +35,32 @@ inline std::string text_array(const std::vector<std::string>& v) {
   return s + "}";
 }
 
+// A text[] literal with NULL elements.
+inline std::string opt_text_array(const std::vector<std::optional<std::string>>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    if (!v[i]) {
+      s += "NULL";
+      continue;
+    }
+    s += '"';
+    for (const char c : *v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
+// A boolean[] literal: {t,f}.
+inline std::string bool_array(const std::vector<bool>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::string(v[i] ? "t" : "f");
+  return s + "}";
+}
+
 // A bigint[] / integer[] literal: {1,2,3}.
 template <class T>
 std::string int_array(const std::vector<T>& v) {

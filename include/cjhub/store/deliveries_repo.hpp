@@ -105,7 +105,8 @@ struct Completion {
 };
 struct CompletionResult {
   std::string delivery_id;
-  std::string state;  // the state written ("" when the row had moved on: lease lost)
+  std::string state;  // the state written: delivered, acknowledged, rejected, pending, dead,
+                      // suppressed ("" when the row had moved on: lease lost)
   bool endpoint_paused_now = false;
   std::string ack_outcome;  // for an acknowledgement in the answer: stored, duplicate, refused
 };
