@@ -118,6 +118,7 @@ std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimReques
   }
   return translate_errors([&] {
     pqxx::work tx(conn, "claim");
+    tx.exec0(sql::kClaimAsyncCommit);
     const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by);
     tx.commit();
     std::vector<Claimed> out;

@@ -226,6 +226,10 @@ inline constexpr const char* kApplyAck =
 // --- dispatch ---------------------------------------------------------------------------------
 inline constexpr const char* kLoadEndpoints =
     "SELECT id, ori, name, url, max_in_flight, timeout_ms, paused FROM endpoints WHERE active ORDER BY id";
+// A claim need not wait for its commit to reach disk: if the database loses it in a crash, the
+// deliveries are simply due again (and may be sent twice, under the same delivery id, which
+// at-least-once delivery allows).
+inline constexpr const char* kClaimAsyncCommit = "SET LOCAL synchronous_commit = off";
 // Claims due deliveries: for each endpoint ($1) at most its free capacity ($2), leased for $3 ms.
 inline constexpr const char* kClaimName = "claim_deliveries";
 inline constexpr const char* kClaim =
@@ -386,9 +390,10 @@ inline constexpr const char* kRouteErasure =
     "  AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
     "  AND (NOT s.own_cases_only OR EXISTS (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori)) "
     "  UNION ALL "
-    "  SELECT d.recipient_ori, d.endpoint_id, NULL::bigint, 2 FROM deliveries d "
+    "  SELECT d.recipient_ori, d.endpoint_id, NULL::bigint, 2 FROM messages o JOIN deliveries d ON d.message_id = o.id "
     "  JOIN endpoints e ON e.id = d.endpoint_id AND e.active JOIN agencies a ON a.ori = d.recipient_ori AND a.active "
-    "  WHERE d.case_key = $5::text AND d.message_id <> $1::uuid AND d.attempts > 0 AND d.recipient_ori <> $3::text"
+    "  WHERE o.case_key = $5::text AND o.id <> $1::uuid AND d.case_key = $5::text AND d.attempts > 0 "
+    "  AND d.recipient_ori <> $3::text"
     ") candidates ORDER BY ori, pref, endpoint_id) c";
 
 // --- the erasure ledger -------------------------------------------------------------------------
@@ -409,8 +414,9 @@ inline constexpr const char* kErasureSummary =
     "     WHEN count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed') = 0 THEN 'complete' "
     "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
     "x.received_at AS sort_at "
-    "FROM erasures x LEFT JOIN deliveries d ON d.erasure_id = x.id "
-    "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.erasure_id = x.id AND d2.recipient_ori = $1)) "
+    "FROM erasures x LEFT JOIN deliveries d ON d.message_id = x.id AND d.erasure_id = x.id "
+    "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.message_id = x.id AND d2.erasure_id = x.id "
+    "AND d2.recipient_ori = $1)) "
     "AND ($2::timestamptz IS NULL OR x.received_at >= $2::timestamptz) "
     "AND ($3::timestamptz IS NULL OR x.received_at < $3::timestamptz) "
     "AND ($4::text IS NULL OR x.requested_by = $4) "
@@ -426,7 +432,7 @@ inline constexpr const char* kErasureRecipients =
     "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
     "d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
-    "WHERE d.erasure_id = ANY ($1::uuid[]) ORDER BY d.erasure_id, d.recipient_ori";
+    "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id ORDER BY d.erasure_id, d.recipient_ori";
 
 // --- metrics (gauges read at scrape time; labels are ORIs and endpoint names only) -------------
 inline constexpr const char* kEndpointGauges =

@@ -153,6 +153,81 @@ TEST_F(DbTest, AnErasureRefusesLaterMessagesOfItsCaseEvenInTheSameGroup) {
   EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases"), 1);
 }
 
+// Several whole-case erasures in one group (as in a bulk run): payloads removed, unsent deliveries
+// suppressed, one delivery per recipient (subscribers and earlier recipients), counts recorded per
+// erasure, later messages refused.
+TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
+  auto file = config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n    publish: [ArrestPacket]\n"
+      "  - ori: CTJUD0000\n    name: Judicial\n    identities: [{san_uri: 'urn:j'}]\n    publish: [ErasureNotice]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, ErasureNotice]}]\n"
+      "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:c'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
+      {"ArrestPacket", "ErasureNotice"});
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  store::apply_agencies(*c, file);
+  const auto a = message("A", "<a>Name A</a>"), b = message("B", "<b>Name B</b>"), u = message("C", "<c>Name C</c>");
+  {
+    pqxx::work tx(*c);
+    EXPECT_EQ(store::ingest_group(tx, {&a, &b, &u}).deliveries, 6u);
+    tx.commit();
+  }
+  // A's and B's arrests reached both agencies; C's were never sent.
+  {
+    pqxx::work w(*c);
+    w.exec0("UPDATE deliveries SET state = 'delivered', attempts = 1, delivered_at = now() "
+            "WHERE case_key IN ('OTN-A', 'OTN-B')");
+    w.commit();
+  }
+  std::vector<store::NewMessage> notices;
+  for (const char* k : {"A", "B", "C", "D"}) {
+    auto e = message(std::string("X") + k, std::string("<erase case='") + k + "'/>", "CTJUD0000");
+    e.type = "ErasureNotice";
+    e.case_key = std::string("OTN-") + k;
+    e.erasure = true;
+    notices.push_back(std::move(e));
+  }
+  pqxx::work tx(*c);
+  const auto g = store::ingest_group(tx, {&notices[0], &notices[1], &notices[2], &notices[3]});
+  tx.commit();
+  ASSERT_EQ(g.results.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(g.results[i].status, store::InsertStatus::inserted) << i;
+    EXPECT_EQ(g.results[i].message_id, notices[i].id.str()) << i;
+  }
+  // A and B: both agencies (DESPP subscribes, DCJ received the arrest); C: DESPP only (DCJ never
+  // got it); D: DESPP only.
+  EXPECT_EQ(g.deliveries, 6u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key IN ('OTN-A', 'OTN-B', 'OTN-C') "
+                       "AND NOT erasure AND body IS NULL AND redacted_at IS NOT NULL"), 3);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE erasure AND body IS NOT NULL"), 4);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE case_key = 'OTN-C' AND erasure_id IS NULL "
+                       "AND state = 'suppressed'"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key = 'OTN-C' AND redacted_messages = 1 "
+                       "AND suppressed_deliveries = 2"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key IN ('OTN-A', 'OTN-B') AND redacted_messages = 1 "
+                       "AND suppressed_deliveries = 0"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key = 'OTN-D' AND redacted_messages = 0"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases"), 4);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE erasure_id IS NOT NULL AND ack_required "
+                       "AND erasure_id = message_id AND state = 'pending'"), 6);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+                       "WHERE x.case_key = 'OTN-A' AND d.recipient_ori IN ('CTDESPP00', 'CTDCJ0000')"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+                       "WHERE x.case_key = 'OTN-C' AND d.recipient_ori = 'CTDESPP00'"), 1);
+  // A later arrest about any of them is refused.
+  auto late2 = message("L2", "<l/>");
+  late2.case_key = "OTN-D";
+  pqxx::work tx2(*c);
+  const auto g2 = store::ingest_group(tx2, {&late2});
+  tx2.commit();
+  EXPECT_EQ(g2.results[0].status, store::InsertStatus::case_erased);
+}
+
 TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {
   identity::Directory dir;
   identity::DirectoryRefresher refresher(dir, db_->url(), std::chrono::milliseconds(3000));
