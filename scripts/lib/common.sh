@@ -93,9 +93,10 @@ listen_addresses = '127.0.0.1'
 port = $CJHUB_PG_PORT
 unix_socket_directories = '$dir/run'
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 1GB
 wal_compression = on
-max_wal_size = 2GB
+max_wal_size = 8GB
+checkpoint_timeout = 15min
 shared_preload_libraries = 'pg_stat_statements'   # per-statement figures for the benchmarks
 CONF
   fi

@@ -156,7 +156,7 @@ inline constexpr const char* kRouteMessageName = "route_message";
 inline constexpr const char* kRouteMessage =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
     "seq, state, ack_required, next_attempt_at, expires_at) "
-    "SELECT gen_random_uuid(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), $5::text, "
+    "SELECT cjhub_uuid_v7(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), $5::text, "
     "(SELECT seq FROM messages WHERE id = $1::uuid), "
     "CASE WHEN $5::text IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = s.endpoint_id "
     "  AND p.case_key = $5::text AND p.state IN ('queued', 'pending', 'in_flight')) "
@@ -176,7 +176,7 @@ inline constexpr const char* kRouteReceiptName = "route_receipt";
 inline constexpr const char* kRouteReceipt =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
     "seq, state, ack_required, next_attempt_at, expires_at) "
-    "SELECT gen_random_uuid(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), NULL, "
+    "SELECT cjhub_uuid_v7(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), NULL, "
     "(SELECT seq FROM messages WHERE id = $1::uuid), 'pending', false, now(), now() + max(s.retry_window) "
     "FROM subscriptions s "
     "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
@@ -188,7 +188,7 @@ inline constexpr const char* kRouteReceiptsName = "route_receipts";
 inline constexpr const char* kRouteReceipts =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
     "seq, state, ack_required, next_attempt_at, expires_at) "
-    "SELECT gen_random_uuid(), u.id, min(s.id), s.endpoint_id, min(s.ori), NULL, "
+    "SELECT cjhub_uuid_v7(), u.id, min(s.id), s.endpoint_id, min(s.ori), NULL, "
     "(SELECT seq FROM messages WHERE id = u.id), 'pending', false, now(), now() + max(s.retry_window) "
     "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, sender, type) "
     "JOIN subscriptions s ON s.active AND s.ori = u.sender AND u.type = ANY (s.message_types) "
@@ -377,7 +377,7 @@ inline constexpr const char* kRouteErasureName = "route_erasure";
 inline constexpr const char* kRouteErasure =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, "
     "state, ack_required, next_attempt_at, expires_at, erasure_id) "
-    "SELECT gen_random_uuid(), $1::uuid, c.subscription_id, c.endpoint_id, c.ori, $5::text, "
+    "SELECT cjhub_uuid_v7(), $1::uuid, c.subscription_id, c.endpoint_id, c.ori, $5::text, "
     "(SELECT seq FROM messages WHERE id = $1::uuid), "
     "CASE WHEN EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = c.endpoint_id AND p.case_key = $5::text "
     "  AND p.state IN ('queued', 'pending', 'in_flight')) THEN 'queued' ELSE 'pending' END, "
