@@ -42,6 +42,8 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
   if (who.result != identity::Resolution::ok || !who.agency->is_operator()) {
     log::get("api")->warn("admin request {} {} refused for {} ({})", req.method, path, req.remote,
                           who.agency ? who.agency->ori : identity::to_string(who.result));
+    audit(req, who.agency ? who.agency->ori : "", "authorization", "refused:forbidden", req.method + " " + path,
+          "operators only");
     return respond(problem(Problem::forbidden, "operators only", path));
   }
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
@@ -96,9 +98,12 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
                              "name what to replay: delivery_id, agency, endpoint, since or until", path));
     }
     return deps_.db->run(
-        [f, operator_id, lg](pqxx::connection& c) {
+        [this, req, path, f, operator_id, lg](pqxx::connection& c) {
           const auto ids = store::replay_dead(c, f);
           lg->info("operator {} replayed {} dead letter(s)", operator_id, ids.size());
+          audit(req, operator_id, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
+                "POST " + path + (f.delivery_id ? " delivery " + *f.delivery_id : "") +
+                    (f.ori ? " agency " + *f.ori : "") + (f.endpoint ? " endpoint " + *f.endpoint : ""));
           json::array a;
           for (const auto& id : ids) a.push_back(json::value(id));
           return json_ok(json::object{{"replayed", ids.size()}, {"delivery_ids", std::move(a)}});
@@ -148,11 +153,12 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
         }
         const bool pause = action == "pause";
         return deps_.db->run(
-            [=](pqxx::connection& c) {
+            [=, this](pqxx::connection& c) {
               if (!store::set_endpoint_paused(c, ori, name, pause, reason)) {
                 return problem(Problem::not_found, "no active endpoint " + name + " of agency " + ori, path);
               }
               lg->warn("operator {} {} endpoint {}/{}", operator_id, pause ? "paused" : "resumed", ori, name);
+              audit(req, operator_id, "admin", pause ? "paused" : "resumed", "endpoint " + ori + "/" + name, reason);
               return json_ok(json::object{{"agency", ori}, {"endpoint", name}, {"paused", pause}});
             },
             std::move(respond));

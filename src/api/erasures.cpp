@@ -53,7 +53,10 @@ json::object to_json(const store::ErasureRecipient& r) {
 
 void Handlers::erasures(const Request& req, const std::string& path, Respond respond) {
   const auto who = deps_.directory->resolve(req.peer);
-  if (who.result != identity::Resolution::ok) return respond(problem(Problem::unknown_client, "", path));
+  if (who.result != identity::Resolution::ok) {
+    audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), req.method + " " + path, "");
+    return respond(problem(Problem::unknown_client, "", path));
+  }
   if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
   store::ErasureFilter f;

@@ -54,6 +54,13 @@ json::object accepted_body(const store::InsertResult& r) {
 
 Handlers::Handlers(HandlerDeps deps) : deps_(std::move(deps)) {}
 
+void Handlers::audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
+                     std::string object, std::string detail) const {
+  if (deps_.audit == nullptr) return;
+  deps_.audit->record({audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256), ori, std::move(action),
+                       std::move(outcome), std::move(object), req.remote, std::move(detail)});
+}
+
 void Handlers::handle(Request req, Respond respond) {
   const std::string path = req.target.substr(0, req.target.find('?'));
   auto wrong_method = [&](const char* allow) {
@@ -69,6 +76,7 @@ void Handlers::handle(Request req, Respond respond) {
     if (req.method != "GET") return wrong_method("GET");
     const auto who = deps_.directory->resolve(req.peer);
     if (who.result != identity::Resolution::ok || !who.agency->is_operator()) {
+      audit(req, who.agency ? who.agency->ori : "", "authorization", "refused:forbidden", "GET " + path, "operators only");
       return respond(problem(Problem::forbidden, "operators only", path));
     }
     std::string own = deps_.process_metrics ? deps_.process_metrics() : std::string();
@@ -121,26 +129,34 @@ void Handlers::handle(Request req, Respond respond) {
 Response Handlers::readyz() const {
   json::object comps;
   bool all_ok = true;
-  std::string failing;
+  std::string failing, warnings;
   if (deps_.readiness != nullptr) {
     for (const auto& c : deps_.readiness->components()) {
-      comps[c.name] = json::object{{"ok", c.ok}, {"detail", c.detail}};
+      comps[c.name] = json::object{{"ok", c.ok},
+                                   {"state", !c.ok ? "failing" : c.warning ? "warning" : "ok"},
+                                   {"detail", c.detail}};
       if (!c.ok) {
         all_ok = false;
         failing += (failing.empty() ? "" : ", ") + c.name;
+      } else if (c.warning) {
+        warnings += (warnings.empty() ? "" : ", ") + c.name;
       }
     }
   }
   json::object body{{"status", all_ok ? "ready" : "not ready"}, {"components", comps}};
   if (!all_ok) body["failing"] = failing;
+  if (!warnings.empty()) body["warnings"] = warnings;
   return json_response(all_ok ? 200 : 503, body);
 }
 
 void Handlers::post_message(Request req, Respond respond) {
   auto lg = log::get("api");
   const auto instance = std::string(kMessagesPath);
+  std::string caller_ori;
+  // The audit record names the problem, never its detail (which may quote the document).
   auto refuse = [&](Problem p, const std::string& detail, json::object ext = {}) {
     stats_.refused.fetch_add(1);
+    audit(req, caller_ori, "submission", std::string("refused:") + info(p).slug, "", "");
     respond(problem(p, detail, instance, std::move(ext)));
   };
 
@@ -161,6 +177,7 @@ void Handlers::post_message(Request req, Respond respond) {
                       : "this certificate is not registered to any agency");
   }
   const auto& agency = *who.agency;
+  caller_ori = agency.ori;
 
   // 2. What was sent.
   if (!is_xml_media_type(req.content_type)) {
@@ -179,10 +196,22 @@ void Handlers::post_message(Request req, Respond respond) {
     return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
+  msg.actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256);
+  msg.source = req.remote;
 
   // 4. Store it; answer after COMMIT.
-  deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance,
-                                        ori = agency.ori](outbox::Result r) {
+  deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance, ori = agency.ori,
+                                        actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256),
+                                        remote = req.remote](outbox::Result r) {
+    // Outcomes the storing transaction recorded itself are not audited again here.
+    const bool in_store = r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate ||
+                          r.outcome == outbox::Outcome::conflict || r.outcome == outbox::Outcome::case_erased ||
+                          r.outcome == outbox::Outcome::ack_unknown_reference ||
+                          r.outcome == outbox::Outcome::ack_not_addressed;
+    if (!in_store && deps_.audit != nullptr) {
+      deps_.audit->record({actor, ori, "submission", std::string("refused:") + outbox::to_string(r.outcome), "", remote,
+                           "nothing stored"});
+    }
     switch (r.outcome) {
       case outbox::Outcome::stored: {
         stats_.accepted.fetch_add(1);
@@ -240,6 +269,7 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
   const auto instance = std::string(kMessagesPath) + "/" + id_text.substr(0, 64);
   const auto who = deps_.directory->resolve(req.peer);
   if (who.result != identity::Resolution::ok) {
+    audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), "GET " + instance, "");
     return respond(problem(who.result == identity::Resolution::disabled ? Problem::client_disabled
                                                                         : Problem::unknown_client,
                            "", instance));

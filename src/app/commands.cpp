@@ -6,6 +6,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/app/readiness.hpp"
+#include "cjhub/audit/audit_log.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/config/agencies.hpp"
@@ -152,6 +155,27 @@ int migrate(const fs::path& file) {
   }
 }
 
+namespace {
+// Who runs a command, as the audit trail names it.
+std::string cli_actor() {
+  const char* user = std::getenv("SUDO_USER");
+  if (user == nullptr || *user == '\0') user = std::getenv("USER");
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string("cli:") + (user != nullptr ? user : "uid" + std::to_string(::getuid())) + "@" + host;
+}
+
+void audit_cli(pqxx::connection& conn, std::string action, std::string outcome, std::string object,
+               std::string detail) {
+  try {
+    store::record_audit(conn, {{cli_actor(), "", std::move(action), std::move(outcome), std::move(object), "cli",
+                                std::move(detail)}});
+  } catch (const std::exception& e) {
+    std::cerr << "cjhub: warning: the audit record could not be written: " << e.what() << "\n";
+  }
+}
+}  // namespace
+
 int apply(const fs::path& file, const fs::path& agencies_file, bool dry_run) {
   auto c = load_config(file);
   if (!c) return 2;
@@ -176,6 +200,13 @@ int apply(const fs::path& file, const fs::path& agencies_file, bool dry_run) {
     for (const auto& o : r.disabled) std::cout << "- disabled " << o << "\n";
     std::cout << fmt::format("{} added, {} changed, {} disabled, {} unchanged\n", r.added.size(),
                              r.changed.size(), r.disabled.size(), r.unchanged.size());
+    if (r.any_change()) {
+      std::string what;
+      for (const auto& o : r.added) what += " +" + o;
+      for (const auto& o : r.changed) what += " ~" + o;
+      for (const auto& o : r.disabled) what += " -" + o;
+      audit_cli(*conn, "admin", "applied", "agencies file " + agencies_file.filename().string(), what.substr(1));
+    }
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "cjhub: apply failed: " << e.what() << "\n";
@@ -237,6 +268,10 @@ int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
   }
   return with_database(file, [&](pqxx::connection& conn) {
     const auto ids = store::replay_dead(conn, filter_from(args));
+    audit_cli(conn, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
+              (args.delivery_id.empty() ? "" : "delivery " + args.delivery_id + " ") +
+                  (args.agency.empty() ? "" : "agency " + args.agency + " ") +
+                  (args.endpoint.empty() ? "" : "endpoint " + args.endpoint));
     for (const auto& id : ids) std::cout << "replayed " << id << "\n";
     std::cout << ids.size() << " dead letter(s) replayed\n";
     return 0;
@@ -264,6 +299,7 @@ int endpoint_pause(const fs::path& file, const std::string& agency, const std::s
       std::cerr << "cjhub: no active endpoint " << endpoint << " of agency " << agency << "\n";
       return 1;
     }
+    audit_cli(conn, "admin", pause ? "paused" : "resumed", "endpoint " + agency + "/" + endpoint, reason);
     std::cout << (pause ? "paused " : "resumed ") << agency << "/" << endpoint << "\n";
     return 0;
   });
@@ -371,7 +407,17 @@ int serve(const ServeOptions& opts) {
                                     c->database.statement_timeout,
                                     {c->erasure.ack_deadline.count(), c->erasure.follow_up.count(),
                                      c->erasure.later_messages == "reject"}});
-  ReadinessProbe readiness(c->database.url, c->database.connect_timeout, schemas.get());
+  audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
+                             c->audit.seal_interval, c->audit.retention});
+  ReadinessSettings rs;
+  rs.db_url = c->database.url;
+  rs.connect_timeout = c->database.connect_timeout;
+  rs.schemas = schemas.get();
+  rs.certificates.emplace_back("server", c->tls.server_cert);
+  if (c->delivery.enabled) rs.certificates.emplace_back("delivery client", c->delivery.client_cert);
+  rs.crl = c->tls.crl;
+  rs.expiry_warning_days = c->tls.expiry_warning_days;
+  rs.dispatcher_stale_after = std::max(std::chrono::milliseconds(10000), 5 * c->delivery.poll_interval);
   StoreReader reader(db_workers);
   StoreRunner runner(db_workers);
   std::vector<std::unique_ptr<delivery::Dispatcher>> dispatchers;
@@ -382,8 +428,16 @@ int serve(const ServeOptions& opts) {
   } else {
     lg->warn("delivery is not configured: messages are stored but not delivered");
   }
+  if (!dispatchers.empty()) {
+    rs.dispatcher_last_round_ms = [&dispatchers] {
+      std::int64_t last = 0;
+      for (const auto& d : dispatchers) last = std::max(last, d->stats().last_round_unix_ms.load());
+      return last;
+    };
+  }
+  ReadinessProbe readiness(std::move(rs));
   ingress::HttpsServer* server_ptr = nullptr;
-  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas]() {
+  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas, &audit_log]() {
     std::string m;
     auto counter = [&m](const char* name, const char* help, std::uint64_t v, const char* type = "counter") {
       m += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
@@ -418,6 +472,16 @@ int serve(const ServeOptions& opts) {
       counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", released);
       counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", rounds);
     }
+    {
+      const auto& a = audit_log.stats();
+      counter("cjhub_audit_records_queued_total", "Audit records written from the queue (refusals, admin).",
+              a.recorded.load());
+      counter("cjhub_audit_records_dropped_total", "Audit records lost (queue full or database away too long).",
+              a.dropped.load());
+      counter("cjhub_audit_records_sealed_total", "Audit records sealed onto the hash chain by this process.",
+              a.sealed.load());
+      counter("cjhub_audit_failures_total", "Audit trail database rounds that failed.", a.failures.load());
+    }
     if (server_ptr) {
       const auto& s = server_ptr->stats();
       counter("cjhub_connections_open", "Open client connections.",
@@ -431,7 +495,17 @@ int serve(const ServeOptions& opts) {
     }
     return m;
   };
-  api::Handlers handlers({&*c, &directory, schemas.get(), &writer, &reader, &runner, &readiness, process_metrics});
+  api::HandlerDeps deps;
+  deps.config = &*c;
+  deps.directory = &directory;
+  deps.schemas = schemas.get();
+  deps.ingest = &writer;
+  deps.reader = &reader;
+  deps.db = &runner;
+  deps.readiness = &readiness;
+  deps.audit = &audit_log;
+  deps.process_metrics = process_metrics;
+  api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
   server_ptr = &server;
 
@@ -440,6 +514,7 @@ int serve(const ServeOptions& opts) {
   try {
     lifecycle.start(refresher);
     lifecycle.start(db_workers);
+    lifecycle.start(audit_log);
     lifecycle.start(writer);
     for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
@@ -457,15 +532,92 @@ int serve(const ServeOptions& opts) {
   }
   lg->info("cjhub ready on port {}", server.port());
 
+  // SIGHUP: read the TLS files (server, CA bundle, CRL, delivery client) and the agencies again;
+  // established connections keep what they were set up with. SIGTERM, SIGINT: drain and stop.
   boost::asio::io_context signals_ioc;
-  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) {
+          received = sig;
+          return;
+        }
+        std::string outcome = "reloaded";
+        std::string detail;
+        try {
+          server.reload_tls();
+          detail = "server TLS material reloaded";
+          lg->info("SIGHUP: server certificate, key, CA bundle and CRL reloaded for new connections");
+        } catch (const std::exception& e) {
+          outcome = "failed";
+          detail = std::string("server TLS material kept: ") + e.what();
+          lg->error("SIGHUP: reloading the server TLS material failed, keeping the current one: {}", e.what());
+        }
+        for (auto& d : dispatchers) {
+          try {
+            d->reload_tls();
+          } catch (const std::exception& e) {
+            outcome = "failed";
+            detail += std::string("; delivery client TLS material kept: ") + e.what();
+            lg->error("SIGHUP: reloading the delivery client TLS material failed, keeping the current one: {}",
+                      e.what());
+          }
+        }
+        refresher.refresh_now();
+        audit_log.record({"signal:SIGHUP", "", "admin", outcome, "tls, crl, agencies", "local", detail});
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
   signals_ioc.run();
   lg->info("signal {} received: draining", received);
   lifecycle.stop_all(std::chrono::seconds(20));
   lg->info("cjhub stopped");
   return 0;
+}
+
+int audit_verify(const fs::path& file, int grace_seconds) {
+  return with_database(file, [&](pqxx::connection& conn) {
+    const auto v = store::verify_audit(conn, std::chrono::seconds(grace_seconds));
+    for (const auto& p : v.problems) std::cout << "FAIL " << p << "\n";
+    if (v.unsealed_stale > 0) {
+      std::cout << "WARN " << v.unsealed_stale << " record(s) older than " << grace_seconds
+                << " s are not sealed yet (is a hub running?)\n";
+    }
+    if (!v.ok()) {
+      std::cout << "audit trail NOT intact: " << v.problems.size() << " problem(s) in " << v.records << " record(s)\n";
+      return 1;
+    }
+    std::cout << "audit trail intact: " << v.records << " record(s), chain positions " << v.first_seq << " to "
+              << v.last_seq << "; head hash " << v.head_hash << "\n";
+    return 0;
+  });
+}
+
+int audit_export(const fs::path& file, const AuditExportArgs& args) {
+  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+  return with_database(file, [&](pqxx::connection& conn) {
+    std::size_t n = 0;
+    if (args.format == "csv") std::cout << "id,at,actor,ori,action,outcome,object,source,detail,chain_seq,hash\n";
+    store::export_audit(conn, opt(args.since), opt(args.until), [&](const store::AuditRow& r) {
+      ++n;
+      if (args.format == "csv") {
+        std::cout << r.id << ',' << r.at << ',' << csv(r.actor) << ',' << csv(r.ori) << ',' << csv(r.action) << ','
+                  << csv(r.outcome) << ',' << csv(r.object) << ',' << csv(r.source) << ',' << csv(r.detail) << ','
+                  << (r.chain_seq ? std::to_string(*r.chain_seq) : "") << ',' << r.hash << "\n";
+      } else {
+        boost::json::object o{{"id", r.id},         {"at", r.at},         {"actor", r.actor},
+                              {"ori", r.ori},       {"action", r.action}, {"outcome", r.outcome},
+                              {"object", r.object}, {"source", r.source}, {"detail", r.detail},
+                              {"hash", r.hash}};
+        if (r.chain_seq) o["chain_seq"] = *r.chain_seq;
+        std::cout << boost::json::serialize(o) << "\n";
+      }
+    });
+    std::cerr << n << " audit record(s)\n";
+    return 0;
+  });
 }
 
 }  // namespace cjhub::app

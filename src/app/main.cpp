@@ -131,6 +131,21 @@ int main(int argc, char** argv) {
   er_report_cmd->add_option("--since", er.since, "Received since (timestamp)");
   er_report_cmd->add_option("--until", er.until, "Received before (timestamp)");
 
+  int audit_grace_s = 60;
+  cjhub::app::AuditExportArgs ax;
+  auto* audit_cmd = cli.add_subcommand("audit", "The audit trail: verify its hash chain, export it");
+  audit_cmd->require_subcommand(1);
+  auto* audit_verify_cmd = audit_cmd->add_subcommand("verify", "Check every record against the hash chain");
+  audit_verify_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+  audit_verify_cmd->add_option("--grace-s", audit_grace_s, "Warn about records still unsealed after this long")
+      ->check(CLI::Range(1, 86400))->capture_default_str();
+  auto* audit_export_cmd = audit_cmd->add_subcommand("export", "Write audit records for a review");
+  audit_export_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+  audit_export_cmd->add_option("--format", ax.format, "csv or json")->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  audit_export_cmd->add_option("--since", ax.since, "Recorded since (timestamp)");
+  audit_export_cmd->add_option("--until", ax.until, "Recorded before (timestamp)");
+
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   try {
@@ -148,6 +163,8 @@ int main(int argc, char** argv) {
   if (*migrate_cmd) return cjhub::app::migrate(migrate_config);
   if (*apply_cmd) return cjhub::app::apply(apply_config, apply_file, dry_run);
   if (*er_report_cmd) return cjhub::app::erasures_report(ops_config, er);
+  if (*audit_verify_cmd) return cjhub::app::audit_verify(ops_config, audit_grace_s);
+  if (*audit_export_cmd) return cjhub::app::audit_export(ops_config, ax);
   if (*dlq_list_cmd) return cjhub::app::dlq_list(ops_config, dl);
   if (*dlq_replay_cmd) return cjhub::app::dlq_replay(ops_config, dl);
   if (*ep_list_cmd) return cjhub::app::endpoints_list(ops_config);

@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 
 #include "cjhub/common/log.hpp"
+#include "cjhub/ingress/tls.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 
 namespace cjhub::app {
 
-ReadinessProbe::ReadinessProbe(std::string db_url, std::chrono::milliseconds connect_timeout,
-                               const validation::SchemaHolder* schemas)
-    : url_(std::move(db_url)), connect_timeout_(connect_timeout), schemas_(schemas) {}
+ReadinessProbe::ReadinessProbe(ReadinessSettings s) : s_(std::move(s)) {}
 
 ReadinessProbe::~ReadinessProbe() { stop(std::chrono::steady_clock::now()); }
 
@@ -27,14 +27,31 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
   std::vector<ComponentState> out;
   {
     std::lock_guard lock(mutex_);
-    out.push_back({"database", db_ok_, db_detail_});
+    out.push_back(db_);
+    out.push_back(tls_);
+    if (crl_) out.push_back(*crl_);
   }
-  const auto set = schemas_ != nullptr ? schemas_->current() : nullptr;
+  const auto set = s_.schemas != nullptr ? s_.schemas->current() : nullptr;
   const bool schemas_ok = set && !set->types().empty();
   out.push_back({"schemas", schemas_ok,
                  schemas_ok ? fmt::format("{} message types, {} grammars", set->types().size(),
                                           set->grammar_count())
                             : "no message types loaded"});
+  if (s_.dispatcher_last_round_ms) {
+    const auto last = s_.dispatcher_last_round_ms();
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const bool ok = last > 0 && now - last <= s_.dispatcher_stale_after.count();
+    out.push_back({"dispatcher", ok,
+                   last == 0 ? "no round yet"
+                             : fmt::format("last round {} ms ago{}", now - last,
+                                           ok ? "" : " (stalled: see the delivery log)")});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (endpoints_) out.push_back(*endpoints_);
+  }
   return out;
 }
 
@@ -42,11 +59,12 @@ void ReadinessProbe::run() {
   auto lg = log::get("app");
   std::unique_ptr<pqxx::connection> conn;
   bool was_ok = true;
+  auto last_slow = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
     bool ok = false;
     std::string detail;
     try {
-      if (!conn || !conn->is_open()) conn = store::connect(url_, connect_timeout_);
+      if (!conn || !conn->is_open()) conn = store::connect(s_.db_url, s_.connect_timeout, std::chrono::seconds(5));
       const auto started = std::chrono::steady_clock::now();
       store::ping(*conn);
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -62,8 +80,41 @@ void ReadinessProbe::run() {
     was_ok = ok;
     {
       std::lock_guard lock(mutex_);
-      db_ok_ = ok;
-      db_detail_ = detail;
+      db_ = {"database", ok, detail};
+    }
+    // Every few seconds: the files on disk and the endpoints' backlog.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_slow >= std::chrono::seconds(5)) {
+      last_slow = now;
+      const auto certs = ingress::inspect_certificates(s_.certificates, s_.expiry_warning_days);
+      std::optional<ComponentState> crl;
+      if (s_.crl) {
+        const auto c = ingress::inspect_crl(*s_.crl);
+        crl = ComponentState{"crl", c.ok, c.detail, c.warning};
+      } else {
+        crl = ComponentState{"crl", true, "not configured: client certificates are not checked for revocation", true};
+      }
+      std::optional<ComponentState> endpoints;
+      if (s_.dispatcher_last_round_ms && ok && conn) {
+        try {
+          std::string text;
+          bool warn = false;
+          for (const auto& e : store::endpoint_backlogs(*conn)) {
+            const bool late = e.oldest_seconds > static_cast<double>(s_.endpoint_backlog_warning.count());
+            const bool w = e.paused || late;
+            warn = warn || w;
+            text += fmt::format("{}{}/{}: backlog {}, oldest {:.0f} s{}{}", text.empty() ? "" : "; ", e.ori, e.name,
+                                e.backlog, e.oldest_seconds, e.paused ? ", PAUSED" : "", late ? ", LATE" : "");
+          }
+          endpoints = ComponentState{"endpoints", true, text.empty() ? "no endpoints" : text, warn};
+        } catch (const std::exception& e) {
+          endpoints = ComponentState{"endpoints", true, std::string("backlog unknown: ") + e.what(), true};
+        }
+      }
+      std::lock_guard lock(mutex_);
+      tls_ = {"tls", certs.ok, certs.detail, certs.warning};
+      crl_ = crl;
+      if (endpoints) endpoints_ = endpoints;
     }
     for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -185,6 +185,7 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.tls.server_key = existing_file(t, "server_key", base_dir);
     c.tls.client_ca = existing_file(t, "client_ca", base_dir);
     if (t.has("crl")) c.tls.crl = existing_file(t, "crl", base_dir);
+    c.tls.expiry_warning_days = static_cast<int>(t.uint_or("expiry_warning_days", 30, 0, 3650));
     c.tls.min_version = t.str_or("min_version", c.tls.min_version);
     if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3") {
       t.fail("min_version", "must be \"1.2\" or \"1.3\"");
@@ -249,6 +250,12 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
       e.fail("later_messages", "must be reject or accept");
     }
     e.finish();
+  }
+  {
+    auto a = top.map_or_empty("audit");
+    c.audit.retention = std::chrono::hours(24 * a.uint_or("retention_days", 400, 1, 36500));
+    c.audit.seal_interval = std::chrono::milliseconds(a.uint_or("seal_interval_ms", 1000, 50, 600000));
+    a.finish();
   }
   {
     auto w = top.map_or_empty("workers");

@@ -95,6 +95,11 @@ void Dispatcher::start() {
   log::get("delivery")->info("dispatcher {} started", instance_id_);
 }
 
+void Dispatcher::reload_tls() {
+  const auto& d = config_.delivery;
+  if (pool_) pool_->reload_tls(ClientTls{d.client_cert, d.client_key, d.ca_bundle});
+}
+
 void Dispatcher::wake() {
   if (wake_pipe_[1] >= 0) {
     const char b = 1;
@@ -160,6 +165,7 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   done.case_key = c.case_key;
   done.message_id = c.message_id;
   done.sender_ori = c.sender_ori;
+  done.recipient_ori = c.recipient_ori;
   if (r.error == TransportError::none) done.http_status = static_cast<int>(r.status);
   done.error = v.error;
   done.retry_delay = v.delay;
@@ -208,6 +214,7 @@ void Dispatcher::db_loop() {
   std::vector<store::EndpointRow> endpoints;
   auto endpoints_loaded = std::chrono::steady_clock::time_point{};
   auto leases_checked = std::chrono::steady_clock::time_point{};
+  auto last_full_scan = std::chrono::steady_clock::time_point{};
   int completion_failures = 0;
 
   for (;;) {
@@ -293,6 +300,7 @@ void Dispatcher::db_loop() {
       // 3. Claim what is due, within each endpoint's free capacity.
       if (!stopping && notified) {
         notified = false;
+        const bool full_scan = now - last_full_scan >= kClaimFullScanEvery;
         std::vector<store::ClaimRequest> requests;
         {
           std::lock_guard lock(mutex_);
@@ -304,10 +312,26 @@ void Dispatcher::db_loop() {
             // to record the outcome, so no other dispatcher sends it while this one still may.
             const int lease_ms = static_cast<int>(d.connect_timeout.count()) + ep.timeout_ms +
                                  std::max(2000, ep.timeout_ms);
-            if (free > 0) requests.push_back({ep.id, std::min<int>(free, static_cast<int>(d.claim_batch)), lease_ms});
+            // From a little before the newest delivery this process claimed (transactions that
+            // were open meanwhile may commit deliveries due slightly earlier); every few seconds
+            // from the start of the queue, which finds anything else.
+            long long after = 0;
+            if (!full_scan) {
+              if (const auto it = claim_cursor_.find(ep.id); it != claim_cursor_.end()) {
+                after = it->second - kClaimCursorMarginUs;
+              }
+            }
+            if (free > 0) {
+              requests.push_back({ep.id, std::min<int>(free, static_cast<int>(d.claim_batch)), lease_ms, after});
+            }
           }
         }
         auto claimed = store::claim(*conn, requests, instance_id_);
+        if (full_scan) last_full_scan = now;
+        for (const auto& c : claimed) {
+          auto& cur = claim_cursor_[c.endpoint_id];
+          cur = std::max(cur, c.due_at_us);
+        }
         stats_.rounds.fetch_add(1);
         stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             std::chrono::system_clock::now().time_since_epoch())
@@ -331,6 +355,9 @@ void Dispatcher::db_loop() {
             sup.delivery_id = c.delivery_id;
             sup.endpoint_id = c.endpoint_id;
             sup.case_key = c.case_key;
+            sup.message_id = c.message_id;
+            sup.recipient_ori = c.recipient_ori;
+            sup.error = "payload removed (erased case) or endpoint gone";
             std::lock_guard lock(mutex_);
             completions_.push_back(std::move(sup));
             if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);

@@ -464,7 +464,7 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
     }
 
     void open() {
-      auto c = std::make_shared<Connection>(asio::make_strand(impl->ioc), impl->tls, key);
+      auto c = std::make_shared<Connection>(asio::make_strand(impl->ioc), impl->context(), key);
       asio::post(c->stream.get_executor(), [self = shared_from_this(), c] {
         self->conn = c;
         self->resolve();
@@ -755,8 +755,13 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
     }
   }
 
+  std::shared_ptr<ssl::context> context() {
+    std::lock_guard lock(mutex);
+    return tls;
+  }
+
   asio::io_context& ioc;
-  const std::shared_ptr<ssl::context> tls;
+  std::shared_ptr<ssl::context> tls;  // for new connections (guarded by mutex); replaced on reload
   const std::size_t max_response_bytes;
   const std::chrono::seconds idle_timeout;
   const std::shared_ptr<spdlog::logger> log;
@@ -772,6 +777,15 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
 HttpClientPool::HttpClientPool(asio::io_context& ioc, const ClientTls& tls,
                                std::size_t max_response_bytes, std::chrono::seconds idle_timeout)
     : impl_(std::make_shared<Impl>(ioc, tls, max_response_bytes, idle_timeout)) {}
+
+void HttpClientPool::reload_tls(const ClientTls& files) {
+  auto fresh = Impl::make_context(files);  // throws, naming the file; the current one stays
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->tls = std::move(fresh);
+  }
+  impl_->close_idle();  // pooled connections made with the old certificate are not reused
+}
 
 // Sends still in flight keep the Impl alive and complete normally (their callbacks fire, their
 // connections are closed rather than pooled). The owner should stop the io_context only after

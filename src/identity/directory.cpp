@@ -142,7 +142,7 @@ void DirectoryRefresher::run() {
       auto next = std::chrono::steady_clock::now() + interval_;
       while (!stopping_) {
         conn->await_notification(0, 250000);  // wake every 250 ms to notice stop()
-        if (notified || std::chrono::steady_clock::now() >= next) {
+        if (notified || refresh_requested_.exchange(false) || std::chrono::steady_clock::now() >= next) {
           notified = false;
           dir_.replace(load_snapshot(*conn));
           ++reloads_;

@@ -31,7 +31,7 @@ struct HttpsServer::Shared {
   const config::Limits limits;
   api::RequestHandler& handlers;
   ServerStats& stats;
-  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<asio::ssl::context> tls;  // for new connections; replaced on reload (under mutex)
   std::atomic<bool> closing{false};
   std::mutex mutex;
   std::set<std::shared_ptr<Session>> sessions;  // open connections (for stop)
@@ -39,8 +39,8 @@ struct HttpsServer::Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared)
-      : stream_(std::move(socket), *shared->tls), shared_(std::move(shared)) {
+  Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared, std::shared_ptr<asio::ssl::context> tls)
+      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), shared_(std::move(shared)) {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -51,9 +51,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // From the server's stop(): close at once if waiting for a new request, else after the answer.
+  // Cancelling the pending header read lets its handler close the connection: the TLS shutdown
+  // must not run while that read is still outstanding on the same stream.
   void close_when_idle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_) self->close();
+      if (self->idle_ && !self->closed_) beast::get_lowest_layer(self->stream_).cancel();
     });
   }
   void cancel() {
@@ -62,7 +64,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void handshake() {
-    beast::get_lowest_layer(stream_).expires_after(shared_->limits.handshake_timeout);
+    arm(shared_->limits.handshake_timeout);
     stream_.async_handshake(asio::ssl::stream_base::server,
                             [self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
   }
@@ -87,8 +89,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
     parser_->body_limit(shared_->limits.max_body_bytes);
-    beast::get_lowest_layer(stream_).expires_after(requests_ == 0 ? shared_->limits.read_timeout
-                                                                  : shared_->limits.idle_timeout);
+    arm(requests_ == 0 ? shared_->limits.read_timeout : shared_->limits.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_header(ec);
@@ -130,7 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (beast::iequals(expect, "100-continue")) {
       // curl and others wait for this before sending a large body.
       continue_.emplace(http::status::continue_, req.version());
-      beast::get_lowest_layer(stream_).expires_after(shared_->limits.write_timeout);
+      arm(shared_->limits.write_timeout);
       return http::async_write(stream_, *continue_,
                                [self = shared_from_this()](beast::error_code wec, std::size_t) {
                                  self->continue_.reset();
@@ -142,7 +143,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body() {
-    beast::get_lowest_layer(stream_).expires_after(shared_->limits.read_timeout);
+    arm(shared_->limits.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
   }
@@ -194,12 +195,19 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep = keep_alive_ && !r.close && !shared_->closing;
     res_->keep_alive(keep);
     res_->prepare_payload();
-    beast::get_lowest_layer(stream_).expires_after(shared_->limits.write_timeout);
+    arm(shared_->limits.write_timeout);
     http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       self->res_.reset();
       if (ec || !keep) return self->close();
       self->read_header();
     });
+  }
+
+  // Sets the timeout of the next operation; once closing, the shutdown's own short timeout stays
+  // (an answer still being written must not extend it).
+  template <class Duration>
+  void arm(Duration d) {
+    if (!closed_) beast::get_lowest_layer(stream_).expires_after(d);
   }
 
   void close() {
@@ -220,6 +228,7 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_->sessions.erase(shared_from_this());
   }
 
+  std::shared_ptr<asio::ssl::context> tls_;  // the context this connection was accepted with: outlives the stream
   beast::ssl_stream<beast::tcp_stream> stream_;
   std::shared_ptr<HttpsServer::Shared> shared_;
   beast::flat_buffer buffer_;
@@ -261,6 +270,13 @@ void HttpsServer::start() {
                             settings_.io_threads);
 }
 
+void HttpsServer::reload_tls() {
+  auto fresh = make_server_context(settings_.tls);  // throws, naming the file, and keeps the old one
+  if (!shared_) return;
+  std::lock_guard lock(shared_->mutex);
+  shared_->tls = std::move(fresh);
+}
+
 void HttpsServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
@@ -274,7 +290,12 @@ void HttpsServer::do_accept() {
       } else {
         stats_.connections_accepted.fetch_add(1);
         stats_.connections_open.fetch_add(1);
-        auto s = std::make_shared<Session>(std::move(socket), shared_);
+        std::shared_ptr<asio::ssl::context> tls;
+        {
+          std::lock_guard lock(shared_->mutex);
+          tls = shared_->tls;
+        }
+        auto s = std::make_shared<Session>(std::move(socket), shared_, std::move(tls));
         {
           std::lock_guard lock(shared_->mutex);
           shared_->sessions.insert(s);

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -86,6 +87,92 @@ std::shared_ptr<ssl::context> make_server_context(const config::Tls& tls) {
   static constexpr unsigned char kSessionContext[] = "cjhub";
   SSL_CTX_set_session_id_context(raw, kSessionContext, sizeof kSessionContext - 1);
   return ctx;
+}
+
+namespace {
+
+std::string asn1_time_text(const ASN1_TIME* t) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return "?";
+  ASN1_TIME_print(bio, t);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(std::max(0L, n)));
+  BIO_free(bio);
+  return out;
+}
+
+// Whole days from now until `t` (negative when past).
+int days_until(const ASN1_TIME* t) {
+  int days = 0, secs = 0;
+  if (ASN1_TIME_diff(&days, &secs, nullptr, t) != 1) return 0;
+  return days - ((days == 0 && secs < 0) ? 1 : 0);
+}
+
+void add(MaterialState& s, bool ok, bool warning, const std::string& text) {
+  s.ok = s.ok && ok;
+  s.warning = s.warning || warning;
+  s.detail += (s.detail.empty() ? "" : "; ") + text;
+}
+
+}  // namespace
+
+MaterialState inspect_certificates(const std::vector<std::pair<std::string, std::filesystem::path>>& certs,
+                                   int warn_days) {
+  MaterialState s;
+  for (const auto& [name, file] : certs) {
+    FILE* f = std::fopen(file.c_str(), "r");
+    X509* cert = f != nullptr ? PEM_read_X509(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f != nullptr) std::fclose(f);
+    ERR_clear_error();
+    if (cert == nullptr) {
+      add(s, false, false, name + " certificate unreadable (" + file.string() + ")");
+      continue;
+    }
+    const ASN1_TIME* not_after = X509_get0_notAfter(cert);
+    const ASN1_TIME* not_before = X509_get0_notBefore(cert);
+    const int left = days_until(not_after);
+    const std::string until = asn1_time_text(not_after);
+    if (X509_cmp_current_time(not_before) > 0) {
+      add(s, false, false, name + " certificate not valid before " + asn1_time_text(not_before));
+    } else if (X509_cmp_current_time(not_after) < 0) {
+      add(s, false, false, name + " certificate EXPIRED on " + until);
+    } else if (left < warn_days) {
+      add(s, true, true, fmt::format("{} certificate expires {} (in {} days): renew it", name, until, left));
+    } else {
+      add(s, true, false, fmt::format("{} certificate valid until {} ({} days)", name, until, left));
+    }
+    X509_free(cert);
+  }
+  return s;
+}
+
+MaterialState inspect_crl(const std::filesystem::path& file) {
+  MaterialState s;
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) {
+    add(s, false, false, "CRL unreadable (" + file.string() + ")");
+    return s;
+  }
+  int n = 0;
+  while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) {
+    ++n;
+    const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
+    if (next == nullptr) {
+      add(s, true, false, "a CRL without nextUpdate");
+    } else if (X509_cmp_current_time(next) < 0) {
+      add(s, false, false, "CRL STALE since " + asn1_time_text(next) + ": load a fresh one and reload (SIGHUP)");
+    } else if (days_until(next) < 1) {
+      add(s, true, true, "CRL next update " + asn1_time_text(next) + " (within a day)");
+    } else {
+      add(s, true, false, "CRL next update " + asn1_time_text(next));
+    }
+    X509_CRL_free(crl);
+  }
+  std::fclose(f);
+  ERR_clear_error();
+  if (n == 0) add(s, false, false, "no PEM CRL in " + file.string());
+  return s;
 }
 
 }  // namespace cjhub::ingress

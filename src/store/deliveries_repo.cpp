@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "store/sql.hpp"
@@ -111,15 +112,18 @@ std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimReques
   if (requests.empty()) return {};
   std::vector<long long> ids;
   std::vector<int> caps, leases;
+  std::vector<long long> after;
   for (const auto& r : requests) {
     ids.push_back(r.endpoint_id);
     caps.push_back(r.capacity);
     leases.push_back(r.lease_ms);
+    after.push_back(r.due_after_us);
   }
   return translate_errors([&] {
     pqxx::work tx(conn, "claim");
     tx.exec0(sql::kClaimAsyncCommit);
-    const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by);
+    const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by,
+                                    int_array(after));
     tx.commit();
     std::vector<Claimed> out;
     out.reserve(r.size());
@@ -138,6 +142,7 @@ std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimReques
         c.body = b.str();
       }
       c.recipient_ori = row[9].as<std::string>();
+      c.due_at_us = row[10].as<long long>();
       out.push_back(std::move(c));
     }
     return out;
@@ -270,6 +275,24 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       receipts = tx.exec_prepared(sql::kRouteReceiptsName, text_array(receipt_ids), text_array(receipt_senders),
                                   text_array(receipt_types))
                      .affected_rows();
+    }
+    // The audit trail, in this same transaction: every attempt's outcome.
+    {
+      std::map<std::string, const Completion*> by_id;
+      for (const auto& c : batch) by_id[c.delivery_id] = &c;
+      std::vector<AuditEvent> events;
+      events.reserve(out.size());
+      for (const auto& res : out) {
+        const Completion* c = by_id.at(res.delivery_id);
+        std::string outcome = res.state.empty() ? "lease-lost" : res.state == "pending" ? "retry" : res.state;
+        std::string detail = c->http_status ? "HTTP " + std::to_string(*c->http_status) : std::string();
+        if (!c->error.empty()) detail += (detail.empty() ? "" : "; ") + c->error.substr(0, 200);
+        if (!res.ack_outcome.empty()) detail += (detail.empty() ? "" : "; ") + ("acknowledgement " + res.ack_outcome);
+        events.push_back({"hub:" + leased_by, c->recipient_ori, "delivery", std::move(outcome),
+                          "delivery " + c->delivery_id + " message " + c->message_id,
+                          "endpoint " + std::to_string(c->endpoint_id), std::move(detail)});
+      }
+      insert_audit(tx, events);
     }
     if (receipts > 0) tx.exec0(sql::kNotifyDeliveries);
     if (!lanes.empty()) {  // case locks are held
@@ -434,6 +457,18 @@ std::string database_gauges(pqxx::connection& conn) {
            "# TYPE cjhub_erasures_awaiting_confirmation gauge\n" + awaiting;
     out += "# HELP cjhub_erasures_overdue Erasure notices not confirmed by the statutory deadline.\n"
            "# TYPE cjhub_erasures_overdue gauge\n" + overdue;
+    return out;
+  });
+}
+
+std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<EndpointBacklog> out;
+    for (const auto& r : tx.exec(sql::kEndpointGauges)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<bool>(), r[3].as<long long>(),
+                     r[4].as<double>()});
+    }
     return out;
   });
 }

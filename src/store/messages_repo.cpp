@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/erasures_repo.hpp"
@@ -105,6 +106,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
 
   GroupResult g;
   g.results.reserve(batch.size());
+  std::vector<AuditEvent> audit;  // erasures, as they are recorded
   std::set<std::string> erased_in_group;
   for (const NewMessage* m : batch) {
     AckTarget target;
@@ -137,6 +139,11 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
                                            m->jurisdiction, r.received_at, m->erasure},
                                       erasure);
         g.deliveries += e.recipients;
+        audit.push_back({m->actor, m->sender_ori, "erasure", m->erasure ? "recorded:case" : "recorded:charges",
+                         "erasure " + r.message_id, m->source,
+                         std::to_string(e.redacted) + " payload(s) removed, " + std::to_string(e.suppressed) +
+                             " delivery(ies) suppressed, " + std::to_string(e.recipients) +
+                             " recipient(s) owe a confirmation"});
       } else if (!m->ack_ref.empty()) {
         apply_ack(tx, target, m->ack_status, m->ack_reason, r.message_id);
         g.deliveries += route_receipt(tx, r.message_id, target.original_sender, m->type);
@@ -147,6 +154,23 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     }
     g.results.push_back(std::move(r));
   }
+  // The audit trail, in this same transaction: every submission's outcome.
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const NewMessage* m = batch[i];
+    const auto& r = g.results[i];
+    const char* outcome = "accepted";
+    switch (r.status) {
+      case InsertStatus::inserted: outcome = "accepted"; break;
+      case InsertStatus::duplicate: outcome = "duplicate"; break;
+      case InsertStatus::conflict: outcome = "refused:idempotency-conflict"; break;
+      case InsertStatus::ack_unknown_reference: outcome = "refused:unknown-reference"; break;
+      case InsertStatus::ack_not_addressed: outcome = "refused:ack-not-addressed"; break;
+      case InsertStatus::case_erased: outcome = "refused:case-erased"; break;
+    }
+    audit.push_back({m->actor.empty() ? m->sender_ori : m->actor, m->sender_ori, "submission", outcome,
+                     r.message_id.empty() ? "" : "message " + r.message_id, m->source, m->type});
+  }
+  insert_audit(tx, audit);
   if (g.deliveries > 0) notify_deliveries(tx);
   return g;
 }

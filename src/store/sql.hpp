@@ -233,11 +233,14 @@ inline constexpr const char* kClaimAsyncCommit = "SET LOCAL synchronous_commit =
 // Claims due deliveries: for each endpoint ($1) at most its free capacity ($2), leased for $3 ms.
 inline constexpr const char* kClaimName = "claim_deliveries";
 inline constexpr const char* kClaim =
-    "WITH cap AS (SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[]) AS c(endpoint_id, n, lease_ms)), "
+    "WITH cap AS (SELECT c.*, CASE WHEN c.after_us > 0 THEN to_timestamp(c.after_us / 1000000.0) "
+    "  ELSE '-infinity'::timestamptz END AS due_after "
+    "  FROM unnest($1::bigint[], $2::integer[], $3::integer[], $5::bigint[]) AS c(endpoint_id, n, lease_ms, after_us)), "
     "picked AS (SELECT x.id FROM cap "
     "  JOIN endpoints e ON e.id = cap.endpoint_id AND e.active AND NOT e.paused CROSS JOIN LATERAL ("
     "  SELECT d.id FROM deliveries d WHERE d.endpoint_id = cap.endpoint_id AND d.state = 'pending' "
-    "  AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at LIMIT cap.n "
+    "  AND d.next_attempt_at <= now() AND d.next_attempt_at >= cap.due_after "
+    "  ORDER BY d.next_attempt_at LIMIT cap.n "
     "  FOR UPDATE OF d SKIP LOCKED) x) "
     // By primary key: a join with `picked` would be planned for its (over-)estimated size.
     "UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
@@ -245,7 +248,7 @@ inline constexpr const char* kClaim =
     "/ 1000.0), leased_by = $4 "
     "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
     "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
-    "m.message_type, m.sender_ori, m.body, d.recipient_ori";
+    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint";
 // Schedules the next attempt, or makes the delivery dead when that would fall after its window.
 inline constexpr const char* kMarkRetryName = "mark_retry";
 inline constexpr const char* kMarkRetry =
@@ -450,6 +453,51 @@ inline constexpr const char* kErasureGauges =
     "GROUP BY d.recipient_ori "
     "ORDER BY d.recipient_ori";
 
+// --- audit trail ---------------------------------------------------------------------------------
+// Records written by the transaction they describe ($1..$7 arrays: actor, ori, action, outcome,
+// object, source, detail).
+inline constexpr const char* kInsertAuditName = "insert_audit";
+inline constexpr const char* kInsertAudit =
+    "INSERT INTO audit_log (actor, ori, action, outcome, object, source, detail) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])";
+// One sealer at a time, across every hub on the database.
+inline constexpr const char* kAuditSealLock = "SELECT pg_try_advisory_xact_lock(hashtext('cjhub-audit-seal'))";
+inline constexpr const char* kAuditHead =
+    "SELECT chain_seq, encode(hash, 'hex') FROM audit_log WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1";
+inline constexpr const char* kAuditAnchor =
+    "SELECT chain_seq, encode(hash, 'hex') FROM audit_anchor ORDER BY chain_seq DESC LIMIT 1";
+// The fields a record's hash covers, in a fixed order (time in microseconds since the epoch).
+#define CJHUB_AUDIT_FIELDS \
+  "id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, object, source, detail"
+inline constexpr const char* kAuditUnsealed =
+    "SELECT " CJHUB_AUDIT_FIELDS " FROM audit_log WHERE chain_seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE";
+inline constexpr const char* kAuditSeal =
+    "UPDATE audit_log a SET chain_seq = u.seq, prev_hash = decode(u.prev, 'hex'), hash = decode(u.hash, 'hex') "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) WHERE a.id = u.id";
+// The chain in order, a page at a time (after position $1).
+inline constexpr const char* kAuditChainPage =
+    "SELECT " CJHUB_AUDIT_FIELDS ", chain_seq, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+    "FROM audit_log WHERE chain_seq > $1 ORDER BY chain_seq LIMIT $2";
+inline constexpr const char* kAuditUnsealedOlderThan =
+    "SELECT count(*) FROM audit_log WHERE chain_seq IS NULL AND at < now() - make_interval(secs => $1)";
+// Records received between $1 and $2 (NULL: open), after id $3, in id order.
+inline constexpr const char* kAuditExportPage =
+    "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, ori, action, outcome, "
+    "object, source, detail, chain_seq, encode(hash, 'hex') FROM audit_log "
+    "WHERE ($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz) "
+    "AND id > $3 ORDER BY id LIMIT $4";
+#undef CJHUB_AUDIT_FIELDS
+// Retention removes the oldest sealed records, a prefix of the chain that ends before the first
+// record kept ($1 the cut-off time) and never includes the head.
+inline constexpr const char* kAuditFirstKept =
+    "SELECT coalesce((SELECT chain_seq FROM audit_log WHERE chain_seq IS NOT NULL AND at >= $1::timestamptz "
+    "ORDER BY chain_seq LIMIT 1), (SELECT max(chain_seq) FROM audit_log), 0)";
+inline constexpr const char* kAuditHashAt = "SELECT encode(hash, 'hex') FROM audit_log WHERE chain_seq = $1";
+inline constexpr const char* kAuditInsertAnchor =
+    "INSERT INTO audit_anchor (chain_seq, hash) VALUES ($1, decode($2, 'hex')) ON CONFLICT (chain_seq) DO NOTHING";
+inline constexpr const char* kAuditDeleteUpTo =
+    "DELETE FROM audit_log WHERE chain_seq <= $1 AND chain_seq > $2";
+
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";
 
@@ -470,6 +518,7 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kMarkRetryName, kMarkRetry},
     {kMarkDeadName, kMarkDead},
     {kDeliveriesOfMessageName, kDeliveriesOfMessage},
+    {kInsertAuditName, kInsertAudit},
 };
 
 }  // namespace cjhub::store::sql

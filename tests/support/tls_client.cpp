@@ -1,5 +1,9 @@
 #include "support/tls_client.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -124,6 +128,23 @@ HttpResult TlsClient::raw(const std::string& bytes) {
   beast::get_lowest_layer(*i.stream).expires_after(std::chrono::seconds(30));
   asio::write(*i.stream, asio::buffer(bytes));
   return i.read_response();
+}
+
+std::string TlsClient::peer_sha256() const {
+  if (!impl_ || !impl_->stream || !impl_->up) return "";
+  X509* cert = SSL_get1_peer_certificate(impl_->stream->native_handle());
+  if (cert == nullptr) return "";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest(cert, EVP_sha256(), md, &n);
+  X509_free(cert);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
 }
 
 void TlsClient::close() {

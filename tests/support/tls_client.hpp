@@ -50,6 +50,8 @@ class TlsClient {
   // Writes raw bytes and reads one response (for framing tests).
   HttpResult raw(const std::string& bytes);
   void close();
+  // The SHA-256 fingerprint of the server certificate of the current connection ("" if none).
+  std::string peer_sha256() const;
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cjhub/api/http_types.hpp"
+#include "cjhub/audit/audit_log.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/outbox/writer.hpp"
@@ -45,6 +46,7 @@ class Readiness {
     std::string name;
     bool ok = false;
     std::string detail;
+    bool warning = false;  // ready, but an operator should act (a certificate about to expire, ...)
   };
   virtual std::vector<ComponentState> components() const = 0;
 };
@@ -57,6 +59,7 @@ struct HandlerDeps {
   MessageReader* reader = nullptr;
   DbRunner* db = nullptr;  // operators' admin API
   const Readiness* readiness = nullptr;
+  audit::Recorder* audit = nullptr;  // refusals, authorization failures, admin actions
   // Process counters in Prometheus text format (the components' own figures).
   std::function<std::string()> process_metrics;
 };
@@ -80,6 +83,9 @@ class Handlers final : public RequestHandler {
   Response readyz() const;
   void admin(const Request& req, const std::string& path, Respond respond);
   void erasures(const Request& req, const std::string& path, Respond respond);
+  // Records an audit event about this request (who, from where); no-op without a recorder.
+  void audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
+             std::string object, std::string detail) const;
 
   HandlerDeps deps_;
   HandlerStats stats_;

@@ -38,6 +38,14 @@ struct ErasureReportArgs {
 };
 int erasures_report(const std::filesystem::path& config, const ErasureReportArgs& args);
 
+// The audit trail: verify the hash chain (exit 1 naming each altered or missing record), export.
+int audit_verify(const std::filesystem::path& config, int grace_seconds);
+struct AuditExportArgs {
+  std::string format = "csv";  // csv or json (one object per line)
+  std::string since, until;
+};
+int audit_export(const std::filesystem::path& config, const AuditExportArgs& args);
+
 std::string version_string();
 
 }  // namespace cjhub::app

@@ -1,9 +1,13 @@
-// Keeps the readiness state that /readyz reports: a background probe of the database
-// (own connection, every second) plus the components that report their own state.
+// Keeps the readiness state that /readyz reports: a background probe (own database connection)
+// checks the database every second, the TLS material on disk and the delivery endpoints' backlog
+// every few seconds; the dispatchers and the schema holder report their own state.
 #pragma once
 
 #include <atomic>
+#include <filesystem>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cjhub/api/handlers.hpp"
@@ -11,10 +15,23 @@
 
 namespace cjhub::app {
 
+struct ReadinessSettings {
+  std::string db_url;
+  std::chrono::milliseconds connect_timeout{5000};
+  const validation::SchemaHolder* schemas = nullptr;
+  // (name, certificate file): the server's and the delivery client's.
+  std::vector<std::pair<std::string, std::filesystem::path>> certificates;
+  std::optional<std::filesystem::path> crl;
+  int expiry_warning_days = 30;
+  // The most recent dispatcher round (ms since the epoch); empty when delivery is off.
+  std::function<std::int64_t()> dispatcher_last_round_ms;
+  std::chrono::milliseconds dispatcher_stale_after{10000};
+  std::chrono::seconds endpoint_backlog_warning{900};  // oldest unfinished delivery older: warning
+};
+
 class ReadinessProbe final : public Component, public api::Readiness {
  public:
-  ReadinessProbe(std::string db_url, std::chrono::milliseconds connect_timeout,
-                 const validation::SchemaHolder* schemas);
+  explicit ReadinessProbe(ReadinessSettings s);
   ~ReadinessProbe() override;
   std::string name() const override { return "readiness-probe"; }
   void start() override;
@@ -23,12 +40,12 @@ class ReadinessProbe final : public Component, public api::Readiness {
 
  private:
   void run();
-  std::string url_;
-  std::chrono::milliseconds connect_timeout_;
-  const validation::SchemaHolder* schemas_;
+  ReadinessSettings s_;
   mutable std::mutex mutex_;
-  bool db_ok_ = false;
-  std::string db_detail_ = "not checked yet";
+  ComponentState db_{"database", false, "not checked yet"};
+  ComponentState tls_{"tls", false, "not checked yet"};
+  std::optional<ComponentState> crl_;
+  std::optional<ComponentState> endpoints_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -32,6 +32,7 @@ struct Tls {
   std::filesystem::path client_ca;   // bundle of CAs that issue agency certificates
   std::optional<std::filesystem::path> crl;  // PEM CRL(s) of those CAs; checked when set
   std::string min_version = "1.2";   // "1.2" or "1.3"
+  int expiry_warning_days = 30;      // /readyz warns when a certificate expires sooner
 };
 
 struct Database {
@@ -86,6 +87,12 @@ struct Erasure {
   std::string later_messages = "reject";                // reject (409 case-erased) or accept
 };
 
+// The audit trail (CJIS AU-11: keep at least one year).
+struct Audit {
+  std::chrono::hours retention{24 * 400};
+  std::chrono::milliseconds seal_interval{1000};  // new records are sealed onto the chain this often
+};
+
 struct Workers {
   std::size_t io_threads = 0;  // 0 = one per core
 };
@@ -108,6 +115,7 @@ struct Config {
   Workers workers;
   Delivery delivery;
   Erasure erasure;
+  Audit audit;
   log::Settings logging;
   std::vector<MessageType> message_types;
 

@@ -62,6 +62,10 @@ class Dispatcher final : public Component {
   const std::string& instance_id() const { return instance_id_; }
   bool running() const { return running_.load(); }
 
+  // New outbound connections use the client certificate, key and CA files read again now;
+  // throws (naming the file) and keeps the current ones on error.
+  void reload_tls();
+
  private:
   void db_loop();
   void send(store::Claimed c, const store::EndpointRow& ep);
@@ -85,6 +89,10 @@ class Dispatcher final : public Component {
   std::mutex mutex_;  // guards completions_ and in_flight_
   std::vector<store::Completion> completions_;
   std::map<long long, int> in_flight_;  // per endpoint
+  // Claim cursor per endpoint (db thread only): the latest due time claimed, in microseconds.
+  std::map<long long, long long> claim_cursor_;
+  static constexpr long long kClaimCursorMarginUs = 10LL * 1000 * 1000;
+  static constexpr std::chrono::seconds kClaimFullScanEvery{5};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point deadline_{};

@@ -79,6 +79,9 @@ class HttpClientPool {
 
   // Closes idle connections (at shutdown; also done by the idle timer).
   void close_idle();
+  // Reads the certificate, key and CA files again for new connections; idle ones are closed.
+  // Throws (naming the file) and keeps the current ones on error.
+  void reload_tls(const ClientTls& files);
   ClientStats stats() const;
 
  private:

@@ -49,6 +49,10 @@ class HttpsServer final : public Component {
   // idle keep-alive connections, and waits until `deadline` before cutting what is left.
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
+  // Reads the certificate, key, CA bundle and CRL files again; new connections use them,
+  // established ones keep theirs. Throws (naming the file) and keeps the current ones on error.
+  void reload_tls();
+
   unsigned short port() const { return port_; }
   const ServerStats& stats() const { return stats_; }
 

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <filesystem>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cjhub/config/config.hpp"
 
@@ -13,5 +17,17 @@ namespace cjhub::ingress {
 // Builds a server context from the configuration; throws std::runtime_error naming the file
 // that could not be used.
 std::shared_ptr<boost::asio::ssl::context> make_server_context(const config::Tls& tls);
+
+// The state of TLS material on disk, for /readyz.
+struct MaterialState {
+  bool ok = true;        // false: expired, not yet valid, unreadable (or a CRL past its nextUpdate)
+  bool warning = false;  // true: expires within the warning period (a CRL: within a day)
+  std::string detail;
+};
+// Each (name, file): the first certificate's validity; a warning when fewer than `warn_days` remain.
+MaterialState inspect_certificates(const std::vector<std::pair<std::string, std::filesystem::path>>& certs,
+                                   int warn_days);
+// Every CRL in the file: its nextUpdate.
+MaterialState inspect_crl(const std::filesystem::path& file);
 
 }  // namespace cjhub::ingress

@@ -72,6 +72,10 @@ struct ClaimRequest {
   long long endpoint_id;
   int capacity;
   int lease_ms;
+  // Look only at deliveries due at or after this time (microseconds since the epoch; 0 = all).
+  // Claimed deliveries leave dead entries at the front of the due index until VACUUM; a cursor
+  // keeps a long backlog from being walked from its start on every claim.
+  long long due_after_us = 0;
 };
 struct Claimed {
   std::string delivery_id;
@@ -84,6 +88,7 @@ struct Claimed {
   std::string sender_ori;
   std::string recipient_ori;
   std::optional<std::string> body;  // nullopt: the payload was removed (erasure)
+  long long due_at_us = 0;  // when it was due (microseconds since the epoch): the claim cursor
 };
 std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimRequest>& requests,
                            const std::string& leased_by);
@@ -95,6 +100,7 @@ struct Completion {
   std::string case_key;  // its lane's case: locked before any row is touched
   std::string message_id;  // the message delivered, and who sent it (for an acknowledgement)
   std::string sender_ori;
+  std::string recipient_ori;  // for the audit trail
   std::optional<int> http_status;
   std::string error;  // for retry / dead
   std::chrono::milliseconds retry_delay{0};
@@ -170,6 +176,15 @@ struct EndpointState {
   long long dead = 0;
 };
 std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
+
+// Per active endpoint: unfinished deliveries and the age of the oldest (for /readyz).
+struct EndpointBacklog {
+  std::string ori, name;
+  bool paused = false;
+  long long backlog = 0;
+  double oldest_seconds = 0;
+};
+std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn);
 
 // Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
 // and dead letters per endpoint; erasure confirmations awaited and overdue per agency.

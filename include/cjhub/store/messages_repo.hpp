@@ -34,6 +34,9 @@ struct NewMessage {
   std::string ack_ref;
   std::string ack_status;  // received, completed, rejected
   std::string ack_reason;
+  // For the audit trail: who sent it (certificate identity) and from where.
+  std::string actor;
+  std::string source;
 };
 
 enum class InsertStatus {

@@ -1,0 +1,72 @@
+// The audit trail in the store: records written inside the transactions they describe, sealed into
+// a hash chain, verified, exported and pruned after the retention period.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <string>
+#include <vector>
+
+namespace cjhub::store {
+
+// One audited event. Never payload content: ids, ORIs, certificate identities, outcomes.
+struct AuditEvent {
+  std::string actor;    // certificate identity, hub:<instance> or cli:<user>
+  std::string ori;      // the agency acting or addressed ("" when unknown)
+  std::string action;   // submission, delivery, admin, authorization, erasure, audit, connection
+  std::string outcome;  // accepted, duplicate, refused:<problem>, delivered, ...
+  std::string object;   // ids
+  std::string source;   // remote address, endpoint or host
+  std::string detail;   // a short reason
+};
+
+// Appends the events inside `tx` (one statement).
+void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events);
+// The same in a transaction of its own.
+void record_audit(pqxx::connection& conn, const std::vector<AuditEvent>& events);
+
+// A record as the chain covers it.
+struct AuditRecord {
+  long long id = 0;
+  long long at_us = 0;  // microseconds since the epoch (UTC)
+  std::optional<std::string> actor, ori, action, outcome, object, source, detail;
+  long long chain_seq = 0;
+};
+// hash = SHA-256(prev_hash || canonical fields); both as lower-case hex.
+std::string audit_hash(const std::string& prev_hash_hex, const AuditRecord& r);
+
+// Seals up to `max_rows` unsealed records (oldest first) onto the chain. Returns how many; 0 also
+// when another process is sealing at the moment.
+std::size_t seal_audit(pqxx::connection& conn, std::size_t max_rows);
+
+struct AuditVerification {
+  long long records = 0;        // sealed records checked
+  long long first_seq = 0, last_seq = 0;
+  std::string head_hash;        // the hash of the last record: keep it outside the database
+  long long unsealed_stale = 0; // records still unsealed after the grace period
+  std::vector<std::string> problems;  // each names the record (id and chain position)
+  bool ok() const { return problems.empty(); }
+};
+// Walks the whole chain. Reports altered records, missing ones (gaps), and broken links.
+AuditVerification verify_audit(pqxx::connection& conn, std::chrono::seconds unsealed_grace);
+
+struct AuditRow {
+  long long id = 0;
+  std::string at;  // RFC 3339 UTC
+  std::string actor, ori, action, outcome, object, source, detail;
+  std::optional<long long> chain_seq;
+  std::string hash;
+};
+// Every record received in [since, until), in order.
+void export_audit(pqxx::connection& conn, const std::optional<std::string>& since,
+                  const std::optional<std::string>& until, const std::function<void(const AuditRow&)>& each);
+
+// Removes sealed records received before `cutoff` (a prefix of the chain, never its head) and
+// remembers where the chain now starts. Returns how many were removed.
+std::size_t prune_audit(pqxx::connection& conn, const std::string& cutoff);
+
+}  // namespace cjhub::store

@@ -1,0 +1,90 @@
+// End to end: the running hub records submissions (accepted and refused), authorization failures
+// and delivery outcomes in the audit trail, seals them, and `cjhub audit verify` fails naming a
+// record altered or deleted in SQL.
+#include <chrono>
+#include <thread>
+
+#include "e2e/hub_fixture.hpp"
+
+namespace cjhub::test {
+namespace {
+
+class Audit : public HubSuite {
+ protected:
+  static void SetUpTestSuite() { start_hub({{}, {}, {{"CJHUB_AUDIT_SEAL_INTERVAL_MS", "100"}}, {}}); }
+  static std::string config() { return (source_dir() / "config/cjhub.example.yaml").string(); }
+  // Waits until every record is sealed.
+  static void wait_sealed() {
+    for (int i = 0; i < 100; ++i) {
+      if (db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NULL") == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "audit records were not sealed";
+  }
+};
+
+TEST_F(Audit, SubmissionsRefusalsAndAdminAttemptsAreRecordedAndTheChainVerifies) {
+  auto hpd = client("hartford-pd");
+  const auto ok = hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  ASSERT_EQ(ok.status, 202u) << ok.body;
+  const std::string id(json(ok).at("message_id").as_string());
+  EXPECT_EQ(hpd.request("POST", "/v1/messages", "<not-xml").status, 400u);
+  EXPECT_EQ(hpd.request("GET", "/v1/admin/dead-letters").status, 403u);
+  wait_sealed();
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = 'accepted' "
+                       "AND object = 'message " + id + "' AND ori = 'CT0064000' AND actor LIKE '%sha256:%' "
+                       "AND source LIKE '127.0.0.1:%'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = 'refused:malformed-xml' "
+                       "AND ori = 'CT0064000'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'authorization' AND outcome = 'refused:forbidden' "
+                       "AND object = 'GET /v1/admin/dead-letters'"), 1);
+  // Nothing of the document's content is in the trail.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE concat_ws(' ', actor, ori, action, outcome, object, "
+                       "source, detail) ~* 'Marcus|1994-07-19'"), 0);
+
+  std::string out;
+  ASSERT_EQ(hub_->run_command({"audit", "verify", "-c", config()}, &out), 0) << out;
+  EXPECT_NE(out.find("audit trail intact"), std::string::npos) << out;
+
+  std::string csv;
+  ASSERT_EQ(hub_->run_command({"audit", "export", "-c", config(), "--format", "csv"}, &csv), 0) << csv;
+  EXPECT_NE(csv.find("message " + id), std::string::npos) << csv;
+}
+
+TEST_F(Audit, VerifyFailsNamingAnAlteredOrDeletedRecord) {
+  auto hpd = client("hartford-pd");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(hpd.request("GET", "/v1/admin/endpoints").status, 403u);
+  wait_sealed();
+  const auto altered = db_->scalar("SELECT id FROM audit_log ORDER BY chain_seq DESC OFFSET 1 LIMIT 1");
+  const auto original = db_->scalar("SELECT outcome FROM audit_log WHERE id = " + altered);
+  {
+    auto c = db_->connect();
+    pqxx::work tx(*c);
+    tx.exec0("UPDATE audit_log SET outcome = 'accepted:forged' WHERE id = " + altered);
+    tx.commit();
+  }
+  std::string out;
+  EXPECT_EQ(hub_->run_command({"audit", "verify", "-c", config()}, &out), 1) << out;
+  EXPECT_NE(out.find("record " + altered + " "), std::string::npos) << out;
+  EXPECT_NE(out.find("was altered"), std::string::npos) << out;
+  {
+    auto c = db_->connect();
+    pqxx::work tx(*c);
+    tx.exec0("UPDATE audit_log SET outcome = " + tx.quote(original) + " WHERE id = " + altered);
+    tx.commit();
+  }
+  ASSERT_EQ(hub_->run_command({"audit", "verify", "-c", config()}, &out), 0) << out;
+  const auto deleted_seq = db_->scalar("SELECT chain_seq FROM audit_log ORDER BY chain_seq DESC OFFSET 2 LIMIT 1");
+  {
+    auto c = db_->connect();
+    pqxx::work tx(*c);
+    tx.exec0("DELETE FROM audit_log WHERE chain_seq = " + deleted_seq);
+    tx.commit();
+  }
+  EXPECT_EQ(hub_->run_command({"audit", "verify", "-c", config()}, &out), 1) << out;
+  EXPECT_NE(out.find("chain positions " + deleted_seq + " to " + deleted_seq + " are missing"), std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace cjhub::test

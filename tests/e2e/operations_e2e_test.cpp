@@ -1,0 +1,170 @@
+// End to end, for operators: /readyz follows the database away and back; a certificate near expiry
+// is a warning, and after the files are replaced SIGHUP serves the new certificate on new
+// connections while an established keep-alive connection keeps working.
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "e2e/hub_fixture.hpp"
+#include "support/tcp_proxy.hpp"
+
+namespace cjhub::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TlsClient client_of(unsigned short port, const std::string& who) {
+  TlsClient::Options o;
+  o.port = port;
+  o.cert = client_cert(who);
+  return TlsClient(o);
+}
+
+boost::json::object readyz(TlsClient& c) {
+  const auto r = c.request("GET", "/readyz");
+  auto o = boost::json::parse(r.body).as_object();
+  o["http_status"] = static_cast<std::int64_t>(r.status);
+  return o;
+}
+
+// Polls /readyz until `pred` holds (or the time is up); returns the last answer.
+template <class P>
+boost::json::object wait_readyz(TlsClient& c, P pred, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  boost::json::object last;
+  while (std::chrono::steady_clock::now() < until) {
+    try {
+      last = readyz(c);
+      if (pred(last)) return last;
+    } catch (const std::exception&) {
+      c.close();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return last;
+}
+
+std::string component_state(const boost::json::object& r, const char* name) {
+  const auto* comps = r.if_contains("components");
+  if (!comps || !comps->as_object().if_contains(name)) return "";
+  return std::string(comps->as_object().at(name).as_object().at("state").as_string());
+}
+
+class Operations : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CJHUB_REQUIRE_CLUSTER();
+    db_ = std::make_unique<TestDatabase>();
+  }
+  std::unique_ptr<TestDatabase> db_;
+};
+
+TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
+  TcpProxy proxy("127.0.0.1", port_of(db_->url()));
+  HubOptions o;
+  o.database_url = with_port(db_->url(), proxy.port());
+  HubProcess hub(o);
+  hub.start();
+  auto ops = client_of(hub.port(), "operator");
+  auto r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 200; }, std::chrono::seconds(10));
+  ASSERT_EQ(r.at("http_status").as_int64(), 200) << boost::json::serialize(r);
+
+  proxy.cut();
+  r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 503; }, std::chrono::seconds(10));
+  ASSERT_EQ(r.at("http_status").as_int64(), 503) << boost::json::serialize(r);
+  EXPECT_NE(std::string(r.at("failing").as_string()).find("database"), std::string::npos) << boost::json::serialize(r);
+  EXPECT_EQ(component_state(r, "database"), "failing");
+  // Meanwhile a submission gets a clear 503 and nothing is stored.
+  auto hpd = client_of(hub.port(), "hartford-pd");
+  const auto refused = hpd.request("POST", "/v1/messages", read_file(data_dir() / "ciss/valid/arrest-packet-1.xml"));
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_NE(refused.body.find("database-unavailable"), std::string::npos) << refused.body;
+
+  proxy.restore();
+  r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 200; }, std::chrono::seconds(15));
+  EXPECT_EQ(r.at("http_status").as_int64(), 200) << boost::json::serialize(r);
+  EXPECT_EQ(component_state(r, "database"), "ok");
+  bool stored = false;
+  for (int i = 0; i < 50 && !stored; ++i) {
+    stored = hpd.request("POST", "/v1/messages", read_file(data_dir() / "ciss/valid/arrest-packet-1.xml")).status == 202u;
+    if (!stored) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(stored);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+class CertificateReload : public Operations {
+ protected:
+  void SetUp() override {
+    Operations::SetUp();
+    char tmpl[] = "/tmp/cjhub-reload-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::copy(pki_dir(), dir_ / "pki", fs::copy_options::recursive);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // A new server certificate for the same key, signed by the dev CA, valid for `days`.
+  void issue_server_certificate(int days) {
+    const auto pki = dir_ / "pki";
+    std::ofstream(dir_ / "ext.cnf") << "[ext]\nbasicConstraints=critical,CA:FALSE\n"
+                                       "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+                                       "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n";
+    const std::string cmd =
+        "cd '" + pki.string() + "' && openssl req -new -key server.key -subj /CN=localhost -out '" +
+        (dir_ / "server.csr").string() + "' 2>/dev/null && openssl x509 -req -in '" + (dir_ / "server.csr").string() +
+        "' -CA ca.crt -CAkey ca.key -set_serial 0x$(openssl rand -hex 8) -days " + std::to_string(days) +
+        " -sha256 -extfile '" + (dir_ / "ext.cnf").string() + "' -extensions ext -out server.crt.new 2>/dev/null" +
+        " && mv server.crt.new server.crt";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CertificateReload, NearExpiryWarnsAndSighupServesTheNewCertificateWhileKeepAliveStays) {
+  issue_server_certificate(5);
+  HubOptions o;
+  o.database_url = db_->url();
+  o.env["CJHUB_TLS_DIR"] = (dir_ / "pki").string();
+  HubProcess hub(o);
+  hub.start();
+
+  auto kept = client_of(hub.port(), "operator");
+  auto r = wait_readyz(kept, [](const auto& x) { return component_state(x, "tls") == "warning"; },
+                       std::chrono::seconds(10));
+  ASSERT_EQ(component_state(r, "tls"), "warning") << boost::json::serialize(r);
+  EXPECT_EQ(r.at("http_status").as_int64(), 200);  // a warning, not a failure
+  EXPECT_NE(boost::json::serialize(r).find("renew"), std::string::npos) << boost::json::serialize(r);
+  const auto old_cert = kept.peer_sha256();
+  ASSERT_FALSE(old_cert.empty());
+
+  issue_server_certificate(400);
+  ASSERT_EQ(::kill(hub.pid(), SIGHUP), 0);
+  std::string new_cert;
+  for (int i = 0; i < 50; ++i) {
+    auto fresh = client_of(hub.port(), "operator");
+    if (fresh.request("GET", "/healthz").status == 200u) new_cert = fresh.peer_sha256();
+    if (!new_cert.empty() && new_cert != old_cert) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(new_cert.empty());
+  EXPECT_NE(new_cert, old_cert) << "new connections still get the old certificate";
+  // The connection opened before the reload still answers, on the same TLS session.
+  EXPECT_EQ(kept.request("GET", "/healthz").status, 200u);
+  EXPECT_EQ(kept.peer_sha256(), old_cert);
+  r = wait_readyz(kept, [](const auto& x) { return component_state(x, "tls") == "ok"; }, std::chrono::seconds(10));
+  EXPECT_EQ(component_state(r, "tls"), "ok") << boost::json::serialize(r);
+  EXPECT_EQ(kept.peer_sha256(), old_cert);
+  EXPECT_NE(hub.log().find("SIGHUP: server certificate"), std::string::npos) << hub.log();
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE actor = 'signal:SIGHUP' AND outcome = 'reloaded'"), 1);
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace cjhub::test
