@@ -7,6 +7,7 @@
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/metrics.hpp"
 #include "cjhub/store/database.hpp"
 
 namespace cjhub::api {
@@ -154,8 +155,15 @@ void Handlers::post_message(Request req, Respond respond) {
   const auto instance = std::string(kMessagesPath);
   std::string caller_ori;
   // The audit record names the problem, never its detail (which may quote the document).
+  std::string type_name = "unknown";  // known once admitted
   auto refuse = [&](Problem p, const std::string& detail, json::object ext = {}) {
     stats_.refused.fetch_add(1);
+    const std::string slug = info(p).slug;
+    metrics::registry().submissions.add({type_name, "refused:" + slug});
+    if (p == Problem::malformed_xml || p == Problem::forbidden_markup || p == Problem::schema_invalid ||
+        p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
+      metrics::registry().validation_failures.add({slug});
+    }
     audit(req, caller_ori, "submission", std::string("refused:") + info(p).slug, "", "");
     respond(problem(p, detail, instance, std::move(ext)));
   };
@@ -196,13 +204,20 @@ void Handlers::post_message(Request req, Respond respond) {
     return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
+  type_name = msg.type;
   msg.actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256);
   msg.source = req.remote;
 
   // 4. Store it; answer after COMMIT.
   deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance, ori = agency.ori,
                                         actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256),
-                                        remote = req.remote](outbox::Result r) {
+                                        remote = req.remote, type = type_name,
+                                        received = req.received_at](outbox::Result r) {
+    auto& m = metrics::registry();
+    m.ingest_latency.observe(std::chrono::duration<double>(now_utc() - received).count());
+    m.submissions.add({type, r.outcome == outbox::Outcome::stored      ? std::string("accepted")
+                             : r.outcome == outbox::Outcome::duplicate ? std::string("duplicate")
+                                                                       : std::string("refused:") + outbox::to_string(r.outcome)});
     // Outcomes the storing transaction recorded itself are not audited again here.
     const bool in_store = r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate ||
                           r.outcome == outbox::Outcome::conflict || r.outcome == outbox::Outcome::case_erased ||

@@ -15,9 +15,11 @@
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/app/readiness.hpp"
+#include "cjhub/app/retention.hpp"
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/metrics.hpp"
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/delivery/dispatcher.hpp"
@@ -409,6 +411,8 @@ int serve(const ServeOptions& opts) {
                                      c->erasure.later_messages == "reject"}});
   audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
                              c->audit.seal_interval, c->audit.retention});
+  RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
+                          c->retention.deliveries_after, c->retention.interval});
   ReadinessSettings rs;
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;
@@ -437,7 +441,7 @@ int serve(const ServeOptions& opts) {
   }
   ReadinessProbe readiness(std::move(rs));
   ingress::HttpsServer* server_ptr = nullptr;
-  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas, &audit_log]() {
+  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas, &audit_log, &retention]() {
     std::string m;
     auto counter = [&m](const char* name, const char* help, std::uint64_t v, const char* type = "counter") {
       m += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
@@ -471,6 +475,15 @@ int serve(const ServeOptions& opts) {
       counter("cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.", acks);
       counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", released);
       counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", rounds);
+    }
+    metrics::registry().render(m);
+    {
+      const auto& r = retention.stats();
+      counter("cjhub_retention_payloads_removed_total", "Payloads removed by retention (this process).",
+              r.payloads_removed.load());
+      counter("cjhub_retention_deliveries_removed_total", "Finished deliveries deleted by retention (this process).",
+              r.deliveries_removed.load());
+      counter("cjhub_retention_failures_total", "Retention passes that failed.", r.failures.load());
     }
     {
       const auto& a = audit_log.stats();
@@ -516,6 +529,7 @@ int serve(const ServeOptions& opts) {
     lifecycle.start(db_workers);
     lifecycle.start(audit_log);
     lifecycle.start(writer);
+    lifecycle.start(retention);
     for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
     lifecycle.start(server);

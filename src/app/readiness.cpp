@@ -103,8 +103,9 @@ void ReadinessProbe::run() {
             const bool late = e.oldest_seconds > static_cast<double>(s_.endpoint_backlog_warning.count());
             const bool w = e.paused || late;
             warn = warn || w;
-            text += fmt::format("{}{}/{}: backlog {}, oldest {:.0f} s{}{}", text.empty() ? "" : "; ", e.ori, e.name,
-                                e.backlog, e.oldest_seconds, e.paused ? ", PAUSED" : "", late ? ", LATE" : "");
+            text += fmt::format("{}{}/{}: pending {}{}, oldest due {:.0f} s{}{}", text.empty() ? "" : "; ", e.ori,
+                                e.name, e.backlog, e.backlog >= 10000 ? "+" : "", e.oldest_seconds,
+                                e.paused ? ", PAUSED" : "", late ? ", LATE" : "");
           }
           endpoints = ComponentState{"endpoints", true, text.empty() ? "no endpoints" : text, warn};
         } catch (const std::exception& e) {

@@ -258,6 +258,13 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     a.finish();
   }
   {
+    auto r = top.map_or_empty("retention");
+    c.retention.payload_after = std::chrono::hours(24 * r.uint_or("payload_days", 30, 1, 36500));
+    c.retention.deliveries_after = std::chrono::hours(24 * r.uint_or("delivery_days", 90, 1, 36500));
+    c.retention.interval = std::chrono::minutes(r.uint_or("interval_minutes", 60, 1, 1440));
+    r.finish();
+  }
+  {
     auto w = top.map_or_empty("workers");
     c.workers.io_threads = w.uint_or("io_threads", c.workers.io_threads, 0, 256);
     if (c.workers.io_threads == 0) c.workers.io_threads = std::max(1u, std::thread::hardware_concurrency());

@@ -12,6 +12,7 @@
 #include "cjhub/api/admission.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/metrics.hpp"
 #include "cjhub/store/database.hpp"
 
 namespace cjhub::delivery {
@@ -149,6 +150,11 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   const double draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   const auto v = judge(r, c.attempt, config_.delivery, draw);
   auto lg = log::get("delivery");
+  auto& m = metrics::registry();
+  m.delivery_latency.observe(static_cast<double>(r.elapsed.count()) / 1e6);
+  m.deliveries.add({v.kind == store::Completion::Kind::delivered ? "delivered"
+                    : v.kind == store::Completion::Kind::retry   ? "retry"
+                                                                 : "dead"});
   std::shared_ptr<const store::NewMessage> ack;
   if (v.kind == store::Completion::Kind::delivered) {
     lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
@@ -350,6 +356,7 @@ void Dispatcher::db_loop() {
           stats_.in_flight.fetch_add(1);
           if (!c.body || ep == endpoints.end()) {
             // Payload removed (erased case) or endpoint gone: never send it.
+            metrics::registry().deliveries.add({"suppressed"});
             store::Completion sup;
             sup.kind = store::Completion::Kind::suppressed;
             sup.delivery_id = c.delivery_id;

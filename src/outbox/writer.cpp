@@ -1,5 +1,7 @@
 #include "cjhub/outbox/writer.hpp"
 
+#include "cjhub/common/metrics.hpp"
+
 #include <pqxx/pqxx>
 
 #include "cjhub/common/log.hpp"
@@ -137,6 +139,7 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
       return r.results;
     });
     stats_.groups.fetch_add(1);
+    metrics::registry().group_size.observe(static_cast<double>(group.size()));
     stats_.messages.fetch_add(group.size());
     auto largest = stats_.largest_group.load();
     while (group.size() > largest && !stats_.largest_group.compare_exchange_weak(largest, group.size())) {

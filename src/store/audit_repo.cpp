@@ -121,6 +121,7 @@ std::size_t seal_audit(pqxx::connection& conn, std::size_t max_rows) {
       hashes.push_back(h);
       prev = std::move(h);
     }
+    tx.exec0(sql::kNestedLoopsOnly);
     tx.exec_params0(sql::kAuditSeal, values::int_array(ids), values::int_array(seqs), values::text_array(prevs),
                     values::text_array(hashes));
     tx.commit();

@@ -1,5 +1,7 @@
 #include "cjhub/store/db_workers.hpp"
 
+#include "cjhub/common/metrics.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include "cjhub/store/database.hpp"
@@ -37,6 +39,12 @@ void DbWorkers::post(std::function<void(pqxx::connection&)> job,
       conn.reset();
       owner = this;
     }
+    auto& busy = metrics::registry().db_pool_busy;
+    busy.fetch_add(1);
+    struct Done {
+      std::atomic<std::int64_t>& b;
+      ~Done() { b.fetch_sub(1); }
+    } done{busy};
     try {
       if (!conn || !conn->is_open()) conn = connect(url_, connect_timeout_, statement_timeout_);
       translate_errors([&] { job(*conn); });

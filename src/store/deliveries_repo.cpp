@@ -465,7 +465,7 @@ std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<EndpointBacklog> out;
-    for (const auto& r : tx.exec(sql::kEndpointGauges)) {
+    for (const auto& r : tx.exec(sql::kEndpointBacklogs)) {
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<bool>(), r[3].as<long long>(),
                      r[4].as<double>()});
     }

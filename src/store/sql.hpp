@@ -471,9 +471,11 @@ inline constexpr const char* kAuditAnchor =
   "id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, object, source, detail"
 inline constexpr const char* kAuditUnsealed =
     "SELECT " CJHUB_AUDIT_FIELDS " FROM audit_log WHERE chain_seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE";
+// Row by row through the primary key (a join would be planned from a table-sized guess).
 inline constexpr const char* kAuditSeal =
     "UPDATE audit_log a SET chain_seq = u.seq, prev_hash = decode(u.prev, 'hex'), hash = decode(u.hash, 'hex') "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(id, seq, prev, hash) WHERE a.id = u.id";
+inline constexpr const char* kNestedLoopsOnly = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 // The chain in order, a page at a time (after position $1).
 inline constexpr const char* kAuditChainPage =
     "SELECT " CJHUB_AUDIT_FIELDS ", chain_seq, encode(prev_hash, 'hex'), encode(hash, 'hex') "
@@ -497,6 +499,44 @@ inline constexpr const char* kAuditInsertAnchor =
     "INSERT INTO audit_anchor (chain_seq, hash) VALUES ($1, decode($2, 'hex')) ON CONFLICT (chain_seq) DO NOTHING";
 inline constexpr const char* kAuditDeleteUpTo =
     "DELETE FROM audit_log WHERE chain_seq <= $1 AND chain_seq > $2";
+
+// --- retention -------------------------------------------------------------------------------
+// Payloads of messages received before $1 that nothing still needs: no delivery queued, pending,
+// in flight or dead (a dead letter may be replayed), none delivered but owing an acknowledgement.
+// At most $2 per call, oldest first.
+inline constexpr const char* kPurgePayloads =
+    "UPDATE messages m SET body = NULL, purged_at = now() WHERE m.id = ANY (ARRAY("
+    "  SELECT c.id FROM messages c WHERE c.body IS NOT NULL AND c.received_at < $1::timestamptz "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = c.id "
+    "    AND (d.state IN ('queued', 'pending', 'in_flight', 'dead') OR (d.ack_required AND d.state = 'delivered'))) "
+    "  ORDER BY c.received_at LIMIT $2)) RETURNING m.id";
+inline constexpr const char* kRetentionLock = "SELECT pg_try_advisory_lock(hashtext('cjhub-retention'))";
+inline constexpr const char* kRetentionUnlock = "SELECT pg_advisory_unlock(hashtext('cjhub-retention'))";
+inline constexpr const char* kRetentionCursor = "SELECT position::text FROM retention_cursors WHERE name = $1";
+inline constexpr const char* kSetRetentionCursor =
+    "INSERT INTO retention_cursors (name, position) VALUES ($1, $2::uuid) "
+    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position";
+// The next $3 deliveries after $1 (an id) created before $2 (time-ordered ids: a key range), and
+// which of them are finished and not part of an erasure's ledger; those are deleted.
+inline constexpr const char* kPruneDeliveries =
+    "WITH span AS (SELECT d.id, d.state, d.erasure_id FROM deliveries d "
+    "  WHERE d.id > $1::uuid AND d.id < encode(overlay(uuid_send('00000000-0000-7000-8000-000000000000'::uuid) "
+    "    PLACING substring(int8send(floor(extract(epoch FROM $2::timestamptz) * 1000)::bigint) FROM 3) "
+    "    FROM 1 FOR 6), 'hex')::uuid "
+    "  ORDER BY d.id LIMIT $3), "
+    "gone AS (DELETE FROM deliveries x USING span s WHERE x.id = s.id "
+    "  AND s.state IN ('delivered', 'acknowledged', 'rejected', 'suppressed') AND s.erasure_id IS NULL RETURNING 1) "
+    "SELECT (SELECT max(id::text) FROM span), (SELECT count(*) FROM span), (SELECT count(*) FROM gone)";
+
+// Per active endpoint, cheaply enough to ask every few seconds under any backlog: whether paused,
+// pending deliveries (counted up to 10,000) and the age of the oldest one due.
+inline constexpr const char* kEndpointBacklogs =
+    "SELECT e.ori, e.name, e.paused, "
+    "(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' "
+    "  LIMIT 10000) x), "
+    "coalesce(extract(epoch FROM now() - (SELECT min(d.next_attempt_at) FROM deliveries d "
+    "  WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now())), 0)::float8 "
+    "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
 
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";

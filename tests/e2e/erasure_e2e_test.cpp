@@ -145,6 +145,10 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_EQ(m.at("cjhub_erasures_overdue{agency=\"CT0064000\"}"), 1) << "the case's (the superseded one is not owed)";
   EXPECT_EQ(m.count("cjhub_erasures_overdue{agency=\"CTDESPP00\"}"), 0u);
   EXPECT_GE(m.at("cjhub_deliveries_total{outcome=\"delivered\"}"), 6);
+  EXPECT_GE(m.at("cjhub_delivery_attempts_total{outcome=\"delivered\"}"), 6);
+  EXPECT_GE(m.at("cjhub_delivery_latency_seconds_count"), 6);
+  EXPECT_EQ(m.at("cjhub_delivery_latency_seconds_bucket{le=\"+Inf\"}"), m.at("cjhub_delivery_latency_seconds_count"));
+  EXPECT_GE(m.at("cjhub_submissions_total{type=\"ErasureNotice\",outcome=\"accepted\"}"), 1);
   EXPECT_EQ(m.at("cjhub_endpoint_paused{agency=\"CTDCJ0000\",endpoint=\"main\"}"), 0);
   EXPECT_EQ(m.at("cjhub_database_up"), 1);
   EXPECT_EQ(hpd.request("GET", "/metrics").status, 403u);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "e2e/hub_fixture.hpp"
+#include "support/prometheus.hpp"
 #include "support/tcp_proxy.hpp"
 
 namespace cjhub::test {
@@ -94,6 +95,48 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
   }
   EXPECT_TRUE(stored);
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 1);
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+TEST_F(Operations, MetricsParseAsPrometheusTextAndTheirCountersMoveAsMessagesFlow) {
+  HubOptions o;
+  o.database_url = db_->url();
+  HubProcess hub(o);
+  hub.start();
+  auto ops = client_of(hub.port(), "operator");
+  auto hpd = client_of(hub.port(), "hartford-pd");
+  auto scrape = [&] {
+    const auto r = ops.request("GET", "/metrics");
+    EXPECT_EQ(r.status, 200u);
+    return parse_prometheus(r.body);  // throws on any line that is not Prometheus text
+  };
+  auto at = [](const std::map<std::string, double>& m, const std::string& k) {
+    const auto it = m.find(k);
+    return it == m.end() ? 0.0 : it->second;
+  };
+  const auto before = scrape();
+  const std::string accepted = "cjhub_submissions_total{type=\"ArrestPacket\",outcome=\"accepted\"}";
+  const std::string malformed = "cjhub_submissions_total{type=\"unknown\",outcome=\"refused:malformed-xml\"}";
+  auto packet = read_file(data_dir() / "ciss/valid/arrest-packet-1.xml");
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", packet).status, 202u);
+  for (auto pos = packet.find("OTN-2026-0000123"); pos != std::string::npos; pos = packet.find("OTN-2026-0000123")) {
+    packet.replace(pos, 16, "OTN-2026-0000999");
+  }
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", packet, {{"Idempotency-Key", "metrics-2"}}).status, 202u);
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", "<oops").status, 400u);
+  const auto after = scrape();
+  EXPECT_EQ(at(after, accepted) - at(before, accepted), 2);
+  EXPECT_EQ(at(after, malformed) - at(before, malformed), 1);
+  EXPECT_EQ(at(after, "cjhub_validation_failures_total{problem=\"malformed-xml\"}") -
+                at(before, "cjhub_validation_failures_total{problem=\"malformed-xml\"}"),
+            1);
+  EXPECT_EQ(at(after, "cjhub_ingest_latency_seconds_count") - at(before, "cjhub_ingest_latency_seconds_count"), 2);
+  EXPECT_GE(at(after, "cjhub_ingest_group_size_count") - at(before, "cjhub_ingest_group_size_count"), 1);
+  EXPECT_GT(at(after, "cjhub_ingest_latency_seconds_sum"), 0);
+  EXPECT_EQ(at(after, "cjhub_ingest_latency_seconds_bucket{le=\"+Inf\"}"), at(after, "cjhub_ingest_latency_seconds_count"));
+  EXPECT_EQ(at(after, "cjhub_ingest_messages_total") - at(before, "cjhub_ingest_messages_total"), 2);
+  EXPECT_EQ(after.count("cjhub_db_pool_busy"), 1u);
+  EXPECT_EQ(at(after, "cjhub_database_up"), 1);
   EXPECT_EQ(hub.terminate(), 0);
 }
 

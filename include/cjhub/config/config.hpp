@@ -93,6 +93,13 @@ struct Audit {
   std::chrono::milliseconds seal_interval{1000};  // new records are sealed onto the chain this often
 };
 
+// Housekeeping of the hot tables (docs/operations.md, Retention).
+struct Retention {
+  std::chrono::hours payload_after{24 * 30};     // payloads nothing needs any more
+  std::chrono::hours deliveries_after{24 * 90};  // finished deliveries (not erasure ledgers, not dead letters)
+  std::chrono::minutes interval{60};
+};
+
 struct Workers {
   std::size_t io_threads = 0;  // 0 = one per core
 };
@@ -116,6 +123,7 @@ struct Config {
   Delivery delivery;
   Erasure erasure;
   Audit audit;
+  Retention retention;
   log::Settings logging;
   std::vector<MessageType> message_types;
 

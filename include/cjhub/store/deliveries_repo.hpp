@@ -177,11 +177,12 @@ struct EndpointState {
 };
 std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
 
-// Per active endpoint: unfinished deliveries and the age of the oldest (for /readyz).
+// Per active endpoint, for /readyz: pending deliveries (counted up to 10,000) and how long the
+// oldest due one has waited.
 struct EndpointBacklog {
   std::string ori, name;
   bool paused = false;
-  long long backlog = 0;
+  long long backlog = 0;  // 10000 means "at least"
   double oldest_seconds = 0;
 };
 std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn);

@@ -1,0 +1,26 @@
+// Retention in the store: payloads nothing needs any more, and old finished deliveries.
+#pragma once
+
+#include <pqxx/connection>
+#include <string>
+
+namespace cjhub::store {
+
+// Removes the payloads of up to `batch` messages received before `cutoff` (timestamptz text) that
+// every recipient has (and, where required, has acknowledged); their rows, hashes and times stay.
+// Returns how many.
+std::size_t purge_payloads(pqxx::connection& conn, const std::string& cutoff, long long batch);
+
+struct PruneResult {
+  std::size_t scanned = 0;  // deliveries looked at (0: nothing older than the cut-off is left)
+  std::size_t removed = 0;  // finished, not part of an erasure's ledger: deleted
+};
+// The next `batch` deliveries created before `cutoff`, from where the previous call stopped.
+// Dead letters and erasure deliveries are kept.
+PruneResult prune_deliveries(pqxx::connection& conn, const std::string& cutoff, long long batch);
+
+// Serializes retention across hubs on one database (a session advisory lock).
+bool try_retention_lock(pqxx::connection& conn);
+void retention_unlock(pqxx::connection& conn);
+
+}  // namespace cjhub::store

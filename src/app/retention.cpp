@@ -1,0 +1,77 @@
+#include "cjhub/app/retention.hpp"
+
+#include "cjhub/common/log.hpp"
+#include "cjhub/common/time.hpp"
+#include "cjhub/store/database.hpp"
+#include "cjhub/store/retention_repo.hpp"
+
+namespace cjhub::app {
+
+RetentionJob::RetentionJob(RetentionSettings s) : s_(std::move(s)) {}
+
+RetentionJob::~RetentionJob() { stop(std::chrono::steady_clock::now()); }
+
+void RetentionJob::start() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void RetentionJob::stop(std::chrono::steady_clock::time_point) {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+bool RetentionJob::once() {
+  auto lg = log::get("app");
+  auto stopping = [this] {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  };
+  auto conn = store::connect(s_.db_url, s_.connect_timeout, std::chrono::seconds(60));
+  if (!store::try_retention_lock(*conn)) return true;  // another hub is at it
+  const auto now = now_utc();
+  const auto payload_cutoff = rfc3339(now - s_.payload_after);
+  const auto delivery_cutoff = rfc3339(now - s_.deliveries_after);
+  std::size_t payloads = 0, deliveries = 0;
+  for (std::size_t n = s_.batch; n == static_cast<std::size_t>(s_.batch) && !stopping();) {
+    n = store::purge_payloads(*conn, payload_cutoff, s_.batch);
+    payloads += n;
+  }
+  for (store::PruneResult r{static_cast<std::size_t>(s_.batch), 0}; r.scanned > 0 && !stopping();) {
+    r = store::prune_deliveries(*conn, delivery_cutoff, s_.batch);
+    deliveries += r.removed;
+  }
+  store::retention_unlock(*conn);
+  stats_.runs.fetch_add(1);
+  stats_.payloads_removed.fetch_add(payloads);
+  stats_.deliveries_removed.fetch_add(deliveries);
+  if (payloads + deliveries > 0) {
+    lg->info("retention: {} payload(s) removed (received before {}), {} finished delivery(ies) deleted (before {})",
+             payloads, payload_cutoff, deliveries, delivery_cutoff);
+  }
+  return !stopping();
+}
+
+void RetentionJob::run() {
+  auto lg = log::get("app");
+  for (;;) {
+    try {
+      once();
+    } catch (const std::exception& e) {
+      stats_.failures.fetch_add(1);
+      lg->warn("retention pass failed ({}); next pass in {} min", e.what(), s_.interval.count());
+    }
+    std::unique_lock lock(mutex_);
+    if (cv_.wait_for(lock, s_.interval, [this] { return stopping_; })) return;
+  }
+}
+
+}  // namespace cjhub::app
