@@ -68,7 +68,7 @@ int main(int argc, char** argv) try {
     tx.exec_params0(
         "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, "
         "jurisdiction, body, body_sha256, body_size, received_at) "
-        "SELECT gen_random_uuid(), 'ArrestPacket', 'CT0064000', 'seed-' || i, 'seed-' || i, 'OTN-CS-' || i, "
+        "SELECT cjhub_uuid_v7(), 'ArrestPacket', 'CT0064000', 'seed-' || i, 'seed-' || i, 'OTN-CS-' || i, "
         "'CT0064000', 'GA14', b, sha256(b), octet_length(b), now() "
         "FROM generate_series(1, $2::integer) i, "
         "LATERAL (SELECT convert_to(replace($1, 'OTN-2026-0000123', 'OTN-CS-' || i), 'UTF8') AS b) x",
@@ -76,7 +76,7 @@ int main(int argc, char** argv) try {
     tx.exec0(
         "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
         "ack_required, attempts, next_attempt_at, expires_at, delivered_at) "
-        "SELECT gen_random_uuid(), m.id, s.id, s.endpoint_id, s.ori, m.case_key, m.seq, 'delivered', false, 1, now(), "
+        "SELECT cjhub_uuid_v7(), m.id, s.id, s.endpoint_id, s.ori, m.case_key, m.seq, 'delivered', false, 1, now(), "
         "now(), now() FROM messages m CROSS JOIN subscriptions s WHERE m.idempotency_key LIKE 'seed-%' AND s.active "
         "AND 'ArrestPacket' = ANY (s.message_types)");
     tx.commit();
