@@ -2,6 +2,7 @@
 // and delivery outcomes in the audit trail, seals them, and `cjhub audit verify` fails naming a
 // record altered or deleted in SQL.
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "e2e/hub_fixture.hpp"
@@ -11,7 +12,9 @@ namespace {
 
 class Audit : public HubSuite {
  protected:
-  static void SetUpTestSuite() { start_hub({{}, {}, {{"CJHUB_AUDIT_SEAL_INTERVAL_MS", "100"}}, {}}); }
+  static void SetUpTestSuite() {
+    start_hub({{}, {}, {{"CJHUB_AUDIT_SEAL_INTERVAL_MS", "100"}, {"CJHUB_LOG_FORMAT", "json"}}, {}});
+  }
   static std::string config() { return (source_dir() / "config/cjhub.example.yaml").string(); }
   // Waits until every record is sealed.
   static void wait_sealed() {
@@ -84,6 +87,35 @@ TEST_F(Audit, VerifyFailsNamingAnAlteredOrDeletedRecord) {
   EXPECT_EQ(hub_->run_command({"audit", "verify", "-c", config()}, &out), 1) << out;
   EXPECT_NE(out.find("chain positions " + deleted_seq + " to " + deleted_seq + " are missing"), std::string::npos)
       << out;
+}
+
+// The same hub logs JSON lines (logging.format: json): every line is one object with time, level,
+// module and message; refusals name ids and problems, never the document's content.
+TEST_F(Audit, EveryLogLineIsAJsonObjectNamingItsModule) {
+  auto hpd = client("hartford-pd");
+  auto bad = sample("valid/arrest-packet-1.xml");
+  bad.replace(bad.find("<nc:PersonGivenName>"), 20, "<nc:PersonGivenNam>");  // not well-formed, names in it
+  const auto refused = hpd.request("POST", "/v1/messages", bad);
+  EXPECT_TRUE(refused.status == 400u || refused.status == 422u) << refused.status;
+  const auto log = hub_->log();
+  std::size_t lines = 0;
+  std::set<std::string> modules;
+  for (std::size_t start = 0; start < log.size();) {
+    auto end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const auto line = log.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    ++lines;
+    boost::json::object o;
+    ASSERT_NO_THROW(o = boost::json::parse(line).as_object()) << line;
+    for (const char* k : {"ts", "level", "module", "msg"}) EXPECT_TRUE(o.contains(k)) << line;
+    modules.insert(std::string(o.at("module").as_string()));
+  }
+  EXPECT_GT(lines, 5u);
+  EXPECT_TRUE(modules.count("app") && modules.count("ingress")) << lines;
+  EXPECT_EQ(log.find("Marcus"), std::string::npos);
+  EXPECT_EQ(log.find("1994-07-19"), std::string::npos);
 }
 
 }  // namespace

@@ -98,6 +98,48 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
   EXPECT_EQ(hub.terminate(), 0);
 }
 
+// The real thing: the PostgreSQL cluster itself is stopped (fast shutdown: every connection cut)
+// and started again.
+TEST_F(Operations, ReadyzNamesTheDatabaseWhilePostgresqlIsStoppedAndRecoversWhenItIsBack) {
+  const char* pg_ctl = std::getenv("CJHUB_TEST_PG_CTL");
+  if (pg_ctl == nullptr || *pg_ctl == '\0') {
+    if (env("CJHUB_REQUIRE_ALL_TIERS")) FAIL() << "CJHUB_TEST_PG_CTL is not set (scripts/test sets it)";
+    GTEST_SKIP() << "CJHUB_TEST_PG_CTL is not set";
+  }
+  HubOptions o;
+  o.database_url = db_->url();
+  HubProcess hub(o);
+  hub.start();
+  auto ops = client_of(hub.port(), "operator");
+  auto hpd = client_of(hub.port(), "hartford-pd");
+  const auto packet = read_file(data_dir() / "ciss/valid/arrest-packet-1.xml");
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", packet).status, 202u);
+
+  ASSERT_EQ(std::system((std::string(pg_ctl) + " -m fast -w stop >/dev/null 2>&1").c_str()), 0);
+  struct Restart {  // whatever happens below, the cluster comes back for the other tests
+    const char* ctl;
+    ~Restart() { [[maybe_unused]] int rc = std::system((std::string(ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()); }
+  } restart{pg_ctl};
+  auto r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 503; }, std::chrono::seconds(10));
+  ASSERT_EQ(r.at("http_status").as_int64(), 503) << boost::json::serialize(r);
+  EXPECT_NE(std::string(r.at("failing").as_string()).find("database"), std::string::npos) << boost::json::serialize(r);
+  const auto refused = hpd.request("POST", "/v1/messages", packet, {{"Idempotency-Key", "during-outage"}});
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_TRUE(hub.running()) << "the hub must survive its database going away";
+
+  ASSERT_EQ(std::system((std::string(pg_ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()), 0);
+  r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 200; }, std::chrono::seconds(20));
+  EXPECT_EQ(r.at("http_status").as_int64(), 200) << boost::json::serialize(r);
+  bool stored = false;
+  for (int i = 0; i < 50 && !stored; ++i) {
+    stored = hpd.request("POST", "/v1/messages", packet, {{"Idempotency-Key", "after-outage"}}).status == 202u;
+    if (!stored) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(stored);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 2) << "the first message survived; the refused one was not stored";
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
 TEST_F(Operations, MetricsParseAsPrometheusTextAndTheirCountersMoveAsMessagesFlow) {
   HubOptions o;
   o.database_url = db_->url();

@@ -7,6 +7,7 @@
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
+#include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
 #include "cjhub/identity/directory.hpp"
 
@@ -125,6 +126,30 @@ TEST(Query, ParamsAreDecodedAndTimestampsChecked) {
   std::optional<std::string> good = "2026-11-21", wrong = "soon", none;
   EXPECT_EQ(api::bad_timestamp({{"since", &good}, {"until", &none}}), nullptr);
   EXPECT_STREQ(api::bad_timestamp({{"since", &good}, {"until", &wrong}}), "until");
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+// One named logger per module; a module's level from logging.modules overrides the default.
+TEST(Logging, EachModuleHasItsLoggerAndItsOwnLevel) {
+  log::Settings s;
+  s.level = "warn";
+  s.module_levels = {{"outbox", "debug"}, {"delivery", "error"}};
+  log::setup(s);
+  for (const auto& m : log::module_names()) {
+    ASSERT_NE(log::get(m), nullptr) << m;
+    EXPECT_EQ(log::get(m)->name(), m);
+  }
+  EXPECT_EQ(log::get("outbox")->level(), spdlog::level::debug);
+  EXPECT_EQ(log::get("delivery")->level(), spdlog::level::err);
+  EXPECT_EQ(log::get("api")->level(), spdlog::level::warn);
+  EXPECT_EQ(log::get("audit")->level(), spdlog::level::warn);
+  log::setup(log::Settings{});  // back to the defaults for the other tests
+  EXPECT_EQ(log::get("outbox")->level(), spdlog::level::info);
 }
 
 }  // namespace

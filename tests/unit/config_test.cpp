@@ -86,7 +86,10 @@ TEST_F(ConfigTest, BadValuesAreNamed) {
   expect_error(R"(max_body_bytes: 4194304)", "max_body_bytes: 12", "limits.max_body_bytes");
   expect_error(R"(max_body_bytes: 4194304)", "max_body_bytes: lots", "limits.max_body_bytes");
   expect_error(R"(min_version: "1.2")", "min_version: \"1.0\"", "tls.min_version");
-  expect_error(R"(format: text)", "format: xml", "logging.format");
+  expect_error(R"(format: \$\{CJHUB_LOG_FORMAT:-text\})", "format: xml", "logging.format");
+  expect_error(R"(retention_days: 400)", "retention_days: 0", "audit.retention_days");
+  expect_error(R"(payload_days: 30)", "payload_days: 0", "retention.payload_days");
+  expect_error(R"(interval_minutes: 60)", "interval_minutes: 100000", "retention.interval_minutes");
   expect_error(R"(group_max_messages: 128)", "group_max_messages: 0", "ingest.group_max_messages");
   expect_error(R"(port: \$\{CJHUB_PORT:-8443\})", "port: 70000", "listener.port");
   expect_error(R"(modules: \{\})", "modules: {nosuchmodule: debug}", "logging.modules.nosuchmodule");
