@@ -263,6 +263,10 @@ void HttpsServer::start() {
   acceptor_.listen(asio::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
   do_accept();
+  // The I/O threads must outlive moments without pending I/O: while draining, with the acceptor
+  // closed and every session waiting for its handler (the store), an answer posted afterwards
+  // must still find a thread to run it.
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(ioc_.get_executor());
   for (std::size_t i = 0; i < settings_.io_threads; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
@@ -334,6 +338,7 @@ void HttpsServer::stop(std::chrono::steady_clock::time_point deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
+  work_.reset();
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
