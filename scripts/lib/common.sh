@@ -22,6 +22,8 @@ CJHUB_PACKAGES=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15 libxml2-utils python3
 )
+# The fuzz targets (scripts/fuzz) need clang and its libFuzzer runtime.
+CJHUB_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -31,7 +33,7 @@ as_root() {
 
 install_deps() {
   local missing=()
-  for p in "${CJHUB_PACKAGES[@]}"; do
+  for p in "${CJHUB_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then say "dependencies: all present"; return; fi

@@ -143,8 +143,9 @@ ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& f
     // Identities move between listed agencies only after the old owner lets go: clear first.
     for (const auto& a : file.agencies) tx.exec_params0(sql::kDeleteIdentities, a.ori);
     for (const auto& [ori, rec] : current) {
+      const std::string& name = ori;  // (a structured binding cannot be captured before C++20 in clang 14)
       const bool listed = std::any_of(file.agencies.begin(), file.agencies.end(),
-                                      [&](const config::Agency& a) { return a.ori == ori; });
+                                      [&](const config::Agency& a) { return a.ori == name; });
       if (!listed) {
         // Identities stay, so a decommissioned agency's certificate is told "disabled".
         if (rec.active) {
