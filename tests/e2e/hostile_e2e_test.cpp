@@ -1,7 +1,9 @@
 // End to end: the hostile input corpus (tests/data/hostile/cases.tsv) against the real hub over
 // mutual TLS. Every case gets its expected status and problem type, nothing is stored, the hub
 // stays up and its resident memory stays bounded.
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "e2e/hub_fixture.hpp"
@@ -136,6 +138,53 @@ TEST_F(Hostile, EveryCaseOfTheCorpusIsRefusedAsExpectedAndNothingIsStored) {
   auto ops = client("operator");
   EXPECT_EQ(ops.request("GET", "/healthz").status, 200u);
   std::cout << "hostile corpus: " << checked << " cases, nothing stored, hub RSS " << rss / 1024 << " MB\n";
+}
+
+// Slow clients (slowloris): a request header or body that trickles in is cut off at the whole
+// operation's deadline, however often bytes arrive; meanwhile other clients are served at once.
+class SlowClients : public HubSuite {
+ protected:
+  static void SetUpTestSuite() { start_hub({{}, {}, {{"CJHUB_READ_TIMEOUT_MS", "1500"}}, {}}); }
+};
+
+TEST_F(SlowClients, ATricklingHeaderOrBodyIsCutOffAtTheDeadlineAndOthersAreServed) {
+  for (const bool body : {false, true}) {
+    SCOPED_TRACE(body ? "slow body" : "slow header");
+    auto slow = client("hartford-pd");
+    const auto t0 = std::chrono::steady_clock::now();
+    slow.send(body ? "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
+                     "Content-Length: 100000\r\n\r\n<a>"
+                   : "POST /v1/messages HTTP/1.1\r\nHost: x\r\n");
+    bool cut = false;
+    // One byte every 200 ms, for up to 6 s: each arrives in time, the whole never does.
+    for (int i = 0; i < 30 && !cut; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      try {
+        slow.send(body ? "x" : "X-Drip: 1\r\n");
+      } catch (const std::exception&) {
+        cut = true;
+      }
+      if (i == 2) {  // meanwhile another client is answered at once
+        auto other = client("hartford-pd");
+        const auto t = std::chrono::steady_clock::now();
+        EXPECT_EQ(other.request("GET", "/healthz").status, 200u);
+        EXPECT_LT(std::chrono::steady_clock::now() - t, std::chrono::seconds(1));
+      }
+    }
+    if (!cut) {
+      try {
+        slow.receive();
+      } catch (const std::exception&) {
+        cut = true;
+      }
+    }
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(cut) << "the connection was never closed";
+    EXPECT_GE(took, std::chrono::milliseconds(1400));
+    EXPECT_LT(took, std::chrono::milliseconds(5000)) << "not cut off at the 1.5 s deadline";
+  }
+  EXPECT_TRUE(hub_->running());
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 0);
 }
 
 }  // namespace

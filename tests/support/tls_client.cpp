@@ -147,6 +147,16 @@ std::string TlsClient::peer_sha256() const {
   return out;
 }
 
+void TlsClient::send(const std::string& bytes) {
+  auto& i = *impl_;
+  if (!i.up) {
+    if (auto ec = connect()) throw boost::system::system_error(ec, "connect");
+  }
+  asio::write(*i.stream, asio::buffer(bytes));
+}
+
+HttpResult TlsClient::receive() { return impl_->read_response(); }
+
 void TlsClient::close() {
   if (!impl_ || !impl_->stream) return;
   boost::system::error_code ec;

@@ -49,6 +49,10 @@ class TlsClient {
                      const std::string& content_type = "application/xml");
   // Writes raw bytes and reads one response (for framing tests).
   HttpResult raw(const std::string& bytes);
+  // Writes raw bytes only (a slow client sends a request in pieces).
+  void send(const std::string& bytes);
+  // Reads one response (throws when the server closes the connection first).
+  HttpResult receive();
   void close();
   // The SHA-256 fingerprint of the server certificate of the current connection ("" if none).
   std::string peer_sha256() const;
