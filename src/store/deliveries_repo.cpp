@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "cjhub/common/metrics.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
@@ -420,18 +421,7 @@ std::string database_gauges(pqxx::connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::string out;
-    auto label = [](const std::string& v) {
-      std::string s;
-      for (const char c : v) {
-        if (c == '"' || c == '\\') s += '\\';
-        if (c == '\n') {
-          s += "\\n";
-          continue;
-        }
-        s += c;
-      }
-      return s;
-    };
+    const auto label = metrics::label_value;
     std::string backlog, oldest, paused, dead;
     for (const auto& r : tx.exec(sql::kEndpointGauges)) {
       const auto l = "{agency=\"" + label(r[0].as<std::string>()) + "\",endpoint=\"" + label(r[1].as<std::string>()) + "\"}";
