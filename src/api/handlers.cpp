@@ -205,13 +205,13 @@ void Handlers::post_message(Request req, Respond respond) {
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
   type_name = msg.type;
-  msg.actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256);
+  const auto actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256);
+  msg.actor = actor;
   msg.source = req.remote;
 
   // 4. Store it; answer after COMMIT.
   deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance, ori = agency.ori,
-                                        actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256),
-                                        remote = req.remote, type = type_name,
+                                        actor, remote = req.remote, type = type_name,
                                         received = req.received_at](outbox::Result r) {
     auto& m = metrics::registry();
     m.ingest_latency.observe(std::chrono::duration<double>(now_utc() - received).count());

@@ -91,7 +91,9 @@ void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& statu
 
 std::size_t route_receipt(pqxx::work& tx, const std::string& ack_message_id,
                           const std::string& original_sender, const std::string& ack_type) {
-  return tx.exec_prepared(sql::kRouteReceiptName, ack_message_id, original_sender, ack_type).affected_rows();
+  return tx.exec_prepared(sql::kRouteReceiptsName, text_array({ack_message_id}), text_array({original_sender}),
+                          text_array({ack_type}))
+      .affected_rows();
 }
 
 void notify_deliveries(pqxx::work& tx) { tx.exec0(sql::kNotifyDeliveries); }

@@ -171,19 +171,8 @@ inline constexpr const char* kRouteMessage =
     "AND (NOT s.own_cases_only OR ($5::text IS NOT NULL AND EXISTS "
     "  (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori))) "
     "GROUP BY s.endpoint_id";
-// An acknowledgement goes back to the original sender, through its subscriptions to the type.
-inline constexpr const char* kRouteReceiptName = "route_receipt";
-inline constexpr const char* kRouteReceipt =
-    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
-    "seq, state, ack_required, next_attempt_at, expires_at) "
-    "SELECT cjhub_uuid_v7(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), NULL, "
-    "(SELECT seq FROM messages WHERE id = $1::uuid), 'pending', false, now(), now() + max(s.retry_window) "
-    "FROM subscriptions s "
-    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
-    "JOIN agencies a ON a.ori = s.ori AND a.active "
-    "WHERE s.active AND s.ori = $2::text AND $3::text = ANY (s.message_types) "
-    "GROUP BY s.endpoint_id";
-// The same for many acknowledgements at once ($1 their message ids, $2 original senders, $3 types).
+// Acknowledgements go back to their original senders, through their subscriptions to the type
+// ($1 the acknowledgements' message ids, $2 original senders, $3 types; one or many).
 inline constexpr const char* kRouteReceiptsName = "route_receipts";
 inline constexpr const char* kRouteReceipts =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
@@ -546,7 +535,6 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kFindByIdempotencyName, kFindByIdempotency},
     {kSelectMessageName, kSelectMessage},
     {kRouteMessageName, kRouteMessage},
-    {kRouteReceiptName, kRouteReceipt},
     {kRouteReceiptsName, kRouteReceipts},
     {kInsertMessagesName, kInsertMessages},
     {kMarkDeliveredManyName, kMarkDeliveredMany},

@@ -20,17 +20,22 @@ inline std::optional<int> opt_int(const pqxx::field& f) {
   return f.is_null() ? std::nullopt : std::optional<int>(f.as<int>());
 }
 
-// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+// One element of an array literal, quoted, with quotes and backslashes escaped.
+inline void append_quoted(std::string& s, const std::string& v) {
+  s += '"';
+  for (const char c : v) {
+    if (c == '"' || c == '\\') s += '\\';
+    s += c;
+  }
+  s += '"';
+}
+
+// A text[] literal: {"a","b"}.
 inline std::string text_array(const std::vector<std::string>& v) {
   std::string s = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += ',';
-    s += '"';
-    for (const char c : v[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
+    append_quoted(s, v[i]);
   }
   return s + "}";
 }
@@ -40,16 +45,11 @@ inline std::string opt_text_array(const std::vector<std::optional<std::string>>&
   std::string s = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += ',';
-    if (!v[i]) {
+    if (v[i]) {
+      append_quoted(s, *v[i]);
+    } else {
       s += "NULL";
-      continue;
     }
-    s += '"';
-    for (const char c : *v[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
-    }
-    s += '"';
   }
   return s + "}";
 }

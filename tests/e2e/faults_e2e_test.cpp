@@ -8,6 +8,7 @@
 #include <random>
 
 #include "e2e/delivery_fixture.hpp"
+#include "support/pg_control.hpp"
 
 namespace cjhub::test {
 namespace {
@@ -91,8 +92,8 @@ TEST_F(Faults, TwentyKillsAtRandomMomentsLoseNothingAndKeepCaseOrder) {
 }
 
 TEST_F(Faults, PostgresqlStoppedForTenSecondsUnderLoadLosesNothing) {
-  const char* pg_ctl = std::getenv("CJHUB_TEST_PG_CTL");
-  if (pg_ctl == nullptr || *pg_ctl == '\0') {
+  PgControl pg;  // whatever happens below, the cluster comes back for the other tests
+  if (!pg.available()) {
     if (env("CJHUB_REQUIRE_ALL_TIERS")) FAIL() << "CJHUB_TEST_PG_CTL is not set (scripts/test sets it)";
     GTEST_SKIP() << "CJHUB_TEST_PG_CTL is not set";
   }
@@ -106,11 +107,7 @@ TEST_F(Faults, PostgresqlStoppedForTenSecondsUnderLoadLosesNothing) {
     std::lock_guard lock(s.m);
     return s.ids.size();
   }();
-  ASSERT_EQ(std::system((std::string(pg_ctl) + " -m fast -w stop >/dev/null 2>&1").c_str()), 0);
-  struct Restart {
-    const char* ctl;
-    ~Restart() { [[maybe_unused]] int rc = std::system((std::string(ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()); }
-  } restart{pg_ctl};
+  ASSERT_TRUE(pg.stop());
   const long refused_before = s.refused;
   // Meanwhile: answers are 503 problems, readiness says so, the hub stays up.
   std::this_thread::sleep_for(2s);
@@ -124,7 +121,7 @@ TEST_F(Faults, PostgresqlStoppedForTenSecondsUnderLoadLosesNothing) {
   EXPECT_TRUE(hub_->running()) << "the hub must survive its database going away";
   const long refused_during = s.refused - refused_before;
   EXPECT_GT(refused_during, 0) << "submissions during the outage get 503";
-  ASSERT_EQ(std::system((std::string(pg_ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()), 0);
+  ASSERT_TRUE(pg.start());
   // It resumes on its own: new messages are accepted again and everything is delivered.
   std::size_t after = 0;
   for (int i = 0; i < 100 && after <= before; ++i) {

@@ -10,6 +10,7 @@
 
 #include "e2e/hub_fixture.hpp"
 #include "support/prometheus.hpp"
+#include "support/pg_control.hpp"
 #include "support/tcp_proxy.hpp"
 
 namespace cjhub::test {
@@ -101,8 +102,8 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
 // The real thing: the PostgreSQL cluster itself is stopped (fast shutdown: every connection cut)
 // and started again.
 TEST_F(Operations, ReadyzNamesTheDatabaseWhilePostgresqlIsStoppedAndRecoversWhenItIsBack) {
-  const char* pg_ctl = std::getenv("CJHUB_TEST_PG_CTL");
-  if (pg_ctl == nullptr || *pg_ctl == '\0') {
+  PgControl pg;  // whatever happens below, the cluster comes back for the other tests
+  if (!pg.available()) {
     if (env("CJHUB_REQUIRE_ALL_TIERS")) FAIL() << "CJHUB_TEST_PG_CTL is not set (scripts/test sets it)";
     GTEST_SKIP() << "CJHUB_TEST_PG_CTL is not set";
   }
@@ -115,11 +116,7 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhilePostgresqlIsStoppedAndRecoversWhen
   const auto packet = read_file(data_dir() / "ciss/valid/arrest-packet-1.xml");
   ASSERT_EQ(hpd.request("POST", "/v1/messages", packet).status, 202u);
 
-  ASSERT_EQ(std::system((std::string(pg_ctl) + " -m fast -w stop >/dev/null 2>&1").c_str()), 0);
-  struct Restart {  // whatever happens below, the cluster comes back for the other tests
-    const char* ctl;
-    ~Restart() { [[maybe_unused]] int rc = std::system((std::string(ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()); }
-  } restart{pg_ctl};
+  ASSERT_TRUE(pg.stop());
   auto r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 503; }, std::chrono::seconds(10));
   ASSERT_EQ(r.at("http_status").as_int64(), 503) << boost::json::serialize(r);
   EXPECT_NE(std::string(r.at("failing").as_string()).find("database"), std::string::npos) << boost::json::serialize(r);
@@ -127,7 +124,7 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhilePostgresqlIsStoppedAndRecoversWhen
   EXPECT_EQ(refused.status, 503u) << refused.body;
   EXPECT_TRUE(hub.running()) << "the hub must survive its database going away";
 
-  ASSERT_EQ(std::system((std::string(pg_ctl) + " -w -t 60 start >/dev/null 2>&1").c_str()), 0);
+  ASSERT_TRUE(pg.start());
   r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 200; }, std::chrono::seconds(20));
   EXPECT_EQ(r.at("http_status").as_int64(), 200) << boost::json::serialize(r);
   bool stored = false;
