@@ -24,6 +24,8 @@ CJHUB_PACKAGES=(
 )
 # The fuzz targets (scripts/fuzz) need clang and its libFuzzer runtime.
 CJHUB_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+# The benchmark suite (tests/bench/run): the RabbitMQ peer and perf for the profiles.
+CJHUB_BENCH_PACKAGES=(rabbitmq-server librabbitmq-dev linux-perf)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -57,6 +57,27 @@ std::size_t route_message(pqxx::work& tx, const RouteInput& in) {
   return r.affected_rows();
 }
 
+std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
+  if (in.empty()) return 0;
+  if (in.size() == 1) return route_message(tx, in.front());
+  std::vector<std::string> ids, types, senders;
+  std::vector<std::optional<std::string>> origins, cases, jurisdictions;
+  std::vector<bool> acks;
+  for (const auto& m : in) {
+    ids.push_back(m.message_id);
+    types.push_back(m.type);
+    senders.push_back(m.sender_ori);
+    origins.push_back(opt(m.origin_ori));
+    cases.push_back(opt(m.case_key));
+    jurisdictions.push_back(opt(m.jurisdiction));
+    acks.push_back(m.type_ack_required);
+  }
+  const auto r = tx.exec_prepared(sql::kRouteMessagesName, text_array(ids), text_array(types), text_array(senders),
+                                  values::opt_text_array(origins), values::opt_text_array(cases),
+                                  values::opt_text_array(jurisdictions), values::bool_array(acks));
+  return r.affected_rows();
+}
+
 std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference) {
   const bool by_id = Uuid::parse(reference).has_value();
   const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)

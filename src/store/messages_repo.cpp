@@ -105,31 +105,59 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
   }
 
   GroupResult g;
-  g.results.reserve(batch.size());
+  g.results.resize(batch.size());
   std::vector<AuditEvent> audit;  // erasures, as they are recorded
   std::set<std::string> erased_in_group;
-  for (const NewMessage* m : batch) {
+  // Plain messages (neither acknowledgements nor erasures) are stored and routed a run at a time,
+  // two statements for the run; the run is flushed before anything that depends on it.
+  std::vector<std::size_t> run;
+  const auto flush = [&] {
+    if (run.empty()) return;
+    std::vector<const NewMessage*> msgs;
+    for (std::size_t i : run) msgs.push_back(batch[i]);
+    auto stored = insert_messages(tx, msgs);
+    std::vector<RouteInput> routes;
+    for (std::size_t k = 0; k < run.size(); ++k) {
+      const NewMessage* m = msgs[k];
+      if (stored[k].status == InsertStatus::inserted) {
+        routes.push_back({stored[k].message_id, m->type, m->sender_ori, m->origin_ori, m->case_key, m->jurisdiction,
+                          m->type_ack_required});
+      }
+      g.results[run[k]] = std::move(stored[k]);
+    }
+    g.deliveries += route_messages(tx, routes);
+    run.clear();
+  };
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const NewMessage* m = batch[i];
+    const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
+    // A later message of an erased case (also one erased earlier in this same group) is refused;
+    // a retry of a message accepted before the erasure still gets its first result.
+    const auto refused_as_erased = [&] {
+      if (m->case_key.empty() || erases || !erasure.reject_later_messages) return false;
+      if (!erased.count(m->case_key) && !erased_in_group.count(m->case_key)) return false;
+      if (auto earlier = find_by_idempotency(tx, *m)) {
+        g.results[i] = std::move(*earlier);
+      } else {
+        g.results[i] = {InsertStatus::case_erased, "", m->type, ""};
+      }
+      return true;
+    };
+    if (m->ack_ref.empty() && !erases) {
+      if (!refused_as_erased()) run.push_back(i);
+      continue;
+    }
+    flush();
     AckTarget target;
     if (!m->ack_ref.empty()) {
       target = find_ack_target(tx, m->sender_ori, m->ack_ref);
       if (target.status != AckTargetStatus::found) {
-        g.results.push_back({target.status == AckTargetStatus::not_addressed ? InsertStatus::ack_not_addressed
-                                                                            : InsertStatus::ack_unknown_reference,
-                             "", m->type, ""});
+        g.results[i] = {target.status == AckTargetStatus::not_addressed ? InsertStatus::ack_not_addressed
+                                                                        : InsertStatus::ack_unknown_reference,
+                        "", m->type, ""};
         continue;
       }
-    }
-    const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
-    // (Also a case erased by an earlier message of this same group.)
-    if (!m->case_key.empty() && !erases && erasure.reject_later_messages &&
-        (erased.count(m->case_key) || (!erased_in_group.empty() && erased_in_group.count(m->case_key)))) {
-      // A retry of a message accepted before the erasure still gets its first result.
-      if (auto earlier = find_by_idempotency(tx, *m)) {
-        g.results.push_back(std::move(*earlier));
-      } else {
-        g.results.push_back({InsertStatus::case_erased, "", m->type, ""});
-      }
-      continue;
+      if (refused_as_erased()) continue;
     }
     auto r = insert_message(tx, *m);
     if (r.status == InsertStatus::inserted) {
@@ -144,16 +172,14 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
                          std::to_string(e.redacted) + " payload(s) removed, " + std::to_string(e.suppressed) +
                              " delivery(ies) suppressed, " + std::to_string(e.recipients) +
                              " recipient(s) owe a confirmation"});
-      } else if (!m->ack_ref.empty()) {
+      } else {
         apply_ack(tx, target, m->ack_status, m->ack_reason, r.message_id);
         g.deliveries += route_receipt(tx, r.message_id, target.original_sender, m->type);
-      } else {
-        g.deliveries += route_message(tx, {r.message_id, m->type, m->sender_ori, m->origin_ori, m->case_key,
-                                           m->jurisdiction, m->type_ack_required});
       }
     }
-    g.results.push_back(std::move(r));
+    g.results[i] = std::move(r);
   }
+  flush();
   // The audit trail, in this same transaction: every submission's outcome.
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const NewMessage* m = batch[i];

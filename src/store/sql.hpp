@@ -171,6 +171,31 @@ inline constexpr const char* kRouteMessage =
     "AND (NOT s.own_cases_only OR ($5::text IS NOT NULL AND EXISTS "
     "  (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori))) "
     "GROUP BY s.endpoint_id";
+// The same for many messages of one group at once ($1.. arrays, in storing order). Within the
+// group, a lane's first delivery is pending only if the lane has nothing open; the group's later
+// deliveries to the same lane queue behind it (row_number), as one-by-one routing would do.
+inline constexpr const char* kRouteMessagesName = "route_messages";
+inline constexpr const char* kRouteMessages =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT cjhub_uuid_v7(), r.id, r.subscription_id, r.endpoint_id, r.ori, r.case_key, r.seq, "
+    "CASE WHEN r.case_key IS NOT NULL AND (row_number() OVER (PARTITION BY r.endpoint_id, r.case_key ORDER BY r.n) > 1 "
+    "  OR EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = r.endpoint_id "
+    "  AND p.case_key = r.case_key AND p.state IN ('queued', 'pending', 'in_flight'))) "
+    "THEN 'queued' ELSE 'pending' END, r.ack_required, now(), now() + r.retry_window "
+    "FROM (SELECT u.n, u.id, u.case_key, m.seq, s.endpoint_id, min(s.id) AS subscription_id, min(s.ori) AS ori, "
+    "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required, max(s.retry_window) AS retry_window "
+    "      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) "
+    "        WITH ORDINALITY AS u(id, type, sender, origin, case_key, jurisdiction, ack_required, n) "
+    "      JOIN messages m ON m.id = u.id "
+    "      JOIN subscriptions s ON s.active AND u.type = ANY (s.message_types) AND s.ori <> u.sender "
+    "        AND (s.origin_oris IS NULL OR u.origin = ANY (s.origin_oris)) "
+    "        AND (s.jurisdictions IS NULL OR u.jurisdiction = ANY (s.jurisdictions)) "
+    "        AND (NOT s.own_cases_only OR (u.case_key IS NOT NULL AND EXISTS "
+    "          (SELECT 1 FROM messages o WHERE o.case_key = u.case_key AND o.origin_ori = s.ori AND o.seq <= m.seq))) "
+    "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "      JOIN agencies a ON a.ori = s.ori AND a.active "
+    "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id) r";
 // Acknowledgements go back to their original senders, through their subscriptions to the type
 // ($1 the acknowledgements' message ids, $2 original senders, $3 types; one or many).
 inline constexpr const char* kRouteReceiptsName = "route_receipts";
@@ -535,6 +560,7 @@ inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kFindByIdempotencyName, kFindByIdempotency},
     {kSelectMessageName, kSelectMessage},
     {kRouteMessageName, kRouteMessage},
+    {kRouteMessagesName, kRouteMessages},
     {kRouteReceiptsName, kRouteReceipts},
     {kInsertMessagesName, kInsertMessages},
     {kMarkDeliveredManyName, kMarkDeliveredMany},

@@ -22,6 +22,15 @@
 #include <xercesc/util/StringPool.hpp>
 #include <xercesc/util/XMLException.hpp>
 #include <xercesc/util/XMLUni.hpp>
+#include <xercesc/util/regx/RangeToken.hpp>
+#include <xercesc/util/regx/RegularExpression.hpp>
+#include <xercesc/validators/datatype/DatatypeValidatorFactory.hpp>
+#include <xercesc/validators/datatype/ListDatatypeValidator.hpp>
+#include <xercesc/validators/datatype/UnionDatatypeValidator.hpp>
+#include <xercesc/validators/schema/ComplexTypeInfo.hpp>
+#include <xercesc/validators/schema/SchemaAttDef.hpp>
+#include <xercesc/validators/schema/SchemaElementDecl.hpp>
+#include <xercesc/validators/schema/SchemaGrammar.hpp>
 #include <xercesc/validators/schema/SchemaSymbols.hpp>
 
 #include "validation/internal.hpp"
@@ -280,6 +289,95 @@ detail::CompiledType compile_type(const MessageTypeSpec& t) {
   return c;
 }
 
+// --- everything Xerces would otherwise build lazily, and racily, while validating ------------
+//
+// A shared, locked grammar pool is read-only for validation except for a few structures Xerces
+// builds on first use without a lock: the character-class maps of pattern facets (two threads
+// building one map at once trip an assertion that aborts the process), and the printable content
+// models used in error messages. They are built here, once, before the set is shared.
+
+// RegularExpression keeps its token tree protected.
+struct RegexParts : xc::RegularExpression {
+  static xc::Token* tree(const xc::RegularExpression& r) { return r.*(&RegexParts::fTokenTree); }
+  static xc::RangeToken* first_char(const xc::RegularExpression& r) { return r.*(&RegexParts::fFirstChar); }
+  static xc::RangeToken* word_range() { return RegexParts::fWordRange; }
+};
+
+// ... and so does DatatypeValidator its compiled pattern.
+struct DatatypeParts : xc::DatatypeValidator {
+  static xc::RegularExpression* regex(const xc::DatatypeValidator& d) { return (d.*(&DatatypeParts::getRegex))(); }
+};
+
+class LazyPartsBuilder {
+ public:
+  void token(xc::Token* t) {
+    if (t == nullptr || !tokens_.insert(t).second) return;
+    const auto type = t->getTokenType();
+    if (type == xc::Token::T_RANGE || type == xc::Token::T_NRANGE) static_cast<xc::RangeToken*>(t)->createMap();
+    for (XMLSize_t i = 0; i < t->size(); ++i) token(t->getChild(i));
+  }
+
+  void datatype(xc::DatatypeValidator* dv) {
+    if (dv == nullptr || !datatypes_.insert(dv).second) return;
+    if (const xc::RegularExpression* re = DatatypeParts::regex(*dv)) {
+      token(RegexParts::tree(*re));
+      token(RegexParts::first_char(*re));
+    }
+    datatype(dv->getBaseValidator());
+    if (dv->getType() == xc::DatatypeValidator::Union) {
+      if (auto* members = static_cast<xc::UnionDatatypeValidator*>(dv)->getMemberTypeValidators()) {
+        for (XMLSize_t i = 0; i < members->size(); ++i) datatype(members->elementAt(i));
+      }
+    } else if (dv->getType() == xc::DatatypeValidator::List) {
+      datatype(static_cast<xc::ListDatatypeValidator*>(dv)->getItemTypeDTV());
+    }
+  }
+
+  void attributes(const xc::XMLAttDefList& list) {
+    for (XMLSize_t i = 0; i < list.getAttDefCount(); ++i) {
+      datatype(static_cast<const xc::SchemaAttDef&>(list.getAttDef(i)).getDatatypeValidator());
+    }
+  }
+
+  void complex_type(xc::ComplexTypeInfo* ct) {
+    if (ct == nullptr || !types_.insert(ct).second) return;
+    datatype(ct->getDatatypeValidator());
+    attributes(ct->getAttDefList());
+    ct->getFormattedContentModel();
+    complex_type(ct->getBaseComplexTypeInfo());
+  }
+
+  void grammar(xc::SchemaGrammar& g) {
+    if (auto* factory = g.getDatatypeRegistry()) each(factory->getUserDefinedRegistry(), [&](auto& dv) { datatype(&dv); });
+    each(g.getComplexTypeRegistry(), [&](auto& ct) { complex_type(&ct); });
+    each(g.getAttributeDeclRegistry(), [&](auto& a) { datatype(static_cast<xc::SchemaAttDef&>(a).getDatatypeValidator()); });
+    auto elements = g.getElemEnumerator();
+    while (elements.hasMoreElements()) {
+      auto& e = elements.nextElement();
+      datatype(e.getDatatypeValidator());
+      complex_type(e.getComplexTypeInfo());
+    }
+  }
+
+  void built_ins() {
+    each(xc::DatatypeValidatorFactory::getBuiltInRegistry(), [&](auto& dv) { datatype(&dv); });
+    token(RegexParts::word_range());
+  }
+
+  std::size_t maps() const { return tokens_.size(); }
+
+ private:
+  template <class V, class H, class F>
+  static void each(xc::RefHashTableOf<V, H>* table, F f) {
+    if (table == nullptr) return;
+    xc::RefHashTableOfEnumerator<V, H> e(table, false);
+    while (e.hasMoreElements()) f(e.nextElement());
+  }
+
+  std::set<const void*> tokens_, datatypes_, types_;
+};
+
+
 std::string readable_file_problem(const std::string& path) {
   std::error_code ec;
   const std::filesystem::path p(path);
@@ -421,6 +519,15 @@ std::shared_ptr<const SchemaSet> SchemaSet::load(std::vector<MessageTypeSpec> ty
     }
   }
   impl->grammar_count = count;
+  {
+    LazyPartsBuilder build;
+    build.built_ins();
+    auto it = pool->getGrammarEnumerator();
+    while (it.hasMoreElements()) {
+      auto& g = it.nextElement();
+      if (g.getGrammarType() == xc::Grammar::SchemaGrammarType) build.grammar(static_cast<xc::SchemaGrammar&>(g));
+    }
+  }
   pool->lockPool();
   impl->uri_count_at_load = pool->getURIStringPool()->getStringCount();
   impl->pool = std::move(pool);

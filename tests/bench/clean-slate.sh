@@ -1,27 +1,20 @@
 #!/usr/bin/env bash
-# The Clean Slate bulk benchmark: CASES erasure notices (default 440,000), each for a case already
-# delivered to 5 agencies, submitted by the court over CONNECTIONS mutual-TLS connections; runs
-# until every recipient's acknowledgement is recorded. Loopback only; stops by itself.
+# c. The Clean Slate bulk benchmark: CASES erasure notices (default 440,000), each for a case
+# already delivered to 5 agencies, submitted by the court over CONNECTIONS mutual-TLS connections;
+# runs until every recipient's acknowledgement is recorded, then writes its figures into
+# docs/benchmarks.md (CJHUB_BENCH_DOCS=0: print only). Loopback only; stops by itself.
 #
-#   tests/bench/clean-slate.sh [CASES] [CONNECTIONS]
+#   tests/bench/clean-slate.sh [CASES] [CONNECTIONS]      (also: tests/bench/run clean-slate)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$CJHUB_ROOT/tests/bench/lib.sh"
 CASES=${1:-440000}
 CONNS=${2:-32}
-BENCH="$CJHUB_VAR/bench/clean-slate"
-PORT=${CJHUB_BENCH_PORT:-8460}
 
-build --target cjhub --target cjhub-clean-slate >/dev/null
-dev_pki >/dev/null
-pg_start >/dev/null
-pg_recreate_db cjhub_bench
-rm -rf "$BENCH"; mkdir -p "$BENCH"
+bench_prepare clean-slate
+bench_header | tee "$BENCH/summary.txt"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-# Five receiving agencies, each a sink that acknowledges in its 2xx answer.
+# Five receiving agencies, each a `cjhub sink` that acknowledges in its 2xx answer.
 agencies=("despp CTDESPP00 9451" "hartford-pd CT0064000 9452" "newhaven-pd CT0093000 9453" "dcj CTDCJ0000 9454" "judicial CTBENCH05 9455")
 {
   echo "agencies:"
@@ -41,20 +34,32 @@ for a in "${agencies[@]}"; do
   set -- $a
   "$CJHUB_BIN" sink --listen "127.0.0.1:$3" --cert "$CJHUB_PKI/sinks/$1.crt" --key "$CJHUB_PKI/sinks/$1.key" \
     --ca "$CJHUB_PKI/ca.crt" --ori "$2" --log /dev/null --ready-file "$BENCH/$1.ready" >"$BENCH/$1.out" 2>&1 &
-  pids+=($!)
+  BENCH_PIDS+=($!)
 done
 
-export CJHUB_TLS_DIR="$CJHUB_PKI" CJHUB_DATABASE_URL; CJHUB_DATABASE_URL=$(pg_url cjhub_bench)
-export CJHUB_PORT=$PORT CJHUB_LISTEN_ADDRESS=127.0.0.1 CJHUB_LOG_LEVEL=warn CJHUB_POLL_INTERVAL_MS=200
-CONFIG="$CJHUB_ROOT/config/cjhub.example.yaml"
-"$CJHUB_BIN" apply -c "$CONFIG" -f "$BENCH/agencies.yaml" >/dev/null
-"$CJHUB_BIN" serve -c "$CONFIG" --ready-file "$BENCH/hub.ready" >"$BENCH/hub.log" 2>&1 &
-hub=$!
-pids+=($hub)
-for _ in $(seq 1 200); do [ -f "$BENCH/hub.ready" ] && break; sleep 0.05; done
-[ -f "$BENCH/hub.ready" ] || { cat "$BENCH/hub.log"; die "hub did not start"; }
+bench_hub_start "$BENCH/agencies.yaml"
+echo "cases=$CASES connections=$CONNS writers=${CJHUB_INGEST_WRITERS:-2}"
+"$BENCH_BIN/cjhub-clean-slate" --port "$BENCH_PORT" --pki "$CJHUB_PKI" --db "$CJHUB_DATABASE_URL" \
+  --hub-pid "$HUB_PID" --data "$CJHUB_ROOT/tests/data/ciss" --cases "$CASES" --connections "$CONNS" | tee "$BENCH/run.txt"
+bench_hub_stop
+out=$(grep '^result ' "$BENCH/run.txt")
+[ "$(result_of "$out" acknowledgements)" = "$(result_of "$out" recipients)" ] || die "not every acknowledgement was recorded"
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; commit $(git -C "$CJHUB_ROOT" rev-parse --short HEAD)"
-echo "cases=$CASES connections=$CONNS"
-"$CJHUB_ROOT/build/$CJHUB_PRESET/tests/cjhub-clean-slate" --port "$PORT" --pki "$CJHUB_PKI" --db "$CJHUB_DATABASE_URL" \
-  --hub-pid "$hub" --data "$CJHUB_ROOT/tests/data/ciss" --cases "$CASES" --connections "$CONNS"
+secs=$(result_of "$out" seconds)
+minutes=$(awk -v s="$secs" 'BEGIN{printf "%d min %d s", s/60, s%60}')
+verdict="met"; awk -v s="$secs" 'BEGIN{exit !(s > 600)}' && verdict="missed"
+stretch="met"; awk -v s="$secs" 'BEGIN{exit !(s > 300)}' && stretch="missed by $(awk -v s="$secs" 'BEGIN{printf "%d s", s-300}')"
+cat >"$BENCH/doc.md" <<DOC
+Measured $(date -u +%Y-%m-%d) at commit $(bench_commit) on $(bench_machine);
+\`CJHUB_INGEST_WRITERS=${CJHUB_INGEST_WRITERS:-2} tests/bench/clean-slate.sh $CASES $CONNS\`.
+
+| figure | value |
+|---|---|
+| erasure notices / recipients owed an acknowledgement | $CASES / $(result_of "$out" recipients) |
+| all notices accepted after | $(awk -v s="$(result_of "$out" submission_seconds)" 'BEGIN{printf "%.1f", s}') s |
+| **every acknowledgement recorded after** | **$(awk -v s="$secs" 'BEGIN{printf "%.1f", s}') s ($minutes)** (target 10 min: $verdict; stretch 5 min: $stretch) |
+| erasures/s, acknowledgements/s | $(result_of "$out" erasures_per_s), $(result_of "$out" acknowledgements_per_s) |
+| hub peak resident memory | $(result_of "$out" hub_peak_rss_mb) MB |
+| database size at the end | $(awk -v g="$(result_of "$out" database_gb)" 'BEGIN{printf "%.1f", g}') GB |
+DOC
+bench_write_doc clean-slate "$BENCH/doc.md"

@@ -171,6 +171,12 @@ int main(int argc, char** argv) try {
             << "erasures_per_s=" << static_cast<long>(n / secs(t0, t2))
             << " acknowledgements_per_s=" << static_cast<long>(acked / secs(t0, t2)) << "\n"
             << "hub_peak_rss_mb=" << peak_rss_kb(hub_pid) / 1024 << " database_size=" << db_size << "\n";
+  const auto db_bytes = q.exec1("SELECT pg_database_size(current_database())")[0].as<long long>();
+  std::cout << "result cases=" << n << " recipients=" << expected << " acknowledgements=" << acked
+            << " seconds=" << secs(t0, t2) << " submission_seconds=" << secs(t0, t1)
+            << " erasures_per_s=" << static_cast<long>(n / secs(t0, t2))
+            << " acknowledgements_per_s=" << static_cast<long>(acked / secs(t0, t2))
+            << " hub_peak_rss_mb=" << peak_rss_kb(hub_pid) / 1024 << " database_gb=" << db_bytes / 1e9 << "\n";
   return acked >= expected && refused == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "cjhub-clean-slate: " << e.what() << "\n";

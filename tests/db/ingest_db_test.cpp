@@ -228,6 +228,60 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
   EXPECT_EQ(g2.results[0].status, store::InsertStatus::case_erased);
 }
 
+// A group's plain messages are stored and routed together; each lane still gets its deliveries
+// in storing order: the first pending only if the lane has nothing open, the others queued behind
+// it; a subscription's filter (own cases only) sees the group's earlier messages, not later ones.
+TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
+  auto file = config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n    publish: [ArrestPacket]\n"
+      "  - ori: CT0093000\n    name: New Haven\n    identities: [{san_uri: 'urn:n'}]\n    publish: [ArrestPacket]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: own, endpoint: main, types: [ArrestPacket], own_cases_only: true}]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket]}]\n",
+      {"ArrestPacket"});
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  store::apply_agencies(*c, file);
+  // Case B already has an open delivery to DESPP from an earlier group.
+  auto b0 = message("B0", "<b0/>");
+  b0.case_key = "OTN-B";
+  {
+    pqxx::work tx(*c);
+    EXPECT_EQ(store::ingest_group(tx, {&b0}).deliveries, 1u);
+    tx.commit();
+  }
+  auto a1 = message("A1", "<a1/>"), a2 = message("A2", "<a2/>"), b1 = message("B1", "<b1/>"),
+       a3 = message("A3", "<a3/>"), n1 = message("N1", "<n1/>", "CT0093000"), a4 = message("A4", "<a4/>");
+  for (auto* m : {&a1, &a2, &a3, &a4}) m->case_key = "OTN-A";
+  b1.case_key = "OTN-B";
+  n1.case_key = "OTN-A";  // New Haven's own message about case A: from here on A is one of its cases
+  const auto dup = message("A1", "<a1/>");  // a retry of a1 inside the same group
+  pqxx::work tx(*c);
+  const auto g = store::ingest_group(tx, {&a1, &a2, &b1, &a3, &dup, &n1, &a4});
+  tx.commit();
+  ASSERT_EQ(g.results.size(), 7u);
+  EXPECT_EQ(g.results[4].status, store::InsertStatus::duplicate);
+  EXPECT_EQ(g.results[4].message_id, a1.id.str());
+  // DESPP: a1..a4, b1 and n1; New Haven: a4 only (a1..a3 came before it had a message of case A).
+  EXPECT_EQ(g.deliveries, 7u);
+  const auto lane = [&](const std::string& ori, const std::string& case_key) {
+    pqxx::work r(*c);
+    std::vector<std::string> out;
+    for (const auto& row : r.exec("SELECT m.document_id || ':' || d.state FROM deliveries d JOIN messages m ON "
+                                  "m.id = d.message_id WHERE d.recipient_ori = " + r.quote(ori) +
+                                  " AND d.case_key = " + r.quote(case_key) + " ORDER BY d.seq")) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return out;
+  };
+  EXPECT_EQ(lane("CTDESPP00", "OTN-A"),
+            (std::vector<std::string>{"A1:pending", "A2:queued", "A3:queued", "N1:queued", "A4:queued"}));
+  EXPECT_EQ(lane("CTDESPP00", "OTN-B"), (std::vector<std::string>{"B0:pending", "B1:queued"}));
+  EXPECT_EQ(lane("CT0093000", "OTN-A"), (std::vector<std::string>{"A4:pending"}));
+}
+
 TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {
   identity::Directory dir;
   identity::DirectoryRefresher refresher(dir, db_->url(), std::chrono::milliseconds(3000));

@@ -1146,3 +1146,37 @@ TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
   EXPECT_LE(holder.current()->namespace_pool_growth(), 50u);
   EXPECT_TRUE(Validator::for_this_thread(holder.current()).validate(valid).ok());
 }
+
+// Xerces builds a pattern facet's character-class maps lazily, on first use, without a lock, and
+// asserts (aborting the process) when two threads build the same map at once. A freshly loaded
+// schema set must therefore come with every map built: here many threads validate the first
+// documents of fresh sets at the same instant, as the first requests after a start or a reload do.
+TEST(ValidationConcurrency, FreshSchemasValidateFromManyThreadsAtOnce) {
+  using namespace cjhub::validation;
+  const auto xsd = cjhub::test::source_dir() / "schemas" / "ciss" / "1.0" / "ciss.xsd";
+  MessageTypeSpec t;
+  t.name = "ArrestPacket";
+  t.root_namespace = "http://cjhub.example.org/ciss/1.0/";
+  t.root_local_name = "ArrestPacket";
+  t.schema_files = {xsd.string()};
+  const auto docs = {cjhub::test::read_file(cjhub::test::data_dir() / "ciss" / "valid" / "arrest-packet-1.xml"),
+                     cjhub::test::read_file(cjhub::test::data_dir() / "ciss" / "valid" / "arrest-packet-2.xml")};
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 40; ++round) {
+    const auto set = SchemaSet::load({t}, Limits{});
+    std::vector<std::unique_ptr<Validator>> validators;
+    for (int i = 0; i < kThreads; ++i) validators.push_back(std::make_unique<Validator>(set));
+    std::atomic<int> ready{0}, ok{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) {
+        }
+        for (const auto& d : docs) ok.fetch_add(validators[static_cast<std::size_t>(i)]->validate(d).ok() ? 1 : 0);
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_EQ(ok.load(), kThreads * 2) << "round " << round;
+  }
+}

@@ -33,6 +33,8 @@ struct RouteInput {
 };
 // Creates one delivery per matching endpoint; returns how many.
 std::size_t route_message(pqxx::work& tx, const RouteInput& in);
+// The same for many messages in one statement, lanes kept in the order given.
+std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in);
 
 enum class AckTargetStatus { found, unknown_reference, not_addressed };
 struct AckTarget {

@@ -1,0 +1,157 @@
+# Shared by the benchmark scenarios (tests/bench/run, tests/bench/clean-slate.sh): a fresh
+# database, agencies with sink endpoints, the hub started and stopped, figures written into
+# docs/benchmarks.md. Source it after scripts/lib/common.sh.
+
+BENCH_PORT=${CJHUB_BENCH_PORT:-8460}
+BENCH_BIN="$CJHUB_BUILD/tests/bench"
+BENCH_DOC="$CJHUB_ROOT/docs/benchmarks.md"
+BENCH_PIDS=()
+
+bench_cleanup() {
+  local p
+  for p in "${BENCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  BENCH_PIDS=()
+}
+
+# bench_prepare NAME: builds what the scenarios run, starts the private cluster, empties the
+# benchmark database and the scenario's directory ($BENCH).
+bench_prepare() {
+  BENCH="$CJHUB_VAR/bench/$1"
+  [ "${CJHUB_BENCH_NO_DEPS:-0}" = 1 ] || install_deps "${CJHUB_BENCH_PACKAGES[@]}" >/dev/null
+  local peer=(); [ "$1" = fanout ] && peer=(--target cjhub-rabbitmq-peer)
+  build --target cjhub --target cjhub-loadgen --target cjhub-validate-bench --target cjhub-clean-slate "${peer[@]}" >/dev/null
+  dev_pki >/dev/null
+  pg_start >/dev/null
+  pg_recreate_db cjhub_bench
+  # Per-statement figures for the profiles (the cluster preloads the module).
+  psql -q "$(pg_url cjhub_bench)" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  rm -rf "$BENCH"; mkdir -p "$BENCH"
+  export CJHUB_TLS_DIR="$CJHUB_PKI" CJHUB_DATABASE_URL; CJHUB_DATABASE_URL=$(pg_url cjhub_bench)
+  export CJHUB_PORT=$BENCH_PORT CJHUB_LISTEN_ADDRESS=127.0.0.1 CJHUB_LOG_LEVEL=warn CJHUB_POLL_INTERVAL_MS=200
+  trap bench_cleanup EXIT
+}
+
+bench_commit() { git -C "$CJHUB_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown; }
+bench_machine() {
+  local cpu; cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
+  echo "$(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME")"
+}
+bench_header() {
+  echo "machine: $(bench_machine)"
+  echo "commit:  $(bench_commit)$(git -C "$CJHUB_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+
+# bench_agencies FILE PUBLISHER_ORI TYPES SINK_PORT...: the publisher (a police department's
+# identity from the dev PKI) and one subscribed agency per sink port, each with one endpoint.
+bench_agencies() {
+  local file=$1 publisher=$2 types=$3; shift 3
+  local name=${BENCH_PUBLISHER_NAME:-Publisher}
+  {
+    echo "agencies:"
+    echo "  - {ori: $publisher, name: $name, identities: [{san_uri: 'urn:cjhub:ori:$publisher'}], publish: [$types]}"
+    local i=0 port
+    for port in "$@"; do
+      i=$((i + 1))
+      echo "  - ori: CTBENCH0$i"
+      echo "    name: Receiving agency $i"
+      echo "    identities: [{sha256: '$(printf '%064d' "$port")'}]"
+      echo "    publish: [Acknowledgement]"
+      echo "    endpoints: [{name: main, url: 'https://localhost:$port/inbox', max_in_flight: ${BENCH_MAX_IN_FLIGHT:-32}, timeout_ms: 10000}]"
+      echo "    subscriptions: [{name: all, endpoint: main, types: [$types]}]"
+    done
+  } >"$file"
+}
+
+# bench_hub_start AGENCIES_FILE: applies the agencies and starts the hub; sets HUB_PID.
+bench_hub_start() {
+  local config="$CJHUB_ROOT/config/cjhub.example.yaml"
+  "$CJHUB_BIN" apply -c "$config" -f "$1" >/dev/null
+  rm -f "$BENCH/hub.ready"
+  "$CJHUB_BIN" serve -c "$config" --ready-file "$BENCH/hub.ready" >>"$BENCH/hub.log" 2>&1 &
+  HUB_PID=$!
+  BENCH_PIDS+=("$HUB_PID")
+  local _
+  for _ in $(seq 1 400); do [ -f "$BENCH/hub.ready" ] && return 0; sleep 0.025; done
+  tail -20 "$BENCH/hub.log" >&2
+  die "the hub did not start"
+}
+
+bench_hub_stop() {
+  kill -TERM "$HUB_PID" 2>/dev/null || true
+  wait "$HUB_PID" 2>/dev/null || true
+}
+
+# The value of KEY in a `result k=v ...` line.
+result_of() { sed -n 's/.*[[:space:]]'"$2"'=\([^[:space:]]*\).*/\1/p' <<<"$1" | tail -1; }
+
+# bench_write_doc SECTION FILE: replaces the part of docs/benchmarks.md between
+# "<!-- bench:SECTION -->" and "<!-- /bench:SECTION -->" with FILE's contents.
+bench_write_doc() {
+  local section=$1 file=$2
+  [ "${CJHUB_BENCH_DOCS:-1}" = 1 ] || { say "docs/benchmarks.md left as it is (CJHUB_BENCH_DOCS=0)"; return; }
+  grep -q "<!-- bench:$section -->" "$BENCH_DOC" || die "docs/benchmarks.md has no <!-- bench:$section --> marker"
+  python3 - "$BENCH_DOC" "$section" "$file" <<'PY'
+import sys, re
+doc, section, part = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip("\n")
+text = open(doc).read()
+begin, end = f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->"
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(doc, "w").write(f"{head}{begin}\n{part}\n{end}{tail}")
+PY
+  say "docs/benchmarks.md: section $section written"
+}
+
+# With CJHUB_BENCH_PROFILE=1, bench_profile_start NAME samples every process on the machine
+# (perf, software clock: this kind of machine has no hardware counters) until bench_profile_stop,
+# which writes $BENCH/profile-NAME.txt: CPU time per process, then the hottest symbols.
+bench_profile_start() {
+  PROFILE_NAME=$1 PROFILE_PID=
+  [ "${CJHUB_BENCH_PROFILE:-0}" = 1 ] || return 0
+  command -v perf >/dev/null || { say "perf not installed (linux-perf): no profile"; return 0; }
+  perf record -e cpu-clock -F 499 -a -g -o "$BENCH/perf-$1.data" >/dev/null 2>"$BENCH/perf-$1.log" &
+  PROFILE_PID=$!
+  sleep 0.5
+}
+
+bench_profile_stop() {
+  [ -n "${PROFILE_PID:-}" ] || return 0
+  kill -INT "$PROFILE_PID"; wait "$PROFILE_PID" 2>/dev/null || true
+  PROFILE_PID=
+  local data="$BENCH/perf-$PROFILE_NAME.data" out="$BENCH/profile-$PROFILE_NAME.txt"
+  # (head ends perf's output early: no pipefail here.)
+  ( set +o pipefail
+  {
+    echo "# CPU time by process (all CPUs, $(nproc) cores)"
+    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -15
+    echo
+    echo "# by process and shared object"
+    perf report -i "$data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -25
+    echo
+    echo "# hottest symbols"
+    perf report -i "$data" --no-children --sort comm,dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60
+  } >"$out"
+  say "profile: $out"
+  # For the docs: the split by process and shared object, and the hub's hottest symbols.
+  {
+    echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit $(bench_commit) (perf, software clock, every process,"
+    echo "share of both cores' time while the load ran):"
+    echo
+    echo "| process | object | share |"
+    echo "|---|---|---|"
+    perf report -i "$data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -14 |
+      awk '{printf "| %s | %s | %s |\n", $2, $3, $1}'
+    echo
+    echo "The hub's hottest symbols (share of both cores):"
+    echo
+    echo "| object | symbol | share |"
+    echo "|---|---|---|"
+    perf report -i "$data" --no-children --comm cjhub --sort dso,symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -15 |
+      awk '{share=$1; dso=$2; $1=""; $2=""; $3=""; sub(/^ +/, ""); sub(/ +-.*$/, ""); gsub(/\|/, "\\|"); printf "| %s | `%s` | %s |\n", dso, substr($0, 1, 90), share}'
+  } >"$BENCH/profile-$PROFILE_NAME.md"
+  )
+  bench_write_doc "profile-$PROFILE_NAME" "$BENCH/profile-$PROFILE_NAME.md"
+}
