@@ -25,7 +25,8 @@ bench_prepare() {
   pg_start >/dev/null
   pg_recreate_db cjhub_bench
   # Per-statement figures for the profiles (the cluster preloads the module).
-  psql -q "$(pg_url cjhub_bench)" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  psql -q "$(pg_url cjhub_bench)" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+    -c 'SELECT pg_stat_statements_reset()' -c 'CHECKPOINT' >/dev/null  # an earlier run's dirty pages written first
   rm -rf "$BENCH"; mkdir -p "$BENCH"
   export CJHUB_TLS_DIR="$CJHUB_PKI" CJHUB_DATABASE_URL; CJHUB_DATABASE_URL=$(pg_url cjhub_bench)
   export CJHUB_PORT=$BENCH_PORT CJHUB_LISTEN_ADDRESS=127.0.0.1 CJHUB_LOG_LEVEL=warn CJHUB_POLL_INTERVAL_MS=200

@@ -4,6 +4,7 @@
 //                      [--connections 64] [--seconds 10 | --count N] [--rate N] [--threads 1]
 //                      [--case-token OTN-2026-0000456] [--host 127.0.0.1]
 //                      [--sinks 9461,9462,9463 --sink-cert s.crt --sink-key s.key] [--drain-seconds 120]
+//                      [--timeline 1]   (answers and the slowest answer in each second)
 //   cjhub-loadgen sink --sinks 9461,9462,9463 --ca ca.crt --sink-cert s.crt --sink-key s.key
 //                      [--expect N] [--seconds S]
 //
@@ -179,7 +180,15 @@ struct SendStats {
   Histogram latency;
   long accepted = 0, other = 0;
   std::vector<std::pair<std::string, std::int64_t>> sent;  // (message id, POST time ns), for --sinks
+  std::vector<std::pair<long, std::int64_t>> per_second;   // (answers, slowest ns) by second of the run
   std::string last_error;
+
+  void second(std::int64_t start_ns, std::int64_t now, std::int64_t took) {
+    const auto i = static_cast<std::size_t>(std::max<std::int64_t>(0, (now - start_ns) / 1'000'000'000));
+    if (per_second.size() <= i) per_second.resize(i + 1);
+    per_second[i].first += 1;
+    per_second[i].second = std::max(per_second[i].second, took);
+  }
 };
 
 struct LoadPlan {
@@ -239,7 +248,9 @@ asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, t
       co_await http::async_read(s, buf, res, asio::use_awaitable);
       if (res.result_int() == 202) {
         ++st.accepted;
-        st.latency.record(now_ns() - sent);
+        const std::int64_t done = now_ns();
+        st.latency.record(done - sent);
+        st.second(plan.start_ns, done, done - sent);
         if (plan.keep_ids) {
           const auto loc = std::string(res[http::field::location]);
           st.sent.emplace_back(loc.substr(loc.rfind('/') + 1), sent);
@@ -323,6 +334,19 @@ int post(const Args& a) {
   std::printf("POST latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", ms(latency.percentile(50)),
               ms(latency.percentile(99)), ms(latency.percentile(99.9)), ms(static_cast<double>(latency.max())));
 
+  if (a.count("timeline") && a.at("timeline") == "1") {
+    // Answers and the slowest answer in each second of the run: where the tail comes from.
+    std::vector<std::pair<long, std::int64_t>> seconds_seen;
+    for (auto& st : stats) {
+      if (seconds_seen.size() < st.per_second.size()) seconds_seen.resize(st.per_second.size());
+      for (std::size_t i = 0; i < st.per_second.size(); ++i) {
+        seconds_seen[i].first += st.per_second[i].first;
+        seconds_seen[i].second = std::max(seconds_seen[i].second, st.per_second[i].second);
+      }
+    }
+    for (std::size_t i = 0; i < seconds_seen.size(); ++i)
+      std::printf("second %zu: %ld answers, slowest %.1f ms\n", i, seconds_seen[i].first, ms(static_cast<double>(seconds_seen[i].second)));
+  }
   std::ostringstream result;
   result << "result accepted=" << accepted << " other=" << other << " errors=" << plan.errors.load() << " seconds=" << secs
          << " accepted_per_s=" << static_cast<long>(static_cast<double>(accepted) / secs)
