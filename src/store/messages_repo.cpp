@@ -42,7 +42,8 @@ InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
   if (batch.empty()) return {};
   if (batch.size() == 1) return {insert_message(tx, *batch.front())};
-  std::vector<std::string> ids, types, senders, keys, bodies, hashes, received;
+  std::vector<std::string> ids, types, senders, keys, received;
+  std::vector<std::string_view> bodies, hashes;
   std::vector<std::optional<std::string>> documents, cases, origins, jurisdictions;
   std::vector<bool> erasures;
   std::vector<long long> sizes;
@@ -56,8 +57,8 @@ std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<cons
     origins.push_back(opt(m->origin_ori));
     jurisdictions.push_back(opt(m->jurisdiction));
     erasures.push_back(m->erasure);
-    bodies.push_back(to_hex(reinterpret_cast<const std::uint8_t*>(m->body.data()), m->body.size()));
-    hashes.push_back(to_hex(m->body_sha256));
+    bodies.emplace_back(m->body.data(), m->body.size());
+    hashes.emplace_back(reinterpret_cast<const char*>(m->body_sha256.data()), m->body_sha256.size());
     sizes.push_back(static_cast<long long>(m->body.size()));
     received.push_back(rfc3339(m->received_at));
   }
@@ -68,7 +69,7 @@ std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<cons
                                         text_array(senders), text_array(keys), opt_text_array(documents),
                                         opt_text_array(cases), opt_text_array(origins),
                                         opt_text_array(jurisdictions), values::bool_array(erasures),
-                                        text_array(bodies), text_array(hashes), values::int_array(sizes),
+                                        values::bytea_array(bodies), values::bytea_array(hashes), values::int_array(sizes),
                                         text_array(received))) {
     inserted.insert(r[0].as<std::string>());
   }

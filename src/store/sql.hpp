@@ -54,15 +54,15 @@ inline constexpr const char* kInsertMessage =
     "$12::integer, $13::timestamptz) "
     "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING";
 // Many messages in one statement, stored (and numbered) in the order given; bodies and hashes
-// as hex. Returns the ids inserted (the others were duplicates or conflicts).
+// as binary bytea[] parameters. Returns the ids inserted (the others were duplicates or conflicts).
 inline constexpr const char* kInsertMessagesName = "insert_messages";
 inline constexpr const char* kInsertMessages =
     "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
     "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at) "
     "SELECT u.id, u.message_type, u.sender_ori, u.idempotency_key, u.document_id, u.case_key, u.origin_ori, "
-    "u.jurisdiction, u.erasure, decode(u.body, 'hex'), decode(u.body_sha256, 'hex'), u.body_size, u.received_at "
+    "u.jurisdiction, u.erasure, u.body, u.body_sha256, u.body_size, u.received_at "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-    "$9::boolean[], $10::text[], $11::text[], $12::integer[], $13::timestamptz[]) WITH ORDINALITY "
+    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[]) WITH ORDINALITY "
     "AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, jurisdiction, erasure, "
     "body, body_sha256, body_size, received_at, n) ORDER BY u.n "
     "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING RETURNING id::text";

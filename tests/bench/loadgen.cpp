@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <iomanip>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -348,6 +349,7 @@ int post(const Args& a) {
       std::printf("second %zu: %ld answers, slowest %.1f ms\n", i, seconds_seen[i].first, ms(static_cast<double>(seconds_seen[i].second)));
   }
   std::ostringstream result;
+  result << std::fixed << std::setprecision(2);
   result << "result accepted=" << accepted << " other=" << other << " errors=" << plan.errors.load() << " seconds=" << secs
          << " accepted_per_s=" << static_cast<long>(static_cast<double>(accepted) / secs)
          << " p50_ms=" << ms(latency.percentile(50)) << " p99_ms=" << ms(latency.percentile(99))
@@ -371,15 +373,16 @@ int post(const Args& a) {
       e2e.record(t - it->second);
     }
     const long got = receipts.count.load();
-    const double span = static_cast<double>(receipts.last_ns.load() - plan.start_ns) / 1e9;
+    // From the first POST to the last receipt (nothing received: no rate).
+    const double span = got > 0 ? static_cast<double>(receipts.last_ns.load() - plan.start_ns) / 1e9 : 0.0;
+    const auto per_s = [&](double n) { return span > 0 ? static_cast<long>(n / span) : 0L; };
     complete = got >= expected;
     std::printf("deliveries: %ld of %ld (%d sinks) in %.2f s from the first POST: %ld/s, %ld messages/s to every sink\n",
-                got, expected, ports, span, static_cast<long>(static_cast<double>(got) / span),
-                static_cast<long>(static_cast<double>(got) / span / ports));
+                got, expected, ports, span, per_s(static_cast<double>(got)), per_s(static_cast<double>(got) / ports));
     std::printf("POST to receipt ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%ld receipts of other runs)\n",
                 ms(e2e.percentile(50)), ms(e2e.percentile(99)), ms(e2e.percentile(99.9)), ms(static_cast<double>(e2e.max())), unknown);
     result << " deliveries=" << got << " expected=" << expected << " delivery_seconds=" << span
-           << " deliveries_per_s=" << static_cast<long>(static_cast<double>(got) / span)
+           << " deliveries_per_s=" << per_s(static_cast<double>(got))
            << " e2e_p50_ms=" << ms(e2e.percentile(50)) << " e2e_p99_ms=" << ms(e2e.percentile(99))
            << " e2e_p999_ms=" << ms(e2e.percentile(99.9));
   }
