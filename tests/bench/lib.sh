@@ -169,7 +169,7 @@ bench_profile_report() {
   say "profile: $out"
   # For the docs: the split by process and shared object, and the hub's hottest symbols.
   {
-    echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit $(bench_commit) (perf, software clock, every process,"
+    echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit ${BENCH_PROFILE_COMMIT:-$(bench_commit)} (perf, software clock, every process,"
     echo "share of both cores' time while the load ran):"
     echo
     echo "| process | share |"
