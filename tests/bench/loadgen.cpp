@@ -5,6 +5,7 @@
 //                      [--case-token OTN-2026-0000456] [--host 127.0.0.1]
 //                      [--sinks 9461,9462,9463 --sink-cert s.crt --sink-key s.key] [--drain-seconds 120]
 //                      [--timeline 1]   (answers and the slowest answer in each second)
+//                      [--warmup S]     (latency not recorded for requests sent in the first S seconds)
 //   cjhub-loadgen sink --sinks 9461,9462,9463 --ca ca.crt --sink-cert s.crt --sink-key s.key
 //                      [--expect N] [--seconds S]
 //
@@ -199,6 +200,7 @@ struct LoadPlan {
   double rate = 0;                 // 0: closed loop
   long count = 0;                  // stop after this many requests in all (0: by time)
   std::int64_t start_ns = 0, stop_ns = 0;
+  std::int64_t measure_from_ns = 0;  // latencies of requests sent before this are not recorded (warm-up)
   bool keep_ids = false;
   std::atomic<long> issued{0};
   std::atomic<long> errors{0};
@@ -250,9 +252,9 @@ asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, t
       if (res.result_int() == 202) {
         ++st.accepted;
         const std::int64_t done = now_ns();
-        st.latency.record(done - sent);
+        if (sent >= plan.measure_from_ns) st.latency.record(done - sent);
         st.second(plan.start_ns, done, done - sent);
-        if (plan.keep_ids) {
+        if (plan.keep_ids && sent >= plan.measure_from_ns) {
           const auto loc = std::string(res[http::field::location]);
           st.sent.emplace_back(loc.substr(loc.rfind('/') + 1), sent);
         }
@@ -307,6 +309,9 @@ int post(const Args& a) {
   // Connections and handshakes first; the load starts for all of them at once.
   plan.start_ns = now_ns() + 1'000'000'000;
   plan.stop_ns = plan.start_ns + static_cast<std::int64_t>(seconds * 1e9);
+  // Warm-up: the first seconds open connections (here and from the hub to the sinks); their
+  // requests count for throughput but not for latency.
+  plan.measure_from_ns = plan.start_ns + static_cast<std::int64_t>((a.count("warmup") ? std::stod(a.at("warmup")) : 0.0) * 1e9);
   std::vector<SendStats> stats(static_cast<std::size_t>(plan.connections));
   asio::io_context ioc(threads);
   for (int c = 0; c < plan.connections; ++c) asio::co_spawn(ioc, run_connection(plan, c, ctx, ep, stats[static_cast<std::size_t>(c)]), asio::detached);
@@ -332,6 +337,8 @@ int post(const Args& a) {
   std::printf("accepted %ld in %.2f s (%ld/s); other answers %ld; connection errors %ld\n", accepted, secs,
               static_cast<long>(static_cast<double>(accepted) / secs), other, plan.errors.load());
   if (!last_error.empty()) std::printf("last error: %s\n", last_error.c_str());
+  if (plan.measure_from_ns > plan.start_ns)
+    std::printf("latency recorded from %.1f s on (warm-up before)\n", static_cast<double>(plan.measure_from_ns - plan.start_ns) / 1e9);
   std::printf("POST latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", ms(latency.percentile(50)),
               ms(latency.percentile(99)), ms(latency.percentile(99.9)), ms(static_cast<double>(latency.max())));
 
@@ -367,10 +374,20 @@ int post(const Args& a) {
       for (auto& [id, t] : st.sent) sent_at.emplace(id, t);
     Histogram e2e;
     long unknown = 0;
+    std::vector<std::pair<long, std::int64_t>> e2e_seconds;  // (receipts, slowest) by second of the POST
     for (auto& [id, t] : receipts.seen) {
       auto it = sent_at.find(id);
       if (it == sent_at.end()) { ++unknown; continue; }
       e2e.record(t - it->second);
+      const auto i = static_cast<std::size_t>(std::max<std::int64_t>(0, (it->second - plan.start_ns) / 1'000'000'000));
+      if (e2e_seconds.size() <= i) e2e_seconds.resize(i + 1);
+      e2e_seconds[i].first += 1;
+      e2e_seconds[i].second = std::max(e2e_seconds[i].second, t - it->second);
+    }
+    if (a.count("timeline") && a.at("timeline") == "1") {
+      for (std::size_t i = 0; i < e2e_seconds.size(); ++i)
+        std::printf("receipts of second %zu: %ld, slowest %.1f ms after its POST\n", i, e2e_seconds[i].first,
+                    ms(static_cast<double>(e2e_seconds[i].second)));
     }
     const long got = receipts.count.load();
     // From the first POST to the last receipt (nothing received: no rate).
@@ -379,7 +396,7 @@ int post(const Args& a) {
     complete = got >= expected;
     std::printf("deliveries: %ld of %ld (%d sinks) in %.2f s from the first POST: %ld/s, %ld messages/s to every sink\n",
                 got, expected, ports, span, per_s(static_cast<double>(got)), per_s(static_cast<double>(got) / ports));
-    std::printf("POST to receipt ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%ld receipts of other runs)\n",
+    std::printf("POST to receipt ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (%ld receipts not timed: warm-up)\n",
                 ms(e2e.percentile(50)), ms(e2e.percentile(99)), ms(e2e.percentile(99.9)), ms(static_cast<double>(e2e.max())), unknown);
     result << " deliveries=" << got << " expected=" << expected << " delivery_seconds=" << span
            << " deliveries_per_s=" << per_s(static_cast<double>(got))
