@@ -6,7 +6,9 @@
 #
 #   tests/bench/clean-slate.sh [CASES] [CONNECTIONS]      (also: tests/bench/run clean-slate)
 set -euo pipefail
+# shellcheck source=scripts/lib/common.sh source-path=SCRIPTDIR/../..
 source "$(dirname "$0")/../../scripts/lib/common.sh"
+# shellcheck source=tests/bench/lib.sh disable=SC2153
 source "$CJHUB_ROOT/tests/bench/lib.sh"
 CASES=${1:-440000}
 CONNS=${2:-32}
@@ -20,6 +22,7 @@ agencies=("despp CTDESPP00 9451" "hartford-pd CT0064000 9452" "newhaven-pd CT009
   echo "agencies:"
   echo "  - {ori: CTJUD0000, name: Judicial Branch, identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}], publish: [ErasureNotice]}"
   for a in "${agencies[@]}"; do
+    # shellcheck disable=SC2086  # name ori port
     set -- $a
     echo "  - ori: $2"
     echo "    name: Agency $2"
@@ -31,6 +34,7 @@ agencies=("despp CTDESPP00 9451" "hartford-pd CT0064000 9452" "newhaven-pd CT009
 } >"$BENCH/agencies.yaml"
 
 for a in "${agencies[@]}"; do
+  # shellcheck disable=SC2086  # name ori port
   set -- $a
   "$CJHUB_BIN" sink --listen "127.0.0.1:$3" --cert "$CJHUB_PKI/sinks/$1.crt" --key "$CJHUB_PKI/sinks/$1.key" \
     --ca "$CJHUB_PKI/ca.crt" --ori "$2" --log /dev/null --ready-file "$BENCH/$1.ready" >"$BENCH/$1.out" 2>&1 &

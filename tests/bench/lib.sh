@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2153  # CJHUB_* come from scripts/lib/common.sh
 # Shared by the benchmark scenarios (tests/bench/run, tests/bench/clean-slate.sh): a fresh
 # database, agencies with sink endpoints, the hub started and stopped, figures written into
 # docs/benchmarks.md. Source it after scripts/lib/common.sh.
@@ -33,6 +34,7 @@ bench_kernel() {
 }
 bench_kernel_restore() {
   [ -n "$BENCH_DIRTY_SAVED" ] || return 0
+  # shellcheck disable=SC2086  # two words: bytes, ratio
   set -- $BENCH_DIRTY_SAVED
   if [ "$1" != 0 ]; then echo "$1" >/proc/sys/vm/dirty_background_bytes; else echo "$2" >/proc/sys/vm/dirty_background_ratio; fi
   BENCH_DIRTY_SAVED=

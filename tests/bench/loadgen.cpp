@@ -241,6 +241,7 @@ asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, t
       if (p.token_at != std::string::npos) {
         // A case key of the token's length, unique in the run.
         std::string key = "C" + std::to_string(plan.start_ns % 1000000) + "-" + std::to_string(n);
+        if (key.size() > plan.case_token.size()) throw std::length_error("--case-token too short for a unique key: " + key);
         key.resize(plan.case_token.size(), 'x');
         req.body().replace(p.token_at, plan.case_token.size(), key);
       }
