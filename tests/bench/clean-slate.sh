@@ -50,7 +50,7 @@ out=$(grep '^result ' "$BENCH/run.txt")
 [ "$(result_of "$out" acknowledgements)" = "$(result_of "$out" recipients)" ] || die "not every acknowledgement was recorded"
 
 secs=$(result_of "$out" seconds)
-minutes=$(awk -v s="$secs" 'BEGIN{printf "%d min %d s", s/60, s%60}')
+minutes=$(awk -v s="$secs" 'BEGIN{t = int(s + 0.5); printf "%d min %d s", int(t / 60), t % 60}')
 verdict="met"; awk -v s="$secs" 'BEGIN{exit !(s > 600)}' && verdict="missed"
 stretch="met"; awk -v s="$secs" 'BEGIN{exit !(s > 300)}' && stretch="missed by $(awk -v s="$secs" 'BEGIN{printf "%d s", s-300}')"
 cat >"$BENCH/doc.md" <<DOC
