@@ -150,6 +150,7 @@ int migrate(const fs::path& file) {
     } else {
       for (const auto& m : applied) std::cout << "applied " << m << "\n";
     }
+    for (const auto& t : store::analyze_unanalyzed(*conn)) std::cout << "analyzed " << t << " (no planner statistics yet)\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "cjhub: migrate failed: " << e.what() << "\n";
@@ -394,6 +395,7 @@ int serve(const ServeOptions& opts) {
   try {
     auto conn = connect_with_wait(*c, opts.wait_for_db_seconds);
     for (const auto& m : store::migrate(*conn)) lg->info("applied migration {}", m);
+    store::analyze_unanalyzed(*conn);
   } catch (const std::exception& e) {
     lg->critical("cannot prepare the database: {}", e.what());
     return 1;

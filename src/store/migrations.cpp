@@ -52,4 +52,17 @@ std::vector<std::string> pending_migrations(pqxx::connection& conn) {
   });
 }
 
+std::vector<std::string> analyze_unanalyzed(pqxx::connection& conn) {
+  return translate_errors([&] {
+    pqxx::nontransaction tx(conn, "analyze");
+    std::vector<std::string> tables;
+    for (const auto& row : tx.exec(sql::kUnanalyzedTables)) tables.push_back(row[0].as<std::string>());
+    for (const auto& t : tables) {
+      log::get("store")->info("analyzing table {}: it holds data but has no planner statistics yet", t);
+      tx.exec0("ANALYZE " + tx.quote_name(t));
+    }
+    return tables;
+  });
+}
+
 }  // namespace cjhub::store

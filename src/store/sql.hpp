@@ -10,6 +10,13 @@ namespace cjhub::store::sql {
 inline constexpr const char* kMigrationsTable =
     "CREATE TABLE IF NOT EXISTS cjhub_schema_migrations ("
     "  name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
+// Tables of the hub's schema that hold data but have never been analyzed (a restored or
+// bulk-loaded database), among those this role may analyze. Until autovacuum's first pass the
+// planner would plan for empty tables (claims measured 26 ms instead of 1.5 ms).
+inline constexpr const char* kUnanalyzedTables =
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.reltuples < 0 "
+    "AND pg_relation_size(c.oid) > 0 AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname";
 inline constexpr const char* kMigrationLock =
     "SELECT pg_advisory_xact_lock(hashtext('cjhub-migrate'))";
 inline constexpr const char* kAppliedMigrations = "SELECT name FROM cjhub_schema_migrations";

@@ -2,6 +2,7 @@
 // started by the harness (scripts/test).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -280,6 +281,29 @@ TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
             (std::vector<std::string>{"A1:pending", "A2:queued", "A3:queued", "N1:queued", "A4:queued"}));
   EXPECT_EQ(lane("CTDESPP00", "OTN-B"), (std::vector<std::string>{"B0:pending", "B1:queued"}));
   EXPECT_EQ(lane("CT0093000", "OTN-A"), (std::vector<std::string>{"A4:pending"}));
+}
+
+// A restored or bulk-loaded database has tables with rows and no planner statistics; the hub
+// analyzes them (at start and in `cjhub migrate`) and leaves empty and analyzed tables alone.
+TEST_F(DbTest, TablesWithDataButNoStatisticsAreAnalyzed) {
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  const auto a = message("S1", "<s1/>"), b = message("S2", "<s2/>");
+  {
+    pqxx::work tx(*c);
+    store::ingest_group(tx, {&a, &b});
+    tx.commit();
+  }
+  const auto never_analyzed = [&](const std::string& table) {
+    return db_->count("SELECT count(*) FROM pg_class WHERE relname = '" + table + "' AND reltuples < 0");
+  };
+  ASSERT_EQ(never_analyzed("messages"), 1);
+  const auto analyzed = store::analyze_unanalyzed(*c);
+  EXPECT_NE(std::find(analyzed.begin(), analyzed.end(), "messages"), analyzed.end());
+  EXPECT_NE(std::find(analyzed.begin(), analyzed.end(), "audit_log"), analyzed.end());
+  EXPECT_EQ(std::find(analyzed.begin(), analyzed.end(), "deliveries"), analyzed.end());  // empty
+  EXPECT_EQ(never_analyzed("messages"), 0);
+  EXPECT_EQ(db_->count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'messages'"), 2);
+  EXPECT_TRUE(store::analyze_unanalyzed(*c).empty());
 }
 
 TEST_F(DbTest, RunningDirectoryFollowsApplyWithoutRestart) {

@@ -17,5 +17,8 @@ struct Migration {
 std::vector<std::string> migrate(pqxx::connection& conn);
 // The names of the embedded migrations not yet applied.
 std::vector<std::string> pending_migrations(pqxx::connection& conn);
+// Analyzes the tables that hold data but have no planner statistics yet (after a restore or a
+// bulk load); returns their names. Run by `cjhub migrate` and at start-up.
+std::vector<std::string> analyze_unanalyzed(pqxx::connection& conn);
 
 }  // namespace cjhub::store
