@@ -50,16 +50,8 @@ void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
   tx.exec_params(sql::kLockCases, text_array(case_keys));
 }
 
-std::size_t route_message(pqxx::work& tx, const RouteInput& in) {
-  const auto r = tx.exec_prepared(sql::kRouteMessageName, in.message_id, in.type, in.sender_ori,
-                                  opt(in.origin_ori), opt(in.case_key), opt(in.jurisdiction),
-                                  in.type_ack_required);
-  return r.affected_rows();
-}
-
 std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
   if (in.empty()) return 0;
-  if (in.size() == 1) return route_message(tx, in.front());
   std::vector<std::string> ids, types, senders;
   std::vector<std::optional<std::string>> origins, cases, jurisdictions;
   std::vector<bool> acks;

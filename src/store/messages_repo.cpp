@@ -27,21 +27,8 @@ std::optional<InsertResult> find_by_idempotency(pqxx::work& tx, const NewMessage
                       r[0][1].as<std::string>(), r[0][3].as<std::string>()};
 }
 
-InsertResult insert_message(pqxx::work& tx, const NewMessage& m) {
-  const pqxx::binarystring body(m.body.data(), m.body.size());
-  const pqxx::binarystring hash(m.body_sha256.data(), m.body_sha256.size());
-  const auto received = rfc3339(m.received_at);
-  const auto r = tx.exec_prepared(sql::kInsertMessageName, m.id.str(), m.type, m.sender_ori,
-                                  m.idempotency_key, opt(m.document_id), opt(m.case_key),
-                                  opt(m.origin_ori), opt(m.jurisdiction), m.erasure, body, hash,
-                                  static_cast<long long>(m.body.size()), received);
-  if (r.affected_rows() == 1) return {InsertStatus::inserted, m.id.str(), m.type, received};
-  return *find_by_idempotency(tx, m);
-}
-
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
   if (batch.empty()) return {};
-  if (batch.size() == 1) return {insert_message(tx, *batch.front())};
   std::vector<std::string> ids, types, senders, keys, received;
   std::vector<std::string_view> bodies, hashes;
   std::vector<std::optional<std::string>> documents, cases, origins, jurisdictions;
@@ -160,7 +147,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
       }
       if (refused_as_erased()) continue;
     }
-    auto r = insert_message(tx, *m);
+    auto r = std::move(insert_messages(tx, {m}).front());
     if (r.status == InsertStatus::inserted) {
       if (erases) {
         if (m->erasure) erased_in_group.insert(m->case_key);

@@ -53,15 +53,8 @@ inline constexpr const char* kNotifyAgencies = "NOTIFY cjhub_agencies";
 inline constexpr const char* kAgenciesChannel = "cjhub_agencies";
 
 // --- messages (prepared: the ingest hot path) ------------------------------------------------
-inline constexpr const char* kInsertMessageName = "insert_message";
-inline constexpr const char* kInsertMessage =
-    "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
-    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at) "
-    "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::boolean, $10::bytea, $11::bytea, "
-    "$12::integer, $13::timestamptz) "
-    "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING";
-// Many messages in one statement, stored (and numbered) in the order given; bodies and hashes
-// as binary bytea[] parameters. Returns the ids inserted (the others were duplicates or conflicts).
+// Messages in one statement (one or many), stored (and numbered) in the order given; bodies and
+// hashes as binary bytea[] parameters. Returns the ids inserted (the others were duplicates or conflicts).
 inline constexpr const char* kInsertMessagesName = "insert_messages";
 inline constexpr const char* kInsertMessages =
     "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
@@ -158,29 +151,9 @@ inline constexpr const char* kPromoteLanes =
     "  WHERE NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = l.endpoint_id AND b.case_key = l.case_key "
     "                    AND b.state IN ('pending', 'in_flight'))) n "
     "WHERE d.id = n.id";
-// One delivery per matching endpoint. The first of a case's lane is pending; the others queue.
-inline constexpr const char* kRouteMessageName = "route_message";
-inline constexpr const char* kRouteMessage =
-    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
-    "seq, state, ack_required, next_attempt_at, expires_at) "
-    "SELECT cjhub_uuid_v7(), $1::uuid, min(s.id), s.endpoint_id, min(s.ori), $5::text, "
-    "(SELECT seq FROM messages WHERE id = $1::uuid), "
-    "CASE WHEN $5::text IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = s.endpoint_id "
-    "  AND p.case_key = $5::text AND p.state IN ('queued', 'pending', 'in_flight')) "
-    "THEN 'queued' ELSE 'pending' END, "
-    "bool_or(coalesce(s.ack_required, $7::boolean)), now(), now() + max(s.retry_window) "
-    "FROM subscriptions s "
-    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
-    "JOIN agencies a ON a.ori = s.ori AND a.active "
-    "WHERE s.active AND $2::text = ANY (s.message_types) AND s.ori <> $3::text "
-    "AND (s.origin_oris IS NULL OR $4::text = ANY (s.origin_oris)) "
-    "AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
-    "AND (NOT s.own_cases_only OR ($5::text IS NOT NULL AND EXISTS "
-    "  (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori))) "
-    "GROUP BY s.endpoint_id";
-// The same for many messages of one group at once ($1.. arrays, in storing order). Within the
-// group, a lane's first delivery is pending only if the lane has nothing open; the group's later
-// deliveries to the same lane queue behind it (row_number), as one-by-one routing would do.
+// One delivery per matching endpoint of each message ($1.. arrays, in storing order; one message
+// or a group's many). A lane's first delivery is pending only if the lane has nothing open; the
+// later ones of the same statement queue behind it (row_number), in store order.
 inline constexpr const char* kRouteMessagesName = "route_messages";
 inline constexpr const char* kRouteMessages =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
@@ -563,10 +536,8 @@ inline constexpr const char* kEndpointBacklogs =
 inline constexpr const char* kPing = "SELECT 1";
 
 inline constexpr std::pair<const char*, const char*> kPrepared[] = {
-    {kInsertMessageName, kInsertMessage},
     {kFindByIdempotencyName, kFindByIdempotency},
     {kSelectMessageName, kSelectMessage},
-    {kRouteMessageName, kRouteMessage},
     {kRouteMessagesName, kRouteMessages},
     {kRouteReceiptsName, kRouteReceipts},
     {kInsertMessagesName, kInsertMessages},

@@ -31,9 +31,8 @@ struct RouteInput {
   std::string jurisdiction;
   bool type_ack_required = false;
 };
-// Creates one delivery per matching endpoint; returns how many.
-std::size_t route_message(pqxx::work& tx, const RouteInput& in);
-// The same for many messages in one statement, lanes kept in the order given.
+// Creates one delivery per matching endpoint of each message, with one statement for one message
+// or many, lanes kept in the order given; returns how many.
 std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in);
 
 enum class AckTargetStatus { found, unknown_reference, not_addressed };

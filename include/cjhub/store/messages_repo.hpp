@@ -55,9 +55,9 @@ struct InsertResult {
   std::string received_at;  // RFC 3339 UTC
 };
 
-// Inserts the messages inside `tx` (the caller commits). Results are in input order.
+// Inserts the messages inside `tx` with one statement, one message or many (the caller commits).
+// Results are in input order.
 std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
-InsertResult insert_message(pqxx::work& tx, const NewMessage& m);
 
 // The whole ingest of a group inside `tx`: case locks, messages, their deliveries, the
 // acknowledgements they carry and the receipts for them. `ack_type` names the acknowledgement
