@@ -53,30 +53,36 @@ build() {
   cmake --build "$CJHUB_BUILD" -j "$jobs" "$@"
 }
 
-# --- the private PostgreSQL cluster ---------------------------------------------------------
-# PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged account.
-pg_owner() {
+# --- private servers (PostgreSQL here, RabbitMQ for the benchmarks) ----------------------------
+# They refuse to run as root (PostgreSQL) or should not, so as root each belongs to an
+# unprivileged system account of its own.
+service_owner() {  # ACCOUNT
   if [ "$(id -u)" -ne 0 ]; then id -un; return; fi
-  if ! id cjhub-pg >/dev/null 2>&1; then
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cjhub-pg
+  if ! id "$1" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"
   fi
-  echo cjhub-pg
+  echo "$1"
 }
 
-as_pg() {
-  local owner; owner=$(pg_owner)
+as_service() {  # ACCOUNT COMMAND...
+  local owner; owner=$(service_owner "$1"); shift
   if [ "$(id -u)" -eq 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi
 }
 
-pg_dir() {
+service_dir() {  # ACCOUNT NAME
   # The owner must be able to reach the data directory; a repository under /root is not
   # reachable by another account, so root uses a directory outside it.
-  if [ "$(id -u)" -eq 0 ] && ! runuser -u "$(pg_owner)" -- test -x "$CJHUB_VAR" 2>/dev/null; then
-    echo "/var/tmp/cjhub-pg-$(echo -n "$CJHUB_ROOT" | sha256sum | cut -c1-12)"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u "$(service_owner "$1")" -- test -x "$CJHUB_VAR" 2>/dev/null; then
+    echo "/var/tmp/cjhub-$2-$(echo -n "$CJHUB_ROOT" | sha256sum | cut -c1-12)"
   else
-    echo "$CJHUB_VAR/pg"
+    echo "$CJHUB_VAR/$2"
   fi
 }
+
+# --- the private PostgreSQL cluster ---------------------------------------------------------
+pg_owner() { service_owner cjhub-pg; }
+as_pg() { as_service cjhub-pg "$@"; }
+pg_dir() { service_dir cjhub-pg pg; }
 
 pg_url() { echo "postgresql://$CJHUB_PG_SUPERUSER@127.0.0.1:$CJHUB_PG_PORT/${1:-postgres}"; }
 

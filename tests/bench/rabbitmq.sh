@@ -30,29 +30,10 @@ MQ_BIN="${MQ_BIN:-/usr/lib/rabbitmq/bin}"
 
 mq_port() { echo "$CJHUB_MQ_PORT"; }
 
-# As root the broker runs as an unprivileged account, like the PostgreSQL cluster (pg_owner).
-mq_owner() {
-  if [ "$(id -u)" -ne 0 ]; then id -un; return; fi
-  if ! id cjhub-mq >/dev/null 2>&1; then
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cjhub-mq
-  fi
-  echo cjhub-mq
-}
-
-as_mq() {
-  local owner; owner=$(mq_owner)
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi
-}
-
-mq_dir() {
-  # As for pg_dir: a repository under /root is out of the owner's reach, so root then uses a
-  # directory outside it.
-  if [ "$(id -u)" -eq 0 ] && ! runuser -u "$(mq_owner)" -- test -x "$CJHUB_VAR" 2>/dev/null; then
-    echo "/var/tmp/cjhub-mq-$(echo -n "$CJHUB_ROOT" | sha256sum | cut -c1-12)"
-  else
-    echo "$CJHUB_VAR/mq"
-  fi
-}
+# As root the broker runs as an unprivileged account, like the PostgreSQL cluster.
+mq_owner() { service_owner cjhub-mq; }
+as_mq() { as_service cjhub-mq "$@"; }
+mq_dir() { service_dir cjhub-mq mq; }
 
 # Runs a command in the broker's environment, as its owner: every path and port is private and
 # nothing is read from /etc/rabbitmq or /var/lib/rabbitmq.
