@@ -15,12 +15,21 @@ namespace cjhub::test {
 
 class HubSuite : public ::testing::Test {
  protected:
+  // Starts the suite's hub. A failure is kept and fails every test of the suite in SetUp: an
+  // exception escaping SetUpTestSuite would make gtest skip the tests, and a skip is no verdict.
   static void start_hub(HubOptions opts = {}) {
+    start_error_.clear();
     if (!have_test_cluster()) return;
-    db_ = std::make_unique<TestDatabase>();
-    opts.database_url = db_->url();
-    hub_ = std::make_unique<HubProcess>(std::move(opts));
-    hub_->start();
+    try {
+      db_ = std::make_unique<TestDatabase>();
+      opts.database_url = db_->url();
+      hub_ = std::make_unique<HubProcess>(std::move(opts));
+      hub_->start();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+      if (hub_) start_error_ += "\n---- hub log ----\n" + hub_->log();
+      hub_.reset();
+    }
   }
   static void TearDownTestSuite() {
     if (hub_ && ::testing::Test::HasFailure()) std::cerr << "---- hub log ----\n" << hub_->log();
@@ -29,7 +38,8 @@ class HubSuite : public ::testing::Test {
   }
   void SetUp() override {
     CJHUB_REQUIRE_CLUSTER();
-    ASSERT_TRUE(hub_) << "hub did not start";
+    ASSERT_TRUE(start_error_.empty()) << "the suite's hub did not start: " << start_error_;
+    ASSERT_TRUE(hub_) << "the suite's hub was not started";
   }
   static TlsClient client(const std::string& who) {
     TlsClient::Options o;
@@ -45,6 +55,7 @@ class HubSuite : public ::testing::Test {
 
   static inline std::unique_ptr<TestDatabase> db_;
   static inline std::unique_ptr<HubProcess> hub_;
+  static inline std::string start_error_;
 };
 
 // True when the connection is refused during or right after the handshake (with TLS 1.3 the
