@@ -2,6 +2,7 @@
 // crashes and two hubs on one database. Every test ends with the delivery invariants.
 #include <atomic>
 #include <mutex>
+#include <regex>
 
 #include "e2e/delivery_fixture.hpp"
 
@@ -18,9 +19,9 @@ TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
   start_sinks();
   start_hub();
   auto hpd = client("hartford-pd");
-  const auto r = hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  const auto r = post(hpd, "CT0064000", sample("valid/arrest-packet-1.xml"));
   ASSERT_EQ(r.status, 202u) << r.body;
-  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+  const std::string id(message_id(r));
 
   const auto report = wait_for_all({id}, 20s);
   EXPECT_TRUE(report.ok()) << report.summary();
@@ -50,7 +51,7 @@ TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
 
   // A case update for Hartford's case also reaches Hartford (its own-cases subscription).
   auto jud = client("judicial");
-  const auto u = jud.request("POST", "/v1/messages", sample("valid/case-update-1.xml"));
+  const auto u = post(jud, "CTJUD0000", sample("valid/case-update-1.xml"));
   ASSERT_EQ(u.status, 202u) << u.body;
   const std::string uid(boost::json::parse(u.body).at("message_id").as_string());
   const auto report2 = wait_for_all({id, uid}, 20s);
@@ -66,9 +67,9 @@ TEST_F(Delivery, ASubscriberDownForAWhileGetsItsBacklogCompleteAndInOrder) {
   auto hpd = client("hartford-pd");
   std::vector<std::string> ids;
   for (int i = 0; i < 24; ++i) {
-    const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-DOWN-" + std::to_string(i % 4), i));
+    const auto r = post(hpd, "CT0064000", arrest_packet("OTN-DOWN-" + std::to_string(i % 4), i));
     ASSERT_EQ(r.status, 202u) << r.body;
-    ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+    ids.emplace_back(message_id(r));
   }
   // The others are not held up by the missing one.
   const auto until = std::chrono::steady_clock::now() + 15s;
@@ -82,6 +83,8 @@ TEST_F(Delivery, ASubscriberDownForAWhileGetsItsBacklogCompleteAndInOrder) {
   std::this_thread::sleep_for(1s);  // a few failed attempts
   dcj_->start();
   const auto report = wait_for_all(ids, 30s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   EXPECT_EQ(report.delivered, 3 * 24);
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND attempts > 1"), 4)
@@ -94,9 +97,9 @@ TEST_F(Delivery, A4xxIsADeadLetterThatAnOperatorReplaysAfterTheFix) {
   dcj_->start({"--status", "400"});
   start_hub();
   auto hpd = client("hartford-pd");
-  const auto r = hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
+  const auto r = post(hpd, "CT0064000", sample("valid/arrest-packet-1.xml"));
   ASSERT_EQ(r.status, 202u);
-  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+  const std::string id(message_id(r));
   auto until = std::chrono::steady_clock::now() + 15s;
   while (recipient_state(hpd, id, "CTDCJ0000") != "dead" && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(50ms);
@@ -142,9 +145,9 @@ TEST_F(Delivery, AnEndpointThatKeepsFailingIsPausedAndResumedByAnOperator) {
   auto hpd = client("hartford-pd");
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
-    const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-PAUSE-" + std::to_string(i), i));
+    const auto r = post(hpd, "CT0064000", arrest_packet("OTN-PAUSE-" + std::to_string(i), i));
     ASSERT_EQ(r.status, 202u);
-    ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+    ids.emplace_back(message_id(r));
   }
   auto ops = client("operator");
   auto until = std::chrono::steady_clock::now() + 20s;
@@ -163,6 +166,8 @@ TEST_F(Delivery, AnEndpointThatKeepsFailingIsPausedAndResumedByAnOperator) {
   EXPECT_EQ(dcj_->receipts().size(), 0u) << "a paused endpoint's backlog waits";
   EXPECT_EQ(ops.request("POST", "/v1/admin/endpoints/CTDCJ0000/main/resume").status, 200u);
   const auto report = wait_for_all(ids, 20s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
 }
 
@@ -170,11 +175,11 @@ TEST_F(Delivery, ErasureNoticesAreAcknowledgedAndTheReceiptReachesTheCourt) {
   start_sinks();
   start_hub();
   auto hpd = client("hartford-pd");
-  ASSERT_EQ(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")).status, 202u);
+  ASSERT_EQ(post(hpd, "CT0064000", sample("valid/arrest-packet-1.xml")).status, 202u);
   auto jud = client("judicial");
-  const auto r = jud.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml"));
+  const auto r = post(jud, "CTJUD0000", sample("valid/erasure-notice-1.xml"));
   ASSERT_EQ(r.status, 202u) << r.body;
-  const std::string id(boost::json::parse(r.body).at("message_id").as_string());
+  const std::string id(message_id(r));
   // The sinks acknowledge in their 2xx answer (sync): each recipient's state becomes acknowledged.
   const auto until = std::chrono::steady_clock::now() + 20s;
   auto all_acked = [&] {
@@ -225,15 +230,17 @@ TEST_F(Delivery, KillNineDuringDeliveryLosesNothingAndKeepsCaseOrder) {
   for (int round = 0; round < 4; ++round) {
     auto hpd = client("hartford-pd");
     for (int i = 0; i < 15; ++i, ++n) {
-      const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-KILL-" + std::to_string(n % 5), n));
+      const auto r = post(hpd, "CT0064000", arrest_packet("OTN-KILL-" + std::to_string(n % 5), n));
       ASSERT_EQ(r.status, 202u) << r.body;
-      ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+      ids.emplace_back(message_id(r));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + 70 * round));
     hub_->kill9();
     hub_->start();
   }
   const auto report = wait_for_all(ids, 60s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   std::cout << "kill -9 x4 during delivery: " << report.summary() << "\n";
 }
@@ -258,11 +265,10 @@ TEST_F(Delivery, SigtermUnderLoadExitsZeroLosesNothingAndLeavesNoLease) {
       auto c = client("hartford-pd");
       for (int i = 0; !stop; ++i) {
         try {
-          const auto r = c.request("POST", "/v1/messages",
-                                   arrest_packet("OTN-TERM-" + std::to_string((t * 7 + i) % 9), t * 10000 + i));
+          const auto r = post(c, "CT0064000", arrest_packet("OTN-TERM-" + std::to_string((t * 7 + i) % 9), t * 10000 + i));
           if (r.status == 202u) {
             std::lock_guard lock(m);
-            ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+            ids.emplace_back(message_id(r));
           } else {
             ++refused;  // 503 shutting-down: nothing stored, the client retries elsewhere
           }
@@ -297,6 +303,8 @@ TEST_F(Delivery, SigtermUnderLoadExitsZeroLosesNothingAndLeavesNoLease) {
   // A new process delivers the rest, in order, once each.
   hub_->start();
   const auto report = wait_for_all(ids, 60s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
 }
 
@@ -310,16 +318,36 @@ TEST_F(Delivery, TwoHubsOnOneDatabaseShareTheWorkWithoutDoubleSends) {
   for (int h = 0; h < 2; ++h) {
     auto c = client("hartford-pd", h == 0 ? hub_.get() : hub2_.get());
     for (int i = 0; i < 40; ++i) {
-      const auto r = c.request("POST", "/v1/messages", arrest_packet("OTN-TWO-" + std::to_string(i % 8), h * 100 + i));
+      const auto r = post(c, "CT0064000", arrest_packet("OTN-TWO-" + std::to_string(i % 8), h * 100 + i));
       ASSERT_EQ(r.status, 202u) << r.body;
-      ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+      ids.emplace_back(message_id(r));
     }
   }
   const auto report = wait_for_all(ids, 40s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   EXPECT_EQ(report.duplicates, 0) << "with both hubs alive nothing is sent twice";
-  // Both hubs did part of the work.
-  EXPECT_NE(hub_->log().find("dispatcher"), std::string::npos);
+  // Both hubs did part of the work: each delivery attempt is audited with the dispatcher that
+  // made it, and each process logs the ids of its dispatchers.
+  auto attempts_by = [&](HubProcess& h) {
+    const std::regex started("dispatcher (\\S+) started");
+    const auto log = h.log();
+    long long n = 0;
+    int dispatchers = 0;
+    for (std::sregex_iterator it(log.begin(), log.end(), started), end; it != end; ++it, ++dispatchers) {
+      n += db_->count("SELECT count(*) FROM audit_log WHERE action = 'delivery' AND actor = 'hub:" + (*it)[1].str() +
+                      "'");
+    }
+    EXPECT_GT(dispatchers, 0) << log;
+    return n;
+  };
+  const auto first = attempts_by(*hub_);
+  const auto second = attempts_by(*hub2_);
+  EXPECT_GT(first, 0) << "the first hub sent nothing";
+  EXPECT_GT(second, 0) << "the second hub sent nothing";
+  EXPECT_EQ(first + second, 3 * static_cast<long long>(ids.size())) << "one attempt per delivery";
+  std::cout << "two hubs: first sent " << first << ", second sent " << second << "\n";
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state NOT IN ('delivered', 'acknowledged')"), 0);
 }
 

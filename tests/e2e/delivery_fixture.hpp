@@ -48,37 +48,53 @@ class DeliverySuite : public ::testing::Test {
     }
   }
 
+  // The receiving agencies' subscriptions: written into the agencies file and used by the invariant
+  // checker to say who must receive what.
+  static const std::vector<ModelSubscription>& subscriptions() {
+    static const std::vector<ModelSubscription> table{
+        {"CTJUD0000", "arrests", {"ArrestPacket", "EarlyArrestNotification"}, false},
+        {"CTJUD0000", "receipts", {"Acknowledgement"}, false},
+        {"CT0064000", "own-cases", {"CaseUpdate", "ErasureNotice"}, true},
+        {"CT0064000", "receipts", {"Acknowledgement"}, false},
+        {"CTDESPP00", "all", {"ArrestPacket", "EarlyArrestNotification", "CaseUpdate", "ErasureNotice"}, false},
+        {"CTDCJ0000", "prosecution", {"ArrestPacket", "CaseUpdate", "ErasureNotice"}, false},
+    };
+    return table;
+  }
+
   std::filesystem::path write_agencies(int endpoint_timeout_ms = 2000) {
     auto ep = [&](SinkProcess& s) {
       return "    endpoints:\n      - {name: main, url: \"" + s.url() + "\", max_in_flight: 4, timeout_ms: " +
              std::to_string(endpoint_timeout_ms) + "}\n";
     };
+    // Subscriptions come from the one table the invariant checker routes by (subscriptions()).
+    auto subs = [&](const std::string& ori) {
+      std::string out;
+      for (const auto& sub : subscriptions()) {
+        if (sub.ori != ori) continue;
+        std::string types;
+        for (const auto& t : sub.types) types += (types.empty() ? "" : ", ") + t;
+        out += "      - {name: " + sub.name + ", endpoint: main, types: [" + types + "]" +
+               (sub.own_cases_only ? ", own_cases_only: true" : "") + "}\n";
+      }
+      return out.empty() ? out : "    subscriptions:\n" + out;
+    };
     std::ofstream f(dir_ / "agencies.yaml");
     f << "agencies:\n"
       << "  - ori: CTJUD0000\n    name: Judicial Branch\n    identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}]\n"
       << "    publish: [CaseUpdate, ErasureNotice, Acknowledgement]\n"
-      << ep(*judicial_)
-      << "    subscriptions:\n"
-      << "      - {name: arrests, endpoint: main, types: [ArrestPacket, EarlyArrestNotification]}\n"
-      << "      - {name: receipts, endpoint: main, types: [Acknowledgement]}\n"
+      << ep(*judicial_) << subs("CTJUD0000")
       << "  - ori: CT0064000\n    name: Hartford Police Department\n    identities: [{san_uri: 'urn:cjhub:ori:CT0064000'}]\n"
       << "    publish: [ArrestPacket, EarlyArrestNotification, Acknowledgement]\n"
-      << ep(*hartford_)
-      << "    subscriptions:\n"
-      << "      - {name: own-cases, endpoint: main, types: [CaseUpdate, ErasureNotice], own_cases_only: true}\n"
-      << "      - {name: receipts, endpoint: main, types: [Acknowledgement]}\n"
+      << ep(*hartford_) << subs("CT0064000")
       << "  - ori: CT0093000\n    name: New Haven Police Department\n    identities: [{san_uri: 'urn:cjhub:ori:CT0093000'}]\n"
       << "    publish: [ArrestPacket, EarlyArrestNotification, Acknowledgement]\n"
       << "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:cjhub:ori:CTDESPP00'}]\n"
       << "    publish: [Acknowledgement]\n"
-      << ep(*despp_)
-      << "    subscriptions:\n"
-      << "      - {name: all, endpoint: main, types: [ArrestPacket, EarlyArrestNotification, CaseUpdate, ErasureNotice]}\n"
+      << ep(*despp_) << subs("CTDESPP00")
       << "  - ori: CTDCJ0000\n    name: Division of Criminal Justice\n    identities: [{san_uri: 'urn:cjhub:ori:CTDCJ0000'}]\n"
       << "    publish: [Acknowledgement]\n"
-      << ep(*dcj_)
-      << "    subscriptions:\n"
-      << "      - {name: prosecution, endpoint: main, types: [ArrestPacket, CaseUpdate, ErasureNotice]}\n"
+      << ep(*dcj_) << subs("CTDCJ0000")
       << "  - ori: ops1\n    name: Operations\n    role: operator\n    identities: [{san_uri: 'urn:cjhub:operator:ops1'}]\n";
     return dir_ / "agencies.yaml";
   }
@@ -129,13 +145,33 @@ class DeliverySuite : public ::testing::Test {
             {"CTJUD0000", judicial_->receipts()}};
   }
 
-  // Polls until every delivery of `ids` is seen at its recipient (or the deadline passes).
+  // Posts a message as `sender_ori` and, when it is answered 202, records what was sent and when,
+  // for the invariant checker (thread-safe; any client).
+  HttpResult post(TlsClient& c, const std::string& sender_ori, const std::string& body) {
+    const auto sent_at = std::chrono::steady_clock::now();
+    auto r = c.request("POST", "/v1/messages", body);
+    if (r.status == 202u) {
+      auto m = describe_sent(sender_ori, body);
+      m.id = message_id(r);
+      m.sent_at = sent_at;
+      m.answered_at = std::chrono::steady_clock::now();
+      sent_.add(std::move(m));
+    }
+    return r;
+  }
+  static std::string message_id(const HttpResult& r) {
+    return std::string(boost::json::parse(r.body).at("message_id").as_string());
+  }
+
+  // Polls until every expected delivery of `ids` is seen at its recipient (or the deadline passes).
+  // `ids` must have been sent through post(). The report fails on an empty set.
   InvariantReport wait_for_all(const std::vector<std::string>& ids, std::chrono::seconds limit) {
     const auto until = std::chrono::steady_clock::now() + limit;
+    const auto under_test = sent_.of(ids);
     InvariantReport r;
     do {
-      r = check_delivery_invariants(*db_, ids, receipts());
-      if (r.lost == 0 && r.expected_deliveries > 0) break;
+      r = check_delivery_invariants(*db_, under_test, sent_.all(), subscriptions(), receipts());
+      if (r.lost == 0 || r.expected_deliveries == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     } while (std::chrono::steady_clock::now() < until);
     return r;
@@ -156,6 +192,7 @@ class DeliverySuite : public ::testing::Test {
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<SinkProcess> despp_, hartford_, dcj_, judicial_;
   std::unique_ptr<HubProcess> hub_, hub2_;
+  SentLog sent_;  // what the test's clients sent and got 202 for
 };
 
 }  // namespace cjhub::test

@@ -39,10 +39,10 @@ class Faults : public DeliverySuite {
             o.cert = client_cert("hartford-pd");
             c = std::make_unique<TlsClient>(o);
           }
-          const auto r = c->request("POST", "/v1/messages", arrest_packet(tag + std::to_string(i % cases), i));
+          const auto r = post(*c, "CT0064000", arrest_packet(tag + std::to_string(i % cases), i));
           if (r.status == 202u) {
             std::lock_guard lock(s.m);
-            s.ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+            s.ids.emplace_back(message_id(r));
           } else {
             ++s.refused;
             std::this_thread::sleep_for(20ms);
@@ -86,6 +86,8 @@ TEST_F(Faults, TwentyKillsAtRandomMomentsLoseNothingAndKeepCaseOrder) {
   s.thread.join();
   ASSERT_GT(s.ids.size(), 20u);
   const auto report = wait_for_all(s.ids, 120s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(s.ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << "seed " << sd << ": " << report.summary();
   std::cout << "kill -9 x" << kills << " (seed " << sd << ", CJHUB_FAULT_SEED repeats it): " << report.summary()
             << " refused=" << s.refused << " connection_errors=" << s.errors << "\n";
@@ -134,6 +136,8 @@ TEST_F(Faults, PostgresqlStoppedForTenSecondsUnderLoadLosesNothing) {
   s.thread.join();
   EXPECT_GT(s.ids.size(), before) << "no message accepted after the database came back";
   const auto report = wait_for_all(s.ids, 90s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(s.ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   std::cout << "PostgreSQL stopped 10 s under load: " << report.summary() << " refused_during_outage=" << refused_during
             << "\n";
@@ -148,9 +152,9 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   auto hpd = client("hartford-pd");
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 30; ++i) {
-    const auto r = hpd.request("POST", "/v1/messages", arrest_packet("OTN-HANG-" + std::to_string(i % 6), i));
+    const auto r = post(hpd, "CT0064000", arrest_packet("OTN-HANG-" + std::to_string(i % 6), i));
     ASSERT_EQ(r.status, 202u) << r.body;
-    ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+    ids.emplace_back(message_id(r));
   }
   // DESPP and the Judicial Branch get all 30 promptly (DCJ's endpoint times out after 2 s per
   // attempt, over and over).
@@ -176,6 +180,8 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   dcj_->stop();
   dcj_->start();
   const auto report = wait_for_all(ids, 60s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   std::cout << "hung subscriber: the others had all 30 after " << others_ms.count() << " ms; then " << report.summary()
             << "\n";
@@ -194,9 +200,9 @@ TEST_F(Faults, WhenOneOfTwoHubsIsKilledTheOtherDeliversItsLeasedWork) {
   for (int h = 0; h < 2; ++h) {
     auto c = client("hartford-pd", h == 0 ? hub_.get() : hub2_.get());
     for (int i = 0; i < 20; ++i) {
-      const auto r = c.request("POST", "/v1/messages", arrest_packet("OTN-LEASE-" + std::to_string(i % 5), h * 100 + i));
+      const auto r = post(c, "CT0064000", arrest_packet("OTN-LEASE-" + std::to_string(i % 5), h * 100 + i));
       ASSERT_EQ(r.status, 202u) << r.body;
-      ids.emplace_back(boost::json::parse(r.body).at("message_id").as_string());
+      ids.emplace_back(message_id(r));
     }
   }
   // Kill the first hub while it holds leases.
@@ -209,6 +215,8 @@ TEST_F(Faults, WhenOneOfTwoHubsIsKilledTheOtherDeliversItsLeasedWork) {
   ASSERT_GT(leased, 0) << "the first hub never held a lease";
   hub_->kill9();
   const auto report = wait_for_all(ids, 90s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
+      << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   EXPECT_NE(hub2_->log().find("released"), std::string::npos) << "the survivor took the expired leases back";
   std::cout << "two hubs, one killed holding " << leased << " lease(s): " << report.summary() << "\n";
