@@ -24,6 +24,7 @@ class Faults : public DeliverySuite {
     std::vector<std::string> ids;
     std::atomic<bool> stop{false};
     std::atomic<long> refused{0}, errors{0};
+    std::atomic<long> unavailable{0};  // of the refusals, 503s (the promised answer in an outage)
     std::thread thread;
   };
   void start_sender(Sender& s, int cases, const std::string& tag, std::mutex& hub_mutex) {
@@ -45,6 +46,7 @@ class Faults : public DeliverySuite {
             s.ids.emplace_back(message_id(r));
           } else {
             ++s.refused;
+            if (r.status == 503u) ++s.unavailable;
             std::this_thread::sleep_for(20ms);
           }
         } catch (const std::exception&) {
@@ -74,13 +76,17 @@ TEST_F(Faults, TwentyKillsAtRandomMomentsLoseNothingAndKeepCaseOrder) {
   std::mutex hub_mutex;
   Sender s;
   start_sender(s, 12, "OTN-K20-", hub_mutex);
-  int kills = 0;
+  int kills = 0, kills_mid_delivery = 0;
   for (; kills < 20; ++kills) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
     std::lock_guard lock(hub_mutex);
+    // Whether this kill lands while the hub has deliveries on the wire.
+    kills_mid_delivery += db_->count("SELECT count(*) FROM deliveries WHERE state = 'in_flight' AND leased_by LIKE '%:" +
+                                     std::to_string(hub_->pid()) + ":%'") > 0;
     hub_->kill9();
     hub_->start();
   }
+  EXPECT_GT(kills_mid_delivery, 0) << "no kill landed while a delivery was in flight: the test proved nothing";
   std::this_thread::sleep_for(500ms);
   s.stop = true;
   s.thread.join();
@@ -89,7 +95,7 @@ TEST_F(Faults, TwentyKillsAtRandomMomentsLoseNothingAndKeepCaseOrder) {
   EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(s.ids.size()))
       << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << "seed " << sd << ": " << report.summary();
-  std::cout << "kill -9 x" << kills << " (seed " << sd << ", CJHUB_FAULT_SEED repeats it): " << report.summary()
+  std::cout << "kill -9 x" << kills << " (" << kills_mid_delivery << " with deliveries in flight; seed " << sd << ", CJHUB_FAULT_SEED repeats it): " << report.summary()
             << " refused=" << s.refused << " connection_errors=" << s.errors << "\n";
 }
 
@@ -110,20 +116,40 @@ TEST_F(Faults, PostgresqlStoppedForTenSecondsUnderLoadLosesNothing) {
     return s.ids.size();
   }();
   ASSERT_TRUE(pg.stop());
-  const long refused_before = s.refused;
-  // Meanwhile: answers are 503 problems, readiness says so, the hub stays up.
-  std::this_thread::sleep_for(2s);
-  {
-    auto ops = client("operator");
-    const auto r = ops.request("GET", "/readyz");
-    EXPECT_EQ(r.status, 503u) << r.body;
-    EXPECT_NE(r.body.find("database"), std::string::npos) << r.body;
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const long refused_before = s.refused, unavailable_before = s.unavailable;
+  // Meanwhile: readiness turns 503 naming the database (polled, not slept for), answers are 503
+  // problems, the hub stays up.
+  auto ops = client("operator");
+  auto readyz = [&] {
+    try {
+      return ops.request("GET", "/readyz");
+    } catch (const std::exception&) {
+      ops.close();
+      return HttpResult{};
+    }
+  };
+  HttpResult ready;
+  while (std::chrono::steady_clock::now() - stopped_at < 8s) {
+    ready = readyz();
+    if (ready.status == 503u) break;
+    std::this_thread::sleep_for(100ms);
   }
-  std::this_thread::sleep_for(8s);
+  EXPECT_EQ(ready.status, 503u) << ready.body;
+  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+  std::this_thread::sleep_until(stopped_at + 10s);
   EXPECT_TRUE(hub_->running()) << "the hub must survive its database going away";
   const long refused_during = s.refused - refused_before;
-  EXPECT_GT(refused_during, 0) << "submissions during the outage get 503";
+  const long unavailable_during = s.unavailable - unavailable_before;
+  EXPECT_GT(unavailable_during, 0) << "submissions during the outage get 503";
+  EXPECT_EQ(refused_during, unavailable_during) << "every refusal during the outage is the promised 503";
   ASSERT_TRUE(pg.start());
+  // Readiness comes back by itself.
+  const auto restarted_at = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - restarted_at < 30s && readyz().status != 200u) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(readyz().status, 200u) << "readiness did not recover after the database came back";
   // It resumes on its own: new messages are accepted again and everything is delivered.
   std::size_t after = 0;
   for (int i = 0; i < 100 && after <= before; ++i) {
