@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "cjhub/config/agencies.hpp"
@@ -401,10 +404,48 @@ TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
 }
 
 TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
-  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 8, 10));
-  std::promise<outbox::Result> p;
-  writer.submit(message("S1", "<s/>"), [&](outbox::Result r) { p.set_value(r); });  // not started
-  EXPECT_EQ(p.get_future().get().outcome, outbox::Outcome::shutting_down);
+  // Not started: shutting_down.
+  {
+    outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 8, 10));
+    std::promise<outbox::Result> p;
+    writer.submit(message("S1", "<s/>"), [&](outbox::Result r) { p.set_value(r); });
+    EXPECT_EQ(p.get_future().get().outcome, outbox::Outcome::shutting_down);
+  }
+  // Full: the writer is held inside its transaction (the messages table locked by another
+  // session), its queue of 10 fills, the 11th submission is refused at once as overloaded, and
+  // nothing queued before it is lost once the lock goes.
+  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 1, 10));
+  writer.start();
+  auto blocker = db_->connect();
+  pqxx::work hold(*blocker);
+  hold.exec0("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
+  std::mutex m;
+  std::map<std::string, outbox::Outcome> outcomes;
+  auto submit = [&](const std::string& key) {
+    writer.submit(message(key, "<f/>"), [&, key](outbox::Result r) {
+      std::lock_guard lock(m);
+      outcomes[key] = r.outcome;
+    });
+  };
+  submit("F0");  // taken by the writer, which then waits for the lock
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (db_->count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (int i = 1; i <= 10; ++i) submit("F" + std::to_string(i));  // the queue's capacity
+  submit("F11");
+  {
+    std::lock_guard lock(m);
+    ASSERT_EQ(outcomes.count("F11"), 1u) << "a full queue answers at once";
+    EXPECT_EQ(outcomes["F11"], outbox::Outcome::overloaded);
+    EXPECT_EQ(outcomes.size(), 1u) << "nothing else is answered while the writer is held";
+  }
+  hold.abort();
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  std::lock_guard lock(m);
+  for (int i = 0; i <= 10; ++i) EXPECT_EQ(outcomes["F" + std::to_string(i)], outbox::Outcome::stored) << i;
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 11);
 }
 
 TEST_F(DbTest, StopCommitsWhatWasQueued) {

@@ -114,9 +114,12 @@ TEST_F(Ingest, SchemaInvalidIs422WithLineAndColumn) {
   EXPECT_EQ(j.at("type").as_string(), "urn:cjhub:problem:schema-invalid");
   const auto& errors = j.at("errors").as_array();
   ASSERT_FALSE(errors.empty());
-  EXPECT_GT(errors[0].at("line").as_int64(), 1);
+  // The third charge's j:ChargeDescriptionText (line 45) comes after its j:ChargeSequenceID.
+  EXPECT_EQ(errors[0].at("line").as_int64(), 45) << r.body;
   EXPECT_GT(errors[0].at("column").as_int64(), 0);
-  EXPECT_FALSE(errors[0].at("message").as_string().empty());
+  EXPECT_NE(std::string(errors[0].at("message").as_string()).find("ChargeDescriptionText"), std::string::npos)
+      << r.body;
+  EXPECT_NE(std::string(j.at("detail").as_string()).find("line 45"), std::string::npos) << r.body;
 }
 
 TEST_F(Ingest, MalformedDoctypeAndUnknownRootAreRefused) {
