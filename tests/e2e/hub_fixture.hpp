@@ -58,15 +58,20 @@ class HubSuite : public ::testing::Test {
   static inline std::string start_error_;
 };
 
-// True when the connection is refused during or right after the handshake (with TLS 1.3 the
-// server's verdict on the client certificate arrives after the client's handshake completes).
-inline bool refused_by_tls(TlsClient& c) {
-  if (c.connect()) return true;
+// What became of a connection attempt: refused during or right after the handshake (with TLS 1.3
+// the server's verdict on the client certificate arrives after the client's handshake completes,
+// as an alert on the first read), with the reason OpenSSL gives (the alert's text); or served.
+struct TlsVerdict {
+  bool refused = false;
+  std::string reason;  // e.g. "sslv3 alert certificate revoked"; empty when served
+};
+inline TlsVerdict tls_verdict(TlsClient& c) {
+  if (const auto ec = c.connect()) return {true, ec.message()};
   try {
-    c.request("GET", "/healthz");
-    return false;
-  } catch (const std::exception&) {
-    return true;
+    const auto r = c.request("GET", "/healthz");
+    return {false, "served with HTTP " + std::to_string(r.status)};
+  } catch (const boost::system::system_error& e) {
+    return {true, e.code().message()};
   }
 }
 
