@@ -31,6 +31,19 @@ TEST(AuditHash, IsStableAndHex) {
   EXPECT_EQ(h, store::audit_hash(kPrev, sample()));
 }
 
+// Known answers, computed outside cjhub from the documented canonical form (docs/architecture.md,
+// "Audit trail"): SHA-256 of the previous hash's 32 bytes followed by each field as
+// "<byte length>:<bytes>" (NULL as "-1:") in the order id, time in microseconds, actor, ori,
+// action, outcome, object, source, detail, chain position. A verifier written from the docs
+// agrees with the hub only if these hold.
+TEST(AuditHash, KnownAnswers) {
+  EXPECT_EQ(store::audit_hash(kPrev, sample()), "d01ef09ef7cd14274659112cd29eac16f7cee1b9866c2bef7af716942c094e99");
+  auto r = sample();
+  r.ori.reset();             // NULL: "-1:"
+  r.detail = std::string();  // empty: "0:"
+  EXPECT_EQ(store::audit_hash(kPrev, r), "42d197b9983f89fc67fb8762e909de6792e158bcf4b743d2a17105ea1e2f3c7d");
+}
+
 TEST(AuditHash, ChangesWithEveryFieldAndTheLink) {
   const auto base = store::audit_hash(kPrev, sample());
   const std::string other = "other value";
