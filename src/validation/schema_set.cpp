@@ -61,6 +61,8 @@ const char* to_string(Verdict v) noexcept {
       return "unknown_type";
     case Verdict::invalid:
       return "invalid";
+    case Verdict::internal_error:
+      return "internal_error";
   }
   return "unknown";
 }

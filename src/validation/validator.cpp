@@ -11,6 +11,7 @@
 #include <new>
 #include <optional>
 #include <utility>
+#include <spdlog/spdlog.h>
 #include <xercesc/framework/MemBufInputSource.hpp>
 #include <xercesc/framework/XMLContentModel.hpp>
 #include <xercesc/framework/XMLDocumentHandler.hpp>
@@ -532,8 +533,16 @@ Outcome Validator::validate(std::string_view document) {
     h.fail(Verdict::malformed, 0, 0, detail::capped_message(e.getMessage()));
   } catch (const xc::SAXException& e) {
     h.fail(Verdict::malformed, 0, 0, detail::capped_message(e.getMessage()));
+  } catch (const std::exception& e) {
+    // Xerces throws only the types above: anything else is the hub's own bug, never the
+    // document's fault, so it is not dressed up as "malformed" (the fuzz targets see it as a 500).
+    if (auto lg = spdlog::get("validation")) lg->error("validator failed with an internal error: {}", e.what());
+    h.fail(Verdict::internal_error, 0, 0, "internal error while validating");
+    out.verdict = Verdict::internal_error;  // even after an earlier finding about the document
   } catch (...) {
-    h.fail(Verdict::malformed, 0, 0, "the parser failed on this document");
+    if (auto lg = spdlog::get("validation")) lg->error("validator failed with an unknown exception");
+    h.fail(Verdict::internal_error, 0, 0, "internal error while validating");
+    out.verdict = Verdict::internal_error;
   }
 
   if (!h.failed()) {

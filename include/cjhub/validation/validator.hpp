@@ -43,6 +43,7 @@ enum class Verdict {
   limit_exceeded,     // nesting depth, key length (HTTP 400)
   unknown_type,       // root element is not a registered message type (HTTP 422)
   invalid,            // schema-invalid (HTTP 422)
+  internal_error,     // the hub's own code threw while reading the document: a bug (HTTP 500)
 };
 
 const char* to_string(Verdict v) noexcept;
