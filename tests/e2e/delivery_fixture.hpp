@@ -155,6 +155,7 @@ class DeliverySuite : public ::testing::Test {
       m.id = message_id(r);
       m.sent_at = sent_at;
       m.answered_at = std::chrono::steady_clock::now();
+      m.answered_wall = std::chrono::system_clock::now();
       sent_.add(std::move(m));
     }
     return r;

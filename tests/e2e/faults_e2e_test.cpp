@@ -2,6 +2,7 @@
 // the hub killed 20 times at random moments under mixed ingest and delivery, PostgreSQL stopped
 // for 10 s under load, a subscriber that accepts and never answers, and two hubs of which one is
 // killed while it holds leases. Each prints its counts; lost must be 0.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -198,6 +199,23 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   EXPECT_EQ(count_at(*despp_), 30u);
   EXPECT_EQ(count_at(*judicial_), 30u);
   EXPECT_LT(others_ms.count(), 10000) << "the other subscribers were held up";
+  // Each message's latency at the neighbours, from its 202 to the sink's receipt (both wall
+  // clocks on this machine): bounded although DCJ holds every connection it is given.
+  std::vector<long long> latency_ms;
+  for (auto* sink : {despp_.get(), judicial_.get()}) {
+    for (const auto& l : sink->receipts()) {
+      const std::string id(l.at("message_id").as_string());
+      for (const auto& m : sent_.of({id})) {
+        if (m.type.empty()) continue;
+        const auto at = parse_utc(std::string(l.at("t").as_string()));
+        latency_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(at - m.answered_wall).count());
+      }
+    }
+  }
+  ASSERT_EQ(latency_ms.size(), 60u);
+  std::sort(latency_ms.begin(), latency_ms.end());
+  const auto p50 = latency_ms[latency_ms.size() / 2], worst = latency_ms.back();
+  EXPECT_LT(worst, 3000) << "a neighbour of the hung subscriber waited " << worst << " ms for a message";
   // DCJ's sink logs what it receives before hanging: at most its endpoint's max_in_flight (4).
   EXPECT_LE(count_at(*dcj_), 4u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state IN "
@@ -209,8 +227,8 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size()))
       << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
-  std::cout << "hung subscriber: the others had all 30 after " << others_ms.count() << " ms; then " << report.summary()
-            << "\n";
+  std::cout << "hung subscriber: the others had all 30 after " << others_ms.count() << " ms (latency p50 " << p50
+            << " ms, max " << worst << " ms); then " << report.summary() << "\n";
 }
 
 TEST_F(Faults, WhenOneOfTwoHubsIsKilledTheOtherDeliversItsLeasedWork) {

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
 #include <pqxx/pqxx>
 
 namespace cjhub::test {
@@ -47,6 +51,28 @@ SentMessage describe_sent(const std::string& sender_ori, const std::string& body
   return m;
 }
 
+std::chrono::system_clock::time_point parse_utc(const std::string& text) {
+  std::tm tm{};
+  int frac_digits = 0;
+  long frac = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec) != 6) {
+    throw std::runtime_error("not an RFC 3339 time: " + text);
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  if (const auto dot = text.find('.'); dot != std::string::npos) {
+    for (std::size_t i = dot + 1; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      if (frac_digits < 6) {
+        frac = frac * 10 + (text[i] - '0');
+        ++frac_digits;
+      }
+    }
+  }
+  while (frac_digits++ < 6) frac *= 10;
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::microseconds(frac);
+}
+
 void SentLog::add(SentMessage m) {
   std::lock_guard lock(m_);
   sent_.push_back(std::move(m));
@@ -63,7 +89,7 @@ std::vector<SentMessage> SentLog::of(const std::vector<std::string>& ids) const 
   for (const auto& id : ids) {
     const auto it = std::find_if(sent_.begin(), sent_.end(), [&](const SentMessage& s) { return s.id == id; });
     if (it != sent_.end()) out.push_back(*it);
-    else out.push_back(SentMessage{id, "", "", "", "", {}, {}});  // reported as not described
+    else out.push_back(SentMessage{id, "", "", "", "", {}, {}, {}});  // reported as not described
   }
   return out;
 }

@@ -32,7 +32,11 @@ struct SentMessage {
   std::string case_key;    // nc:CaseTrackingID, if any
   std::string ack_ref;     // for an acknowledgement: the message id it refers to
   std::chrono::steady_clock::time_point sent_at, answered_at;
+  std::chrono::system_clock::time_point answered_wall;  // the same moment on the wall clock (latency)
 };
+
+// An RFC 3339 UTC time with optional fraction ("2026-12-02T19:28:50.578942Z"), as the sinks log it.
+std::chrono::system_clock::time_point parse_utc(const std::string& text);
 
 // Reads type, case key and acknowledgement reference from a CISS document (plain text search;
 // the test's own view of what it sent).

@@ -24,7 +24,7 @@ SentMessage sent(const std::string& id, const std::string& sender, const std::st
                  int answered_ms, int sent_ms) {
   const auto t0 = Clock::time_point{};
   return SentMessage{id, sender, type, c, "", t0 + std::chrono::milliseconds(sent_ms),
-                     t0 + std::chrono::milliseconds(answered_ms)};
+                     t0 + std::chrono::milliseconds(answered_ms), {}};
 }
 
 boost::json::object receipt(const std::string& message, const std::string& delivery) {
@@ -117,6 +117,14 @@ TEST(Invariants, NothingUnderTestIsNoVerdict) {
   const auto r = check_receipts({}, kLog, kSubs, all_good());
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.expected_deliveries, 0);
+}
+
+TEST(Invariants, SinkTimesParse) {
+  const auto t = parse_utc("2026-12-02T19:28:50.578942Z");
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  EXPECT_EQ(us, 1796239730578942LL);
+  EXPECT_EQ(parse_utc("2026-12-02T19:28:50Z") + std::chrono::microseconds(578942), t);
+  EXPECT_THROW(parse_utc("yesterday"), std::runtime_error);
 }
 
 TEST(Invariants, TheTestsViewOfADocument) {
