@@ -41,6 +41,11 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   while (despp_->receipts().size() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
   ASSERT_EQ(despp_->receipts().size(), 2u);
 
+  // The checks below look for these in the store: first show that they are there to be found.
+  for (const auto& p : kPersonalData) {
+    EXPECT_GT(db_->count("SELECT count(*) FROM messages WHERE position(convert_to('" + p + "', 'UTF8') in body) > 0"), 0)
+        << p << " is not in the stored case before the erasure: the check after it would prove nothing";
+  }
   const auto erasure = keep(jud.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml")));
   ASSERT_EQ(erasure.status, 202u) << erasure.body;
   const std::string erasure_id(boost::json::parse(erasure.body).at("message_id").as_string());
@@ -203,6 +208,10 @@ TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRec
   const auto all = jud.request("POST", "/v1/messages", sample("valid/case-update-all-erased.xml"));
   ASSERT_EQ(all.status, 202u) << all.body;
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'case' AND case_key = 'OTN-2026-0000456'"), 1);
+  ASSERT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000456' AND message_type = "
+                       "'ArrestPacket'"),
+            1)
+      << "the arrest packet the erasure should redact is not stored under that case";
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000456' AND message_type = "
                        "'ArrestPacket' AND body IS NOT NULL"),
             0);
@@ -211,6 +220,7 @@ TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRec
   ASSERT_EQ(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")).status, 202u);
   ASSERT_EQ(jud.request("POST", "/v1/messages", sample("valid/case-update-1.xml")).status, 202u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000123'"), 1);
+  ASSERT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000123'"), 2);
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE case_key = 'OTN-2026-0000123' AND body IS NULL"), 0);
   EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000123'"), 0);
   // One charge flagged and the others without any indicator: charge-level, not the whole case.
@@ -231,7 +241,10 @@ TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRec
   ASSERT_EQ(r1.status, 202u) << r1.body;
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000999'"), 1);
   EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000999'"), 0);
-  // Its recipients owe an acknowledgement.
+  // Its recipients owe an acknowledgement (there are some: DESPP and DCJ for each charge erasure).
+  EXPECT_GE(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+                       "WHERE x.scope = 'charges'"),
+            4);
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
                        "WHERE x.scope = 'charges' AND NOT d.ack_required"),
             0);
