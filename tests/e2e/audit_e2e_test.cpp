@@ -32,6 +32,11 @@ TEST_F(Audit, SubmissionsRefusalsAndAdminAttemptsAreRecordedAndTheChainVerifies)
   ASSERT_EQ(ok.status, 202u) << ok.body;
   const std::string id(json(ok).at("message_id").as_string());
   EXPECT_EQ(hpd.request("POST", "/v1/messages", "<not-xml").status, 400u);
+  // A refused document full of personal data (schema-invalid: a charge's elements out of order).
+  const auto refused_doc = sample("invalid/out-of-order-charge.xml");
+  ASSERT_NE(refused_doc.find("Marcus"), std::string::npos);
+  ASSERT_NE(refused_doc.find("1994-07-19"), std::string::npos);
+  EXPECT_EQ(hpd.request("POST", "/v1/messages", refused_doc).status, 422u);
   EXPECT_EQ(hpd.request("GET", "/v1/admin/dead-letters").status, 403u);
   wait_sealed();
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = 'accepted' "
@@ -41,7 +46,9 @@ TEST_F(Audit, SubmissionsRefusalsAndAdminAttemptsAreRecordedAndTheChainVerifies)
                        "AND ori = 'CT0064000'"), 1);
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'authorization' AND outcome = 'refused:forbidden' "
                        "AND object = 'GET /v1/admin/dead-letters'"), 1);
-  // Nothing of the document's content is in the trail.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = "
+                       "'refused:schema-invalid' AND ori = 'CT0064000'"), 1);
+  // Nothing of either document's content is in the trail, accepted or refused.
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE concat_ws(' ', actor, ori, action, outcome, object, "
                        "source, detail) ~* 'Marcus|1994-07-19'"), 0);
 
