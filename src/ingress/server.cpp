@@ -15,6 +15,7 @@
 
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/ingress/framing.hpp"
 #include "cjhub/ingress/tls.hpp"
 
 namespace cjhub::ingress {
@@ -98,34 +99,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     idle_ = false;
-    if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated ||
-        ec == beast::error::timeout || ec == asio::error::operation_aborted) {
+    if (ec) {
+      if (auto refusal = refusal_for_read_error(ec, shared_->limits.max_body_bytes)) {
+        return fail(refusal->problem, refusal->detail);
+      }
       return close();
     }
-    if (ec == http::error::header_limit) return fail(api::Problem::header_too_large, "request header too large");
-    if (ec == http::error::body_limit) {
-      // Beast checks Content-Length against the body limit while parsing the header.
-      return fail(api::Problem::payload_too_large,
-                  fmt::format("the body exceeds the limit of {} bytes", shared_->limits.max_body_bytes));
-    }
-    if (ec) return fail(api::Problem::bad_request, "malformed HTTP request: " + ec.message());
 
     auto& req = parser_->get();
     ++requests_;
     shared_->stats.requests.fetch_add(1);
-    const bool has_te = req.find(http::field::transfer_encoding) != req.end();
-    const bool has_cl = req.find(http::field::content_length) != req.end();
-    if (has_te && has_cl) {
-      return fail(api::Problem::bad_request, "both Transfer-Encoding and Content-Length were sent");
-    }
-    if (has_te) return fail(api::Problem::length_required, "chunked bodies are not accepted; send Content-Length");
-    const bool wants_body = req.method() == http::verb::post || req.method() == http::verb::put ||
-                            req.method() == http::verb::patch;
-    if (wants_body && !has_cl) return fail(api::Problem::length_required, "Content-Length is required");
-    if (const auto len = parser_->content_length(); len && *len > shared_->limits.max_body_bytes) {
-      return fail(api::Problem::payload_too_large,
-                  fmt::format("body of {} bytes exceeds the limit of {} bytes", *len,
-                              shared_->limits.max_body_bytes));
+    if (auto refusal = check_head(*parser_, shared_->limits.max_body_bytes)) {
+      return fail(refusal->problem, refusal->detail);
     }
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
@@ -159,18 +144,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
-    api::Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.content_type = std::string(msg[http::field::content_type]);
-    req.idempotency_key = std::string(msg["Idempotency-Key"]);
-    req.headers.reserve(16);
-    for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    req.body = std::move(msg.body());
+    version_ = msg.version();
+    api::Request req = to_request(std::move(msg));
     req.peer = peer_;
     req.remote = remote_;
     req.received_at = now_utc();
-    version_ = msg.version();
     shared_->handlers.handle(std::move(req), [self = shared_from_this()](api::Response r) {
       asio::dispatch(self->stream_.get_executor(),
                      [self, r = std::move(r)]() mutable { self->write(std::move(r)); });

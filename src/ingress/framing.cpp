@@ -1,0 +1,63 @@
+#include "cjhub/ingress/framing.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+
+namespace cjhub::ingress {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::optional<FramingRefusal> refusal_for_read_error(beast::error_code ec, std::uint64_t max_body_bytes) {
+  if (!ec) return std::nullopt;
+  if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated || ec == beast::error::timeout ||
+      ec == asio::error::operation_aborted) {
+    return std::nullopt;
+  }
+  if (ec == http::error::header_limit) return FramingRefusal{api::Problem::header_too_large, "request header too large"};
+  if (ec == http::error::body_limit) {
+    // Beast checks Content-Length against the body limit while parsing the header.
+    return FramingRefusal{api::Problem::payload_too_large,
+                          fmt::format("the body exceeds the limit of {} bytes", max_body_bytes)};
+  }
+  return FramingRefusal{api::Problem::bad_request, "malformed HTTP request: " + ec.message()};
+}
+
+std::optional<FramingRefusal> check_head(const http::request_parser<http::string_body>& parser,
+                                         std::uint64_t max_body_bytes) {
+  const auto& req = parser.get();
+  const bool has_te = req.find(http::field::transfer_encoding) != req.end();
+  const bool has_cl = req.find(http::field::content_length) != req.end();
+  if (has_te && has_cl) {
+    return FramingRefusal{api::Problem::bad_request, "both Transfer-Encoding and Content-Length were sent"};
+  }
+  if (has_te) return FramingRefusal{api::Problem::length_required, "chunked bodies are not accepted; send Content-Length"};
+  const bool wants_body = req.method() == http::verb::post || req.method() == http::verb::put ||
+                          req.method() == http::verb::patch;
+  if (wants_body && !has_cl) return FramingRefusal{api::Problem::length_required, "Content-Length is required"};
+  if (const auto len = parser.content_length(); len && *len > max_body_bytes) {
+    return FramingRefusal{api::Problem::payload_too_large,
+                          fmt::format("body of {} bytes exceeds the limit of {} bytes", *len, max_body_bytes)};
+  }
+  return std::nullopt;
+}
+
+api::Request to_request(http::request<http::string_body>&& msg) {
+  api::Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.content_type = std::string(msg[http::field::content_type]);
+  req.idempotency_key = std::string(msg["Idempotency-Key"]);
+  req.headers.reserve(16);
+  for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  req.body = std::move(msg.body());
+  return req;
+}
+
+}  // namespace cjhub::ingress
