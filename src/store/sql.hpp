@@ -235,14 +235,22 @@ inline constexpr const char* kClaim =
     "  SELECT d.id FROM deliveries d WHERE d.endpoint_id = cap.endpoint_id AND d.state = 'pending' "
     "  AND d.next_attempt_at <= now() AND d.next_attempt_at >= cap.due_after "
     "  ORDER BY d.next_attempt_at LIMIT cap.n "
-    "  FOR UPDATE OF d SKIP LOCKED) x) "
+    "  FOR UPDATE OF d SKIP LOCKED) x), "
     // By primary key: a join with `picked` would be planned for its (over-)estimated size.
-    "UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
+    "claimed AS (UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
     "lease_until = now() + make_interval(secs => (SELECT c.lease_ms FROM cap c WHERE c.endpoint_id = d.endpoint_id) "
     "/ 1000.0), leased_by = $4 "
     "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
-    "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
-    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint";
+    "RETURNING d.id::text AS id, d.message_id, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
+    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint AS due_us), "
+    // The agency holds the case from the first attempt on (the bytes may arrive even if the answer
+    // is lost): erasures are routed from case_holders, which retention never prunes.
+    "held AS (INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
+    "  SELECT DISTINCT ON (c.case_key, c.recipient_ori) c.case_key, c.recipient_ori, c.endpoint_id, c.message_id "
+    "  FROM claimed c WHERE c.case_key IS NOT NULL ORDER BY c.case_key, c.recipient_ori "
+    "  ON CONFLICT (case_key, recipient_ori) DO NOTHING) "
+    "SELECT id, message_id::text, endpoint_id, attempts, case_key, ack_required, message_type, sender_ori, body, "
+    "recipient_ori, due_us FROM claimed";
 // Schedules the next attempt, or makes the delivery dead when that would fall after its window.
 inline constexpr const char* kMarkRetryName = "mark_retry";
 inline constexpr const char* kMarkRetry =
@@ -369,7 +377,10 @@ inline constexpr const char* kInsertErasure =
     "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
     "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
 // One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
-// every agency that was sent an earlier message of the case (through the endpoint that got it).
+// every holder of the case (case_holders: every agency the hub ever sent a message of the case,
+// whatever its subscriptions say now and however long ago), through an active endpoint of the
+// holder (the one it was first sent to, if still active), else the endpoint it was first sent to
+// (the notice then waits there, owed, visible in the ledger).
 inline constexpr const char* kRouteErasureName = "route_erasure";
 inline constexpr const char* kRouteErasure =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, "
@@ -387,10 +398,9 @@ inline constexpr const char* kRouteErasure =
     "  AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
     "  AND (NOT s.own_cases_only OR EXISTS (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori)) "
     "  UNION ALL "
-    "  SELECT d.recipient_ori, d.endpoint_id, NULL::bigint, 2 FROM messages o JOIN deliveries d ON d.message_id = o.id "
-    "  JOIN endpoints e ON e.id = d.endpoint_id AND e.active JOIN agencies a ON a.ori = d.recipient_ori AND a.active "
-    "  WHERE o.case_key = $5::text AND o.id <> $1::uuid AND d.case_key = $5::text AND d.attempts > 0 "
-    "  AND d.recipient_ori <> $3::text"
+    "  SELECT h.recipient_ori, coalesce((SELECT e2.id FROM endpoints e2 WHERE e2.ori = h.recipient_ori AND e2.active "
+    "    ORDER BY e2.id = h.endpoint_id DESC, e2.id LIMIT 1), h.endpoint_id), NULL::bigint, 2 "
+    "  FROM case_holders h WHERE h.case_key = $5::text AND h.recipient_ori <> $3::text"
     ") candidates ORDER BY ori, pref, endpoint_id) c";
 
 // --- the erasure ledger -------------------------------------------------------------------------

@@ -79,12 +79,19 @@ int main(int argc, char** argv) try {
         "SELECT cjhub_uuid_v7(), m.id, s.id, s.endpoint_id, s.ori, m.case_key, m.seq, 'delivered', false, 1, now(), "
         "now(), now() FROM messages m CROSS JOIN subscriptions s WHERE m.idempotency_key LIKE 'seed-%' AND s.active "
         "AND 'ArrestPacket' = ANY (s.message_types)");
+    // What the dispatcher records when it first sends an agency a message of a case.
+    tx.exec0(
+        "INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
+        "SELECT DISTINCT ON (d.case_key, d.recipient_ori) d.case_key, d.recipient_ori, d.endpoint_id, d.message_id "
+        "FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE m.idempotency_key LIKE 'seed-%' "
+        "ORDER BY d.case_key, d.recipient_ori");
     tx.commit();
   }
   {
     pqxx::nontransaction tx(db);
     tx.exec0("VACUUM ANALYZE messages");
     tx.exec0("VACUUM ANALYZE deliveries");
+    tx.exec0("VACUUM ANALYZE case_holders");
   }
   const auto seeded_deliveries = pqxx::nontransaction(db).exec1("SELECT count(*) FROM deliveries")[0].as<long>();
   const double seed_s = secs(t_seed, Clock::now());

@@ -185,6 +185,9 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
     pqxx::work w(*c);
     w.exec0("UPDATE deliveries SET state = 'delivered', attempts = 1, delivered_at = now() "
             "WHERE case_key IN ('OTN-A', 'OTN-B')");
+    // As the dispatcher's claim does when it first sends an agency a message of a case.
+    w.exec0("INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
+            "SELECT case_key, recipient_ori, endpoint_id, message_id FROM deliveries WHERE case_key IN ('OTN-A', 'OTN-B')");
     w.commit();
   }
   std::vector<store::NewMessage> notices;

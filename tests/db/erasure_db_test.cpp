@@ -1,0 +1,147 @@
+// Database tier: erasure at its edges. Who holds a case outlives retention; an erased case does
+// not come back through a later charge-level update; acknowledgements never route by subscription.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "cjhub/common/time.hpp"
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/store/agencies_repo.hpp"
+#include "cjhub/store/database.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/messages_repo.hpp"
+#include "cjhub/store/retention_repo.hpp"
+#include "support/test_db.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub {
+namespace {
+
+using test::TestDatabase;
+
+class ErasureDb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CJHUB_REQUIRE_CLUSTER();
+    db_ = std::make_unique<TestDatabase>();
+    db_->migrate();
+    conn_ = store::connect(db_->url(), std::chrono::milliseconds(3000));
+    // DESPP takes arrest packets only (no erasure notices); DCJ takes erasure notices, but only
+    // from Hartford PD (its origin filter excludes the court); New Britain PD takes every
+    // erasure notice and never got anything of the case.
+    store::apply_agencies(*conn_, config::parse_agencies(
+        "agencies:\n"
+        "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
+        "    publish: [ArrestPacket, CaseUpdate, Acknowledgement]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/h'}]\n"
+        "    subscriptions: [{name: receipts, endpoint: main, types: [Acknowledgement]}]\n"
+        "  - ori: CTJUD0000\n    name: Judicial\n    identities: [{san_uri: 'urn:j'}]\n"
+        "    publish: [ErasureNotice, CaseUpdate]\n"
+        "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+        "    publish: [Acknowledgement]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/d'}]\n"
+        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket, Acknowledgement]}]\n"
+        "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:c'}]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/c'}]\n"
+        "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, CaseUpdate, ErasureNotice], "
+        "origin_oris: [CT0064000]}]\n"
+        "  - ori: CT0089000\n    name: New Britain\n    identities: [{san_uri: 'urn:n'}]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/n'}]\n"
+        "    subscriptions: [{name: erasures, endpoint: main, types: [ErasureNotice]}]\n",
+        {"ArrestPacket", "CaseUpdate", "ErasureNotice", "Acknowledgement"}));
+  }
+
+  store::NewMessage message(const std::string& key, const std::string& type, const std::string& sender,
+                            const std::string& case_key) {
+    store::NewMessage m;
+    m.id = Uuid::v7();
+    m.type = type;
+    m.sender_ori = sender;
+    m.idempotency_key = key;
+    m.document_id = key;
+    m.case_key = case_key;
+    m.origin_ori = sender;
+    m.body = "<" + type + ">" + key + " about " + case_key + "</" + type + ">";
+    m.body_sha256 = sha256(m.body);
+    m.received_at = now_utc();
+    return m;
+  }
+  store::GroupResult ingest(const std::vector<const store::NewMessage*>& batch) {
+    pqxx::work tx(*conn_);
+    auto g = store::ingest_group(tx, batch);
+    tx.commit();
+    return g;
+  }
+  // Claims whatever is due on every endpoint and completes it as delivered (the dispatcher's round).
+  std::vector<store::Claimed> deliver_all() {
+    std::vector<store::ClaimRequest> req;
+    for (const auto& e : store::load_endpoints(*conn_)) req.push_back({e.id, 100, 60000, 0});
+    auto claimed = store::claim(*conn_, req, "test-hub");
+    std::vector<store::Completion> done;
+    for (const auto& c : claimed) {
+      store::Completion k;
+      k.kind = store::Completion::Kind::delivered;
+      k.delivery_id = c.delivery_id;
+      k.endpoint_id = c.endpoint_id;
+      k.case_key = c.case_key;
+      k.message_id = c.message_id;
+      k.sender_ori = c.sender_ori;
+      k.recipient_ori = c.recipient_ori;
+      k.http_status = 200;
+      done.push_back(std::move(k));
+    }
+    if (!done.empty()) store::complete(*conn_, done, "test-hub", 1000);
+    return claimed;
+  }
+  std::set<std::string> ledger_recipients(const std::string& erasure_id) {
+    std::set<std::string> out;
+    pqxx::nontransaction tx(*conn_);
+    for (const auto& r : tx.exec_params("SELECT recipient_ori FROM deliveries WHERE erasure_id = $1::uuid", erasure_id)) {
+      out.insert(r[0].as<std::string>());
+    }
+    return out;
+  }
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+TEST_F(ErasureDb, EveryHolderIsToldAfterRetentionRemovedTheDeliveriesThatMadeItOne) {
+  const auto arrest = message("A1", "ArrestPacket", "CT0064000", "OTN-R");
+  ingest({&arrest});
+  const auto sent = deliver_all();
+  ASSERT_EQ(sent.size(), 2u) << "DESPP and DCJ each get the arrest packet";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM case_holders WHERE case_key = 'OTN-R'"), 2);
+  // Retention (a cut-off in the future: everything counts as old) removes the finished deliveries.
+  for (store::PruneResult r{1, 0}; r.scanned > 0;) r = store::prune_deliveries(*conn_, rfc3339(now_utc() + std::chrono::hours(24)), 100);
+  ASSERT_EQ(db_->count("SELECT count(*) FROM deliveries"), 0) << "retention should have removed them";
+
+  auto notice = message("E1", "ErasureNotice", "CTJUD0000", "OTN-R");
+  notice.erasure = true;
+  ASSERT_EQ(ingest({&notice}).results[0].status, store::InsertStatus::inserted);
+  // DESPP (no erasure subscription) and DCJ (its origin filter excludes the court) hold the case
+  // and owe a confirmation; New Britain is told through its subscription.
+  EXPECT_EQ(ledger_recipients(notice.id.str()), (std::set<std::string>{"CTDESPP00", "CTDCJ0000", "CT0089000"}));
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE erasure_id = '" + notice.id.str() + "' AND NOT ack_required"), 0);
+  // And they receive it: the next round sends the notice to all three.
+  std::set<std::string> told;
+  for (const auto& c : deliver_all()) {
+    if (c.message_id == notice.id.str()) told.insert(c.recipient_ori);
+  }
+  EXPECT_EQ(told, (std::set<std::string>{"CTDESPP00", "CTDCJ0000", "CT0089000"}));
+}
+
+TEST_F(ErasureDb, AnAgencyThatWasNeverSentTheCaseIsNotAHolder) {
+  const auto arrest = message("A2", "ArrestPacket", "CT0064000", "OTN-S");
+  ingest({&arrest});  // routed, never attempted
+  EXPECT_EQ(db_->count("SELECT count(*) FROM case_holders"), 0);
+  auto notice = message("E2", "ErasureNotice", "CTJUD0000", "OTN-S");
+  notice.erasure = true;
+  ingest({&notice});
+  // The unsent arrest packets are suppressed; only New Britain's subscription routes the notice.
+  EXPECT_EQ(ledger_recipients(notice.id.str()), (std::set<std::string>{"CT0089000"}));
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + arrest.id.str() +
+                       "' AND state = 'suppressed'"), 2);
+}
+
+}  // namespace
+}  // namespace cjhub
