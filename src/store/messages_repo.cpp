@@ -82,14 +82,16 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     if (!m->ack_ref.empty()) cases.push_back(ack_target_case(tx, m->sender_ori, m->ack_ref));
   }
   lock_cases(tx, cases);
-  // Under the case locks: which of the group's cases are erased already (one query).
+  // Under the case locks: which of the group's cases are erased already (one query). Every later
+  // message about such a case is checked: plain ones and charge-level erasures alike (a charge
+  // update must not bring back what the whole-case erasure removed).
   std::set<std::string> erased;
-  if (erasure.reject_later_messages) {
-    std::vector<std::string> plain;
+  {
+    std::vector<std::string> keyed;
     for (const NewMessage* m : batch) {
-      if (!m->case_key.empty() && !m->erasure && !m->erasure_charges) plain.push_back(m->case_key);
+      if (!m->case_key.empty() && !m->erasure && m->ack_ref.empty()) keyed.push_back(m->case_key);
     }
-    erased = erased_among(tx, plain);
+    erased = erased_among(tx, keyed);
   }
 
   GroupResult g;
@@ -119,15 +121,23 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const NewMessage* m = batch[i];
     const bool erases = !m->case_key.empty() && (m->erasure || m->erasure_charges);
-    // A later message of an erased case (also one erased earlier in this same group) is refused;
-    // a retry of a message accepted before the erasure still gets its first result.
+    // A later message of a case erased as a whole (also earlier in this same group), plain or a
+    // charge-level erasure, never reaches anyone: `reject` refuses it (409), `accept` keeps a
+    // record of it without its content and routes it nowhere. A retry of a message accepted
+    // before the erasure still gets its first result. Whole-case erasures and acknowledgements
+    // are never stopped (the court may erase again; a recipient must be able to confirm).
     const auto refused_as_erased = [&] {
-      if (m->case_key.empty() || erases || !erasure.reject_later_messages) return false;
+      if (m->case_key.empty() || m->erasure || !m->ack_ref.empty()) return false;
       if (!erased.count(m->case_key) && !erased_in_group.count(m->case_key)) return false;
       if (auto earlier = find_by_idempotency(tx, *m)) {
         g.results[i] = std::move(*earlier);
-      } else {
+      } else if (erasure.reject_later_messages) {
         g.results[i] = {InsertStatus::case_erased, "", m->type, ""};
+      } else {
+        flush();
+        auto r = std::move(insert_messages(tx, {m}).front());
+        if (r.status == InsertStatus::inserted) tx.exec_params0(sql::kRedactOnArrival, r.message_id);
+        g.results[i] = std::move(r);
       }
       return true;
     };
@@ -136,6 +146,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
       continue;
     }
     flush();
+    if (erases && refused_as_erased()) continue;
     AckTarget target;
     if (!m->ack_ref.empty()) {
       target = find_ack_target(tx, m->sender_ori, m->ack_ref);

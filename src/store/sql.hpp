@@ -332,6 +332,10 @@ inline constexpr const char* kEndpointStatus =
 
 // --- erasure (inside the ingest transaction) ----------------------------------------------------
 inline constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
+// A message about a case already erased as a whole, accepted under `later_messages: accept`: kept
+// as a record (id, type, sender, times, SHA-256) without its content, and routed nowhere.
+inline constexpr const char* kRedactOnArrival =
+    "UPDATE messages SET body = NULL, redacted_at = now() WHERE id = $1::uuid";
 // A whole-case erasure in one statement ($1 case, $2 the erasure's message id, $3 requested by,
 // $4 received at, $5 and $6 deadline and follow-up in seconds): every other message of the case
 // loses its payload (id, type, sender, times and SHA-256 stay; earlier erasure notices keep theirs,

@@ -66,9 +66,9 @@ class ErasureDb : public ::testing::Test {
     m.received_at = now_utc();
     return m;
   }
-  store::GroupResult ingest(const std::vector<const store::NewMessage*>& batch) {
+  store::GroupResult ingest(const std::vector<const store::NewMessage*>& batch, store::ErasurePolicy policy = {}) {
     pqxx::work tx(*conn_);
-    auto g = store::ingest_group(tx, batch);
+    auto g = store::ingest_group(tx, batch, policy);
     tx.commit();
     return g;
   }
@@ -141,6 +141,64 @@ TEST_F(ErasureDb, AnAgencyThatWasNeverSentTheCaseIsNotAHolder) {
   EXPECT_EQ(ledger_recipients(notice.id.str()), (std::set<std::string>{"CT0089000"}));
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + arrest.id.str() +
                        "' AND state = 'suppressed'"), 2);
+}
+
+// After a whole-case erasure, a case update that flags some charges of the case must not store the
+// document again nor send it to the agencies just told to delete it.
+TEST_F(ErasureDb, AChargeLevelUpdateOfAnErasedCaseIsRefusedAndSentToNoOne) {
+  const auto arrest = message("A3", "ArrestPacket", "CT0064000", "OTN-T");
+  ingest({&arrest});
+  deliver_all();
+  auto notice = message("E3", "ErasureNotice", "CTJUD0000", "OTN-T");
+  notice.erasure = true;
+  ingest({&notice});
+  const auto messages_before = db_->count("SELECT count(*) FROM messages");
+  const auto deliveries_before = db_->count("SELECT count(*) FROM deliveries");
+  auto update = message("U3", "CaseUpdate", "CTJUD0000", "OTN-T");
+  update.erasure_charges = true;
+  const auto g = ingest({&update});
+  EXPECT_EQ(g.results[0].status, store::InsertStatus::case_erased);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), messages_before) << "the document was stored again";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries"), deliveries_before) << "it was routed";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key = 'OTN-T'"), 1);
+  // In the same group as the erasure, too.
+  const auto arrest2 = message("A4", "ArrestPacket", "CT0064000", "OTN-U");
+  ingest({&arrest2});
+  auto notice2 = message("E4", "ErasureNotice", "CTJUD0000", "OTN-U");
+  notice2.erasure = true;
+  auto update2 = message("U4", "CaseUpdate", "CTJUD0000", "OTN-U");
+  update2.erasure_charges = true;
+  const auto g2 = ingest({&notice2, &update2});
+  EXPECT_EQ(g2.results[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(g2.results[1].status, store::InsertStatus::case_erased);
+  // A second whole-case erasure is still taken (the court may erase again).
+  auto again = message("E5", "ErasureNotice", "CTJUD0000", "OTN-T");
+  again.erasure = true;
+  EXPECT_EQ(ingest({&again}).results[0].status, store::InsertStatus::inserted);
+}
+
+// Under `later_messages: accept` a later message about an erased case is kept as a record without
+// its content and routed nowhere.
+TEST_F(ErasureDb, UnderAcceptALaterMessageIsKeptWithoutContentAndRoutedNowhere) {
+  store::ErasurePolicy accept;
+  accept.reject_later_messages = false;
+  const auto arrest = message("A6", "ArrestPacket", "CT0064000", "OTN-V");
+  ingest({&arrest}, accept);
+  deliver_all();
+  auto notice = message("E6", "ErasureNotice", "CTJUD0000", "OTN-V");
+  notice.erasure = true;
+  ingest({&notice}, accept);
+  const auto later = message("A7", "ArrestPacket", "CT0064000", "OTN-V");
+  auto update = message("U7", "CaseUpdate", "CTJUD0000", "OTN-V");
+  update.erasure_charges = true;
+  const auto g = ingest({&later, &update}, accept);
+  for (const auto& r : g.results) EXPECT_EQ(r.status, store::InsertStatus::inserted);
+  for (const store::NewMessage* m : {&later, static_cast<const store::NewMessage*>(&update)}) {
+    EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE id = '" + m->id.str() +
+                         "' AND body IS NULL AND redacted_at IS NOT NULL AND body_sha256 IS NOT NULL"), 1);
+    EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + m->id.str() + "'"), 0);
+  }
+  EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key = 'OTN-V'"), 1) << "the update recorded an erasure";
 }
 
 }  // namespace
