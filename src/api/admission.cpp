@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "cjhub/common/crypto.hpp"
@@ -14,6 +16,31 @@ namespace json = boost::json;
 namespace {
 
 bool truthy(const std::string& v) { return v == "true" || v == "1"; }
+
+// Whether the `erasure` indicators erase the whole case. Without a `charges` key: when every
+// indicator is true. With one, decided per charge element: every charge must hold at least one
+// indicator and all of its indicators must be true (two indicators on one charge and none on
+// another erase only that charge). Indicators that no charge element encloses (a type whose
+// `erasure` path lies outside its `charges` path) are counted instead: one true indicator per
+// charge.
+bool erases_whole_case(const std::vector<std::string>& flags, const validation::Outcome& outcome) {
+  const bool all_true = std::all_of(flags.begin(), flags.end(), truthy);
+  const auto charges = outcome.keys.find("charges");
+  if (charges == outcome.keys.end()) return all_true;
+  const std::size_t n = charges->second.size();
+  if (n == 0) return false;
+  const auto within = outcome.within.find("erasure");
+  const bool grouped = within != outcome.within.end() && within->second.size() == flags.size() &&
+                       std::all_of(within->second.begin(), within->second.end(),
+                                   [&](long c) { return c >= 0 && static_cast<std::size_t>(c) < n; });
+  if (!grouped) return all_true && flags.size() == n;
+  std::vector<int> charge(n, 0);  // 0: no indicator, 1: only true ones, 2: a false one
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    auto& c = charge[static_cast<std::size_t>(within->second[i])];
+    c = truthy(flags[i]) ? (c == 0 ? 1 : c) : 2;
+  }
+  return std::all_of(charge.begin(), charge.end(), [](int c) { return c == 1; });
+}
 
 Problem problem_for(validation::Verdict v) {
   switch (v) {
@@ -89,14 +116,9 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   msg.origin_ori = origin;
   msg.jurisdiction = outcome.first("jurisdiction");
   if (auto it = outcome.keys.find("erasure"); it != outcome.keys.end() && !it->second.empty()) {
-    // The whole case is erased only when every charge is flagged: a charge without an indicator
-    // (counted through the `charges` key when the type names one) is not erased.
-    const auto flagged = static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(), truthy));
-    const auto charges = outcome.keys.find("charges");
-    const bool every_charge =
-        charges == outcome.keys.end() ||
-        (!charges->second.empty() && it->second.size() == charges->second.size());  // one indicator per charge
-    msg.erasure = flagged == it->second.size() && every_charge;
+    const auto& flags = it->second;
+    const auto flagged = static_cast<std::size_t>(std::count_if(flags.begin(), flags.end(), truthy));
+    msg.erasure = erases_whole_case(flags, outcome);
     msg.erasure_charges = !msg.erasure && flagged > 0;
   }
   msg.type_ack_required = type != nullptr && type->ack_required;

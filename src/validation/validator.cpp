@@ -379,8 +379,19 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
                         f.content_end - f.text_start);
     text_.resize(f.text_start);
     if (value_.size() > max_key_) key_too_long(f);
+    // The innermost open ancestor that matched a key: this value belongs to its current match
+    // (that key's matches so far, since the ancestor's own value is recorded at its end tag).
+    long within = -1;
+    for (std::size_t d = depth_ - 1; d >= 1; --d) {
+      if (!frames_[d].capture) continue;
+      const auto& ancestor = type_->nodes[frames_[d].node];
+      const auto it = out_->keys.find(type_->key_names[ancestor.keys.front()]);
+      within = it == out_->keys.end() ? 0 : static_cast<long>(it->second.size());
+      break;
+    }
     for (std::uint32_t k : type_->nodes[f.node].keys) {
       out_->keys[type_->key_names[k]].push_back(value_);
+      out_->within[type_->key_names[k]].push_back(within);
     }
   }
 

@@ -59,6 +59,10 @@ struct Outcome {
   std::string type_name;  // set when the root matched a registered type
   // key name -> values in document order (only keys configured for the type; absent = no match)
   std::map<std::string, std::vector<std::string>> keys;
+  // key name -> for each of its values, the position among its own key's matches of the innermost
+  // enclosing element that matched another key (-1: none). E.g. each `erasure` indicator's charge
+  // when the `charges` path encloses it: which charge element an indicator belongs to.
+  std::map<std::string, std::vector<long>> within;
   std::vector<Issue> issues;  // non-empty unless verdict == ok
 
   bool ok() const noexcept { return verdict == Verdict::ok; }

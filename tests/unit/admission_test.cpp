@@ -1,0 +1,105 @@
+// Unit tier: admission with the shipped CISS configuration (schemas, keys, the example agencies),
+// no database: which documents erase a whole case, which only charges, and which acknowledgements
+// are refused before anything is stored.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cjhub/api/admission.hpp"
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/config/config.hpp"
+#include "cjhub/identity/directory.hpp"
+#include "cjhub/validation/schema_holder.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub {
+namespace {
+
+class Admission : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const auto src = test::source_dir().string();
+    setenv("CJHUB_TLS_DIR", (src + "/tests/data/config/fake-tls").c_str(), 1);
+    setenv("CJHUB_DATABASE_URL", "postgresql://unit@127.0.0.1:1/none", 1);
+    xerces_ = std::make_unique<validation::XercesRuntime>();
+    config_ = std::make_unique<config::Config>(config::load(src + "/config/cjhub.example.yaml"));
+    schemas_ = std::make_unique<validation::SchemaHolder>(config_->type_specs(), validation::Limits{256, 1024});
+    std::vector<std::string> types;
+    for (const auto& t : config_->message_types) types.push_back(t.spec.name);
+    const auto file = config::load_agencies(src + "/config/agencies.example.yaml", types);
+    directory_ = std::make_unique<identity::Directory>();
+    directory_->replace(std::make_shared<const identity::Snapshot>(file.agencies, std::vector<config::Agency>{}));
+  }
+  static void TearDownTestSuite() {
+    directory_.reset();
+    schemas_.reset();
+    config_.reset();
+    xerces_.reset();
+  }
+  static std::variant<store::NewMessage, api::Refusal> admit(const std::string& ori, std::string body) {
+    const auto agency = directory_->current()->find(ori);
+    if (!agency) throw std::runtime_error("no agency " + ori);
+    return api::admit(*config_, *schemas_, *agency, std::move(body), "key-1", now_utc());
+  }
+  static store::NewMessage admitted(const std::string& ori, std::string body) {
+    auto r = admit(ori, std::move(body));
+    if (auto* refusal = std::get_if<api::Refusal>(&r)) {
+      ADD_FAILURE() << "refused: " << refusal->detail;
+      return {};
+    }
+    return std::get<store::NewMessage>(std::move(r));
+  }
+  static std::string sample(const std::string& rel) { return test::read_file(test::data_dir() / "ciss" / rel); }
+  static void replace(std::string& s, const std::string& from, const std::string& to) {
+    const auto at = s.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    s.replace(at, from.size(), to);
+  }
+
+  static inline std::unique_ptr<validation::XercesRuntime> xerces_;
+  static inline std::unique_ptr<config::Config> config_;
+  static inline std::unique_ptr<validation::SchemaHolder> schemas_;
+  static inline std::unique_ptr<identity::Directory> directory_;
+};
+
+const std::string kAug2 =
+    "<ciss:ChargeAugmentation><ciss:ChargeErasedIndicator>true</ciss:ChargeErasedIndicator>"
+    "<ciss:ErasureBasisCode>NOT-GUILTY</ciss:ErasureBasisCode></ciss:ChargeAugmentation>";
+const std::string kAug1 =
+    "<ciss:ChargeAugmentation><ciss:ChargeErasedIndicator>true</ciss:ChargeErasedIndicator>"
+    "<ciss:ErasureBasisCode>DISMISSAL</ciss:ErasureBasisCode></ciss:ChargeAugmentation>";
+
+TEST_F(Admission, EveryChargeFlaggedErasesTheCase) {
+  const auto m = admitted("CTJUD0000", sample("valid/case-update-all-erased.xml"));
+  EXPECT_TRUE(m.erasure);
+  EXPECT_FALSE(m.erasure_charges);
+}
+
+// Two indicators on the first charge and none on the second: as many indicators as charges, all
+// true, yet the second charge is not erased, so neither is the case.
+TEST_F(Admission, TwoIndicatorsOnOneChargeAndNoneOnAnotherEraseOnlyThatCharge) {
+  auto doc = sample("valid/case-update-all-erased.xml");
+  replace(doc, kAug2, "");
+  replace(doc, kAug1, kAug1 + kAug1);
+  const auto m = admitted("CTJUD0000", doc);
+  EXPECT_FALSE(m.erasure) << "the second charge carries no indicator";
+  EXPECT_TRUE(m.erasure_charges);
+}
+
+TEST_F(Admission, AFalseIndicatorBesideATrueOneOnTheSameChargeKeepsTheCase) {
+  auto doc = sample("valid/case-update-all-erased.xml");
+  replace(doc, kAug1, kAug1 +
+                          "<ciss:ChargeAugmentation><ciss:ChargeErasedIndicator>false</ciss:ChargeErasedIndicator>"
+                          "</ciss:ChargeAugmentation>");
+  const auto m = admitted("CTJUD0000", doc);
+  EXPECT_FALSE(m.erasure);
+  EXPECT_TRUE(m.erasure_charges);
+}
+
+TEST_F(Admission, AnErasureNoticeWithoutChargesErasesByItsIndicator) {
+  const auto m = admitted("CTJUD0000", sample("valid/erasure-notice-1.xml"));
+  EXPECT_TRUE(m.erasure);
+}
+
+}  // namespace
+}  // namespace cjhub
