@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <boost/json.hpp>
 
@@ -16,6 +17,31 @@ namespace json = boost::json;
 namespace {
 
 bool truthy(const std::string& v) { return v == "true" || v == "1"; }
+
+// A character that cannot be seen, or is not text: controls (C0, DEL, C1), spaces other than the
+// ASCII one, zero-width and joiner characters, bidirectional controls, variation selectors, the
+// byte order mark, tags. Two keys that look alike but differ in such a character would name two
+// cases, and an erasure of one would miss the other.
+bool invisible(char32_t c) {
+  return c < 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0xAD || c == 0x34F || c == 0x61C || c == 0x115F ||
+         c == 0x1160 || c == 0x17B4 || c == 0x17B5 || c == 0x180E || (c >= 0x2000 && c <= 0x200F) ||
+         (c >= 0x2028 && c <= 0x202F) || (c >= 0x205F && c <= 0x206F) || c == 0x3000 || c == 0x3164 ||
+         (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 || (c >= 0xFFF0 && c <= 0xFFFF) ||
+         (c >= 0xE0000 && c <= 0xE0FFF);
+}
+
+// The first invisible character of a UTF-8 value (the validator hands over valid UTF-8), if any.
+std::optional<char32_t> first_invisible(const std::string& v) {
+  for (std::size_t i = 0; i < v.size();) {
+    const auto b = static_cast<unsigned char>(v[i]);
+    const std::size_t n = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    char32_t c = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+    for (std::size_t k = 1; k < n && i + k < v.size(); ++k) c = (c << 6) | (static_cast<unsigned char>(v[i + k]) & 0x3F);
+    if (invisible(c)) return c;
+    i += n;
+  }
+  return std::nullopt;
+}
 
 // Whether the `erasure` indicators erase the whole case. Without a `charges` key: when every
 // indicator is true. With one, decided per charge element: every charge must hold at least one
@@ -102,6 +128,28 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
                    {}};
   }
 
+  // Routing keys name cases and agencies: no key may hide a character that cannot be seen, and a
+  // type that reads a case key must find one (else the message would belong to no case, and no
+  // erasure could ever reach it).
+  for (const auto& [name, values] : outcome.keys) {
+    if (name == "charges") continue;  // its text is not used
+    for (const auto& v : values) {
+      if (const auto c = first_invisible(v)) {
+        lg->warn("refused {} from {}: routing key {} holds U+{:04X}", outcome.type_name, agency.ori, name,
+                 static_cast<unsigned>(*c));
+        return Refusal{Problem::bad_routing_key,
+                       fmt::format("the routing key '{}' holds the invisible or control character U+{:04X}", name,
+                                   static_cast<unsigned>(*c)),
+                       {}};
+      }
+    }
+  }
+  if (type != nullptr && outcome.first("case_key").empty() &&
+      std::any_of(type->spec.keys.begin(), type->spec.keys.end(), [](const auto& k) { return k.name == "case_key"; })) {
+    lg->warn("refused {} from {}: empty case key", outcome.type_name, agency.ori);
+    return Refusal{Problem::bad_routing_key, "the document's case key is empty or missing", {}};
+  }
+
   store::NewMessage msg;
   msg.id = Uuid::v7();
   msg.type = outcome.type_name;
@@ -123,6 +171,15 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   }
   msg.type_ack_required = type != nullptr && type->ack_required;
   msg.ack_ref = outcome.first("ack_ref");
+  // A type with an `ack_ref` key is an acknowledgement: it must name what it acknowledges (an
+  // empty, blank or nil reference would otherwise make it a plain message, routed by subscription).
+  msg.acknowledgement = type != nullptr && std::any_of(type->spec.keys.begin(), type->spec.keys.end(),
+                                                       [](const auto& k) { return k.name == "ack_ref"; });
+  if (msg.acknowledgement && msg.ack_ref.empty()) {
+    lg->warn("refused {} from {}: the acknowledgement names no message", outcome.type_name, agency.ori);
+    return Refusal{Problem::missing_reference,
+                   "the acknowledgement's reference to the acknowledged message is empty or missing", {}};
+  }
   if (!msg.ack_ref.empty()) {
     msg.ack_status = outcome.first("ack_status");
     msg.ack_reason = outcome.first("ack_reason");

@@ -28,6 +28,8 @@ const ProblemInfo& info(Problem p) {
       {422, "unknown-message-type", "The root element is not a registered message type"},
       {422, "schema-invalid", "The document is not valid against its schema"},
       {422, "unknown-reference", "The acknowledged message is not known to the hub"},
+      {422, "missing-reference", "An acknowledgement must name the message it acknowledges"},
+      {422, "bad-routing-key", "A routing key is empty, or holds invisible or control characters"},
       {431, "header-too-large", "The request header exceeds the size limit"},
       {503, "overloaded", "The hub is at capacity; retry shortly"},
       {503, "database-unavailable", "The message store is unavailable; nothing was stored"},

@@ -141,6 +141,10 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
       }
       return true;
     };
+    if (m->acknowledgement && m->ack_ref.empty()) {  // admission refuses these; never route one
+      g.results[i] = {InsertStatus::ack_unknown_reference, "", m->type, ""};
+      continue;
+    }
     if (m->ack_ref.empty() && !erases) {
       if (!refused_as_erased()) run.push_back(i);
       continue;

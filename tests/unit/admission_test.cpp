@@ -101,5 +101,33 @@ TEST_F(Admission, AnErasureNoticeWithoutChargesErasesByItsIndicator) {
   EXPECT_TRUE(m.erasure);
 }
 
+// An acknowledgement whose reference is empty, blank, nil or missing names nothing: refused (it
+// would otherwise be a plain message, routed to every subscriber of acknowledgements).
+TEST_F(Admission, AnAcknowledgementWithoutAReferenceIsRefused) {
+  const auto ack = sample("valid/ack-received.xml");
+  const std::string ref = "<nc:IdentificationID>CTJUD0000-20270703-004512</nc:IdentificationID>";
+  ASSERT_NE(ack.find(ref), std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> variants{
+      {"empty", "<nc:IdentificationID></nc:IdentificationID>"},
+      {"blank", "<nc:IdentificationID>   </nc:IdentificationID>"},
+      {"comment only", "<nc:IdentificationID><!-- none --></nc:IdentificationID>"},
+      {"nil", "<nc:IdentificationID xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:nil=\"true\"/>"},
+  };
+  for (const auto& [name, replacement] : variants) {
+    SCOPED_TRACE(name);
+    auto doc = ack;
+    doc.replace(doc.find(ref), ref.size(), replacement);
+    auto r = admit("CTDCJ0000", doc);
+    ASSERT_TRUE(std::holds_alternative<api::Refusal>(r));
+    const auto& refusal = std::get<api::Refusal>(r);
+    EXPECT_EQ(refusal.problem, api::Problem::missing_reference) << refusal.detail;
+    EXPECT_EQ(api::info(refusal.problem).status, 422u);
+  }
+  // The same acknowledgement with its reference is admitted as one.
+  const auto m = admitted("CTDCJ0000", ack);
+  EXPECT_TRUE(m.acknowledgement);
+  EXPECT_EQ(m.ack_ref, "CTJUD0000-20270703-004512");
+}
+
 }  // namespace
 }  // namespace cjhub

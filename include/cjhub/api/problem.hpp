@@ -32,6 +32,8 @@ enum class Problem {
   unknown_message_type,    // 422 root element not registered
   schema_invalid,          // 422 XSD validation failed
   unknown_reference,       // 422 acknowledging a message the hub does not know
+  missing_reference,       // 422 an acknowledgement that names no message (empty or nil reference)
+  bad_routing_key,         // 422 a routing key is empty where required, or holds invisible/control characters
   header_too_large,        // 431
   overloaded,              // 503 ingest queue full
   database_unavailable,    // 503

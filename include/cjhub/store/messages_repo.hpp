@@ -32,6 +32,7 @@ struct NewMessage {
   bool type_ack_required = false;  // the message type's default for recipients
   // Set when the message is a business acknowledgement of an earlier message.
   std::string ack_ref;
+  bool acknowledgement = false;  // its type is an acknowledgement (has an ack_ref key)
   std::string ack_status;  // received, completed, rejected
   std::string ack_reason;
   // For the audit trail: who sent it (certificate identity) and from where.
