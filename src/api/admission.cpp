@@ -129,8 +129,9 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   }
 
   // Routing keys name cases and agencies: no key may hide a character that cannot be seen, and a
-  // type that reads a case key must find one (else the message would belong to no case, and no
-  // erasure could ever reach it).
+  // case key that is present must say something (an empty one would put the message in no case,
+  // out of reach of any erasure). A document without the element (where its schema allows that,
+  // as NIBRS does for Group B arrests) simply has no case.
   for (const auto& [name, values] : outcome.keys) {
     if (name == "charges") continue;  // its text is not used
     for (const auto& v : values) {
@@ -144,10 +145,10 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
       }
     }
   }
-  if (type != nullptr && outcome.first("case_key").empty() &&
-      std::any_of(type->spec.keys.begin(), type->spec.keys.end(), [](const auto& k) { return k.name == "case_key"; })) {
+  if (const auto ck = outcome.keys.find("case_key");
+      ck != outcome.keys.end() && std::any_of(ck->second.begin(), ck->second.end(), [](const auto& v) { return v.empty(); })) {
     lg->warn("refused {} from {}: empty case key", outcome.type_name, agency.ori);
-    return Refusal{Problem::bad_routing_key, "the document's case key is empty or missing", {}};
+    return Refusal{Problem::bad_routing_key, "the document's case key element is empty", {}};
   }
 
   store::NewMessage msg;

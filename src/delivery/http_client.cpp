@@ -530,6 +530,9 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
       if (ec == beast::error::timeout)
         return fail(TransportError::timeout, "TCP connect timed out");
       if (ec) return fail(TransportError::connect, "TCP connect failed: " + ec.message());
+      // A delivery and its answer are small: no Nagle delay behind the receiver's delayed ACK.
+      beast::error_code nodelay_ec;
+      beast::get_lowest_layer(conn->stream).socket().set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
       beast::get_lowest_layer(conn->stream).expires_at(connect_deadline);
       conn->stream.async_handshake(
           ssl::stream_base::client,

@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/log.hpp"
@@ -160,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto r = api::problem(p, detail);
     r.close = true;
     keep_alive_ = false;
+    drain_ = true;  // the rest of the request may still be on its way: let the answer arrive first
     write(std::move(r));
   }
 
@@ -176,9 +178,39 @@ class Session : public std::enable_shared_from_this<Session> {
     arm(shared_->limits.write_timeout);
     http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       self->res_.reset();
+      if (!ec && self->drain_) return self->close_draining();
       if (ec || !keep) return self->close();
       self->read_header();
     });
+  }
+
+  // After refusing a request whose head or body may still be arriving (413, 431, a framing
+  // error): closing at once with unread bytes makes the kernel send a reset, which can destroy the
+  // answer before the client reads it. Close in stages instead: the answer is written; shut down
+  // the sending side (the client reads the answer, then end of stream); read and discard what it
+  // still sends, up to kDrainBytes and kDrainTime; then close.
+  static constexpr std::size_t kDrainBytes = 8u << 20;
+  static constexpr std::chrono::seconds kDrainTime{5};
+  void close_draining() {
+    if (closed_) return;
+    closed_ = true;
+    auto& tcp_stream = beast::get_lowest_layer(stream_);
+    beast::error_code ignored;
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_stream.expires_after(kDrainTime);
+    drain_buffer_.resize(16384);
+    drain_more();
+  }
+  void drain_more() {
+    beast::get_lowest_layer(stream_).async_read_some(
+        asio::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->drained_ += n;
+          if (!ec && self->drained_ < kDrainBytes) return self->drain_more();
+          beast::error_code ignored;
+          beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+          beast::get_lowest_layer(self->stream_).close();
+          self->forget();
+        });
   }
 
   // Sets the timeout of the next operation; once closing, the shutdown's own short timeout stays
@@ -220,6 +252,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool idle_ = false;
   bool closed_ = false;
+  bool drain_ = false;         // close in stages after this answer (close_draining)
+  std::vector<char> drain_buffer_;
+  std::size_t drained_ = 0;
 };
 
 ServerSettings ServerSettings::from(const config::Config& c) {
@@ -272,6 +307,10 @@ void HttpsServer::do_accept() {
       } else {
         stats_.connections_accepted.fetch_add(1);
         stats_.connections_open.fetch_add(1);
+        // Small answers leave at once: without it Nagle's algorithm holds the last segment of an
+        // answer until the client's delayed ACK (about 40 ms).
+        beast::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
         std::shared_ptr<asio::ssl::context> tls;
         {
           std::lock_guard lock(shared_->mutex);

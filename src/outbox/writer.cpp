@@ -135,7 +135,7 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
     const auto results = store::translate_errors([&] {
       pqxx::work tx(*conn, "ingest_group");
       auto r = store::ingest_group(tx, batch, settings_.erasure);
-      tx.commit();
+      store::commit_durably(tx);  // its success becomes a 202
       return r.results;
     });
     stats_.groups.fetch_add(1);

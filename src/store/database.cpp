@@ -9,6 +9,11 @@
 
 namespace cjhub::store {
 
+void commit_durably(pqxx::work& tx) {
+  tx.exec0(sql::kNoTimeoutForCommit);
+  tx.commit();
+}
+
 std::unique_ptr<pqxx::connection> connect(const std::string& url,
                                           std::chrono::milliseconds connect_timeout,
                                           std::chrono::milliseconds statement_timeout) {

@@ -339,7 +339,7 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
       }
     }
     if (!lanes.empty()) tx.exec0(sql::kNotifyDeliveries);
-    tx.commit();
+    commit_durably(tx);  // acknowledgements in answers are recorded here
     return out;
   });
 }

@@ -548,6 +548,10 @@ inline constexpr const char* kEndpointBacklogs =
 
 // --- health ----------------------------------------------------------------------------------
 inline constexpr const char* kPing = "SELECT 1";
+// Before a COMMIT whose success is promised to someone (a 202, a recorded acknowledgement): a
+// COMMIT that waits for a synchronous standby and is cancelled by statement_timeout still returns
+// success with only a warning, though the transaction may not have reached the standby.
+inline constexpr const char* kNoTimeoutForCommit = "SET LOCAL statement_timeout = 0";
 
 inline constexpr std::pair<const char*, const char*> kPrepared[] = {
     {kFindByIdempotencyName, kFindByIdempotency},

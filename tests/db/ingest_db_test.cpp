@@ -451,6 +451,31 @@ TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 11);
 }
 
+// A COMMIT that takes longer than statement_timeout (here a deferred trigger standing in for a
+// wait on a synchronous standby) must not be cut short: the 202 it becomes must be true.
+TEST_F(DbTest, TheWritersCommitIsNotCutShortByTheStatementTimeout) {
+  {
+    auto c = db_->connect();
+    pqxx::work tx(*c);
+    tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END $$");
+    tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
+             "FOR EACH ROW EXECUTE FUNCTION slow_commit()");
+    tx.commit();
+  }
+  auto settings = writer_settings(db_->url(), 3000, 8, 10);
+  settings.statement_timeout = std::chrono::milliseconds(200);
+  outbox::GroupCommitWriter writer(settings);
+  writer.start();
+  std::promise<outbox::Result> p;
+  writer.submit(message("SLOW", "<slow/>"), [&](outbox::Result r) { p.set_value(r); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(f.get().outcome, outbox::Outcome::stored);
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'SLOW'"), 1);
+}
+
 TEST_F(DbTest, StopCommitsWhatWasQueued) {
   outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 16, 10000));
   writer.start();

@@ -3,6 +3,8 @@
 #include "cjhub/delivery/http_client.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -12,6 +14,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+
+#include "support/socket_probe.hpp"
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -551,6 +555,22 @@ TEST(HttpClient, KeepAliveReusesOneConnection) {
   EXPECT_EQ(s.connections_opened, 1u);
   EXPECT_EQ(s.connections_reused, 19u);
   EXPECT_EQ(s.requests, 20u);
+}
+
+// Requests go out without a Nagle delay: the head and the body of a POST leave as two TLS
+// records, and without TCP_NODELAY the second may wait for the server's delayed ACK (about 40 ms).
+// The option is read back from the pool's own socket.
+TEST(HttpClient, OutboundSocketsSetNoDelay) {
+  TestServer server;
+  Rig rig;
+  ASSERT_EQ(rig.send(server.url()).status, 200u);
+  int client_sockets = 0;
+  for (const auto& s : test::own_tcp_sockets()) {
+    if (s.peer_port != server.port() || s.local_port == server.port()) continue;
+    ++client_sockets;
+    EXPECT_TRUE(s.nodelay) << "the connection from port " << s.local_port << " leaves Nagle's algorithm on";
+  }
+  EXPECT_EQ(client_sockets, 1);
 }
 
 TEST(HttpClient, ConnectionCloseAndHttp10AreNotReused) {

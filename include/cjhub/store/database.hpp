@@ -8,10 +8,15 @@
 #include <chrono>
 #include <memory>
 #include <pqxx/connection>
+#include <pqxx/transaction>
 #include <stdexcept>
 #include <string>
 
 namespace cjhub::store {
+
+// Commits with no statement timeout on the COMMIT itself: a synchronous-replication wait is never
+// cut short into a success that did not reach the standby.
+void commit_durably(pqxx::work& tx);
 
 struct DbUnavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
