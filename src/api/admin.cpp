@@ -51,7 +51,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
   auto lg = log::get("api");
 
   if (path == "/v1/admin/dead-letters") {
-    if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+    if (req.method != "GET") return respond(method_not_allowed("GET", path));
     const auto q = query_params(req.target);
     store::DeadLetterFilter f;
     f.ori = get(q, "agency");
@@ -71,7 +71,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
         std::move(respond));
   }
   if (path == "/v1/admin/dead-letters/replay") {
-    if (req.method != "POST") return respond(problem(Problem::method_not_allowed, "allowed: POST", path));
+    if (req.method != "POST") return respond(method_not_allowed("POST", path));
     store::DeadLetterFilter f;
     try {
       const auto body = json::parse(req.body.empty() ? "{}" : req.body).as_object();
@@ -111,7 +111,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
         std::move(respond));
   }
   if (path == "/v1/admin/endpoints") {
-    if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+    if (req.method != "GET") return respond(method_not_allowed("GET", path));
     return deps_.db->run(
         [](pqxx::connection& c) {
           json::array items;

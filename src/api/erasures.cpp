@@ -57,7 +57,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
     audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), req.method + " " + path, "");
     return respond(problem(Problem::unknown_client, "", path));
   }
-  if (req.method != "GET") return respond(problem(Problem::method_not_allowed, "allowed: GET", path));
+  if (req.method != "GET") return respond(method_not_allowed("GET", path));
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
   store::ErasureFilter f;
   if (!who.agency->is_operator()) f.requested_by = who.agency->ori;

@@ -64,11 +64,7 @@ void Handlers::audit(const Request& req, const std::string& ori, std::string act
 
 void Handlers::handle(Request req, Respond respond) {
   const std::string path = req.target.substr(0, req.target.find('?'));
-  auto wrong_method = [&](const char* allow) {
-    auto r = problem(Problem::method_not_allowed, "allowed: " + std::string(allow), path);
-    r.headers.emplace_back("Allow", allow);
-    respond(std::move(r));
-  };
+  auto wrong_method = [&](const char* allow) { respond(method_not_allowed(allow, path)); };
   if (path == "/healthz") {
     if (req.method != "GET") return wrong_method("GET");
     return respond(json_response(200, json::object{{"status", "ok"}}));

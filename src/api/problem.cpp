@@ -44,6 +44,12 @@ const ProblemInfo& info(Problem p) {
 
 std::string type_uri(Problem p) { return std::string("urn:cjhub:problem:") + info(p).slug; }
 
+Response method_not_allowed(const std::string& allow, const std::string& instance) {
+  auto r = problem(Problem::method_not_allowed, "allowed: " + allow, instance);
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
 Response problem(Problem p, const std::string& detail, const std::string& instance,
                  boost::json::object extensions) {
   const auto& i = info(p);

@@ -352,7 +352,7 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
   const auto path = std::string_view(req.target).substr(0, req.target.find('?'));
   if (path == "/healthz") {
     if (req.method != "GET") {
-      r = api::problem(api::Problem::method_not_allowed, "use GET", "/healthz");
+      r = api::method_not_allowed("GET", "/healthz");
       r.headers.emplace_back("Allow", "GET");
       return out;
     }
@@ -360,7 +360,7 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     return out;
   }
   if (req.method != "POST") {
-    r = api::problem(api::Problem::method_not_allowed, "deliveries are POSTed");
+    r = api::method_not_allowed("POST", "");
     r.headers.emplace_back("Allow", "POST");
     return out;
   }

@@ -188,7 +188,18 @@ TEST_F(Ingest, FramingAndMediaTypeErrors) {
 
   auto c2 = client("hartford-pd");
   EXPECT_EQ(c2.request("GET", "/v2/nothing").status, 404u);
-  EXPECT_EQ(c2.request("DELETE", "/v1/messages").status, 405u);
+  // A 405 names the methods the resource takes (RFC 9110 requires Allow).
+  auto del = c2.request("DELETE", "/v1/messages");
+  EXPECT_EQ(del.status, 405u);
+  EXPECT_EQ(del.headers["allow"], "POST");
+  EXPECT_EQ(c2.request("DELETE", "/healthz").headers["allow"], "GET");
+  auto ops = client("operator");
+  auto replay = ops.request("GET", "/v1/admin/dead-letters/replay");
+  EXPECT_EQ(replay.status, 405u);
+  EXPECT_EQ(replay.headers["allow"], "POST");
+  auto erasures = ops.request("DELETE", "/v1/erasures");
+  EXPECT_EQ(erasures.status, 405u);
+  EXPECT_EQ(erasures.headers["allow"], "GET");
 }
 
 TEST_F(Ingest, HealthAndReadiness) {

@@ -439,7 +439,9 @@ TEST_F(SinkTest, HealthzCountsDeliveriesAndIsNotLogged) {
   EXPECT_EQ(body.at("received").to_number<std::int64_t>(), 2);
   EXPECT_EQ(lines_of(log_path()).size(), 2u);
   get.target = "/elsewhere";
-  EXPECT_EQ(answer(h, get, {}).status, 405u);
+  const auto r405 = answer(h, get, {});
+  EXPECT_EQ(r405.status, 405u);
+  EXPECT_EQ(header(r405, "Allow"), "POST");
 }
 
 // ------------------------------------------------------------------------- options

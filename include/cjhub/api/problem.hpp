@@ -50,6 +50,8 @@ struct ProblemInfo {
 
 const ProblemInfo& info(Problem p);
 std::string type_uri(Problem p);  // "urn:cjhub:problem:<slug>"
+// 405 with the `Allow` header (RFC 9110 requires it) naming the methods the resource takes.
+Response method_not_allowed(const std::string& allow, const std::string& instance);
 
 // problem+json body with type, title, status, detail, instance and any extension members.
 Response problem(Problem p, const std::string& detail, const std::string& instance = {},
