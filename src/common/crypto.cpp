@@ -4,7 +4,26 @@
 
 #include <stdexcept>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace cjhub {
+
+void require_private_key_file(const std::string& file, const std::string& what) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    throw std::runtime_error(what + ": cannot read " + file + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw std::runtime_error(what + ": " + file + " is accessible to its group or to others (mode " + mode +
+                             "); a private key must be readable by its owner only: chmod 600 it");
+  }
+}
 
 Sha256 sha256(std::string_view data) {
   Sha256 out{};

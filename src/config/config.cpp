@@ -186,6 +186,7 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.tls.client_ca = existing_file(t, "client_ca", base_dir);
     if (t.has("crl")) c.tls.crl = existing_file(t, "crl", base_dir);
     c.tls.expiry_warning_days = static_cast<int>(t.uint_or("expiry_warning_days", 30, 0, 3650));
+    c.tls.verify_depth = static_cast<int>(t.uint_or("verify_depth", 4, 1, 10));
     c.tls.min_version = t.str_or("min_version", c.tls.min_version);
     if (c.tls.min_version != "1.2" && c.tls.min_version != "1.3") {
       t.fail("min_version", "must be \"1.2\" or \"1.3\"");

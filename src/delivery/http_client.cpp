@@ -16,6 +16,8 @@
 // callbacks of the unfinished sends are then destroyed without being called.
 #include "cjhub/delivery/http_client.hpp"
 
+#include "cjhub/common/crypto.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -697,6 +699,7 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
           fmt::format("delivery TLS: cannot load the client certificate {}: {}",
                       files.client_cert.string(), openssl_error()));
     }
+    require_private_key_file(files.client_key.string(), "delivery TLS: the client key");
     if (SSL_CTX_use_PrivateKey_file(raw, files.client_key.c_str(), SSL_FILETYPE_PEM) != 1) {
       throw std::runtime_error(fmt::format("delivery TLS: cannot load the client key {}: {}",
                                            files.client_key.string(), openssl_error()));

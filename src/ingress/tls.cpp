@@ -1,5 +1,7 @@
 #include "cjhub/ingress/tls.hpp"
 
+#include "cjhub/common/crypto.hpp"
+
 #include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -64,6 +66,7 @@ std::shared_ptr<ssl::context> make_server_context(const config::Tls& tls) {
   if (SSL_CTX_use_certificate_chain_file(raw, tls.server_cert.c_str()) != 1) {
     throw std::runtime_error(fmt::format("tls.server_cert: {}: {}", tls.server_cert.string(), openssl_error()));
   }
+  require_private_key_file(tls.server_key.string(), "tls.server_key");
   if (SSL_CTX_use_PrivateKey_file(raw, tls.server_key.c_str(), SSL_FILETYPE_PEM) != 1) {
     throw std::runtime_error(fmt::format("tls.server_key: {}: {}", tls.server_key.string(), openssl_error()));
   }
@@ -84,6 +87,14 @@ std::shared_ptr<ssl::context> make_server_context(const config::Tls& tls) {
   // A client certificate must be fit for TLS client authentication.
   X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
   SSL_CTX_set_verify(raw, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  // A bounded chain: a client cannot make the hub walk a long chain of intermediates.
+  SSL_CTX_set_verify_depth(raw, tls.verify_depth);
+  // No session tickets (TLS 1.2 and 1.3): a ticket key would live as long as the process and
+  // would need rotating; resumption uses the server's session cache instead, whose entries expire
+  // after five minutes and die with the process.
+  SSL_CTX_set_options(raw, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(raw, 0);
+  SSL_CTX_set_timeout(raw, 300);
   static constexpr unsigned char kSessionContext[] = "cjhub";
   SSL_CTX_set_session_id_context(raw, kSessionContext, sizeof kSessionContext - 1);
   return ctx;

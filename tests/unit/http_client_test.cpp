@@ -125,6 +125,7 @@ void write_key(const fs::path& p, EVP_PKEY* k) {
   const int ok = PEM_write_PrivateKey(f, k, nullptr, nullptr, 0, nullptr, nullptr);
   std::fclose(f);
   check(ok == 1, "PEM_write_PrivateKey");
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);  // a private key is the owner's only
 }
 
 // A CA with a server and a client certificate, a server certificate for the wrong host, and a

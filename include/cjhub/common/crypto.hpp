@@ -14,4 +14,9 @@ Sha256 sha256(std::string_view data);
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 inline std::string to_hex(const Sha256& d) { return to_hex(d.data(), d.size()); }
 
+// Refuses (throws std::runtime_error naming `what` and the file) a private key file that its
+// group or others may read, write or execute, as ssh does: a key readable by others is no longer
+// private. Owner-only modes (0600, 0400) pass.
+void require_private_key_file(const std::string& file, const std::string& what);
+
 }  // namespace cjhub

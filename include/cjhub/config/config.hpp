@@ -33,6 +33,7 @@ struct Tls {
   std::optional<std::filesystem::path> crl;  // PEM CRL(s) of those CAs; checked when set
   std::string min_version = "1.2";   // "1.2" or "1.3"
   int expiry_warning_days = 30;      // /readyz warns when a certificate expires sooner
+  int verify_depth = 4;              // most intermediate CAs between a client certificate and its root
 };
 
 struct Database {
