@@ -81,35 +81,11 @@ Problem problem_for(validation::Verdict v) {
   return Problem::internal_error;
 }
 
-}  // namespace
-
-std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
-                                               validation::SchemaHolder& schemas,
-                                               const identity::Agency& agency, std::string body,
-                                               const std::string& idempotency_key, SystemTime received_at) {
+// The checks after validation: rights, origin, keys; then the message itself.
+std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& config, const identity::Agency& agency,
+                                                     const validation::Outcome& outcome, std::string body,
+                                                     const std::string& idempotency_key, SystemTime received_at) {
   auto lg = log::get("api");
-  // One SAX pass: well-formedness, the schema, the type (from the root) and the routing keys.
-  auto& validator = validation::Validator::for_this_thread(schemas.current());
-  auto outcome = validator.validate(body);
-  schemas.renew_if_grown();
-  if (!outcome.ok()) {
-    json::array errors;
-    for (const auto& i : outcome.issues) {
-      errors.push_back(json::object{{"line", i.line}, {"column", i.column}, {"message", i.message}});
-    }
-    const auto p = problem_for(outcome.verdict);
-    const auto& first = outcome.issues.empty() ? validation::Issue{} : outcome.issues.front();
-    lg->info("refused document from {}: {} at line {} column {}", agency.ori, info(p).slug, first.line,
-             first.column);
-    json::object ext{{"errors", std::move(errors)}};
-    if (!outcome.type_name.empty()) ext["message_type"] = outcome.type_name;
-    return Refusal{p,
-                   outcome.issues.empty()
-                       ? std::string(validation::to_string(outcome.verdict))
-                       : fmt::format("line {}, column {}: {}", first.line, first.column, first.message),
-                   std::move(ext)};
-  }
-
   if (!agency.publish.count(outcome.type_name)) {
     lg->warn("refused {} from {}: type not allowed", outcome.type_name, agency.ori);
     return Refusal{Problem::type_not_allowed,
@@ -193,6 +169,40 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   msg.received_at = received_at;
   msg.body = std::move(body);
   return msg;
+}
+
+}  // namespace
+
+std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
+                                               validation::SchemaHolder& schemas,
+                                               const identity::Agency& agency, std::string body,
+                                               const std::string& idempotency_key, SystemTime received_at) {
+  auto lg = log::get("api");
+  // One SAX pass: well-formedness, the schema, the type (from the root) and the routing keys.
+  auto& validator = validation::Validator::for_this_thread(schemas.current());
+  auto outcome = validator.validate(body);
+  schemas.renew_if_grown();
+  if (!outcome.ok()) {
+    json::array errors;
+    for (const auto& i : outcome.issues) {
+      errors.push_back(json::object{{"line", i.line}, {"column", i.column}, {"message", i.message}});
+    }
+    const auto p = problem_for(outcome.verdict);
+    const auto& first = outcome.issues.empty() ? validation::Issue{} : outcome.issues.front();
+    lg->info("refused document from {}: {} at line {} column {}", agency.ori, info(p).slug, first.line,
+             first.column);
+    json::object ext{{"errors", std::move(errors)}};
+    if (!outcome.type_name.empty()) ext["message_type"] = outcome.type_name;
+    return Refusal{p,
+                   outcome.issues.empty()
+                       ? std::string(validation::to_string(outcome.verdict))
+                       : fmt::format("line {}, column {}: {}", first.line, first.column, first.message),
+                   std::move(ext), outcome.type_name};
+  }
+  auto admitted = admit_valid(config, agency, outcome, std::move(body), idempotency_key, received_at);
+  // Once the type is known, a refusal is counted under it.
+  if (auto* refusal = std::get_if<Refusal>(&admitted)) refusal->message_type = outcome.type_name;
+  return admitted;
 }
 
 }  // namespace cjhub::api

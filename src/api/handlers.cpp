@@ -108,7 +108,11 @@ void Handlers::handle(Request req, Respond respond) {
   }
   if (path == "/readyz") {
     if (req.method != "GET") return wrong_method("GET");
-    return respond(readyz());
+    // Components name endpoints, backlogs and certificate dates: operators see them, anybody
+    // else (an agency, a load balancer's probe) the status alone.
+    const auto who = deps_.directory->resolve(req.peer);
+    const bool details = who.result == identity::Resolution::ok && who.agency->is_operator();
+    return respond(readyz(details));
   }
   if (path == kMessagesPath) {
     if (req.method != "POST") return wrong_method("POST");
@@ -123,7 +127,7 @@ void Handlers::handle(Request req, Respond respond) {
   respond(problem(Problem::not_found, "no resource at " + path, path));
 }
 
-Response Handlers::readyz() const {
+Response Handlers::readyz(bool details) const {
   json::object comps;
   bool all_ok = true;
   std::string failing, warnings;
@@ -140,7 +144,9 @@ Response Handlers::readyz() const {
       }
     }
   }
-  json::object body{{"status", all_ok ? "ready" : "not ready"}, {"components", comps}};
+  json::object body{{"status", all_ok ? "ready" : "not ready"}};
+  if (!details) return json_response(all_ok ? 200 : 503, body);
+  body["components"] = std::move(comps);
   if (!all_ok) body["failing"] = failing;
   if (!warnings.empty()) body["warnings"] = warnings;
   return json_response(all_ok ? 200 : 503, body);
@@ -197,6 +203,7 @@ void Handlers::post_message(Request req, Respond respond) {
   auto admitted = admit(*deps_.config, *deps_.schemas, agency, std::move(req.body), req.idempotency_key,
                         req.received_at);
   if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+    if (!refusal->message_type.empty()) type_name = refusal->message_type;
     return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));

@@ -17,6 +17,7 @@
 #include "cjhub/app/readiness.hpp"
 #include "cjhub/app/retention.hpp"
 #include "cjhub/audit/audit_log.hpp"
+#include "cjhub/common/csv.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/metrics.hpp"
@@ -308,15 +309,6 @@ int endpoint_pause(const fs::path& file, const std::string& agency, const std::s
   });
 }
 
-namespace {
-std::string csv(const std::string& v) {
-  if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
-  std::string out = "\"";
-  for (const char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-}  // namespace
-
 int erasures_report(const fs::path& file, const ErasureReportArgs& args) {
   if (args.format != "csv" && args.format != "json") {
     std::cerr << "cjhub: --format must be csv or json\n";
@@ -345,17 +337,26 @@ int erasures_report(const fs::path& file, const ErasureReportArgs& args) {
           if (r.erasure_id != s.id) continue;
           const auto state = r.state == "queued" ? std::string("pending") : r.state;
           if (args.format == "csv") {
-            std::cout << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.id, csv(s.case_key), s.scope,
-                                     s.requested_by, s.received_at, s.deadline_at, s.status, r.recipient_ori,
-                                     csv(r.endpoint), state, r.delivered_at, r.acknowledged_at, r.ack_status,
-                                     r.overdue ? "true" : "false");
+            std::cout << fmt::format(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.id, csv_cell(s.case_key),
+                csv_cell(s.scope), csv_cell(s.requested_by), s.received_at, s.deadline_at,
+                csv_cell(s.status), csv_cell(r.recipient_ori), csv_cell(r.endpoint),
+                csv_cell(state), r.delivered_at, r.acknowledged_at, csv_cell(r.ack_status),
+                r.overdue ? "true" : "false");
           } else {
-            rows.push_back(boost::json::object{{"erasure_id", s.id}, {"case_key", s.case_key}, {"scope", s.scope},
-                                               {"requested_by", s.requested_by}, {"received_at", s.received_at},
-                                               {"deadline_at", s.deadline_at}, {"erasure_status", s.status},
-                                               {"recipient_ori", r.recipient_ori}, {"endpoint", r.endpoint},
-                                               {"delivery_state", state}, {"delivered_at", r.delivered_at},
-                                               {"acknowledged_at", r.acknowledged_at}, {"ack_status", r.ack_status},
+            rows.push_back(boost::json::object{{"erasure_id", s.id},
+                                               {"case_key", s.case_key},
+                                               {"scope", s.scope},
+                                               {"requested_by", s.requested_by},
+                                               {"received_at", s.received_at},
+                                               {"deadline_at", s.deadline_at},
+                                               {"erasure_status", s.status},
+                                               {"recipient_ori", r.recipient_ori},
+                                               {"endpoint", r.endpoint},
+                                               {"delivery_state", state},
+                                               {"delivered_at", r.delivered_at},
+                                               {"acknowledged_at", r.acknowledged_at},
+                                               {"ack_status", r.ack_status},
                                                {"overdue", r.overdue}});
           }
         }
@@ -619,9 +620,11 @@ int audit_export(const fs::path& file, const AuditExportArgs& args) {
     store::export_audit(conn, opt(args.since), opt(args.until), [&](const store::AuditRow& r) {
       ++n;
       if (args.format == "csv") {
-        std::cout << r.id << ',' << r.at << ',' << csv(r.actor) << ',' << csv(r.ori) << ',' << csv(r.action) << ','
-                  << csv(r.outcome) << ',' << csv(r.object) << ',' << csv(r.source) << ',' << csv(r.detail) << ','
-                  << (r.chain_seq ? std::to_string(*r.chain_seq) : "") << ',' << r.hash << "\n";
+        std::cout << r.id << ',' << r.at << ',' << csv_cell(r.actor) << ',' << csv_cell(r.ori)
+                  << ',' << csv_cell(r.action) << ',' << csv_cell(r.outcome) << ','
+                  << csv_cell(r.object) << ',' << csv_cell(r.source) << ',' << csv_cell(r.detail)
+                  << ',' << (r.chain_seq ? std::to_string(*r.chain_seq) : "") << ',' << r.hash
+                  << "\n";
       } else {
         boost::json::object o{{"id", r.id},         {"at", r.at},         {"actor", r.actor},
                               {"ori", r.ori},       {"action", r.action}, {"outcome", r.outcome},

@@ -266,11 +266,11 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
           if (!r.empty()) res.state = r[0][0].as<std::string>();
           break;
         case Completion::Kind::dead:
-          r = tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error);
+          r = tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error, leased_by);
           if (!r.empty()) res.state = "dead";
           break;
         case Completion::Kind::suppressed:
-          r = tx.exec_params(sql::kMarkSuppressed, c.delivery_id);
+          r = tx.exec_params(sql::kMarkSuppressed, c.delivery_id, leased_by);
           if (!r.empty()) res.state = "suppressed";
           break;
       }

@@ -263,12 +263,13 @@ inline constexpr const char* kMarkRetry =
 inline constexpr const char* kMarkDeadName = "mark_dead";
 inline constexpr const char* kMarkDead =
     "UPDATE deliveries SET state = 'dead', dead_at = now(), last_status = $2::integer, last_error = $3, "
-    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state IN ('in_flight', 'pending') "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $4 "
     "RETURNING endpoint_id, case_key";
-// Body gone (erased): never send it.
+// Body gone (erased): never send it. Like every verdict but a success, only under the lease that
+// claimed it: a hub whose lease ran out cannot undo what the hub that took over has done.
 inline constexpr const char* kMarkSuppressed =
     "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
-    "WHERE id = $1::uuid RETURNING endpoint_id, case_key";
+    "WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $2 RETURNING endpoint_id, case_key";
 // The next queued delivery of a lane becomes pending once nothing earlier is pending or in flight.
 inline constexpr const char* kPromoteLane =
     "UPDATE deliveries SET state = 'pending', next_attempt_at = now() "

@@ -81,6 +81,12 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
   EXPECT_EQ(component_state(r, "database"), "failing");
   // Meanwhile a submission gets a clear 503 and nothing is stored.
   auto hpd = client_of(hub.port(), "hartford-pd");
+  // An agency (or a load balancer's probe) learns the status, not the hub's insides.
+  const auto bare = readyz(hpd);
+  EXPECT_EQ(bare.at("http_status").as_int64(), 503) << boost::json::serialize(bare);
+  EXPECT_EQ(bare.at("status").as_string(), "not ready");
+  EXPECT_EQ(bare.if_contains("components"), nullptr) << boost::json::serialize(bare);
+  EXPECT_EQ(bare.if_contains("failing"), nullptr) << boost::json::serialize(bare);
   const auto refused = hpd.request("POST", "/v1/messages", read_file(data_dir() / "ciss/valid/arrest-packet-1.xml"));
   EXPECT_EQ(refused.status, 503u) << refused.body;
   EXPECT_NE(refused.body.find("database-unavailable"), std::string::npos) << refused.body;
@@ -89,6 +95,10 @@ TEST_F(Operations, ReadyzNamesTheDatabaseWhileItIsAwayAndRecoversOnItsOwn) {
   r = wait_readyz(ops, [](const auto& x) { return x.at("http_status").as_int64() == 200; }, std::chrono::seconds(15));
   EXPECT_EQ(r.at("http_status").as_int64(), 200) << boost::json::serialize(r);
   EXPECT_EQ(component_state(r, "database"), "ok");
+  const auto bare_ok = readyz(hpd);
+  EXPECT_EQ(bare_ok.at("http_status").as_int64(), 200);
+  EXPECT_EQ(bare_ok.at("status").as_string(), "ready");
+  EXPECT_EQ(bare_ok.size(), 2u) << "status only: " << boost::json::serialize(bare_ok);
   bool stored = false;
   for (int i = 0; i < 50 && !stored; ++i) {
     stored = hpd.request("POST", "/v1/messages", read_file(data_dir() / "ciss/valid/arrest-packet-1.xml")).status == 202u;
@@ -163,9 +173,14 @@ TEST_F(Operations, MetricsParseAsPrometheusTextAndTheirCountersMoveAsMessagesFlo
   }
   ASSERT_EQ(hpd.request("POST", "/v1/messages", packet, {{"Idempotency-Key", "metrics-2"}}).status, 202u);
   ASSERT_EQ(hpd.request("POST", "/v1/messages", "<oops").status, 400u);
+  // Once the root names the type, a refusal is counted under it, not under "unknown".
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", read_file(data_dir() / "ciss/invalid/bad-date.xml")).status, 422u);
   const auto after = scrape();
   EXPECT_EQ(at(after, accepted) - at(before, accepted), 2);
   EXPECT_EQ(at(after, malformed) - at(before, malformed), 1);
+  const std::string invalid = "cjhub_submissions_total{type=\"ArrestPacket\",outcome=\"refused:schema-invalid\"}";
+  EXPECT_EQ(at(after, invalid) - at(before, invalid), 1);
+  EXPECT_EQ(after.count("cjhub_submissions_total{type=\"unknown\",outcome=\"refused:schema-invalid\"}"), 0u);
   EXPECT_EQ(at(after, "cjhub_validation_failures_total{problem=\"malformed-xml\"}") -
                 at(before, "cjhub_validation_failures_total{problem=\"malformed-xml\"}"),
             1);

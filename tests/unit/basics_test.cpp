@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cjhub/api/problem.hpp"
+#include "cjhub/common/csv.hpp"
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
@@ -150,6 +151,81 @@ TEST(Logging, EachModuleHasItsLoggerAndItsOwnLevel) {
   EXPECT_EQ(log::get("audit")->level(), spdlog::level::warn);
   log::setup(log::Settings{});  // back to the defaults for the other tests
   EXPECT_EQ(log::get("outbox")->level(), spdlog::level::info);
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+TEST(Csv, CellsAreQuotedOnlyWhenNeeded) {
+  EXPECT_EQ(csv_cell("OTN-2026-1"), "OTN-2026-1");
+  EXPECT_EQ(csv_cell(""), "");
+  EXPECT_EQ(csv_cell("a,b"), "\"a,b\"");
+  EXPECT_EQ(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_cell("two\nlines"), "\"two\nlines\"");
+}
+
+TEST(Csv, FormulaCellsAreNeutralised) {
+  // A spreadsheet would evaluate these; a leading quote makes them text.
+  EXPECT_EQ(csv_cell("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(csv_cell("+1"), "\"'+1\"");
+  EXPECT_EQ(csv_cell("-2+3"), "\"'-2+3\"");
+  EXPECT_EQ(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+  EXPECT_EQ(csv_cell("\tx"), "\"'\tx\"");
+  EXPECT_EQ(csv_cell("\rx"), "\"'\rx\"");
+  EXPECT_EQ(csv_cell("a=b"), "a=b") << "only a leading character is a formula";
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+std::string json_string_of(std::string_view raw) {
+  std::string inner;
+  log::append_json_escaped(raw, inner);
+  // boost::json refuses a string that is not valid UTF-8 or holds an unescaped control character.
+  boost::system::error_code ec;
+  const auto v = boost::json::parse("\"" + inner + "\"", ec);
+  EXPECT_FALSE(ec) << ec.message() << " for " << inner;
+  return ec ? std::string("<invalid>") : std::string(v.as_string());
+}
+
+TEST(JsonLog, EscapesAndKeepsValidUtf8) {
+  EXPECT_EQ(json_string_of("a \"b\" \\ c\n\t\r\x01"), "a \"b\" \\ c\n\t\r\x01");
+  EXPECT_EQ(json_string_of("Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80"), "Gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
+TEST(JsonLog, InvalidUtf8BecomesReplacementCharacters) {
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(json_string_of("a\xff" "b"), "a" + fffd + "b");
+  EXPECT_EQ(json_string_of("\xc0\xaf"), fffd + fffd) << "overlong '/'";
+  EXPECT_EQ(json_string_of("\xed\xa0\x80"), fffd + fffd + fffd) << "a surrogate";
+  EXPECT_EQ(json_string_of("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd) << "above U+10FFFF";
+  EXPECT_EQ(json_string_of("cut \xe2\x82"), "cut " + fffd + fffd) << "a character cut short";
+  EXPECT_EQ(json_string_of("\x80\xbf"), fffd + fffd) << "lone continuation bytes";
+}
+
+TEST(JsonLog, EveryLineIsValidJsonWhateverTheMessageHolds) {
+  log::Settings s;
+  s.format = "json";
+  log::setup(s);
+  testing::internal::CaptureStderr();
+  log::get("ingress")->warn("peer sent {}", std::string("\xff\xfe\"}\n{\x01\xc3", 8));
+  const auto out = testing::internal::GetCapturedStderr();
+  log::setup(log::Settings{});
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << "one line: " << out;
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(out, ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << out;
+  EXPECT_EQ(v.at("module").as_string(), "ingress");
+  EXPECT_EQ(v.at("level").as_string(), "warning");
+  EXPECT_NE(std::string(v.at("msg").as_string()).find("\"}\n{"), std::string::npos);
 }
 
 }  // namespace

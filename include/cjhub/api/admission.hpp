@@ -20,6 +20,7 @@ struct Refusal {
   Problem problem;
   std::string detail;
   boost::json::object extensions;
+  std::string message_type = {};  // the document's type when it was recognised, else empty
 };
 
 // A message ready for the outbox, or why not. `body` is moved into the message.

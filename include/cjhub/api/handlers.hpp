@@ -80,7 +80,7 @@ class Handlers final : public RequestHandler {
  private:
   void post_message(Request req, Respond respond);
   void get_message(const Request& req, const std::string& id, Respond respond);
-  Response readyz() const;
+  Response readyz(bool details) const;  // details: the components, for operators
   void admin(const Request& req, const std::string& path, Respond respond);
   void erasures(const Request& req, const std::string& path, Respond respond);
   // Records an audit event about this request (who, from where); no-op without a recorder.

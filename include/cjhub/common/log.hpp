@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace cjhub::log {
 
@@ -21,6 +22,12 @@ const std::vector<std::string>& module_names();
 
 // Creates (or re-creates) the module loggers, writing to stderr.
 void setup(const Settings& settings);
+
+// Appends `text` escaped for the inside of a JSON string: quotes, backslashes and control
+// characters are escaped, valid UTF-8 is kept, and each byte that is not part of a valid UTF-8
+// sequence (a peer's garbage, a cut multi-byte character) becomes U+FFFD, so a line is valid JSON
+// whatever it quotes.
+void append_json_escaped(std::string_view text, std::string& out);
 
 // The logger of a module; falls back to a stderr logger at "info" if setup() has not run.
 std::shared_ptr<spdlog::logger> get(const std::string& module);
