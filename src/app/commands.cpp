@@ -114,6 +114,14 @@ std::unique_ptr<pqxx::connection> connect_with_wait(const config::Config& c, int
   }
 }
 
+validation::Limits validation_limits(const config::Config& c) {
+  validation::Limits l;
+  l.max_depth = c.limits.max_element_depth;
+  l.max_namespaces = c.limits.max_namespaces;
+  l.max_namespace_uri_length = c.limits.max_namespace_uri_length;
+  return l;
+}
+
 std::vector<std::string> type_names(const config::Config& c) {
   std::vector<std::string> names;
   for (const auto& t : c.message_types) names.push_back(t.spec.name);
@@ -127,8 +135,7 @@ int check_config(const fs::path& file) {
   if (!c) return 2;
   try {
     validation::XercesRuntime xerces;
-    auto schemas = validation::SchemaSet::load(c->type_specs(),
-                                               {c->limits.max_element_depth, 1024});
+    auto schemas = validation::SchemaSet::load(c->type_specs(), validation_limits(*c));
     std::cout << fmt::format("{}: OK ({} message types, {} grammars loaded)\n", file.string(),
                              c->message_types.size(), schemas->grammar_count());
     if (!c->tls.crl) std::cout << "warning: tls.crl is not set: no revocation checks\n";
@@ -383,8 +390,8 @@ int serve(const ServeOptions& opts) {
   validation::XercesRuntime xerces;
   std::unique_ptr<validation::SchemaHolder> schemas;
   try {
-    schemas = std::make_unique<validation::SchemaHolder>(
-        c->type_specs(), validation::Limits{c->limits.max_element_depth, 1024});
+    schemas = std::make_unique<validation::SchemaHolder>(c->type_specs(), validation_limits(*c), 10000,
+                                                         c->limits.namespace_renewal_bytes);
   } catch (const std::exception& e) {
     lg->critical("cannot load schemas: {}", e.what());
     return 2;

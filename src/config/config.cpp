@@ -210,6 +210,11 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.limits.write_timeout = ms_or(l, "write_timeout_ms", c.limits.write_timeout, 100, 600000);
     c.limits.idle_timeout = ms_or(l, "idle_timeout_ms", c.limits.idle_timeout, 100, 3600000);
     c.limits.max_element_depth = l.uint_or("max_element_depth", c.limits.max_element_depth, 8, 10000);
+    c.limits.max_namespaces = l.uint_or("max_namespaces", c.limits.max_namespaces, 4, 10000);
+    c.limits.max_namespace_uri_length =
+        l.uint_or("max_namespace_uri_length", c.limits.max_namespace_uri_length, 64, 65536);
+    c.limits.namespace_renewal_bytes =
+        l.uint_or("namespace_renewal_bytes", c.limits.namespace_renewal_bytes, 64u << 10, 1u << 30);
     l.finish();
   }
   {

@@ -38,6 +38,17 @@ std::optional<FramingRefusal> check_head(const http::request_parser<http::string
     return FramingRefusal{api::Problem::bad_request, "both Transfer-Encoding and Content-Length were sent"};
   }
   if (has_te) return FramingRefusal{api::Problem::length_required, "chunked bodies are not accepted; send Content-Length"};
+  if (has_cl) {
+    // Exactly one Content-Length of digits only: no "+4", no "4, 4" list (which RFC 9110 lets a
+    // server merge, and which an intermediary may read otherwise).
+    if (req.count(http::field::content_length) != 1) {
+      return FramingRefusal{api::Problem::bad_request, "more than one Content-Length field"};
+    }
+    const auto v = req[http::field::content_length];
+    if (v.empty() || v.find_first_not_of("0123456789") != boost::beast::string_view::npos) {
+      return FramingRefusal{api::Problem::bad_request, "Content-Length must be a number of bytes, digits only"};
+    }
+  }
   const bool wants_body = req.method() == http::verb::post || req.method() == http::verb::put ||
                           req.method() == http::verb::patch;
   if (wants_body && !has_cl) return FramingRefusal{api::Problem::length_required, "Content-Length is required"};

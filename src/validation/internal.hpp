@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +53,24 @@ inline const XMLCh* xc(const xstring& s) noexcept {
 // document that failed before its root element.
 bool prolog_has_doctype(std::string_view doc);
 
+// What a check before parsing found wrong, if anything.
+struct PrecheckFinding {
+  Verdict verdict;
+  std::size_t line;
+  std::string message;
+};
+// Counts the namespace declarations of `doc` before Xerces sees it (Xerces keeps every URI it
+// meets in a pool shared by all parsers): more than `max_distinct` distinct URIs, or one longer
+// than `max_uri_units` characters, is a finding. Reads the encodings CodeUnitReader knows; an
+// EBCDIC document is refused. Comments, CDATA sections, processing instructions and quoted
+// attribute values are skipped, so text that merely looks like a declaration does not count.
+std::optional<PrecheckFinding> check_namespaces(std::string_view doc, std::size_t max_distinct,
+                                               std::size_t max_uri_units);
+// An XML declaration whose encoding contradicts the document's bytes (a UTF-8 byte order mark with
+// encoding="UTF-16", UTF-16 bytes declared UTF-8, ...) is a finding: Xerces would trust the bytes,
+// a recipient's parser might trust the declaration and read other routing keys than the hub did.
+std::optional<PrecheckFinding> check_declared_encoding(std::string_view doc);
+
 // --- compiled message types ----------------------------------------------------------------------
 
 // One node of the routing-key trie of a message type. nodes[0] is the root element.
@@ -92,6 +112,10 @@ struct SchemaSet::Impl {
   // URIs through the same pool, so element URI ids compare directly with these.
   unsigned int empty_ns_id = 0;
   unsigned int uri_count_at_load = 0;  // size of the URI string pool when the pool was locked
+  // namespace_pool_bytes(): URIs counted so far and their bytes.
+  mutable std::mutex uri_bytes_mutex;
+  mutable unsigned int uri_bytes_counted_to = 0;
+  mutable std::size_t uri_bytes = 0;
 
   Impl();
   ~Impl();

@@ -136,6 +136,20 @@ std::size_t SchemaSet::namespace_pool_growth() const noexcept {
   const unsigned int now = impl_->pool->getURIStringPool()->getStringCount();
   return now > impl_->uri_count_at_load ? now - impl_->uri_count_at_load : 0;
 }
+std::size_t SchemaSet::namespace_pool_bytes() const noexcept {
+  auto* uris = impl_->pool->getURIStringPool();
+  const unsigned int now = uris->getStringCount();  // ids run from 1 to the count; none is removed
+  std::lock_guard lock(impl_->uri_bytes_mutex);
+  try {
+    for (auto id = std::max(impl_->uri_bytes_counted_to, impl_->uri_count_at_load) + 1; id <= now; ++id) {
+      impl_->uri_bytes += (xc::XMLString::stringLen(uris->getValueForId(id)) + 1) * sizeof(XMLCh);
+      impl_->uri_bytes_counted_to = id;
+    }
+  } catch (...) {
+    // An id that is not there (cannot happen with a pool that only grows): count what was counted.
+  }
+  return impl_->uri_bytes;
+}
 
 namespace {
 

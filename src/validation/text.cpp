@@ -1,6 +1,11 @@
 // Small text helpers: UTF-8 <-> UTF-16 without the locale-dependent XMLString::transcode, capped
 // issue messages, and the prolog check that classifies a refused DOCTYPE.
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <cstring>
+#include <optional>
+#include <unordered_set>
 
 #include "validation/internal.hpp"
 
@@ -119,34 +124,51 @@ std::string capped_message(const XMLCh* s, std::size_t max_bytes) {
 
 namespace {
 
-// A view of the document's prolog as a sequence of code units, whatever the byte encoding.
-class PrologReader {
+// A view of the document as a sequence of code units, whatever the byte encoding: UTF-8 and other
+// ASCII-compatible encodings (one byte per unit), UTF-16 and UTF-32 in either byte order, with or
+// without a byte order mark.
+class CodeUnitReader {
  public:
-  explicit PrologReader(std::string_view doc)
+  explicit CodeUnitReader(std::string_view doc)
       : d_(reinterpret_cast<const unsigned char*>(doc.data())), n_(doc.size()) {
-    if (n_ >= 3 && d_[0] == 0xEF && d_[1] == 0xBB && d_[2] == 0xBF) {
+    const auto at = [&](std::size_t i) { return i < n_ ? d_[i] : -1; };
+    if (at(0) == 0xEF && at(1) == 0xBB && at(2) == 0xBF) {
       pos_ = 3;
-    } else if (n_ >= 2 && d_[0] == 0xFE && d_[1] == 0xFF) {
-      pos_ = 2;
+    } else if (at(0) == 0 && at(1) == 0 && at(2) == 0xFE && at(3) == 0xFF) {
+      pos_ = width_ = 4;
+      big_endian_ = true;
+    } else if (at(0) == 0xFF && at(1) == 0xFE && at(2) == 0 && at(3) == 0) {
+      pos_ = width_ = 4;
+    } else if (at(0) == 0xFE && at(1) == 0xFF) {
+      pos_ = width_ = 2;
+      big_endian_ = true;
+    } else if (at(0) == 0xFF && at(1) == 0xFE) {
+      pos_ = width_ = 2;
+    } else if (at(0) == 0 && at(1) == 0 && at(2) == 0 && at(3) == '<') {
+      width_ = 4;
+      big_endian_ = true;
+    } else if (at(0) == '<' && at(1) == 0 && at(2) == 0 && at(3) == 0) {
+      width_ = 4;
+    } else if (at(0) == 0 && at(1) == '<') {
       width_ = 2;
       big_endian_ = true;
-    } else if (n_ >= 2 && d_[0] == 0xFF && d_[1] == 0xFE) {
-      pos_ = 2;
-      width_ = 2;
-    } else if (n_ >= 4 && d_[0] == 0 && d_[1] == '<' && d_[2] == 0 && d_[3] == '?') {
-      width_ = 2;
-      big_endian_ = true;
-    } else if (n_ >= 4 && d_[0] == '<' && d_[1] == 0 && d_[2] == '?' && d_[3] == 0) {
+    } else if (at(0) == '<' && at(1) == 0) {
       width_ = 2;
     }
   }
 
   // The code unit at offset i (in code units) from the current position, or -1 past the end.
-  int peek(std::size_t i = 0) const {
+  long peek(std::size_t i = 0) const {
     const std::size_t at = pos_ + i * width_;
     if (at + width_ > n_) return -1;
-    if (width_ == 1) return d_[at];
-    return big_endian_ ? (d_[at] << 8) | d_[at + 1] : d_[at] | (d_[at + 1] << 8);
+    const unsigned char* p = d_ + at;
+    switch (width_) {
+      case 1: return p[0];
+      case 2: return big_endian_ ? (p[0] << 8) | p[1] : p[0] | (p[1] << 8);
+      default:
+        return big_endian_ ? (static_cast<long>(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]
+                           : p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<long>(p[3]) << 24);
+    }
   }
   void advance(std::size_t units) { pos_ = std::min(n_, pos_ + units * width_); }
   bool starts_with(std::string_view s) const {
@@ -157,6 +179,21 @@ class PrologReader {
   }
   // Skips past the first occurrence of `s`; false if it does not occur.
   bool skip_past(std::string_view s) {
+    if (width_ == 1) {  // the common case, with memchr
+      const unsigned char first = static_cast<unsigned char>(s[0]);
+      while (pos_ < n_) {
+        const void* hit = std::memchr(d_ + pos_, first, n_ - pos_);
+        if (hit == nullptr) break;
+        pos_ = static_cast<std::size_t>(static_cast<const unsigned char*>(hit) - d_);
+        if (starts_with(s)) {
+          advance(s.size());
+          return true;
+        }
+        ++pos_;
+      }
+      pos_ = n_;
+      return false;
+    }
     while (peek() >= 0) {
       if (starts_with(s)) {
         advance(s.size());
@@ -166,8 +203,46 @@ class PrologReader {
     }
     return false;
   }
+  // Advances to the next occurrence of code unit `c` (not past it); false at the end.
+  bool skip_to(unsigned char c) {
+    if (width_ == 1) {
+      const void* hit = pos_ < n_ ? std::memchr(d_ + pos_, c, n_ - pos_) : nullptr;
+      pos_ = hit == nullptr ? n_ : static_cast<std::size_t>(static_cast<const unsigned char*>(hit) - d_);
+      return hit != nullptr;
+    }
+    while (peek() >= 0 && peek() != c) advance(1);
+    return peek() >= 0;
+  }
+  std::size_t byte_pos() const { return pos_; }
+  std::size_t width() const { return width_; }
+  bool big_endian() const { return big_endian_; }
+  bool has_bom() const { return start_of_units() > 0; }
+  std::string_view bytes(std::size_t from, std::size_t to) const {
+    return {reinterpret_cast<const char*>(d_) + from, to - from};
+  }
+  // The line (from 1) of the code unit at byte offset `at`.
+  std::size_t line_at(std::size_t at) const {
+    std::size_t p = start_of_units();
+    if (width_ == 1) return 1 + static_cast<std::size_t>(std::count(d_ + p, d_ + std::min(at, n_), '\n'));
+    CodeUnitReader u(*this);
+    std::size_t line = 1;
+    for (u.pos_ = p; u.pos_ < at; u.pos_ += width_) {
+      if (u.peek() == '\n') ++line;
+    }
+    return line;
+  }
 
  private:
+  std::size_t start_of_units() const {
+    const auto at = [&](std::size_t i) { return i < n_ ? d_[i] : -1; };
+    if (at(0) == 0xEF && at(1) == 0xBB && at(2) == 0xBF) return 3;
+    if (width_ == 1) return 0;
+    const bool bom = width_ == 2 ? ((at(0) == 0xFE && at(1) == 0xFF) || (at(0) == 0xFF && at(1) == 0xFE))
+                                 : ((at(0) == 0 && at(1) == 0 && at(2) == 0xFE && at(3) == 0xFF) ||
+                                    (at(0) == 0xFF && at(1) == 0xFE && at(2) == 0 && at(3) == 0));
+    return bom ? width_ : 0;
+  }
+
   const unsigned char* d_;
   std::size_t n_;
   std::size_t pos_ = 0;
@@ -175,10 +250,12 @@ class PrologReader {
   bool big_endian_ = false;
 };
 
+bool is_space(long c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 }  // namespace
 
 bool prolog_has_doctype(std::string_view doc) {
-  PrologReader r(doc);
+  CodeUnitReader r(doc);
   for (;;) {
     const int c = r.peek();
     if (c < 0) return false;
@@ -192,6 +269,122 @@ bool prolog_has_doctype(std::string_view doc) {
       return r.starts_with("<!DOCTYPE");
     }
   }
+}
+
+std::optional<PrecheckFinding> check_namespaces(std::string_view doc, std::size_t max_distinct,
+                                                std::size_t max_uri_units) {
+  if (doc.size() >= 4 && static_cast<unsigned char>(doc[0]) == 0x4C && static_cast<unsigned char>(doc[1]) == 0x6F &&
+      static_cast<unsigned char>(doc[2]) == 0xA7 && static_cast<unsigned char>(doc[3]) == 0x94) {
+    return PrecheckFinding{Verdict::malformed, 1,
+                            "EBCDIC documents are not accepted: send UTF-8 (or UTF-16, UTF-32)"};
+  }
+  CodeUnitReader r(doc);
+  std::unordered_set<std::string_view> seen;
+  for (;;) {
+    if (!r.skip_to('<')) return std::nullopt;
+    if (r.starts_with("<!--")) {
+      if (!r.skip_past("-->")) return std::nullopt;
+      continue;
+    }
+    if (r.starts_with("<![CDATA[")) {
+      if (!r.skip_past("]]>")) return std::nullopt;
+      continue;
+    }
+    if (r.starts_with("<?")) {
+      if (!r.skip_past("?>")) return std::nullopt;
+      continue;
+    }
+    if (r.starts_with("<!")) {
+      if (!r.skip_past(">")) return std::nullopt;
+      continue;
+    }
+    // A start or end tag: walk its attributes up to '>'.
+    r.advance(1);
+    for (;;) {
+      const long c = r.peek();
+      if (c < 0) return std::nullopt;
+      if (c == '>') {
+        r.advance(1);
+        break;
+      }
+      if (c == '"' || c == '\'') {
+        r.advance(1);
+        if (!r.skip_to(static_cast<unsigned char>(c))) return std::nullopt;
+        r.advance(1);
+        continue;
+      }
+      r.advance(1);
+      if (!is_space(c) || !r.starts_with("xmlns")) continue;
+      const long after = r.peek(5);
+      if (after != ':' && after != '=' && !is_space(after)) continue;
+      // A namespace declaration: xmlns[:prefix] = "URI"
+      r.advance(5);
+      while (r.peek() >= 0 && r.peek() != '=' && r.peek() != '>') r.advance(1);
+      if (r.peek() != '=') continue;
+      r.advance(1);
+      while (is_space(r.peek())) r.advance(1);
+      const long quote = r.peek();
+      if (quote != '"' && quote != '\'') continue;
+      r.advance(1);
+      const std::size_t from = r.byte_pos();
+      if (!r.skip_to(static_cast<unsigned char>(quote))) return std::nullopt;
+      const std::size_t units = (r.byte_pos() - from) / r.width();
+      if (units > max_uri_units) {
+        return PrecheckFinding{Verdict::limit_exceeded, r.line_at(from),
+                                "a namespace URI of " + std::to_string(units) + " characters (at most " +
+                                    std::to_string(max_uri_units) + ")"};
+      }
+      seen.insert(r.bytes(from, r.byte_pos()));
+      if (seen.size() > max_distinct) {
+        return PrecheckFinding{Verdict::limit_exceeded, r.line_at(from),
+                                "more than " + std::to_string(max_distinct) +
+                                    " distinct namespace URIs declared in one document"};
+      }
+      r.advance(1);
+    }
+  }
+}
+
+std::optional<PrecheckFinding> check_declared_encoding(std::string_view doc) {
+  CodeUnitReader r(doc);
+  if (!r.starts_with("<?xml")) return std::nullopt;
+  // The encoding pseudo-attribute of the declaration, if any (ASCII by definition).
+  std::string decl;
+  for (std::size_t i = 0; i < 200; ++i) {
+    const long c = r.peek(i);
+    if (c < 0 || c > 0x7E || c == '>') break;
+    decl.push_back(static_cast<char>(c));
+  }
+  const auto at = decl.find("encoding");
+  if (at == std::string::npos) return std::nullopt;
+  auto q = decl.find_first_of("\"'", at);
+  if (q == std::string::npos) return std::nullopt;
+  const auto end = decl.find(decl[q], q + 1);
+  if (end == std::string::npos) return std::nullopt;
+  std::string name = decl.substr(q + 1, end - q - 1);
+  for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  const auto is = [&](std::initializer_list<const char*> names) {
+    return std::any_of(names.begin(), names.end(), [&](const char* n) { return name == n; });
+  };
+  const bool says16 = is({"UTF-16", "UTF16", "UTF-16LE", "UTF-16BE", "UCS-2", "ISO-10646-UCS-2"});
+  const bool says32 = is({"UTF-32", "UTF32", "UTF-32LE", "UTF-32BE", "UCS-4", "ISO-10646-UCS-4"});
+  bool agrees = true;
+  switch (r.width()) {
+    case 1:
+      // A UTF-8 byte order mark admits only UTF-8; without one, any byte-per-character encoding.
+      agrees = r.has_bom() ? is({"UTF-8", "UTF8"}) : !says16 && !says32;
+      break;
+    case 2:
+      agrees = says16 && !(r.big_endian() && name == "UTF-16LE") && !(!r.big_endian() && name == "UTF-16BE");
+      break;
+    default:
+      agrees = says32 && !(r.big_endian() && name == "UTF-32LE") && !(!r.big_endian() && name == "UTF-32BE");
+  }
+  if (agrees) return std::nullopt;
+  return PrecheckFinding{Verdict::malformed, 1,
+                         "the XML declaration names the encoding " + name.substr(0, 40) +
+                             " but the document's bytes are in another one (its byte order mark or its first "
+                             "characters): a reader could decode it differently"};
 }
 
 }  // namespace cjhub::validation::detail

@@ -529,6 +529,14 @@ Outcome Validator::validate(std::string_view document) {
     out.issues.push_back(Issue{1, 1, "empty document"});
     return out;
   }
+  const auto& limits = impl_->schemas->limits();
+  auto finding = detail::check_declared_encoding(document);
+  if (!finding) finding = detail::check_namespaces(document, limits.max_namespaces, limits.max_namespace_uri_length);
+  if (finding) {
+    out.verdict = finding->verdict;
+    out.issues.push_back(Issue{finding->line, 1, std::move(finding->message)});
+    return out;
+  }
   h.begin(out);
   try {
     impl_->source.resetMemBufInputSource(reinterpret_cast<const XMLByte*>(document.data()),

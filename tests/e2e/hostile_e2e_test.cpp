@@ -70,6 +70,38 @@ std::string generate(const std::string& spec) {
     }
     return s + ">" + kRootClose;
   }
+  if (kind == "nsuri") {  // one namespace URI of n characters
+    return kRootOpen + " xmlns:p=\"urn:" + std::string(n - 4, 'u') + "\">" + kRootClose;
+  }
+  if (kind == "nsdistinct") {  // n short distinct URIs besides the root's own
+    std::string s = kRootOpen;
+    for (std::size_t i = 0; i < n; ++i) s += " xmlns:p" + std::to_string(i) + "=\"urn:d:" + std::to_string(i) + "\"";
+    return s + ">" + kRootClose;
+  }
+  if (kind == "utf32" || kind == "utf32-bom") {  // big-endian UCS-4
+    const std::string text = "<?xml version=\"1.0\" encoding=\"UTF-32\"?><Invoice xmlns=\"urn:example:billing\"/>";
+    std::string s = kind == "utf32-bom" ? std::string("\0\0\xFE\xFF", 4) : std::string();
+    for (const char c : text) s += std::string("\0\0\0", 3) + c;
+    return s;
+  }
+  if (kind == "utf16be-nobom") {
+    const std::string text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Invoice xmlns=\"urn:example:billing\"/>";
+    std::string s;
+    for (const char c : text) s += std::string(1, '\0') + c;
+    return s;
+  }
+  if (kind == "bom-utf8-says-utf16") {
+    return "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-16\"?><Invoice xmlns=\"urn:example:billing\"/>";
+  }
+  if (kind == "bom-utf16-says-utf8") {
+    const std::string text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Invoice xmlns=\"urn:example:billing\"/>";
+    std::string s = "\xFF\xFE";
+    for (const char c : text) s += std::string(1, c) + '\0';
+    return s;
+  }
+  if (kind == "ebcdic") {  // "<?xml" in EBCDIC (IBM037), then a declaration naming it
+    return std::string("\x4C\x6F\xA7\x94\x93\x40", 6) + std::string(40, '\x40');
+  }
   if (kind == "utf16") {
     const std::string text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Invoice xmlns=\"urn:example:billing\"/>";
     std::string s = "\xFF\xFE";  // little-endian BOM

@@ -884,6 +884,131 @@ TEST(ValidationNamespacePool, GrowthIsVisibleAndAFreshLoadStartsAtZero) {
   EXPECT_EQ(load_test_types()->namespace_pool_growth(), 0u);
 }
 
+// Namespace declarations are counted before Xerces sees the document: Xerces keeps every URI
+// it meets, so a refused flood must not reach it at all.
+std::string flood(int n, const std::string& prefix = "urn:flood:", std::size_t pad = 0) {
+  std::string doc = "<?xml version=\"1.0\"?>\n<x:R xmlns:x='urn:root'\n";
+  for (int i = 0; i < n; ++i) doc += " xmlns:p" + std::to_string(i) + "='" + prefix + std::to_string(i) + std::string(pad, 'a') + "'";
+  return doc + "/>\n";
+}
+
+std::string to_utf32be(const std::string& ascii) {
+  std::string out;
+  for (const char c : ascii) out += std::string("\0\0\0", 3) + c;
+  return out;
+}
+
+TEST(ValidationNamespaceLimits, TooManyDistinctUrisAreRefusedBeforeTheParserSeesThem) {
+  Limits limits;
+  limits.max_namespaces = 8;
+  auto set = load_test_types(limits);
+  Validator v(set);
+  const Outcome at = v.validate(flood(7));  // 7 + the root's own = 8
+  EXPECT_EQ(at.verdict, Verdict::unknown_type) << describe(at);
+  EXPECT_EQ(set->namespace_pool_growth(), 8u);
+  const Outcome over = v.validate(flood(8, "urn:other:"));
+  EXPECT_EQ(over.verdict, Verdict::limit_exceeded) << describe(over);
+  ASSERT_EQ(over.issues.size(), 1u);
+  EXPECT_EQ(over.issues[0].line, 3u);
+  EXPECT_NE(over.issues[0].message.find("more than 8 distinct namespace URIs"), std::string::npos) << describe(over);
+  EXPECT_EQ(set->namespace_pool_growth(), 8u) << "the refused document's URIs never reached the pool";
+}
+
+TEST(ValidationNamespaceLimits, ALongUriIsRefusedAtItsLine) {
+  Limits limits;
+  limits.max_namespace_uri_length = 100;
+  auto set = load_test_types(limits);
+  Validator v(set);
+  const std::string ok = "<x:R xmlns:x='urn:" + std::string(96, 'a') + "'/>";  // 100 characters
+  EXPECT_EQ(v.validate(ok).verdict, Verdict::unknown_type);
+  const std::string doc = "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<x:R\n  xmlns:x = \"urn:" + std::string(97, 'a') + "\"/>";
+  const Outcome o = v.validate(doc);
+  EXPECT_EQ(o.verdict, Verdict::limit_exceeded) << describe(o);
+  ASSERT_EQ(o.issues.size(), 1u);
+  EXPECT_EQ(o.issues[0].line, 4u);
+  EXPECT_NE(o.issues[0].message.find("101 characters (at most 100)"), std::string::npos) << describe(o);
+  EXPECT_EQ(set->namespace_pool_growth(), 1u) << "only the accepted document's URI";
+}
+
+TEST(ValidationNamespaceLimits, OneUriRepeatedOnEveryElementCountsOnce) {
+  Limits limits;
+  limits.max_namespaces = 4;
+  auto set = load_test_types(limits);
+  Validator v(set);
+  MessageParts p;
+  p.charges.clear();
+  for (int i = 0; i < 200; ++i) {
+    p.charges += "  <t:Charge xmlns:t=\"" + std::string(kT) + "\"><t:ChargeID>CH-" + std::to_string(i) +
+                 "</t:ChargeID><t:Statute>PC 1</t:Statute><t:Erased>false</t:Erased></t:Charge>\n";
+  }
+  const Outcome o = v.validate(p.str());
+  EXPECT_TRUE(o.ok()) << describe(o);
+}
+
+TEST(ValidationNamespaceLimits, WhatOnlyLooksLikeADeclarationIsNotCounted) {
+  Limits limits;
+  limits.max_namespaces = 4;
+  auto set = load_test_types(limits);
+  Validator v(set);
+  MessageParts p;
+  std::string fake;
+  for (int i = 0; i < 10; ++i) fake += " xmlns:f" + std::to_string(i) + "='urn:fake:" + std::to_string(i) + "'";
+  p.tail = "  <!--" + fake + " -->\n  <?pi" + fake + " ?>\n";
+  p.code = "  <t:Code><![CDATA[<a" + fake + ">]]></t:Code>\n";
+  p.root_attrs = " version=\"1\"";
+  const Outcome o = v.validate(p.str());
+  // Whatever the schema says about the content, the census must not refuse it.
+  EXPECT_NE(o.verdict, Verdict::limit_exceeded) << describe(o);
+  const Outcome text = v.validate("<x:R xmlns:x='urn:root'>" + fake + "</x:R>");
+  EXPECT_EQ(text.verdict, Verdict::unknown_type) << describe(text);
+  const Outcome attr = v.validate("<x:R xmlns:x='urn:root' a=\"" + fake + "\"/>");
+  EXPECT_EQ(attr.verdict, Verdict::unknown_type) << describe(attr);
+}
+
+TEST(ValidationNamespaceLimits, OtherEncodingsAreCountedToo) {
+  Limits limits;
+  limits.max_namespaces = 8;
+  auto set = load_test_types(limits);
+  Validator v(set);
+  const std::string doc = flood(20);
+  const Outcome u16 = v.validate(to_utf16le_with_bom(doc));
+  EXPECT_EQ(u16.verdict, Verdict::limit_exceeded) << describe(u16);
+  const Outcome u16_nobom = v.validate(to_utf16le_with_bom(doc).substr(2));
+  EXPECT_EQ(u16_nobom.verdict, Verdict::limit_exceeded) << describe(u16_nobom);
+  const Outcome u32 = v.validate(to_utf32be(doc));
+  EXPECT_EQ(u32.verdict, Verdict::limit_exceeded) << describe(u32);
+  const Outcome u32_bom = v.validate(std::string("\0\0\xFE\xFF", 4) + to_utf32be(doc));
+  EXPECT_EQ(u32_bom.verdict, Verdict::limit_exceeded) << describe(u32_bom);
+  EXPECT_EQ(set->namespace_pool_growth(), 0u);
+  const Outcome ebcdic = v.validate("\x4C\x6F\xA7\x94\x93\x40");
+  EXPECT_EQ(ebcdic.verdict, Verdict::malformed) << describe(ebcdic);
+  EXPECT_NE(ebcdic.issues.at(0).message.find("EBCDIC"), std::string::npos) << describe(ebcdic);
+}
+
+TEST(ValidationEncoding, ADeclarationThatContradictsTheBytesIsMalformed) {
+  auto set = load_test_types();
+  Validator v(set);
+  const std::string body = "<x:R xmlns:x='urn:root'/>";
+  const auto decl = [](const char* enc) { return std::string("<?xml version=\"1.0\" encoding=\"") + enc + "\"?>"; };
+  const auto verdict = [&](const std::string& doc) { return v.validate(doc).verdict; };
+  // Agreeing: decoded, then refused by type.
+  EXPECT_EQ(verdict(decl("UTF-8") + body), Verdict::unknown_type);
+  EXPECT_EQ(verdict("\xEF\xBB\xBF" + decl("utf-8") + body), Verdict::unknown_type);
+  EXPECT_EQ(verdict(decl("ISO-8859-1") + body), Verdict::unknown_type);
+  EXPECT_EQ(verdict(to_utf16le_with_bom(decl("UTF-16") + body)), Verdict::unknown_type);
+  EXPECT_EQ(verdict(to_utf16le_with_bom(decl("UTF-16LE") + body)), Verdict::unknown_type);
+  // Contradicting.
+  const Outcome bom8 = v.validate("\xEF\xBB\xBF" + decl("UTF-16") + body);
+  EXPECT_EQ(bom8.verdict, Verdict::malformed) << describe(bom8);
+  EXPECT_NE(bom8.issues.at(0).message.find("names the encoding UTF-16"), std::string::npos) << describe(bom8);
+  EXPECT_EQ(verdict("\xEF\xBB\xBF" + decl("ISO-8859-1") + body), Verdict::malformed);
+  EXPECT_EQ(verdict(to_utf16le_with_bom(decl("UTF-8") + body)), Verdict::malformed);
+  EXPECT_EQ(verdict(to_utf16le_with_bom(decl("UTF-16BE") + body)), Verdict::malformed);
+  EXPECT_EQ(verdict(decl("UTF-32") + body), Verdict::malformed);
+  EXPECT_EQ(verdict(to_utf32be(decl("UTF-8") + body)), Verdict::malformed);
+  EXPECT_EQ(set->namespace_pool_growth(), 1u) << "urn:root, from the agreeing documents";
+}
+
 // --- 10. schema loading errors
 // --------------------------------------------------------------------
 
@@ -1187,6 +1312,38 @@ TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
   EXPECT_NE(holder.current().get(), first.get());
   EXPECT_LE(holder.current()->namespace_pool_growth(), 50u);
   EXPECT_TRUE(Validator::for_this_thread(holder.current()).validate(valid).ok());
+}
+
+// Few URIs, but long ones: the renewal counts their bytes too.
+TEST(ValidationSchemaHolder, RenewsAfterNamespaceBytes) {
+  using namespace cjhub::validation;
+  const auto dir = cjhub::test::data_dir() / "validation";
+  MessageTypeSpec t;
+  t.name = "T";
+  t.root_namespace = "urn:cjhub:test:t";
+  t.root_local_name = "Message";
+  t.schema_files = {(dir / "t.xsd").string()};
+  t.namespaces = {{"t", "urn:cjhub:test:t"}};
+  t.keys = {{"message_id", "t:Message/t:MessageID"}};
+  SchemaHolder holder({t}, Limits{}, 10000, 64 * 1024);
+  const auto first = holder.current();
+  for (int i = 0; i < 30; ++i) {  // 30 URIs of 1,000 characters: about 60 KB of UTF-16
+    const std::string doc = "<x:Junk xmlns:x='urn:" + std::to_string(i) + std::string(1000, 'a') + "'/>";
+    EXPECT_FALSE(Validator::for_this_thread(holder.current()).validate(doc).ok());
+    holder.renew_if_grown();
+  }
+  EXPECT_EQ(holder.renewals(), 0u);
+  EXPECT_GT(first->namespace_pool_bytes(), 30u * 2000u);
+  EXPECT_LT(first->namespace_pool_bytes(), 64u * 1024u);
+  for (int i = 30; i < 40; ++i) {
+    const std::string doc = "<x:Junk xmlns:x='urn:" + std::to_string(i) + std::string(1000, 'a') + "'/>";
+    EXPECT_FALSE(Validator::for_this_thread(holder.current()).validate(doc).ok());
+    holder.renew_if_grown();
+  }
+  EXPECT_EQ(holder.renewals(), 1u);
+  EXPECT_NE(holder.current().get(), first.get());
+  EXPECT_LT(holder.current()->namespace_pool_bytes(), 64u * 1024u);
+  EXPECT_LT(holder.current()->namespace_pool_growth(), 40u);
 }
 
 // Xerces builds a pattern facet's character-class maps lazily, on first use, without a lock, and

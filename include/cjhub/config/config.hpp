@@ -51,6 +51,9 @@ struct Limits {
   std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_element_depth = 256;
+  std::size_t max_namespaces = 100;             // distinct namespace URIs per document
+  std::size_t max_namespace_uri_length = 1024;  // characters per namespace URI
+  std::size_t namespace_renewal_bytes = 8u << 20;  // URI bytes collected before schemas are reloaded
 };
 
 struct Ingest {

@@ -33,6 +33,9 @@ struct MessageTypeSpec {
 struct Limits {
   std::size_t max_depth = 256;          // element nesting deeper than this is refused
   std::size_t max_key_value_bytes = 1024;  // a routing key value longer than this is refused
+  // Checked before Xerces sees the document (it keeps every namespace URI it meets):
+  std::size_t max_namespaces = 100;            // distinct namespace URIs declared in one document
+  std::size_t max_namespace_uri_length = 1024;  // characters in one namespace URI
 };
 
 // Why a document was not accepted. The HTTP layer maps these to problem types.
@@ -94,6 +97,8 @@ class SchemaSet {
   // bound (roughly 0.7 KB per distinct 100-character URI). Load a fresh SchemaSet (a reload)
   // when this passes a threshold to reclaim the memory.
   std::size_t namespace_pool_growth() const noexcept;
+  // The memory those URIs take in the pool, in bytes of UTF-16 text (counted incrementally).
+  std::size_t namespace_pool_bytes() const noexcept;
 
   struct Impl;
   const Impl& impl() const noexcept { return *impl_; }
