@@ -36,15 +36,68 @@ void AuditLog::stop(std::chrono::steady_clock::time_point deadline) {
   thread_.join();
 }
 
+namespace {
+
+// "10.1.2.3:51514" -> "10.1.2.3", "[::1]:443" -> "[::1]": a peer reconnecting from new ports is
+// one peer.
+std::string peer_host(const std::string& source) {
+  const auto colon = source.rfind(':');
+  if (colon == std::string::npos || colon + 1 == source.size()) return source;
+  if (source.find_first_not_of("0123456789", colon + 1) != std::string::npos) return source;
+  if (source.find(':') != colon && source.front() != '[') return source;  // a bare IPv6 address
+  return source.substr(0, colon);
+}
+
+bool is_refusal(const store::AuditEvent& e) { return e.outcome.rfind("refused:", 0) == 0; }
+
+}  // namespace
+
 void AuditLog::record(store::AuditEvent e) {
-  {
-    std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex_);
+  if (!is_refusal(e)) {
     if (queue_.size() >= settings_.queue_capacity) {
       stats_.dropped.fetch_add(1);
       return;
     }
     queue_.push_back(std::move(e));
+    return;
   }
+  std::string key = e.action;
+  for (const auto* part : {&e.outcome, &e.ori, &e.actor}) (key += '\x1f') += *part;
+  (key += '\x1f') += peer_host(e.source);
+  if (const auto it = window_.find(key); it != window_.end()) {
+    ++it->second.more;
+    stats_.aggregated.fetch_add(1);
+    return;
+  }
+  if (window_.size() >= settings_.max_refusal_keys) {
+    ++unitemised_;
+    stats_.aggregated.fetch_add(1);
+    return;
+  }
+  window_.emplace(std::move(key), RefusalCount{e, 0});
+  refusal_queue_.push_back(std::move(e));
+}
+
+void AuditLog::close_window(std::vector<store::AuditEvent>& out) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - window_start_);
+  for (auto& [key, count] : window_) {
+    if (count.more == 0) continue;
+    auto e = count.first;
+    e.object.clear();
+    e.source = peer_host(e.source);
+    e.detail = std::to_string(count.more) + " more refusal(s) like this from " + e.source + " in the last " +
+               std::to_string(seconds.count()) + " s";
+    out.push_back(std::move(e));
+  }
+  if (unitemised_ > 0) {
+    out.push_back({"hub", "", "audit", "refusals-not-itemised", "", "",
+                   std::to_string(unitemised_) + " refusal(s) beyond " + std::to_string(settings_.max_refusal_keys) +
+                       " distinct peers and reasons in the last " + std::to_string(seconds.count()) + " s"});
+  }
+  window_.clear();
+  unitemised_ = 0;
+  window_start_ = std::chrono::steady_clock::now();
 }
 
 void AuditLog::run() {
@@ -63,6 +116,13 @@ void AuditLog::run() {
       while (!queue_.empty() && batch.size() < 5000) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+      while (!refusal_queue_.empty() && batch.size() < 10000) {
+        batch.push_back(std::move(refusal_queue_.front()));
+        refusal_queue_.pop_front();
+      }
+      if (stopping || std::chrono::steady_clock::now() - window_start_ >= settings_.aggregate_interval) {
+        close_window(batch);
       }
     }
     const auto now = std::chrono::steady_clock::now();
@@ -97,22 +157,26 @@ void AuditLog::run() {
         last_complaint = now;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      // Put the batch back in front (order kept), within the queue's bounds.
+      // Put the batch back in front (order kept), each event in its own queue and within its
+      // bounds: refusals waiting never take the place of a state change.
       std::lock_guard lock(mutex_);
       for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
-        if (queue_.size() >= settings_.queue_capacity) {
+        const bool refusal = is_refusal(*it) || it->outcome == "refusals-not-itemised";
+        auto& q = refusal ? refusal_queue_ : queue_;
+        if (q.size() >= (refusal ? 2 * settings_.max_refusal_keys : settings_.queue_capacity)) {
           stats_.dropped.fetch_add(1);
           continue;
         }
-        queue_.push_front(std::move(*it));
+        q.push_front(std::move(*it));
       }
     }
     if (stopping) {
       std::lock_guard lock(mutex_);
-      if (queue_.empty() || std::chrono::steady_clock::now() >= deadline_) {
-        if (!queue_.empty()) {
-          lg->error("audit trail: {} record(s) could not be written before shutdown", queue_.size());
-          stats_.dropped.fetch_add(queue_.size());
+      const auto left = queue_.size() + refusal_queue_.size();
+      if (left == 0 || std::chrono::steady_clock::now() >= deadline_) {
+        if (left > 0) {
+          lg->error("audit trail: {} record(s) could not be written before shutdown", left);
+          stats_.dropped.fetch_add(left);
         }
         return;
       }

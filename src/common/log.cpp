@@ -1,5 +1,7 @@
 #include "cjhub/common/log.hpp"
 
+#include "cjhub/common/utf8.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -30,28 +32,6 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
-// Length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when there is none.
-std::size_t utf8_sequence(std::string_view s) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 }  // namespace
 
 void append_json_escaped(std::string_view text, std::string& out) {
@@ -73,7 +53,7 @@ void append_json_escaped(std::string_view text, std::string& out) {
       ++i;
       continue;
     }
-    const auto n = utf8_sequence(text.substr(i));
+    const auto n = utf8_sequence_length(text.substr(i));
     if (n == 0) {
       out += "\\ufffd";
       ++i;

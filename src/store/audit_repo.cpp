@@ -1,5 +1,7 @@
 #include "cjhub/store/audit_repo.hpp"
 
+#include "cjhub/common/utf8.hpp"
+
 #include <pqxx/pqxx>
 
 #include "cjhub/common/crypto.hpp"
@@ -46,14 +48,17 @@ void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events) {
   if (events.empty()) return;
   std::vector<std::string> actor, action, outcome;
   std::vector<std::optional<std::string>> ori, object, source, detail;
+  // Every field is capped and made valid UTF-8: a peer chooses much of what is recorded (a path,
+  // a certificate subject), and one record must neither bloat a chain kept for 400 days nor make
+  // the batch it travels in fail.
   for (const auto& e : events) {
-    actor.push_back(e.actor);
-    ori.push_back(values::opt(e.ori));
-    action.push_back(e.action);
-    outcome.push_back(e.outcome);
-    object.push_back(values::opt(e.object));
-    source.push_back(values::opt(e.source));
-    detail.push_back(values::opt(e.detail.substr(0, 500)));
+    actor.push_back(utf8_capped(e.actor, kAuditFieldCaps.actor));
+    ori.push_back(values::opt(utf8_capped(e.ori, kAuditFieldCaps.ori)));
+    action.push_back(utf8_capped(e.action, kAuditFieldCaps.action));
+    outcome.push_back(utf8_capped(e.outcome, kAuditFieldCaps.outcome));
+    object.push_back(values::opt(utf8_capped(e.object, kAuditFieldCaps.object)));
+    source.push_back(values::opt(utf8_capped(e.source, kAuditFieldCaps.source)));
+    detail.push_back(values::opt(utf8_capped(e.detail, kAuditFieldCaps.detail)));
   }
   tx.exec_prepared0(sql::kInsertAuditName, values::text_array(actor), values::opt_text_array(ori),
                     values::text_array(action), values::text_array(outcome), values::opt_text_array(object),

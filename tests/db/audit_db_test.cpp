@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "cjhub/audit/audit_log.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "support/test_db.hpp"
@@ -123,6 +124,85 @@ TEST_F(AuditDb, UnsealedRecordsPastTheGraceAreCounted) {
   EXPECT_TRUE(v.ok());
   EXPECT_EQ(v.records, 0);
   EXPECT_EQ(v.unsealed_stale, 3);
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+class AuditLogDb : public AuditDb {
+ protected:
+  audit::Settings settings() {
+    audit::Settings s;
+    s.db_url = db_->url();
+    s.flush_interval = std::chrono::milliseconds(20);
+    s.seal_interval = std::chrono::milliseconds(50);
+    return s;
+  }
+};
+
+TEST_F(AuditLogDb, EveryFieldIsCappedAndValidUtf8) {
+  audit::AuditLog log(settings());
+  log.start();
+  const std::string path(16 * 1024, '/');
+  log.record({"CN=" + std::string(4000, 'x'), "CT0064000", "authorization", "refused:not-found",
+              "GET " + path, "10.0.0.1:1234", std::string("bad \xff\xfe bytes ") + std::string(2000, 'd')});
+  log.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  ASSERT_EQ(db_->count("SELECT count(*) FROM audit_log"), 1);
+  EXPECT_LE(db_->count("SELECT octet_length(object) FROM audit_log"), 512);
+  EXPECT_LE(db_->count("SELECT octet_length(actor) FROM audit_log"), 256);
+  EXPECT_LE(db_->count("SELECT octet_length(detail) FROM audit_log"), 500);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE detail LIKE 'bad \uFFFD\uFFFD bytes %' "
+                       "AND object LIKE '%...'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NOT NULL"), 1) << "sealed";
+}
+
+TEST_F(AuditLogDb, AFloodOfRefusalsIsAggregatedAndNeverCrowdsOutAStateChange) {
+  auto s = settings();
+  s.queue_capacity = 50;  // small: a flood that shared the queue would crowd the admin events out
+  audit::AuditLog log(s);
+  log.start();
+  for (int i = 0; i < 60000; ++i) {
+    log.record({"urn:cjhub:ori:CT0064000", "CT0064000", "submission", "refused:malformed-xml", "",
+                "10.0.0.1:" + std::to_string(1024 + i % 60000), ""});
+    if (i % 2000 == 0) {
+      log.record({"cli:ops", "CTDCJ0000", "admin", "paused", "endpoint CTDCJ0000/main", "local",
+                  "flood " + std::to_string(i)});
+    }
+    if (i % 10000 == 0) {  // another peer, another reason: itemised too
+      log.record({"urn:cjhub:ori:CTDESPP00", "CTDESPP00", "authorization", "refused:forbidden", "GET /metrics",
+                  "10.0.0.2:4000", "operators only"});
+    }
+  }
+  log.stop(std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  EXPECT_EQ(log.stats().dropped.load(), 0u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'admin'"), 30) << "every state change kept";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:malformed-xml'"), 2)
+      << "the first refusal itemised, the others in one summary";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:malformed-xml' "
+                       "AND source = '10.0.0.1' AND detail LIKE '59999 more refusal(s) like this from 10.0.0.1 %'"),
+            1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:forbidden'"), 2);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE detail LIKE '5 more refusal(s)%from 10.0.0.2%'"), 1);
+  EXPECT_EQ(log.stats().aggregated.load(), 59999u + 5u);
+  EXPECT_LT(db_->count("SELECT count(*) FROM audit_log"), 40) << "60,000 refusals do not make 60,000 records";
+}
+
+TEST_F(AuditLogDb, DistinctRefusalsBeyondTheCapAreCountedInOneRecord) {
+  auto s = settings();
+  s.max_refusal_keys = 100;
+  audit::AuditLog log(s);
+  log.start();
+  for (int i = 0; i < 1000; ++i) {
+    log.record({"(no certificate)", "", "connection", "refused:tls", "", "10.1." + std::to_string(i / 250) + "." +
+                std::to_string(i % 250) + ":443", "handshake failed"});
+  }
+  log.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:tls'"), 100);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refusals-not-itemised' "
+                       "AND detail LIKE '900 refusal(s) beyond 100 distinct%'"), 1);
 }
 
 }  // namespace

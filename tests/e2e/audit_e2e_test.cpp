@@ -63,7 +63,10 @@ TEST_F(Audit, SubmissionsRefusalsAndAdminAttemptsAreRecordedAndTheChainVerifies)
 
 TEST_F(Audit, VerifyFailsNamingAnAlteredOrDeletedRecord) {
   auto hpd = client("hartford-pd");
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(hpd.request("GET", "/v1/admin/endpoints").status, 403u);
+  // Three refusals of different kinds: three records (repeats of one kind would be aggregated).
+  EXPECT_EQ(hpd.request("GET", "/v1/admin/endpoints").status, 403u);
+  EXPECT_EQ(hpd.request("POST", "/v1/messages", "<not-xml").status, 400u);
+  EXPECT_EQ(hpd.request("POST", "/v1/messages", "{}", {}, "application/json").status, 415u);
   wait_sealed();
   const auto altered = db_->scalar("SELECT id FROM audit_log ORDER BY chain_seq DESC OFFSET 1 LIMIT 1");
   const auto original = db_->scalar("SELECT outcome FROM audit_log WHERE id = " + altered);

@@ -10,6 +10,7 @@
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
+#include "cjhub/common/utf8.hpp"
 #include "cjhub/identity/directory.hpp"
 
 namespace cjhub {
@@ -226,6 +227,30 @@ TEST(JsonLog, EveryLineIsValidJsonWhateverTheMessageHolds) {
   EXPECT_EQ(v.at("module").as_string(), "ingress");
   EXPECT_EQ(v.at("level").as_string(), "warning");
   EXPECT_NE(std::string(v.at("msg").as_string()).find("\"}\n{"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+TEST(Utf8, CappedTextIsValidAndCutOnACharacterBoundary) {
+  EXPECT_EQ(utf8_capped("short", 10), "short");
+  EXPECT_EQ(utf8_capped("exactly10!", 10), "exactly10!");
+  EXPECT_EQ(utf8_capped("eleven char", 10), "eleven ...");
+  // "ä" is two bytes: never split.
+  EXPECT_EQ(utf8_capped("\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4\xC3\xA4", 8), "\xC3\xA4\xC3\xA4...");
+  EXPECT_EQ(utf8_capped("a\xFF" "b", 10), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(utf8_capped("\xED\xA0\x80", 20), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") << "a surrogate";
+  EXPECT_EQ(utf8_capped(std::string(100, 'x'), 2), "") << "no room even for the mark";
+  for (std::size_t cap = 0; cap < 40; ++cap) {
+    const auto out = utf8_capped("\xF0\x9F\x98\x80 caf\xC3\xA9 \xFF\xFE tail", cap);
+    EXPECT_LE(out.size(), cap);
+    std::string inner;
+    log::append_json_escaped(out, inner);
+    EXPECT_EQ(inner.find("\\ufffd"), std::string::npos) << "valid UTF-8 at cap " << cap;
+  }
 }
 
 }  // namespace

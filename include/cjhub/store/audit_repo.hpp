@@ -24,7 +24,13 @@ struct AuditEvent {
   std::string detail;   // a short reason
 };
 
-// Appends the events inside `tx` (one statement).
+// The most bytes each field keeps (cut on a character boundary, ending in "...").
+struct AuditFieldCaps {
+  std::size_t actor = 256, ori = 64, action = 64, outcome = 128, object = 512, source = 256, detail = 500;
+};
+inline constexpr AuditFieldCaps kAuditFieldCaps{};
+
+// Appends the events inside `tx` (one statement), each field capped and valid UTF-8.
 void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events);
 // The same in a transaction of its own.
 void record_audit(pqxx::connection& conn, const std::vector<AuditEvent>& events);
