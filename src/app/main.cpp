@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
   auto* sink_crl_opt = sink_cmd->add_option("--crl", sink_crl, "PEM CRL checked for client certificates")
                            ->check(CLI::ExistingFile);
   sink_cmd->add_option("--ori", sink.ori, "This agency's ORI (origin of its acknowledgements)")->required();
+  sink_cmd->add_option("--hub-uri", sink.hub_uris,
+                       "SAN URI of the hub's client certificate; deliveries from any other certificate get 403 "
+                       "(repeatable)")
+      ->capture_default_str();
   sink_cmd->add_option("--threads", sink.threads, "I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
   sink_cmd->add_option("--dir", sink.dir, "Store each accepted body as DIR/<delivery-id>.xml");
   sink_cmd->add_option("--log", sink.log_file, "Append one JSON line per delivery here (default: stdout)");
@@ -56,7 +60,9 @@ int main(int argc, char** argv) {
   sink_cmd->add_option("--ack", sink_ack, "Acknowledgements: none, sync (in the 200 answer) or async (POSTed to the hub)")
       ->check(CLI::IsMember({"none", "sync", "async"}))->capture_default_str();
   sink_cmd->add_flag("--ack-all", sink.ack_all, "Acknowledge every message, not only those with Cjhub-Ack-Required: true");
-  sink_cmd->add_option("--ack-status", sink.ack_status, "AcknowledgementStatusCode: received or completed")
+  sink_cmd->add_option("--ack-status", sink.ack_status,
+                       "AcknowledgementStatusCode: received or completed (completed: deletes the case's bodies "
+                       "from --dir before confirming an erasure, and logs case keys only as SHA-256)")
       ->check(CLI::IsMember({"received", "completed"}))->capture_default_str();
   sink_cmd->add_option("--ack-delay-ms", sink_ack_delay_ms, "async: wait this long before posting the acknowledgement")
       ->check(CLI::Range(0L, 3600000L))->capture_default_str();

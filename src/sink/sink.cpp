@@ -325,6 +325,24 @@ std::string SinkHandler::ack_body(const std::string& delivery_id, const std::str
   return body;
 }
 
+std::size_t SinkHandler::erase_case(const std::string& case_key) {
+  std::size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(opts_.dir)) {
+    if (entry.path().extension() != ".case") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (key != case_key) continue;
+    auto body = entry.path();
+    body.replace_extension(".xml");
+    std::error_code ec;
+    if (fs::remove(body, ec)) ++n;
+    if (ec) throw std::runtime_error(fmt::format("cannot delete {}: {}", body.string(), ec.message()));
+    fs::remove(entry.path(), ec);
+    if (ec) throw std::runtime_error(fmt::format("cannot delete {}: {}", entry.path().string(), ec.message()));
+  }
+  return n;
+}
+
 std::string SinkHandler::log_line(const api::Request& req, const DeliveryHeaders& d, unsigned status) const {
   json::object o;
   o["t"] = rfc3339(req.received_at.time_since_epoch().count() != 0 ? req.received_at : now_utc());
@@ -333,10 +351,12 @@ std::string SinkHandler::log_line(const api::Request& req, const DeliveryHeaders
   o["attempt"] = d.attempt;
   o["message_type"] = d.message_type;
   o["sender_ori"] = d.sender_ori;
+  const bool hashed = opts_.ack_status == "completed";  // a sink that confirms deletion names no case
+  const char* case_field = hashed ? "case_key_sha256" : "case_key";
   if (d.case_key) {
-    o["case_key"] = *d.case_key;
+    o[case_field] = hashed ? to_hex(sha256(*d.case_key)) : *d.case_key;
   } else {
-    o["case_key"] = nullptr;
+    o[case_field] = nullptr;
   }
   o["ack_required"] = d.ack_required;
   o["sha256"] = to_hex(sha256(req.body));
@@ -367,7 +387,14 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
 
   stats_.received.fetch_add(1);
   const auto d = DeliveryHeaders::from(headers);
-  if (opts_.hang) {
+  const bool from_hub = std::any_of(req.peer.san_uris.begin(), req.peer.san_uris.end(), [&](const std::string& u) {
+    return std::find(opts_.hub_uris.begin(), opts_.hub_uris.end(), u) != opts_.hub_uris.end();
+  });
+  if (!from_hub) {
+    log::get("sink")->warn("refused a delivery from {} (certificate {}): not the hub's certificate", req.remote,
+                           req.peer.san_uris.empty() ? req.peer.subject : req.peer.san_uris.front());
+    r = api::problem(api::Problem::forbidden, "deliveries are accepted only from the hub's certificate");
+  } else if (opts_.hang) {
     out.answer = false;
   } else if (opts_.status != 0 && !is_2xx(opts_.status)) {
     r = simulated(opts_.status, fmt::format("this sink answers {} to every delivery (--status)", opts_.status),
@@ -384,16 +411,22 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     r.status = opts_.status != 0 ? opts_.status : 200;
     r.content_type = "text/plain; charset=utf-8";
     bool stored = true;
+    const bool wants_ack = opts_.ack != AckMode::none && (d.ack_required || opts_.ack_all);
     if (!opts_.dir.empty()) {
       try {
+        // "completed" is a promise that the case's data is gone: delete before confirming.
+        if (wants_ack && d.ack_required && opts_.ack_status == "completed" && d.case_key) {
+          const auto n = erase_case(*d.case_key);
+          log::get("sink")->info("erasure {}: deleted {} stored message(s) of the case", d.delivery_id, n);
+        }
         write_atomically(opts_.dir / (d.delivery_id + ".xml"), req.body);
+        if (d.case_key) write_atomically(opts_.dir / (d.delivery_id + ".case"), *d.case_key);
       } catch (const std::exception& e) {
         log::get("sink")->error("cannot store delivery {}: {}", d.delivery_id, e.what());
         r = api::problem(api::Problem::internal_error, "the sink could not store the message");
         stored = false;
       }
     }
-    const bool wants_ack = opts_.ack != AckMode::none && (d.ack_required || opts_.ack_all);
     if (stored && wants_ack) {
       auto body = ack_body(d.delivery_id, d.message_id);
       if (opts_.ack == AckMode::sync) {

@@ -128,8 +128,9 @@ inline constexpr const char* kLockCases =
 inline constexpr const char* kMarkDeliveredManyName = "mark_delivered_many";
 inline constexpr const char* kMarkDeliveredMany =
     "UPDATE deliveries d SET "
-    "state = CASE WHEN u.ack_status IS NULL THEN 'delivered' WHEN u.ack_status = 'rejected' THEN 'rejected' "
-    "        ELSE 'acknowledged' END, "
+    // An acknowledgement that came before the delivery (recorded, the delivery still sent) counts.
+    "state = CASE WHEN coalesce(u.ack_status, d.ack_status) IS NULL THEN 'delivered' "
+    "        WHEN coalesce(u.ack_status, d.ack_status) = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
     "delivered_at = CASE WHEN d.state IN ('in_flight', 'pending') THEN now() ELSE coalesce(d.delivered_at, now()) END, "
     "last_status = CASE WHEN d.state IN ('in_flight', 'pending') THEN u.status ELSE d.last_status END, "
     "last_error = CASE WHEN d.state IN ('in_flight', 'pending') THEN NULL ELSE d.last_error END, "
@@ -211,10 +212,17 @@ inline constexpr const char* kAckTargetCaseByDocument =
 inline constexpr const char* kMessageExistsById = "SELECT count(*) FROM messages WHERE id = $1::uuid";
 inline constexpr const char* kMessageExistsByDocument =
     "SELECT count(*) FROM messages WHERE document_id = $1";
+// An acknowledgement of a delivery that was never attempted (queued or pending, no attempt) is
+// recorded, but the delivery is still sent: an agency cannot confirm away a notice it never got.
+// Otherwise (attempted: the bytes may have arrived even if no answer did) it finishes the delivery.
 inline constexpr const char* kApplyAck =
-    "UPDATE deliveries SET ack_status = $2, ack_reason = $3, ack_message_id = $4::uuid, "
-    "acknowledged_at = now(), state = CASE WHEN $2 = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
-    "delivered_at = coalesce(delivered_at, now()), lease_until = NULL, leased_by = NULL "
+    "UPDATE deliveries SET ack_status = $2, ack_reason = $3, ack_message_id = $4::uuid, acknowledged_at = now(), "
+    "state = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN state "
+    "             WHEN $2 = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
+    "delivered_at = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN delivered_at "
+    "                    ELSE coalesce(delivered_at, now()) END, "
+    "lease_until = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN lease_until END, "
+    "leased_by = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN leased_by END "
     "WHERE id = $1::uuid AND state <> 'suppressed'";
 
 // --- dispatch ---------------------------------------------------------------------------------
@@ -418,12 +426,12 @@ inline constexpr const char* kErasureSummary =
     "to_char(x.follow_up_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS follow_up, "
     "x.redacted_messages, x.suppressed_deliveries, count(d.id) AS recipients, "
     "count(d.delivered_at) AS delivered, count(d.acknowledged_at) AS acknowledged, "
-    "count(d.id) FILTER (WHERE d.ack_status = 'completed') AS confirmed, "
+    "count(d.id) FILTER (WHERE d.ack_status = 'completed' AND d.attempts > 0) AS confirmed, "
     "count(d.id) FILTER (WHERE d.state = 'rejected') AS rejected, "
-    "count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at "
+    "count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at "
     "                    AND x.superseded_by IS NULL) AS overdue, "
     "CASE WHEN x.superseded_by IS NOT NULL THEN 'superseded' "
-    "     WHEN count(d.id) FILTER (WHERE d.ack_status IS DISTINCT FROM 'completed') = 0 THEN 'complete' "
+    "     WHEN count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0)) = 0 THEN 'complete' "
     "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
     "x.received_at AS sort_at "
     "FROM erasures x LEFT JOIN deliveries d ON d.message_id = x.id AND d.erasure_id = x.id "
@@ -440,8 +448,8 @@ inline constexpr const char* kErasureRecipients =
     "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "d.ack_status, d.ack_reason, d.last_error, d.id::text, "
-    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.deadline_at AND x.superseded_by IS NULL), "
-    "(d.ack_status IS DISTINCT FROM 'completed' AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
+    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at AND x.superseded_by IS NULL), "
+    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
     "d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
     "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id ORDER BY d.erasure_id, d.recipient_ori";
@@ -458,7 +466,7 @@ inline constexpr const char* kEndpointGauges =
 inline constexpr const char* kErasureGauges =
     "SELECT d.recipient_ori, count(*) FILTER (WHERE now() <= x.deadline_at), count(*) FILTER (WHERE now() > x.deadline_at) "
     "FROM deliveries d JOIN erasures x ON x.id = d.erasure_id AND x.superseded_by IS NULL "
-    "WHERE d.erasure_id IS NOT NULL AND d.ack_status IS DISTINCT FROM 'completed' AND d.state <> 'suppressed' "
+    "WHERE d.erasure_id IS NOT NULL AND (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND d.state <> 'suppressed' "
     "GROUP BY d.recipient_ori "
     "ORDER BY d.recipient_ori";
 

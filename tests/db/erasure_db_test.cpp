@@ -9,6 +9,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/retention_repo.hpp"
 #include "support/test_db.hpp"
@@ -199,6 +200,37 @@ TEST_F(ErasureDb, UnderAcceptALaterMessageIsKeptWithoutContentAndRoutedNowhere) 
     EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + m->id.str() + "'"), 0);
   }
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE case_key = 'OTN-V'"), 1) << "the update recorded an erasure";
+}
+
+// An agency cannot confirm away a notice it never received: its acknowledgement is recorded, the
+// notice is still sent, and only then does the ledger count the confirmation.
+TEST_F(ErasureDb, ANoticeAcknowledgedBeforeItWasSentIsStillSentAndOnlyThenConfirmed) {
+  auto notice = message("E8", "ErasureNotice", "CTJUD0000", "OTN-W");
+  notice.erasure = true;
+  ingest({&notice});
+  auto ack = message("K8", "Acknowledgement", "CT0089000", "");
+  ack.acknowledgement = true;
+  ack.ack_ref = notice.id.str();
+  ack.ack_status = "completed";
+  ASSERT_EQ(ingest({&ack}).results[0].status, store::InsertStatus::inserted);
+  const std::string where = " FROM deliveries WHERE message_id = '" + notice.id.str() + "' AND recipient_ori = 'CT0089000'";
+  EXPECT_EQ(db_->scalar("SELECT state" + where), "pending") << "still to be sent";
+  EXPECT_EQ(db_->scalar("SELECT ack_status" + where), "completed") << "the acknowledgement is kept";
+  store::ErasureFilter f;
+  auto ledger = store::list_erasures(*conn_, f);
+  ASSERT_EQ(ledger.size(), 1u);
+  EXPECT_EQ(ledger[0].confirmed, 0);
+  EXPECT_NE(ledger[0].status, "complete");
+
+  bool sent = false;
+  for (const auto& c : deliver_all()) sent |= c.message_id == notice.id.str() && c.recipient_ori == "CT0089000";
+  EXPECT_TRUE(sent) << "the notice goes out although it was acknowledged";
+  EXPECT_EQ(db_->scalar("SELECT state" + where), "acknowledged");
+  EXPECT_EQ(db_->scalar("SELECT ack_status" + where), "completed");
+  ledger = store::list_erasures(*conn_, f);
+  ASSERT_EQ(ledger.size(), 1u);
+  EXPECT_EQ(ledger[0].confirmed, 1);
+  EXPECT_EQ(ledger[0].status, "complete");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <regex>
 
+#include "cjhub/common/crypto.hpp"
 #include "e2e/delivery_fixture.hpp"
 
 #include <signal.h>
@@ -31,7 +32,7 @@ TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
   EXPECT_EQ(got.at("message_id").as_string(), id);
   EXPECT_EQ(got.at("message_type").as_string(), "ArrestPacket");
   EXPECT_EQ(got.at("sender_ori").as_string(), "CT0064000");
-  EXPECT_EQ(got.at("case_key").as_string(), "OTN-2026-0000123");
+  EXPECT_EQ(got.at("case_key_sha256").as_string(), to_hex(sha256("OTN-2026-0000123")));
   EXPECT_EQ(got.at("attempt").as_int64(), 1);
   EXPECT_EQ(hartford_->receipts().size(), 0u);
 

@@ -25,6 +25,11 @@ class DeliverySuite : public ::testing::Test {
     hartford_ = std::make_unique<SinkProcess>("hartford-pd", "CT0064000", dir_);
     dcj_ = std::make_unique<SinkProcess>("dcj", "CTDCJ0000", dir_);
     judicial_ = std::make_unique<SinkProcess>("judicial", "CTJUD0000", dir_);
+    // The agencies confirm deletion ("completed"), as the erasure ledger expects of them; such a
+    // sink logs case keys only as their SHA-256.
+    for (auto* s : {despp_.get(), hartford_.get(), dcj_.get(), judicial_.get()}) {
+      s->base_args = {"--ack-status", "completed"};
+    }
   }
   void TearDown() override {
     if (HasFailure()) {

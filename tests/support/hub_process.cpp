@@ -145,6 +145,7 @@ void SinkProcess::start(const std::vector<std::string>& extra) {
                                 "--ori", ori_,
                                 "--log", log_path().string(),
                                 "--ready-file", ready.string()};
+  args.insert(args.end(), base_args.begin(), base_args.end());
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn(args, {}, dir_ / (name_ + ".out"));
   port_ = wait_ready(pid_, ready, [this] { return read_file(dir_ / (name_ + ".out")); });

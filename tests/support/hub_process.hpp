@@ -66,6 +66,9 @@ class SinkProcess {
   std::filesystem::path log_path() const { return dir_ / (name_ + ".jsonl"); }
   std::vector<boost::json::object> receipts() const;
 
+  // Passed to every start, before that start's own arguments.
+  std::vector<std::string> base_args;
+
  private:
   std::string name_;
   std::string ori_;

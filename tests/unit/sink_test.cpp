@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cjhub/api/http_types.hpp>
+#include <cjhub/common/crypto.hpp>
 #include <cjhub/common/ids.hpp>
 #include <cjhub/ingress/server.hpp>
 #include <cjhub/sink/ack_poster.hpp>
@@ -89,6 +90,8 @@ api::Request post(std::string body = "abc") {
   r.body = std::move(body);
   r.remote = "127.0.0.1:50000";
   r.received_at = now_utc();
+  r.peer.present = true;
+  r.peer.san_uris = {"urn:cjhub:hub"};  // the hub's client certificate
   return r;
 }
 
@@ -178,7 +181,7 @@ TEST_F(SinkTest, SyncAckIsAValidCissAcknowledgementOfTheMessage) {
   ASSERT_TRUE(o.ok()) << describe(o) << "\n" << r.body;
   EXPECT_EQ(o.type_name, "Acknowledgement");
   EXPECT_EQ(o.first("ack_ref"), kMessageId);
-  EXPECT_EQ(o.first("ack_status"), "completed");
+  EXPECT_EQ(o.first("ack_status"), "received") << "the default promises receipt, not deletion";
   EXPECT_EQ(o.first("origin_ori"), "CTDESPP00");
   EXPECT_EQ(o.first("message_id"), "ACK-" + kDeliveryId);
   EXPECT_EQ(h.stats().acks_sync.load(), 1u);
@@ -186,12 +189,12 @@ TEST_F(SinkTest, SyncAckIsAValidCissAcknowledgementOfTheMessage) {
 
 TEST_F(SinkTest, AckStatusFollowsTheOption) {
   auto o = options();
-  o.ack_status = "received";
+  o.ack_status = "completed";
   auto& h = handler(o);
   const auto r = answer(h, post(), delivery_headers(kDeliveryId, 1, true));
   const auto v = validate_ack(r.body);
   ASSERT_TRUE(v.ok()) << describe(v);
-  EXPECT_EQ(v.first("ack_status"), "received");
+  EXPECT_EQ(v.first("ack_status"), "completed");
 }
 
 TEST_F(SinkTest, ARetriedDeliveryGetsTheSameAcknowledgement) {
@@ -412,10 +415,11 @@ TEST_F(SinkTest, DirStoresAcceptedBodiesByDeliveryId) {
   EXPECT_EQ(test::read_file(file), "<first/>");
   answer(h, post("<second/>"), delivery_headers(kDeliveryId, 2));  // a retry overwrites
   EXPECT_EQ(test::read_file(file), "<second/>");
+  EXPECT_EQ(test::read_file(o.dir / (kDeliveryId + ".case")), "OTN-2026-0000123") << "the case, for erasures";
   answer(h, post("<x/>"), delivery_headers("../escape"));  // refused, nothing written
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(o.dir)) ++files;
-  EXPECT_EQ(files, 1u);
+  EXPECT_EQ(files, 2u);
 
   auto failing = o;
   failing.log_file = dir_ / "failing.log";
@@ -423,6 +427,70 @@ TEST_F(SinkTest, DirStoresAcceptedBodiesByDeliveryId) {
   const auto other = Uuid::v7().str();
   answer(handler(failing), post(), delivery_headers(other));
   EXPECT_FALSE(fs::exists(o.dir / (other + ".xml")));  // a 503 did not accept the message
+}
+
+TEST_F(SinkTest, DeliveriesFromAnyCertificateButTheHubsAreRefused) {
+  auto o = options();
+  o.dir = dir_ / "inbox";
+  o.ack_all = true;
+  auto& h = handler(o);
+  auto forged = post("<forged/>");
+  forged.peer.san_uris = {"urn:cjhub:ori:CT0064000"};  // an agency's certificate from the same CA
+  const auto r = answer(h, forged, delivery_headers(kDeliveryId, 1, true));
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_EQ(r.body.find("<"), std::string::npos) << "no acknowledgement: " << r.body;
+  EXPECT_FALSE(fs::exists(o.dir / (kDeliveryId + ".xml")));
+  EXPECT_EQ(h.stats().acks_sync.load(), 0u);
+  auto none = post("<none/>");
+  none.peer = {};
+  EXPECT_EQ(answer(h, none, delivery_headers(kDeliveryId, 1, true)).status, 403u);
+  const auto lines = lines_of(log_path());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(json::parse(lines[0]).at("status").to_number<std::int64_t>(), 403);
+  // The hub itself is served, and another URI can be named the hub's.
+  EXPECT_EQ(answer(h, post(), delivery_headers(kDeliveryId, 1, true)).status, 200u);
+  auto other = o;
+  other.log_file = dir_ / "other.log";
+  other.hub_uris = {"urn:example:hub-b"};
+  auto from_b = post();
+  from_b.peer.san_uris = {"urn:example:hub-b"};
+  EXPECT_EQ(answer(handler(other), from_b, delivery_headers(Uuid::v7().str())).status, 200u);
+}
+
+TEST_F(SinkTest, CompletedDeletesTheCasesBodiesBeforeConfirmingAndNamesNoCase) {
+  auto o = options();
+  o.dir = dir_ / "inbox";
+  o.ack_status = "completed";
+  auto& h = handler(o);
+  const auto a1 = Uuid::v7().str(), a2 = Uuid::v7().str(), b1 = Uuid::v7().str(), notice = Uuid::v7().str();
+  answer(h, post("<arrest>Doe</arrest>"), delivery_headers(a1, 1, false, std::string("OTN-A")));
+  answer(h, post("<update>Doe</update>"), delivery_headers(a2, 1, false, std::string("OTN-A")));
+  answer(h, post("<arrest>Roe</arrest>"), delivery_headers(b1, 1, false, std::string("OTN-B")));
+  ASSERT_TRUE(fs::exists(o.dir / (a1 + ".xml")));
+  const auto r = answer(h, post("<notice/>"), delivery_headers(notice, 1, true, std::string("OTN-A")));
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_EQ(validate_ack(r.body).first("ack_status"), "completed");
+  EXPECT_FALSE(fs::exists(o.dir / (a1 + ".xml"))) << "erased before the confirmation left";
+  EXPECT_FALSE(fs::exists(o.dir / (a2 + ".xml")));
+  EXPECT_FALSE(fs::exists(o.dir / (a1 + ".case")));
+  EXPECT_TRUE(fs::exists(o.dir / (b1 + ".xml"))) << "another case is kept";
+  EXPECT_TRUE(fs::exists(o.dir / (notice + ".xml"))) << "the notice itself is the record of the erasure";
+  // The log names no case: only its hash.
+  const auto log = test::read_file(log_path());
+  EXPECT_EQ(log.find("OTN-A"), std::string::npos) << log;
+  const auto first = json::parse(lines_of(log_path()).at(0)).as_object();
+  EXPECT_FALSE(first.contains("case_key"));
+  EXPECT_EQ(first.at("case_key_sha256").as_string(), to_hex(sha256("OTN-A")));
+
+  // Promising receipt only, the sink keeps what it holds.
+  auto received = o;
+  received.ack_status = "received";
+  received.dir = dir_ / "kept";
+  received.log_file = dir_ / "kept.log";
+  auto& k = handler(received);
+  answer(k, post("<arrest/>"), delivery_headers(a1, 1, false, std::string("OTN-A")));
+  answer(k, post("<notice/>"), delivery_headers(notice, 1, true, std::string("OTN-A")));
+  EXPECT_TRUE(fs::exists(received.dir / (a1 + ".xml")));
 }
 
 TEST_F(SinkTest, HealthzCountsDeliveriesAndIsNotLogged) {

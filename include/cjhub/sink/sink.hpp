@@ -6,7 +6,8 @@
 // The log (--log, default stdout; appended, flushed after every line, written before the answer
 // leaves) has one JSON object per delivery POST:
 //   {"t": RFC 3339 UTC with microseconds (receipt), "delivery_id", "message_id", "attempt": int,
-//    "message_type", "sender_ori", "case_key": string or null when the header is absent,
+//    "message_type", "sender_ori", "case_key": string or null when the header is absent (with
+//    --ack-status completed "case_key_sha256", hex, instead: the log never names a case),
 //    "ack_required": bool, "sha256": hex of the body, "bytes": int, "status": the HTTP status
 //    answered (0 with --hang: never answered), "sink_ori"}
 // and, with --ack async, one object per attempt to post an acknowledgement:
@@ -53,15 +54,24 @@ struct SinkOptions {
   std::optional<std::filesystem::path> crl;
   std::size_t threads = 1;
   std::string ori;  // this agency's ORI: origin of its acknowledgements, "sink_ori" in the log
+  // Deliveries are taken only from a client certificate with one of these SAN URIs (the hub's):
+  // any other certificate the CA issued gets 403, so nobody else can make the sink store a
+  // message or acknowledge a notice it never received.
+  std::vector<std::string> hub_uris{"urn:cjhub:hub"};
 
-  std::filesystem::path dir;         // empty: bodies are not stored; else DIR/<delivery-id>.xml
+  // empty: bodies are not stored; else DIR/<delivery-id>.xml, and DIR/<delivery-id>.case holding
+  // the case key (so an erasure can find the case's bodies)
+  std::filesystem::path dir;
   std::filesystem::path log_file;    // empty: stdout
   std::filesystem::path ready_file;  // {"port":N,"pid":P} once listening
 
   // Acknowledgements (for deliveries with Cjhub-Ack-Required: true, or all with ack_all).
   AckMode ack = AckMode::sync;
   bool ack_all = false;
-  std::string ack_status = "completed";  // received | completed
+  // received | completed. "completed" promises deletion: before acknowledging a notice that
+  // requires it, the sink deletes the stored bodies of its case from --dir, and its log never
+  // names a case key in clear (case_key_sha256 instead).
+  std::string ack_status = "received";
   std::chrono::milliseconds ack_delay{200};  // async: wait this long before posting
   std::string hub_url = "https://localhost:8443";
   std::filesystem::path client_cert, client_key;  // async: the agency's client certificate
@@ -170,6 +180,8 @@ class SinkHandler final : public api::RequestHandler, public Component {
   bool in_outage() const;
   std::string ack_body(const std::string& delivery_id, const std::string& message_id);
   std::string log_line(const api::Request& req, const DeliveryHeaders& d, unsigned status) const;
+  // Deletes the stored bodies (and their .case files) of a case from --dir; returns how many.
+  std::size_t erase_case(const std::string& case_key);
 
   SinkOptions opts_;
   std::uint64_t seed_;
