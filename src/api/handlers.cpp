@@ -69,6 +69,15 @@ void Handlers::handle(Request req, Respond respond) {
     if (req.method != "GET") return wrong_method("GET");
     return respond(json_response(200, json::object{{"status", "ok"}}));
   }
+  // Fail closed: past its age limit the directory may still list an identity that was removed.
+  const bool stale = deps_.directory_max_age.count() > 0 && deps_.directory->age() > deps_.directory_max_age;
+  if (stale && path != "/readyz") {
+    const auto age_s = std::chrono::duration_cast<std::chrono::seconds>(deps_.directory->age()).count();
+    log::get("api")->warn("refused a request from {}: the agency directory was last confirmed {} s ago", req.remote,
+                          age_s);
+    return respond(problem(Problem::directory_stale,
+                           "the agency directory could not be confirmed for " + std::to_string(age_s) + " s", path));
+  }
   if (path == "/metrics") {
     if (req.method != "GET") return wrong_method("GET");
     const auto who = deps_.directory->resolve(req.peer);

@@ -35,6 +35,7 @@ const ProblemInfo& info(Problem p) {
       {503, "database-unavailable", "The message store is unavailable; nothing was stored"},
       {503, "outcome-unknown", "The store did not confirm the commit; retry with the same idempotency key"},
       {503, "shutting-down", "The hub is shutting down; retry against another instance"},
+      {503, "directory-stale", "The hub cannot confirm who may call it; retry shortly"},
       {500, "internal-error", "Internal error"},
   };
   static_assert(std::size(table) == static_cast<std::size_t>(Problem::internal_error) + 1,

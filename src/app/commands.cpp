@@ -410,7 +410,8 @@ int serve(const ServeOptions& opts) {
   }
 
   identity::Directory directory;
-  identity::DirectoryRefresher refresher(directory, c->database.url, c->database.connect_timeout);
+  identity::DirectoryRefresher refresher(directory, c->database.url, c->database.connect_timeout,
+                                         c->identity.refresh_interval);
   store::DbWorkers db_workers(c->database.url, c->database.pool_size, c->database.connect_timeout,
                               c->database.statement_timeout);
   outbox::GroupCommitWriter writer({c->database.url, c->database.connect_timeout,
@@ -427,6 +428,9 @@ int serve(const ServeOptions& opts) {
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;
   rs.schemas = schemas.get();
+  rs.directory_age = [&directory] { return directory.age(); };
+  rs.directory_refresh = c->identity.refresh_interval;
+  rs.directory_max_age = c->identity.max_age;
   rs.certificates.emplace_back("server", c->tls.server_cert);
   if (c->delivery.enabled) rs.certificates.emplace_back("delivery client", c->delivery.client_cert);
   rs.crl = c->tls.crl;
@@ -527,6 +531,7 @@ int serve(const ServeOptions& opts) {
   deps.db = &runner;
   deps.readiness = &readiness;
   deps.audit = &audit_log;
+  deps.directory_max_age = c->identity.max_age;
   deps.process_metrics = process_metrics;
   api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
@@ -557,7 +562,8 @@ int serve(const ServeOptions& opts) {
   lg->info("cjhub ready on port {}", server.port());
 
   // SIGHUP: read the TLS files (server, CA bundle, CRL, delivery client) and the agencies again;
-  // established connections keep what they were set up with. SIGTERM, SIGINT: drain and stop.
+  // established connections whose client certificate no longer verifies are closed.
+  // SIGTERM, SIGINT: drain and stop.
   boost::asio::io_context signals_ioc;
   boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
@@ -571,9 +577,12 @@ int serve(const ServeOptions& opts) {
         std::string outcome = "reloaded";
         std::string detail;
         try {
-          server.reload_tls();
-          detail = "server TLS material reloaded";
-          lg->info("SIGHUP: server certificate, key, CA bundle and CRL reloaded for new connections");
+          const auto ended = server.reload_tls();
+          detail = "server TLS material reloaded; " + std::to_string(ended) +
+                   " open connection(s) closed whose certificate no longer verifies";
+          lg->info("SIGHUP: server certificate, key, CA bundle and CRL reloaded; {} open connection(s) closed whose "
+                   "client certificate no longer verifies",
+                   ended);
         } catch (const std::exception& e) {
           outcome = "failed";
           detail = std::string("server TLS material kept: ") + e.what();

@@ -48,6 +48,17 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
                              : fmt::format("last round {} ms ago{}", now - last,
                                            ok ? "" : " (stalled: see the delivery log)")});
   }
+  if (s_.directory_age) {
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(s_.directory_age());
+    const bool ok = age <= s_.directory_max_age;
+    const bool warn = age > 2 * s_.directory_refresh;
+    out.push_back({"directory", ok,
+                   fmt::format("agency directory confirmed {} s ago (reread every {} s){}", age.count(),
+                               s_.directory_refresh.count(),
+                               ok ? (warn ? ": the database has not answered since" : "")
+                                  : fmt::format(": older than {} s, requests are refused", s_.directory_max_age.count())),
+                   ok && warn});
+  }
   {
     std::lock_guard lock(mutex_);
     if (endpoints_) out.push_back(*endpoints_);

@@ -210,12 +210,25 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.limits.write_timeout = ms_or(l, "write_timeout_ms", c.limits.write_timeout, 100, 600000);
     c.limits.idle_timeout = ms_or(l, "idle_timeout_ms", c.limits.idle_timeout, 100, 3600000);
     c.limits.max_element_depth = l.uint_or("max_element_depth", c.limits.max_element_depth, 8, 10000);
+    c.limits.max_connection_age = ms_or(l, "max_connection_age_ms", c.limits.max_connection_age, 1000, 86400000);
+    c.limits.max_requests_per_connection =
+        l.uint_or("max_requests_per_connection", c.limits.max_requests_per_connection, 1, 1000000);
     c.limits.max_namespaces = l.uint_or("max_namespaces", c.limits.max_namespaces, 4, 10000);
     c.limits.max_namespace_uri_length =
         l.uint_or("max_namespace_uri_length", c.limits.max_namespace_uri_length, 64, 65536);
     c.limits.namespace_renewal_bytes =
         l.uint_or("namespace_renewal_bytes", c.limits.namespace_renewal_bytes, 64u << 10, 1u << 30);
     l.finish();
+  }
+  {
+    auto d = top.map_or_empty("identity");
+    c.identity.refresh_interval =
+        std::chrono::seconds(d.uint_or("refresh_interval_s", c.identity.refresh_interval.count(), 1, 3600));
+    c.identity.max_age = std::chrono::seconds(d.uint_or("max_directory_age_s", c.identity.max_age.count(), 2, 86400));
+    if (c.identity.max_age <= c.identity.refresh_interval) {
+      d.fail("max_directory_age_s", "must be longer than refresh_interval_s");
+    }
+    d.finish();
   }
   {
     auto g = top.map_or_empty("ingest");

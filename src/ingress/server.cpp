@@ -10,6 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <functional>
+#include <future>
 #include <optional>
 #include <set>
 #include <vector>
@@ -46,6 +48,36 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  // After a reload of the CA bundle and CRL: verifies this connection's client certificate chain
+  // again against `store`; if it no longer verifies (revoked, say), the connection ends: at once
+  // when idle, else after the answer in progress. Returns through `done` whether it was ended.
+  void recheck(std::shared_ptr<asio::ssl::context> fresh, std::function<void(bool)> done) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), fresh = std::move(fresh), done = std::move(done)] {
+      if (self->closed_ || !self->peer_.present) return done(false);
+      SSL* ssl = self->stream_.native_handle();
+      X509* leaf = SSL_get0_peer_certificate(ssl);
+      STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);  // server side: without the leaf
+      X509_STORE* store = SSL_CTX_get_cert_store(fresh->native_handle());
+      X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+      bool valid = false;
+      int error = X509_V_OK;
+      if (ctx != nullptr && leaf != nullptr && X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
+        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+        X509_STORE_CTX_set_depth(ctx, SSL_CTX_get_verify_depth(fresh->native_handle()));
+        valid = X509_verify_cert(ctx) == 1;
+        error = X509_STORE_CTX_get_error(ctx);
+      }
+      if (ctx != nullptr) X509_STORE_CTX_free(ctx);
+      if (valid) return done(false);
+      log::get("ingress")->warn("closing the connection from {}: its client certificate no longer verifies ({})",
+                                self->remote_, X509_verify_cert_error_string(error));
+      self->untrusted_ = true;
+      self->keep_alive_ = false;
+      if (self->idle_) beast::get_lowest_layer(self->stream_).cancel();
+      done(true);
+    });
   }
 
   void run() {
@@ -86,7 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_header() {
-    if (shared_->closing) return close();
+    if (shared_->closing || untrusted_) return close();
     idle_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
@@ -172,7 +204,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->set(http::field::cache_control, "no-store");
     for (const auto& [k, v] : r.headers) res_->set(k, v);
     res_->body() = std::move(r.body);
-    const bool keep = keep_alive_ && !r.close && !shared_->closing;
+    // A connection ends after its answer once it is old or busy enough: trust (a certificate
+    // revoked since, an identity removed) is re-established on a new handshake.
+    const bool worn = requests_ >= shared_->limits.max_requests_per_connection ||
+                      std::chrono::steady_clock::now() - started_ >= shared_->limits.max_connection_age;
+    const bool keep = keep_alive_ && !r.close && !shared_->closing && !worn && !untrusted_;
     res_->keep_alive(keep);
     res_->prepare_payload();
     arm(shared_->limits.write_timeout);
@@ -250,6 +286,8 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   std::uint64_t requests_ = 0;
   bool keep_alive_ = true;
+  bool untrusted_ = false;  // its certificate failed a recheck after a reload
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool idle_ = false;
   bool closed_ = false;
   bool drain_ = false;         // close in stages after this answer (close_draining)
@@ -287,11 +325,32 @@ void HttpsServer::start() {
                             settings_.io_threads);
 }
 
-void HttpsServer::reload_tls() {
+std::size_t HttpsServer::reload_tls() {
   auto fresh = make_server_context(settings_.tls);  // throws, naming the file, and keeps the old one
-  if (!shared_) return;
-  std::lock_guard lock(shared_->mutex);
-  shared_->tls = std::move(fresh);
+  if (!shared_) return 0;
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->tls = fresh;
+    open.assign(shared_->sessions.begin(), shared_->sessions.end());
+  }
+  // Established connections: their certificates are verified again against the new CA bundle
+  // and CRL; those that fail are closed.
+  auto pending = std::make_shared<std::atomic<std::size_t>>(open.size());
+  auto closed = std::make_shared<std::atomic<std::size_t>>(0);
+  auto all_done = std::make_shared<std::promise<void>>();
+  auto finished = all_done->get_future();
+  if (open.empty()) return 0;
+  for (auto& s : open) {
+    s->recheck(fresh, [pending, closed, all_done](bool ended) {
+      if (ended) closed->fetch_add(1);
+      if (pending->fetch_sub(1) == 1) all_done->set_value();
+    });
+  }
+  if (finished.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    log::get("ingress")->warn("reload: not every open connection could be checked within 5 s");
+  }
+  return closed->load();
 }
 
 void HttpsServer::do_accept() {

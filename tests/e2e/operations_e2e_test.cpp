@@ -265,3 +265,98 @@ TEST_F(CertificateReload, NearExpiryWarnsAndSighupServesTheNewCertificateWhileKe
 
 }  // namespace
 }  // namespace cjhub::test
+
+namespace cjhub::test {
+namespace {
+
+// Keep-alive has limits: a connection ends after its answer once it has carried
+// max_requests_per_connection requests or lived max_connection_age.
+TEST_F(Operations, KeepAliveConnectionsEndAfterTheirRequestOrAgeLimit) {
+  HubOptions o;
+  o.database_url = db_->url();
+  o.env["CJHUB_MAX_REQUESTS_PER_CONNECTION"] = "3";
+  o.env["CJHUB_MAX_CONNECTION_AGE_MS"] = "1500";
+  HubProcess hub(o);
+  hub.start();
+  auto c = client_of(hub.port(), "operator");
+  for (int i = 1; i <= 3; ++i) {
+    auto r = c.request("GET", "/healthz");
+    ASSERT_EQ(r.status, 200u);
+    EXPECT_EQ(r.headers["connection"] == "close", i == 3) << "request " << i << ": " << r.headers["connection"];
+  }
+  auto young = client_of(hub.port(), "operator");
+  EXPECT_NE(young.request("GET", "/healthz").headers["connection"], "close");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+  EXPECT_EQ(young.request("GET", "/healthz").headers["connection"], "close") << "older than 1.5 s";
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+// SIGHUP with a CRL that now revokes a certificate ends that certificate's open connections; the
+// others stay.
+TEST_F(CertificateReload, SighupClosesOpenConnectionsWhoseCertificateWasRevoked) {
+  HubOptions o;
+  o.database_url = db_->url();
+  o.env["CJHUB_TLS_DIR"] = (dir_ / "pki").string();
+  HubProcess hub(o);
+  hub.start();
+  auto hpd = client_of(hub.port(), "hartford-pd");
+  auto ops = client_of(hub.port(), "operator");
+  ASSERT_EQ(hpd.request("GET", "/healthz").status, 200u);
+  ASSERT_EQ(ops.request("GET", "/healthz").status, 200u);
+
+  const std::string cmd = "cd '" + (dir_ / "pki").string() +
+                          "' && openssl ca -config .ca/openssl.cnf -name CA_dev -revoke clients/hartford-pd.crt "
+                          "-crl_reason keyCompromise >/dev/null 2>&1 && openssl ca -config .ca/openssl.cnf -name CA_dev "
+                          "-gencrl -crldays 30 -md sha256 -out crl.pem >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_EQ(::kill(hub.pid(), SIGHUP), 0);
+  for (int i = 0; i < 50 && hub.log().find("no longer verifies") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(hub.log().find("its client certificate no longer verifies (certificate revoked)"), std::string::npos)
+      << hub.log();
+  EXPECT_ANY_THROW(hpd.request("GET", "/healthz")) << "the revoked certificate's session must end";
+  auto again = client_of(hub.port(), "hartford-pd");
+  EXPECT_ANY_THROW(again.request("GET", "/healthz")) << "and it cannot come back";
+  EXPECT_EQ(ops.request("GET", "/healthz").status, 200u) << "another certificate's connection stays";
+  for (int i = 0; i < 30 && db_->count("SELECT count(*) FROM audit_log WHERE actor = 'signal:SIGHUP'") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE actor = 'signal:SIGHUP' AND detail LIKE "
+                       "'%1 open connection(s) closed%'"), 1);
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+// The agency directory is reread from the database; when that has not been possible for longer
+// than max_directory_age_s the hub refuses what needs an identity (fail closed) and says why.
+TEST_F(Operations, AStaleAgencyDirectoryIsRefusedNotTrusted) {
+  TcpProxy proxy("127.0.0.1", port_of(db_->url()));
+  HubOptions o;
+  o.database_url = with_port(db_->url(), proxy.port());
+  o.env["CJHUB_DIRECTORY_REFRESH_S"] = "1";
+  o.env["CJHUB_DIRECTORY_MAX_AGE_S"] = "3";
+  HubProcess hub(o);
+  hub.start();
+  auto ops = client_of(hub.port(), "operator");
+  ASSERT_EQ(ops.request("GET", "/metrics").status, 200u);
+  auto r = wait_readyz(ops, [](const auto& x) { return component_state(x, "directory") == "ok"; }, std::chrono::seconds(5));
+  ASSERT_EQ(component_state(r, "directory"), "ok") << boost::json::serialize(r);
+
+  proxy.cut();
+  r = wait_readyz(ops, [](const auto& x) { return component_state(x, "directory") == "failing"; },
+                  std::chrono::seconds(10));
+  EXPECT_EQ(component_state(r, "directory"), "failing") << boost::json::serialize(r);
+  const auto refused = ops.request("GET", "/metrics");
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_NE(refused.body.find("directory-stale"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.headers.count("retry-after"), 1u);
+
+  proxy.restore();
+  r = wait_readyz(ops, [](const auto& x) { return component_state(x, "directory") == "ok"; }, std::chrono::seconds(15));
+  EXPECT_EQ(component_state(r, "directory"), "ok") << boost::json::serialize(r);
+  EXPECT_EQ(ops.request("GET", "/metrics").status, 200u);
+  EXPECT_EQ(hub.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace cjhub::test

@@ -60,6 +60,9 @@ struct HandlerDeps {
   DbRunner* db = nullptr;  // operators' admin API
   const Readiness* readiness = nullptr;
   audit::Recorder* audit = nullptr;  // refusals, authorization failures, admin actions
+  // A directory older than this is not trusted: requests that need an identity get 503
+  // directory-stale (zero: no limit).
+  std::chrono::milliseconds directory_max_age{0};
   // Process counters in Prometheus text format (the components' own figures).
   std::function<std::string()> process_metrics;
 };

@@ -39,6 +39,7 @@ enum class Problem {
   database_unavailable,    // 503
   outcome_unknown,         // 503 commit result unknown: retry with the same idempotency key
   shutting_down,           // 503
+  directory_stale,         // 503 the agency directory could not be confirmed recently: fail closed
   internal_error,          // 500 (a bug: logged as an error)
 };
 

@@ -27,6 +27,11 @@ struct ReadinessSettings {
   std::function<std::int64_t()> dispatcher_last_round_ms;
   std::chrono::milliseconds dispatcher_stale_after{10000};
   std::chrono::seconds endpoint_backlog_warning{900};  // oldest unfinished delivery older: warning
+  // The agency directory's age: a warning past two refresh intervals, failing past the maximum
+  // (when the handlers refuse for it). Empty: no such component.
+  std::function<std::chrono::milliseconds()> directory_age;
+  std::chrono::seconds directory_refresh{30};
+  std::chrono::seconds directory_max_age{120};
 };
 
 class ReadinessProbe final : public Component, public api::Readiness {

@@ -51,9 +51,21 @@ struct Limits {
   std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds idle_timeout{60000};
   std::size_t max_element_depth = 256;
+  // A keep-alive connection is closed (after its answer) once it is this old or has carried this
+  // many requests, so no session outlives a change of trust for long.
+  std::chrono::milliseconds max_connection_age{600000};
+  std::size_t max_requests_per_connection = 1000;
   std::size_t max_namespaces = 100;             // distinct namespace URIs per document
   std::size_t max_namespace_uri_length = 1024;  // characters per namespace URI
   std::size_t namespace_renewal_bytes = 8u << 20;  // URI bytes collected before schemas are reloaded
+};
+
+// The agency directory in memory: reread from the database every `refresh_interval` (and on
+// NOTIFY); older than `max_age` (the database unreachable that long), the hub refuses requests
+// that need an identity (503 directory-stale) rather than trust a list it cannot confirm.
+struct Identity {
+  std::chrono::seconds refresh_interval{30};
+  std::chrono::seconds max_age{120};
 };
 
 struct Ingest {
@@ -122,6 +134,7 @@ struct Config {
   Tls tls;
   Database database;
   Limits limits;
+  Identity identity;
   Ingest ingest;
   Workers workers;
   Delivery delivery;

@@ -66,11 +66,23 @@ class Directory {
  public:
   Directory() : current_(std::make_shared<const Snapshot>()) {}
   std::shared_ptr<const Snapshot> current() const { return std::atomic_load(&current_); }
-  void replace(std::shared_ptr<const Snapshot> s) { std::atomic_store(&current_, std::move(s)); }
+  // A snapshot just read from the database (which also confirms the directory as current).
+  void replace(std::shared_ptr<const Snapshot> s) {
+    std::atomic_store(&current_, std::move(s));
+    confirmed_ms_.store(now_ms());
+  }
   Resolved resolve(const PeerCertificate& cert) const { return current()->resolve(cert); }
+  // Time since the directory was last read from the database (the refresher reads it every
+  // interval); it grows while the database cannot be reached.
+  std::chrono::milliseconds age() const { return std::chrono::milliseconds(now_ms() - confirmed_ms_.load()); }
 
  private:
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
   std::shared_ptr<const Snapshot> current_;
+  std::atomic<std::int64_t> confirmed_ms_{now_ms()};
 };
 
 // Keeps a Directory in step with the database: loads it at start (start() throws if the database

@@ -50,9 +50,12 @@ class HttpsServer final : public Component {
   // idle keep-alive connections, and waits until `deadline` before cutting what is left.
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
-  // Reads the certificate, key, CA bundle and CRL files again; new connections use them,
-  // established ones keep theirs. Throws (naming the file) and keeps the current ones on error.
-  void reload_tls();
+  // Reads the certificate, key, CA bundle and CRL files again; new connections use them. Each
+  // established connection's client certificate is verified again against the new CA bundle and
+  // CRL, and a connection whose certificate no longer verifies is closed (at once when idle, else
+  // after its answer); returns how many were. Throws (naming the file) and keeps the current
+  // files on error.
+  std::size_t reload_tls();
 
   unsigned short port() const { return port_; }
   const ServerStats& stats() const { return stats_; }
