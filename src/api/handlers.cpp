@@ -161,6 +161,47 @@ Response Handlers::readyz(bool details) const {
   return json_response(all_ok ? 200 : 503, body);
 }
 
+std::optional<Response> Handlers::precheck(const RequestHead& head) {
+  const auto path = head.target.substr(0, head.target.find('?'));
+  if (head.method != "POST" || path != kMessagesPath) return std::nullopt;
+  Request req;  // for the audit record: no body
+  req.method = head.method;
+  req.target = head.target;
+  req.peer = head.peer;
+  req.remote = head.remote;
+  auto refuse = [&](Problem p, const std::string& ori, const std::string& detail) {
+    stats_.refused.fetch_add(1);
+    metrics::registry().submissions.add({"unknown", std::string("refused:") + info(p).slug});
+    audit(req, ori, "submission", std::string("refused:") + info(p).slug, "", "before the body was read");
+    return problem(p, detail, path);
+  };
+  // Who is calling, before the body costs anything.
+  const auto who = deps_.directory->resolve(head.peer);
+  if (who.result != identity::Resolution::ok) {
+    if (who.result == identity::Resolution::disabled) {
+      return refuse(Problem::client_disabled, "", "this certificate's agency is disabled");
+    }
+    if (who.result == identity::Resolution::no_certificate) {
+      return refuse(Problem::no_client_certificate, "", "no client certificate was presented");
+    }
+    return refuse(Problem::unknown_client, "",
+                  who.result == identity::Resolution::ambiguous ? "this certificate matches more than one agency"
+                                                                : "this certificate is not registered to any agency");
+  }
+  // Within its rate?
+  if (deps_.rate_limiter != nullptr) {
+    if (const auto wait = deps_.rate_limiter->take(who.agency->ori); wait.count() > 0) {
+      const auto seconds = (wait.count() + 999) / 1000;
+      auto r = refuse(Problem::rate_limited, who.agency->ori,
+                      "agency " + who.agency->ori + " is over its submission rate; retry in " +
+                          std::to_string(seconds) + " s");
+      r.headers.emplace_back("Retry-After", std::to_string(seconds));
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
 void Handlers::post_message(Request req, Respond respond) {
   auto lg = log::get("api");
   const auto instance = std::string(kMessagesPath);

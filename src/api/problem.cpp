@@ -31,6 +31,7 @@ const ProblemInfo& info(Problem p) {
       {422, "missing-reference", "An acknowledgement must name the message it acknowledges"},
       {422, "bad-routing-key", "A routing key is empty, or holds invisible or control characters"},
       {431, "header-too-large", "The request header exceeds the size limit"},
+      {429, "rate-limited", "This agency is sending faster than its rate; retry after the given time"},
       {503, "overloaded", "The hub is at capacity; retry shortly"},
       {503, "database-unavailable", "The message store is unavailable; nothing was stored"},
       {503, "outcome-unknown", "The store did not confirm the commit; retry with the same idempotency key"},

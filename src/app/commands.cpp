@@ -419,7 +419,8 @@ int serve(const ServeOptions& opts) {
                                     c->ingest.writers, c->ingest.queue_max_bytes,
                                     c->database.statement_timeout,
                                     {c->erasure.ack_deadline.count(), c->erasure.follow_up.count(),
-                                     c->erasure.later_messages == "reject"}});
+                                     c->erasure.later_messages == "reject"},
+                                    c->ingest.agency_queue_share_percent});
   audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
                              c->audit.seal_interval, c->audit.retention});
   RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
@@ -516,6 +517,9 @@ int serve(const ServeOptions& opts) {
       counter("cjhub_connections_accepted_total", "Client connections accepted.", s.connections_accepted.load());
       counter("cjhub_connections_refused_cap_total", "Connections closed at the connection cap.",
               s.connections_refused_cap.load());
+      counter("cjhub_connections_refused_handshaking_total",
+              "Connections closed because their address had max_handshakes_per_address handshakes open.",
+              s.connections_refused_handshaking.load());
       counter("cjhub_tls_handshakes_failed_total", "TLS handshakes that failed (certificate, protocol).",
               s.handshakes_failed.load());
       counter("cjhub_http_requests_total", "HTTP requests read.", s.requests.load());
@@ -532,6 +536,8 @@ int serve(const ServeOptions& opts) {
   deps.readiness = &readiness;
   deps.audit = &audit_log;
   deps.directory_max_age = c->identity.max_age;
+  api::RateLimiter rate_limiter(c->ingest.agency_rate_per_s, static_cast<double>(c->ingest.agency_burst));
+  deps.rate_limiter = &rate_limiter;
   deps.process_metrics = process_metrics;
   api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);

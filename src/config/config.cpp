@@ -177,6 +177,8 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.listener.address = l.str_or("address", c.listener.address);
     c.listener.port = static_cast<unsigned short>(l.uint_or("port", c.listener.port, 0, 65535));
     c.listener.max_connections = l.uint_or("max_connections", c.listener.max_connections, 1, 100000);
+    c.listener.max_handshakes_per_address =
+        l.uint_or("max_handshakes_per_address", c.listener.max_handshakes_per_address, 1, 100000);
     l.finish();
   }
   {
@@ -236,6 +238,11 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.ingest.queue_capacity = g.uint_or("queue_capacity", c.ingest.queue_capacity, 1, 1000000);
     c.ingest.queue_max_bytes = g.uint_or("queue_max_bytes", c.ingest.queue_max_bytes, 1u << 20, 16ull << 30);
     c.ingest.writers = g.uint_or("writers", c.ingest.writers, 1, 16);
+    c.ingest.agency_queue_share_percent =
+        static_cast<unsigned>(g.uint_or("agency_queue_share_percent", c.ingest.agency_queue_share_percent, 1, 100));
+    c.ingest.agency_rate_per_s =
+        static_cast<double>(g.uint_or("agency_rate_per_s", static_cast<std::size_t>(c.ingest.agency_rate_per_s), 1, 1000000));
+    c.ingest.agency_burst = g.uint_or("agency_burst", c.ingest.agency_burst, 1, 10000000);
     g.finish();
   }
   if (top.has("delivery")) {

@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 #include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <set>
 #include <vector>
@@ -39,12 +40,14 @@ struct HttpsServer::Shared {
   std::atomic<bool> closing{false};
   std::mutex mutex;
   std::set<std::shared_ptr<Session>> sessions;  // open connections (for stop)
+  std::map<std::string, std::size_t> handshaking;  // address -> connections still in the handshake
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared, std::shared_ptr<asio::ssl::context> tls)
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), shared_(std::move(shared)) {
+  Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared, std::shared_ptr<asio::ssl::context> tls,
+          std::string address)
+      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), shared_(std::move(shared)), address_(std::move(address)) {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -104,6 +107,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_handshake(beast::error_code ec) {
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (auto it = shared_->handshaking.find(address_); it != shared_->handshaking.end() && --it->second == 0) {
+        shared_->handshaking.erase(it);
+      }
+    }
     if (ec) {
       shared_->stats.handshakes_failed.fetch_add(1);
       const long verify = SSL_get_verify_result(stream_.native_handle());
@@ -144,6 +153,16 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_->stats.requests.fetch_add(1);
     if (auto refusal = check_head(*parser_, shared_->limits.max_body_bytes)) {
       return fail(refusal->problem, refusal->detail);
+    }
+    // The handlers' say before the body is read (who is calling, within its rate).
+    version_ = req.version();
+    if (auto early = shared_->handlers.precheck(
+            {std::string(req.method_string()), std::string(req.target()), peer_, remote_})) {
+      log::get("ingress")->info("refused request from {} before its body: {}", remote_, early->status);
+      early->close = true;
+      keep_alive_ = false;
+      drain_ = true;
+      return write(std::move(*early));
     }
     auto expect = req[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
@@ -283,6 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::empty_body>> continue_;
   identity::PeerCertificate peer_;
   std::string remote_;
+  const std::string address_;  // the peer's IP address (the per-address handshake count)
   unsigned version_ = 11;
   std::uint64_t requests_ = 0;
   bool keep_alive_ = true;
@@ -353,6 +373,20 @@ std::size_t HttpsServer::reload_tls() {
   return closed->load();
 }
 
+bool HttpsServer::admit_handshake(const boost::asio::ip::tcp::socket& socket, boost::system::error_code& ec) {
+  const auto peer = socket.remote_endpoint(ec);
+  const std::string address = ec ? std::string("unknown") : peer.address().to_string();
+  std::lock_guard lock(shared_->mutex);
+  auto& n = shared_->handshaking[address];
+  if (n >= settings_.listener.max_handshakes_per_address) {
+    log::get("ingress")->info("{} connections from {} are still in the TLS handshake (the cap): closing a new one",
+                              n, address);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
 void HttpsServer::do_accept() {
   acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
@@ -361,6 +395,10 @@ void HttpsServer::do_accept() {
         stats_.connections_refused_cap.fetch_add(1);
         log::get("ingress")->warn("connection cap ({}) reached: closing a new connection",
                                   settings_.listener.max_connections);
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else if (beast::error_code aec; !admit_handshake(socket, aec)) {
+        stats_.connections_refused_handshaking.fetch_add(1);
         beast::error_code ignored;
         socket.close(ignored);
       } else {
@@ -375,7 +413,10 @@ void HttpsServer::do_accept() {
           std::lock_guard lock(shared_->mutex);
           tls = shared_->tls;
         }
-        auto s = std::make_shared<Session>(std::move(socket), shared_, std::move(tls));
+        beast::error_code ep_ec;
+        const auto peer = socket.remote_endpoint(ep_ec);
+        auto s = std::make_shared<Session>(std::move(socket), shared_, std::move(tls),
+                                           ep_ec ? std::string("unknown") : peer.address().to_string());
         {
           std::lock_guard lock(shared_->mutex);
           shared_->sessions.insert(s);

@@ -56,6 +56,7 @@ void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {
     std::lock_guard lock(mutex_);
     left.swap(queue_);
     queued_bytes_ = 0;
+    by_sender_.clear();
   }
   for (auto& item : left) item.done({Outcome::shutting_down, {}});
   (void)deadline;
@@ -76,8 +77,18 @@ void GroupCommitWriter::submit(store::NewMessage msg, Completion done) {
                queued_bytes_ + msg.body.size() > settings_.queue_max_bytes) {
       refused = Outcome::overloaded;
     } else {
-      queued_bytes_ += msg.body.size();
-      queue_.push_back({std::move(msg), std::move(done)});
+      auto& share = by_sender_[msg.sender_ori];
+      const auto pct = settings_.agency_queue_share_percent;
+      if ((share.messages + 1) * 100 > settings_.queue_capacity * pct ||
+          (share.bytes + msg.body.size()) * 100 > settings_.queue_max_bytes * pct) {
+        if (share.messages == 0) by_sender_.erase(msg.sender_ori);
+        refused = Outcome::overloaded;  // this agency's share is full; the others still have room
+      } else {
+        share.messages += 1;
+        share.bytes += msg.body.size();
+        queued_bytes_ += msg.body.size();
+        queue_.push_back({std::move(msg), std::move(done)});
+      }
     }
   }
   if (refused != Outcome::stored) {
@@ -99,7 +110,13 @@ void GroupCommitWriter::run(std::size_t index) {
       cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && group.size() < settings_.group_max_messages) {
-        queued_bytes_ -= queue_.front().msg.body.size();
+        const auto& m = queue_.front().msg;
+        queued_bytes_ -= m.body.size();
+        if (auto it = by_sender_.find(m.sender_ori); it != by_sender_.end()) {
+          it->second.messages -= 1;
+          it->second.bytes -= m.body.size();
+          if (it->second.messages == 0) by_sender_.erase(it);
+        }
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

@@ -56,6 +56,8 @@ bench_prepare() {
   rm -rf "$BENCH"; mkdir -p "$BENCH"
   export CJHUB_TLS_DIR="$CJHUB_PKI" CJHUB_DATABASE_URL; CJHUB_DATABASE_URL=$(pg_url cjhub_bench)
   export CJHUB_PORT=$BENCH_PORT CJHUB_LISTEN_ADDRESS=127.0.0.1 CJHUB_LOG_LEVEL=warn CJHUB_POLL_INTERVAL_MS=200
+  # Capacity runs measure the hub, not its per-agency limits (the fairness scenario sets its own).
+  export CJHUB_AGENCY_RATE_PER_S=${CJHUB_AGENCY_RATE_PER_S:-1000000} CJHUB_AGENCY_BURST=${CJHUB_AGENCY_BURST:-10000000}
   trap bench_cleanup EXIT
   bench_kernel
 }

@@ -425,7 +425,9 @@ TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
   std::mutex m;
   std::map<std::string, outbox::Outcome> outcomes;
   auto submit = [&](const std::string& key) {
-    writer.submit(message(key, "<f/>"), [&, key](outbox::Result r) {
+    // Two agencies, so that neither passes its share of the queue (half of it) before it is full.
+    const std::string sender = std::stoi(key.substr(1)) % 2 == 0 ? "CT0064000" : "CTJUD0000";
+    writer.submit(message(key, "<f/>", sender), [&, key](outbox::Result r) {
       std::lock_guard lock(m);
       outcomes[key] = r.outcome;
     });
@@ -448,6 +450,47 @@ TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
   writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
   std::lock_guard lock(m);
   for (int i = 0; i <= 10; ++i) EXPECT_EQ(outcomes["F" + std::to_string(i)], outbox::Outcome::stored) << i;
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 11);
+}
+
+// One agency flooding fills only its share of the queue (half, by default): the others' messages
+// still find room.
+TEST_F(DbTest, AnAgencyMayHoldOnlyItsShareOfTheQueue) {
+  outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 1, 10));
+  writer.start();
+  auto blocker = db_->connect();
+  pqxx::work hold(*blocker);
+  hold.exec0("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
+  std::mutex m;
+  std::map<std::string, outbox::Outcome> outcomes;
+  auto submit = [&](const std::string& key, const std::string& sender) {
+    writer.submit(message(key, "<f/>", sender), [&, key](outbox::Result r) {
+      std::lock_guard lock(m);
+      outcomes[key] = r.outcome;
+    });
+  };
+  submit("A0", "CT0064000");  // taken by the writer, which then waits for the lock
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (db_->count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (int i = 1; i <= 8; ++i) submit("A" + std::to_string(i), "CT0064000");  // a flood
+  for (int i = 1; i <= 5; ++i) submit("B" + std::to_string(i), "CTJUD0000");  // a steady agency
+  {
+    std::lock_guard lock(m);
+    for (int i = 6; i <= 8; ++i) {
+      EXPECT_EQ(outcomes["A" + std::to_string(i)], outbox::Outcome::overloaded) << "past its share: A" << i;
+    }
+    for (int i = 1; i <= 5; ++i) EXPECT_EQ(outcomes.count("B" + std::to_string(i)), 0u) << "B" << i << " queued";
+  }
+  hold.abort();
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  std::lock_guard lock(m);
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(outcomes["A" + std::to_string(i)], outbox::Outcome::stored) << i;
+    EXPECT_EQ(outcomes["B" + std::to_string(i)], outbox::Outcome::stored) << i;
+  }
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 11);
 }
 

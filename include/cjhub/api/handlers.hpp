@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cjhub/api/http_types.hpp"
+#include "cjhub/api/rate_limit.hpp"
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
@@ -63,6 +64,7 @@ struct HandlerDeps {
   // A directory older than this is not trusted: requests that need an identity get 503
   // directory-stale (zero: no limit).
   std::chrono::milliseconds directory_max_age{0};
+  RateLimiter* rate_limiter = nullptr;  // per-agency submission rate (none: unlimited)
   // Process counters in Prometheus text format (the components' own figures).
   std::function<std::string()> process_metrics;
 };
@@ -78,6 +80,8 @@ class Handlers final : public RequestHandler {
   explicit Handlers(HandlerDeps deps);
   // Routes and answers one request; `respond` is called exactly once, possibly on another thread.
   void handle(Request req, Respond respond) override;
+  // POST /v1/messages: the certificate must be an active agency's, and the agency within its rate.
+  std::optional<Response> precheck(const RequestHead& head) override;
   const HandlerStats& stats() const { return stats_; }
 
  private:

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,12 +35,24 @@ struct Response {
 
 using Respond = std::function<void(Response)>;
 
+// What is known of a request once its head is read, before its body.
+struct RequestHead {
+  std::string method;
+  std::string target;
+  identity::PeerCertificate peer;
+  std::string remote;
+};
+
 // Anything that answers requests: the hub's handlers, the reference sink, test doubles.
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // `respond` is called exactly once, possibly on another thread.
   virtual void handle(Request req, Respond respond) = 0;
+  // Called with the head, before the body is read: an answer refuses the request at once (its
+  // body is then read only to be discarded, within a bound), so who may send a body and how often
+  // is decided before it costs the hub memory. Must not block.
+  virtual std::optional<Response> precheck(const RequestHead&) { return std::nullopt; }
 };
 
 }  // namespace cjhub::api

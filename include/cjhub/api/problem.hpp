@@ -35,6 +35,7 @@ enum class Problem {
   missing_reference,       // 422 an acknowledgement that names no message (empty or nil reference)
   bad_routing_key,         // 422 a routing key is empty where required, or holds invisible/control characters
   header_too_large,        // 431
+  rate_limited,            // 429 the agency's submission rate is exhausted
   overloaded,              // 503 ingest queue full
   database_unavailable,    // 503
   outcome_unknown,         // 503 commit result unknown: retry with the same idempotency key

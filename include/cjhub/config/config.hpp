@@ -24,6 +24,9 @@ struct Listener {
   std::string address = "0.0.0.0";
   unsigned short port = 8443;  // 0 = any free port (tests)
   std::size_t max_connections = 1024;
+  // Connections from one address still in the TLS handshake: a slow-handshake flood from one
+  // place cannot take every slot of max_connections.
+  std::size_t max_handshakes_per_address = 32;
 };
 
 struct Tls {
@@ -72,6 +75,10 @@ struct Ingest {
   std::size_t group_max_messages = 128;  // most messages committed in one transaction
   std::size_t queue_capacity = 8192;     // accepted-but-uncommitted messages; beyond -> 503
   std::size_t queue_max_bytes = 256u << 20;  // and their bodies' total size; beyond -> 503
+  unsigned agency_queue_share_percent = 50;  // most of either one agency may hold; beyond -> 503
+  // Per-agency token bucket on submissions: a sustained rate and a burst; beyond -> 429.
+  double agency_rate_per_s = 100;
+  std::size_t agency_burst = 500;
   std::size_t writers = 1;               // group-commit threads (each with its own connection)
 };
 

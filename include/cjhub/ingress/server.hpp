@@ -22,6 +22,7 @@ namespace cjhub::ingress {
 struct ServerStats {
   std::atomic<std::uint64_t> connections_accepted{0};
   std::atomic<std::uint64_t> connections_refused_cap{0};
+  std::atomic<std::uint64_t> connections_refused_handshaking{0};  // per-address handshake cap
   std::atomic<std::uint64_t> handshakes_failed{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::int64_t> connections_open{0};
@@ -65,6 +66,8 @@ class HttpsServer final : public Component {
 
  private:
   void do_accept();
+  // Counts a new connection against its address's handshake cap; false (and nothing counted) at the cap.
+  bool admit_handshake(const boost::asio::ip::tcp::socket& socket, boost::system::error_code& ec);
   ServerSettings settings_;
   api::RequestHandler& handler_;
   boost::asio::io_context ioc_;

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -56,6 +57,9 @@ struct WriterSettings {
   std::size_t queue_max_bytes = 256u << 20;
   std::chrono::milliseconds statement_timeout{30000};
   store::ErasurePolicy erasure;
+  // The most of the queue (in messages and in bytes) one sending agency may hold, in percent:
+  // one agency's flood leaves room for the others.
+  unsigned agency_queue_share_percent = 50;
 };
 
 struct WriterStats {
@@ -94,6 +98,10 @@ class GroupCommitWriter final : public Component, public IngestQueue {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   std::size_t queued_bytes_ = 0;
+  struct Share {
+    std::size_t messages = 0, bytes = 0;
+  };
+  std::map<std::string, Share> by_sender_;  // what each agency has in the queue
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -1,0 +1,116 @@
+// End to end: no agency can hurt another. An agency over its submission rate gets 429 with
+// Retry-After while another is served; who is calling and whether it is within its rate are
+// decided before the body is read; slow handshakes from one address cannot take every connection.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "e2e/hub_fixture.hpp"
+#include "support/prometheus.hpp"
+
+namespace cjhub::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Fairness : public HubSuite {
+ protected:
+  static void SetUpTestSuite() {
+    HubOptions o;
+    o.env = {{"CJHUB_AGENCY_RATE_PER_S", "1"}, {"CJHUB_AGENCY_BURST", "3"}, {"CJHUB_MAX_HANDSHAKES_PER_ADDRESS", "4"}};
+    start_hub(std::move(o));
+  }
+};
+
+TEST_F(Fairness, AnAgencyOverItsRateGets429WithRetryAfterAndAnotherIsServed) {
+  auto hpd = client("hartford-pd");
+  std::vector<unsigned> statuses;
+  for (int i = 0; i < 5; ++i) statuses.push_back(hpd.request("POST", "/v1/messages", "<oops").status);
+  EXPECT_EQ(statuses, (std::vector<unsigned>{400, 400, 400, 429, 429})) << "a burst of 3, then refused";
+  const auto limited = hpd.request("POST", "/v1/messages", "<oops");
+  ASSERT_EQ(limited.status, 429u) << limited.body;
+  EXPECT_EQ(problem_type(limited), "urn:cjhub:problem:rate-limited");
+  ASSERT_EQ(limited.headers.count("retry-after"), 1u);
+  EXPECT_GE(std::stoi(limited.headers.at("retry-after")), 1);
+  // Another agency has its own bucket.
+  auto nhpd = client("newhaven-pd");
+  EXPECT_EQ(nhpd.request("POST", "/v1/messages", "<oops").status, 400u);
+  // A token comes back after a second.
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_EQ(client("hartford-pd").request("POST", "/v1/messages", "<oops").status, 400u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:rate-limited'"), 1)
+      << "refusals of one kind from one peer are aggregated";
+}
+
+// A head announcing a large body, and no body: the refusal comes at once, not after the read
+// timeout (the body is never waited for).
+TEST_F(Fairness, IdentityAndRateAreJudgedBeforeTheBodyIsRead) {
+  const std::string head =
+      "POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: 3000000\r\n\r\n";
+  auto stranger = client("unknown-agency");
+  auto started = std::chrono::steady_clock::now();
+  stranger.send(head);
+  const auto r = stranger.receive();
+  EXPECT_EQ(r.status, 403u) << r.body;
+  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-client");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+
+  auto hpd = client("hartford-pd");  // drain its bucket
+  for (int i = 0; i < 5 && hpd.request("POST", "/v1/messages", "<oops").status != 429u; ++i) {
+  }
+  auto flooding = client("hartford-pd");
+  started = std::chrono::steady_clock::now();
+  flooding.send(head);
+  const auto limited = flooding.receive();
+  EXPECT_EQ(limited.status, 429u) << limited.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 0);
+}
+
+int raw_connect(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+TEST_F(Fairness, SlowHandshakesFromOneAddressCannotTakeEveryConnection) {
+  // Four connections that never start their handshake hold this address's four slots.
+  std::vector<int> stalled;
+  for (int i = 0; i < 4; ++i) {
+    stalled.push_back(raw_connect(hub_->port()));
+    ASSERT_GE(stalled.back(), 0);
+  }
+  std::this_thread::sleep_for(200ms);
+  // The fifth is closed at once (end of stream, not a timeout).
+  const int fifth = raw_connect(hub_->port());
+  ASSERT_GE(fifth, 0);
+  char byte = 0;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(::recv(fifth, &byte, 1, 0), 0) << "closed by the hub";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
+  ::close(fifth);
+  // The stalled ones are still open (not the cap's victims).
+  EXPECT_EQ(::recv(stalled[0], &byte, 1, MSG_DONTWAIT), -1);
+  for (const int fd : stalled) ::close(fd);
+  std::this_thread::sleep_for(200ms);
+  auto ops = client("operator");
+  ASSERT_EQ(ops.request("GET", "/healthz").status, 200u) << "once they are gone, a good client gets in";
+  const auto metrics = parse_prometheus(ops.request("GET", "/metrics").body);
+  EXPECT_GE(metrics.at("cjhub_connections_refused_handshaking_total"), 1);
+  EXPECT_TRUE(hub_->running());
+}
+
+}  // namespace
+}  // namespace cjhub::test
