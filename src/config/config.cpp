@@ -263,6 +263,7 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     dl.max_retry_after = std::chrono::seconds(d.uint_or("max_retry_after_s", 3600, 1, 86400));
     dl.pause_after_failures = static_cast<unsigned>(d.uint_or("pause_after_failures", dl.pause_after_failures, 1, 1000000));
     dl.threads = d.uint_or("threads", dl.threads, 1, 16);
+    dl.max_answer_bytes = d.uint_or("max_answer_bytes", dl.max_answer_bytes, 1024, 16u << 20);
     dl.dispatchers = d.uint_or("dispatchers", dl.dispatchers, 1, 16);
     d.finish();
   }

@@ -85,7 +85,11 @@ Dispatcher::~Dispatcher() { stop(std::chrono::steady_clock::now()); }
 
 void Dispatcher::start() {
   const auto& d = config_.delivery;
-  pool_ = std::make_unique<HttpClientPool>(ioc_, ClientTls{d.client_cert, d.client_key, d.ca_bundle});
+  pool_ = std::make_unique<HttpClientPool>(ioc_, ClientTls{d.client_cert, d.client_key, d.ca_bundle},
+                                           d.max_answer_bytes);
+  // Acknowledgements found in answers are validated here, not on the I/O threads, so one large
+  // answer does not hold up the other endpoints' exchanges.
+  ack_pool_ = std::make_unique<boost::asio::thread_pool>(2);
   work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       ioc_.get_executor());
   for (std::size_t i = 0; i < d.threads; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
@@ -114,6 +118,8 @@ void Dispatcher::stop(std::chrono::steady_clock::time_point deadline) {
   stopping_ = true;
   wake();
   db_thread_.join();
+  if (ack_pool_) ack_pool_->join();
+  ack_pool_.reset();
   if (pool_) pool_->close_idle();
   work_.reset();
   ioc_.stop();
@@ -155,15 +161,22 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   m.deliveries.add({v.kind == store::Completion::Kind::delivered ? "delivered"
                     : v.kind == store::Completion::Kind::retry   ? "retry"
                                                                  : "dead"});
-  std::shared_ptr<const store::NewMessage> ack;
   if (v.kind == store::Completion::Kind::delivered) {
     lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
               c.recipient_ori, c.attempt, r.status);
-    if (!r.body.empty()) ack = accept_ack(c, r);
+    if (!r.body.empty() && ack_pool_) {
+      boost::asio::post(*ack_pool_, [this, c, r, v] { record(c, r, v, accept_ack(c, r)); });
+      return;
+    }
   } else {
     lg->info("delivery {} of message {} to {} attempt {} failed: {}", c.delivery_id, c.message_id,
              c.recipient_ori, c.attempt, v.error);
   }
+  record(c, r, v, nullptr);
+}
+
+void Dispatcher::record(const store::Claimed& c, const OutboundResult& r, const Verdict& v,
+                        std::shared_ptr<const store::NewMessage> ack) {
   store::Completion done;
   done.kind = v.kind;
   done.delivery_id = c.delivery_id;

@@ -58,6 +58,16 @@ TEST_F(ConfigTest, ExampleFileLoadsWithEnvironment) {
   EXPECT_TRUE(std::filesystem::exists(erasure->spec.schema_files[0]));
   EXPECT_EQ(erasure->spec.namespaces.at("nc"), "http://release.niem.gov/niem/niem-core/5.0/");
   EXPECT_GE(c.workers.io_threads, 1u);
+  // The protections of the review's findings are on by default.
+  EXPECT_EQ(c.delivery.max_answer_bytes, 64u * 1024);
+  EXPECT_EQ(c.limits.max_namespaces, 100u);
+  EXPECT_EQ(c.limits.max_namespace_uri_length, 1024u);
+  EXPECT_EQ(c.ingest.agency_queue_share_percent, 50u);
+  EXPECT_EQ(c.ingest.agency_burst, 500u);
+  EXPECT_EQ(c.listener.max_handshakes_per_address, 32u);
+  EXPECT_EQ(c.identity.max_age, std::chrono::seconds(120));
+  EXPECT_EQ(c.limits.max_requests_per_connection, 1000u);
+  EXPECT_EQ(c.tls.verify_depth, 4);
 }
 
 TEST_F(ConfigTest, DefaultsApplyWhenVariablesAreUnset) {

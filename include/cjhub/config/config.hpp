@@ -98,6 +98,7 @@ struct Delivery {
   std::chrono::seconds max_retry_after{3600};  // a longer Retry-After is capped
   unsigned pause_after_failures = 50;          // consecutive failures before an endpoint is paused
   std::size_t threads = 1;                     // outbound I/O threads (per dispatcher)
+  std::size_t max_answer_bytes = 64 * 1024;    // an endpoint's answer body beyond this fails the attempt
   std::size_t dispatchers = 1;                 // independent dispatchers in this process, each with
                                                // its own database connection (they share work as
                                                // several hubs do: row locks and leases)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -70,6 +71,9 @@ class Dispatcher final : public Component {
   void db_loop();
   void send(store::Claimed c, const store::EndpointRow& ep);
   void finish(const store::Claimed& c, const OutboundResult& r);
+  // Queues the completion of one attempt for the database thread.
+  void record(const store::Claimed& c, const OutboundResult& r, const Verdict& v,
+              std::shared_ptr<const store::NewMessage> ack);
   std::shared_ptr<const store::NewMessage> accept_ack(const store::Claimed& c, const OutboundResult& r);
   void wake();
 
@@ -82,6 +86,7 @@ class Dispatcher final : public Component {
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<HttpClientPool> pool_;
+  std::unique_ptr<boost::asio::thread_pool> ack_pool_;  // validates acknowledgements found in answers
   std::vector<std::thread> io_threads_;
   std::thread db_thread_;
   int wake_pipe_[2] = {-1, -1};
