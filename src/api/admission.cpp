@@ -9,6 +9,7 @@
 
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/utf8.hpp"
 
 namespace cjhub::api {
 
@@ -100,7 +101,7 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
     return Refusal{Problem::origin_mismatch,
                    fmt::format("the document's originating agency ORI is \"{}\" but the certificate "
                                "belongs to {}",
-                               origin.substr(0, 32), agency.ori),
+                               utf8_capped(origin, 32), agency.ori),
                    {}};
   }
 

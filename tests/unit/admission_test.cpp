@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cjhub/api/admission.hpp"
+#include "cjhub/common/log.hpp"
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
@@ -127,6 +128,24 @@ TEST_F(Admission, AnAcknowledgementWithoutAReferenceIsRefused) {
   const auto m = admitted("CTDCJ0000", ack);
   EXPECT_TRUE(m.acknowledgement);
   EXPECT_EQ(m.ack_ref, "CTJUD0000-20270703-004512");
+}
+
+// The refusal quotes the origin it read, cut to 32 bytes on a character boundary: the problem
+// document stays valid UTF-8 whatever the document held.
+TEST_F(Admission, AnOriginMismatchQuotesTheOriginAsValidUtf8) {
+  auto doc = sample("valid/arrest-packet-1.xml");
+  std::string origin = "x";
+  for (int i = 0; i < 20; ++i) origin += "\xC3\x84";  // "Ä": byte 32 falls inside one
+  replace(doc, "<j:OrganizationORIIdentification><nc:IdentificationID>CT0064000</nc:IdentificationID>",
+          "<j:OrganizationORIIdentification><nc:IdentificationID>" + origin + "</nc:IdentificationID>");
+  const auto r = admit("CT0064000", doc);
+  const auto* refusal = std::get_if<api::Refusal>(&r);
+  ASSERT_NE(refusal, nullptr);
+  EXPECT_EQ(refusal->problem, api::Problem::origin_mismatch);
+  std::string escaped;
+  log::append_json_escaped(refusal->detail, escaped);
+  EXPECT_EQ(escaped.find("\\ufffd"), std::string::npos) << "valid UTF-8: " << refusal->detail;
+  EXPECT_NE(refusal->detail.find("x\xC3\x84"), std::string::npos) << refusal->detail;
 }
 
 }  // namespace
