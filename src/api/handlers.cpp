@@ -18,6 +18,18 @@ namespace {
 
 constexpr std::string_view kMessagesPath = "/v1/messages";
 
+// The refusal of a submission whose certificate did not resolve to one active agency.
+std::pair<Problem, std::string> identity_refusal(identity::Resolution r) {
+  switch (r) {
+    case identity::Resolution::disabled: return {Problem::client_disabled, "this certificate's agency is disabled"};
+    case identity::Resolution::no_certificate:
+      return {Problem::no_client_certificate, "no client certificate was presented"};
+    case identity::Resolution::ambiguous:
+      return {Problem::unknown_client, "this certificate matches more than one agency"};
+    default: return {Problem::unknown_client, "this certificate is not registered to any agency"};
+  }
+}
+
 Response json_response(unsigned status, const json::value& v) {
   Response r;
   r.status = status;
@@ -178,15 +190,8 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
   // Who is calling, before the body costs anything.
   const auto who = deps_.directory->resolve(head.peer);
   if (who.result != identity::Resolution::ok) {
-    if (who.result == identity::Resolution::disabled) {
-      return refuse(Problem::client_disabled, "", "this certificate's agency is disabled");
-    }
-    if (who.result == identity::Resolution::no_certificate) {
-      return refuse(Problem::no_client_certificate, "", "no client certificate was presented");
-    }
-    return refuse(Problem::unknown_client, "",
-                  who.result == identity::Resolution::ambiguous ? "this certificate matches more than one agency"
-                                                                : "this certificate is not registered to any agency");
+    const auto [p, detail] = identity_refusal(who.result);
+    return refuse(p, "", detail);
   }
   // Within its rate?
   if (deps_.rate_limiter != nullptr) {
@@ -225,16 +230,8 @@ void Handlers::post_message(Request req, Respond respond) {
   if (who.result != identity::Resolution::ok) {
     lg->warn("refused submission from {}: certificate {} ({})", req.remote, req.peer.sha256,
              identity::to_string(who.result));
-    if (who.result == identity::Resolution::disabled) {
-      return refuse(Problem::client_disabled, "this certificate's agency is disabled");
-    }
-    if (who.result == identity::Resolution::no_certificate) {
-      return refuse(Problem::no_client_certificate, "no client certificate was presented");
-    }
-    return refuse(Problem::unknown_client,
-                  who.result == identity::Resolution::ambiguous
-                      ? "this certificate matches more than one agency"
-                      : "this certificate is not registered to any agency");
+    const auto [p, detail] = identity_refusal(who.result);
+    return refuse(p, detail);
   }
   const auto& agency = *who.agency;
   caller_ori = agency.ori;

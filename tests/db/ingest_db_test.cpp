@@ -62,6 +62,15 @@ outbox::WriterSettings writer_settings(std::string url, int connect_ms, std::siz
 
 class DbTest : public ::testing::Test {
  protected:
+  // Until a session of this database waits for a lock (a writer held inside its transaction).
+  void wait_for_a_lock_wait() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (db_->count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = "
+                      "current_database()") == 0 &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   void SetUp() override {
     CJHUB_REQUIRE_CLUSTER();
     db_ = std::make_unique<TestDatabase>();
@@ -433,11 +442,7 @@ TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
     });
   };
   submit("F0");  // taken by the writer, which then waits for the lock
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (db_->count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 0 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  wait_for_a_lock_wait();
   for (int i = 1; i <= 10; ++i) submit("F" + std::to_string(i));  // the queue's capacity
   submit("F11");
   {
@@ -470,11 +475,7 @@ TEST_F(DbTest, AnAgencyMayHoldOnlyItsShareOfTheQueue) {
     });
   };
   submit("A0", "CT0064000");  // taken by the writer, which then waits for the lock
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (db_->count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == 0 &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  wait_for_a_lock_wait();
   for (int i = 1; i <= 8; ++i) submit("A" + std::to_string(i), "CT0064000");  // a flood
   for (int i = 1; i <= 5; ++i) submit("B" + std::to_string(i), "CTJUD0000");  // a steady agency
   {

@@ -1290,16 +1290,22 @@ TEST(ValidationCiss, ValidAndInvalidSamples) {
 
 // The holder swaps in a fresh schema set once hostile documents have grown Xerces' shared
 // namespace table past the limit; validation keeps working across the swap.
-TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
-  using namespace cjhub::validation;
-  const auto dir = cjhub::test::data_dir() / "validation";
-  MessageTypeSpec t;
+// The one type the schema-holder tests load.
+static cjhub::validation::MessageTypeSpec holder_type() {
+  cjhub::validation::MessageTypeSpec t;
   t.name = "T";
   t.root_namespace = "urn:cjhub:test:t";
   t.root_local_name = "Message";
-  t.schema_files = {(dir / "t.xsd").string()};
+  t.schema_files = {(cjhub::test::data_dir() / "validation" / "t.xsd").string()};
   t.namespaces = {{"t", "urn:cjhub:test:t"}};
   t.keys = {{"message_id", "t:Message/t:MessageID"}};
+  return t;
+}
+
+TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
+  using namespace cjhub::validation;
+  const auto dir = cjhub::test::data_dir() / "validation";
+  const auto t = holder_type();
   SchemaHolder holder({t}, Limits{}, 50);
   const auto first = holder.current();
   const auto valid = cjhub::test::read_file(dir / "valid_message.xml");
@@ -1317,14 +1323,7 @@ TEST(ValidationSchemaHolder, RenewsAfterNamespaceGrowth) {
 // Few URIs, but long ones: the renewal counts their bytes too.
 TEST(ValidationSchemaHolder, RenewsAfterNamespaceBytes) {
   using namespace cjhub::validation;
-  const auto dir = cjhub::test::data_dir() / "validation";
-  MessageTypeSpec t;
-  t.name = "T";
-  t.root_namespace = "urn:cjhub:test:t";
-  t.root_local_name = "Message";
-  t.schema_files = {(dir / "t.xsd").string()};
-  t.namespaces = {{"t", "urn:cjhub:test:t"}};
-  t.keys = {{"message_id", "t:Message/t:MessageID"}};
+  const auto t = holder_type();
   SchemaHolder holder({t}, Limits{}, 10000, 64 * 1024);
   const auto first = holder.current();
   for (int i = 0; i < 30; ++i) {  // 30 URIs of 1,000 characters: about 60 KB of UTF-16
