@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   outage_after->needs(outage_for);
   outage_for->needs(outage_after);
   sink_cmd->add_flag("--hang", sink.hang, "Accept deliveries and never answer them");
+  sink_cmd->add_flag("--close-connections", sink.close_connections,
+                     "Close the connection after every answer (Connection: close), so each delivery opens a new one");
   sink_cmd->add_option("--retry-after-s", sink.retry_after_s, "Retry-After of the simulated 503 answers")
       ->check(CLI::Range(0u, 3600u))->capture_default_str();
 

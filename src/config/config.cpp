@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cjhub/common/server_list.hpp"
 #include "config/yaml_reader.hpp"
 
 namespace cjhub::config {
@@ -265,6 +266,15 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     dl.threads = d.uint_or("threads", dl.threads, 1, 16);
     dl.max_answer_bytes = d.uint_or("max_answer_bytes", dl.max_answer_bytes, 1024, 16u << 20);
     dl.dispatchers = d.uint_or("dispatchers", dl.dispatchers, 1, 16);
+    dl.dns.servers = d.str_or("dns_servers", "");
+    try {
+      normalise_server_list(dl.dns.servers, 53);
+    } catch (const std::invalid_argument& e) {
+      d.fail("dns_servers", e.what());
+    }
+    dl.dns.timeout = ms_or(d, "dns_timeout_ms", dl.dns.timeout, 100, 60000);
+    dl.dns.max_ttl = std::chrono::seconds(d.uint_or("dns_max_ttl_s", dl.dns.max_ttl.count(), 0, 86400));
+    dl.dns.stale_for = std::chrono::seconds(d.uint_or("dns_stale_s", dl.dns.stale_for.count(), 0, 7 * 86400));
     d.finish();
   }
   {

@@ -59,7 +59,9 @@ Verdict judge(const OutboundResult& r, int attempt, const config::Delivery& poli
     return v;
   }
   v.kind = Kind::retry;
-  v.endpoint_failure = true;
+  // A name that does not resolve is a failure of the hub's side of the path (its DNS servers) as
+  // often as of the endpoint: retried with backoff, never counted towards pausing the endpoint.
+  v.endpoint_failure = r.error != TransportError::resolve;
   v.error = transport ? std::string(to_string(r.error)) + ": " + r.error_detail.substr(0, 300)
                       : "HTTP " + std::to_string(r.status);
   // Exponential backoff with jitter; a Retry-After from the endpoint wins (capped).
@@ -86,7 +88,8 @@ Dispatcher::~Dispatcher() { stop(std::chrono::steady_clock::now()); }
 void Dispatcher::start() {
   const auto& d = config_.delivery;
   pool_ = std::make_unique<HttpClientPool>(ioc_, ClientTls{d.client_cert, d.client_key, d.ca_bundle},
-                                           d.max_answer_bytes);
+                                           d.max_answer_bytes, std::chrono::seconds(30),
+                                           ResolverOptions{d.dns.servers, d.dns.timeout, d.dns.max_ttl, d.dns.stale_for});
   // Acknowledgements found in answers are validated here, not on the I/O threads, so one large
   // answer does not hold up the other endpoints' exchanges.
   ack_pool_ = std::make_unique<boost::asio::thread_pool>(2);
@@ -327,10 +330,10 @@ void Dispatcher::db_loop() {
             if (ep.paused) continue;
             const int busy = in_flight_.count(ep.id) ? in_flight_[ep.id] : 0;
             const int free = ep.max_in_flight - busy;
-            // The lease outlasts the whole exchange (connect, handshake, request, answer) with room
-            // to record the outcome, so no other dispatcher sends it while this one still may.
-            const int lease_ms = static_cast<int>(d.connect_timeout.count()) + ep.timeout_ms +
-                                 std::max(2000, ep.timeout_ms);
+            // The lease outlasts the whole exchange (DNS, connect, handshake, request, answer) with
+            // room to record the outcome, so no other dispatcher sends it while this one still may.
+            const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
+                                 ep.timeout_ms + std::max(2000, ep.timeout_ms);
             // From a little before the newest delivery this process claimed (transactions that
             // were open meanwhile may commit deliveries due slightly earlier); every few seconds
             // from the start of the queue, which finds anything else.

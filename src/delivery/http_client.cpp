@@ -7,8 +7,8 @@
 //    connection is then closed instead of pooled) and `done` is still called.
 //  - Connection: one beast::ssl_stream<beast::tcp_stream> on its own strand. Only one exchange
 //    uses a connection at a time; every operation on it runs on its strand.
-//  - Exchange: one send(): resolve + connect + handshake (connect_timeout), write + read the whole
-//    response (timeout), completion. A reused keep-alive connection that the peer had closed
+//  - Exchange: one send(): resolve (the Resolver, within its own deadline), then connect +
+//    handshake (connect_timeout), write + read the whole response (timeout), completion. A reused keep-alive connection that the peer had closed
 //    (error on write, or on the read before any response byte) is retried once on a new one.
 //
 // Shutdown: the owner should stop the io_context only after the outstanding sends have completed
@@ -434,8 +434,6 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
     bool finished = false;
     bool resolving = false;
     bool interim_seen = false;  // a 1xx response was read (response bytes received)
-    std::optional<tcp::resolver> resolver;
-    std::optional<asio::steady_timer> resolve_timer;
     std::optional<http::response_parser<http::string_body>> parser;
 
     std::string origin_name() const {
@@ -497,32 +495,24 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
             ep, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
         return;
       }
-      // getaddrinfo cannot be interrupted: the timer ends the exchange, a late answer is ignored.
+      // The resolver answers within its own deadline (and never queues one name behind
+      // another's slow DNS). The connect deadline starts once the address is known: time spent
+      // waiting for DNS is not the endpoint's.
       resolving = true;
-      resolver.emplace(conn->stream.get_executor());
-      resolve_timer.emplace(conn->stream.get_executor());
-      resolve_timer->expires_at(connect_deadline);
-      resolve_timer->async_wait([self = shared_from_this()](beast::error_code ec) {
-        if (ec || !self->resolving) return;
-        self->resolving = false;
-        self->resolver->cancel();
-        self->fail(TransportError::timeout, "resolving the host name timed out");
+      auto ex = conn->stream.get_executor();
+      impl->resolver->resolve(url.host, url.port, [self = shared_from_this(), ex](ResolveResult r) mutable {
+        asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable { self->on_resolve(std::move(r)); });
       });
-      resolver->async_resolve(
-          url.host, std::to_string(url.port), tcp::resolver::numeric_service,
-          [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
-            self->on_resolve(ec, std::move(r));
-          });
     }
 
-    void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
-      if (!resolving) return;  // timed out meanwhile
+    void on_resolve(ResolveResult r) {
+      if (!resolving || finished) return;
       resolving = false;
-      resolve_timer->cancel();
-      if (ec) return fail(TransportError::resolve, "cannot resolve host: " + ec.message());
+      if (!r.error.empty()) return fail(TransportError::resolve, "cannot resolve " + url.host + ": " + r.error);
+      connect_deadline = Clock::now() + connect_timeout;
       auto& layer = beast::get_lowest_layer(conn->stream);
       layer.expires_at(connect_deadline);
-      layer.async_connect(results,
+      layer.async_connect(r.endpoints,
                           [self = shared_from_this()](beast::error_code cec, const tcp::endpoint&) {
                             self->on_connect(cec);
                           });
@@ -643,8 +633,6 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
       if (finished) return;
       finished = true;
       resolving = false;
-      if (resolve_timer) resolve_timer->cancel();
-      if (resolver) resolver->cancel();
       r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
       if (r.error != TransportError::none)
         impl->transport_errors.fetch_add(1, std::memory_order_relaxed);
@@ -674,9 +662,10 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
   };
 
   Impl(asio::io_context& io, const ClientTls& files, std::size_t max_bytes,
-       std::chrono::seconds idle)
+       std::chrono::seconds idle, const ResolverOptions& dns)
       : ioc(io),
         tls(make_context(files)),
+        resolver(std::make_shared<Resolver>(dns)),
         max_response_bytes(max_bytes),
         idle_timeout(idle),
         log(cjhub::log::get("delivery")) {}
@@ -768,6 +757,7 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
 
   asio::io_context& ioc;
   std::shared_ptr<ssl::context> tls;  // for new connections (guarded by mutex); replaced on reload
+  std::shared_ptr<Resolver> resolver;  // host names of every origin, each lookup on its own
   const std::size_t max_response_bytes;
   const std::chrono::seconds idle_timeout;
   const std::shared_ptr<spdlog::logger> log;
@@ -781,8 +771,11 @@ struct HttpClientPool::Impl : std::enable_shared_from_this<HttpClientPool::Impl>
 };
 
 HttpClientPool::HttpClientPool(asio::io_context& ioc, const ClientTls& tls,
-                               std::size_t max_response_bytes, std::chrono::seconds idle_timeout)
-    : impl_(std::make_shared<Impl>(ioc, tls, max_response_bytes, idle_timeout)) {}
+                               std::size_t max_response_bytes, std::chrono::seconds idle_timeout,
+                               const ResolverOptions& dns)
+    : impl_(std::make_shared<Impl>(ioc, tls, max_response_bytes, idle_timeout, dns)) {
+  impl_->resolver->start();
+}
 
 void HttpClientPool::reload_tls(const ClientTls& files) {
   auto fresh = Impl::make_context(files);  // throws, naming the file; the current one stays
@@ -799,6 +792,7 @@ void HttpClientPool::reload_tls(const ClientTls& files) {
 HttpClientPool::~HttpClientPool() {
   impl_->closing = true;
   impl_->close_idle();
+  impl_->resolver->stop();  // exchanges still resolving are answered "the resolver stopped"
 }
 
 void HttpClientPool::send(OutboundRequest req, std::function<void(OutboundResult)> done) {
@@ -858,6 +852,7 @@ ClientStats HttpClientPool::stats() const {
   s.connections_reused = impl_->reused.load(std::memory_order_relaxed);
   s.requests = impl_->requests.load(std::memory_order_relaxed);
   s.transport_errors = impl_->transport_errors.load(std::memory_order_relaxed);
+  s.dns = impl_->resolver->stats();
   return s;
 }
 

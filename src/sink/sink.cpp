@@ -440,6 +440,7 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
       }
     }
   }
+  if (opts_.close_connections) r.close = true;  // Connection: close, a new connection per delivery
   const unsigned status = out.answer ? r.status : 0;
   (is_2xx(status) ? stats_.answered_2xx : stats_.answered_error).fetch_add(1);
   out.delay = opts_.latency;

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "e2e/delivery_fixture.hpp"
+#include "support/dns_server.hpp"
 #include "support/pg_control.hpp"
 
 namespace cjhub::test {
@@ -57,6 +58,31 @@ class Faults : public DeliverySuite {
         }
       }
     });
+  }
+  // How many of `ids` each sink has received.
+  std::size_t count_at(SinkProcess& sink, const std::vector<std::string>& ids) const {
+    std::set<std::string> got;
+    for (const auto& r : sink.receipts()) got.insert(std::string(r.at("message_id").as_string()));
+    std::size_t n = 0;
+    for (const auto& id : ids) n += got.count(id);
+    return n;
+  }
+  // Each delivery's latency at these sinks, from the message's 202 to the sink's receipt (both
+  // wall clocks on this machine), sorted.
+  std::vector<long long> latencies_ms(std::initializer_list<SinkProcess*> sinks) {
+    std::vector<long long> out;
+    for (auto* sink : sinks) {
+      for (const auto& l : sink->receipts()) {
+        const std::string id(l.at("message_id").as_string());
+        for (const auto& m : sent_.of({id})) {
+          if (m.type.empty()) continue;
+          const auto at = parse_utc(std::string(l.at("t").as_string()));
+          out.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(at - m.answered_wall).count());
+        }
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
   static unsigned seed() {
     if (const auto e = env("CJHUB_FAULT_SEED")) return static_cast<unsigned>(std::stoul(*e));
@@ -185,39 +211,21 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   }
   // DESPP and the Judicial Branch get all 30 promptly (DCJ's endpoint times out after 2 s per
   // attempt, over and over).
-  auto count_at = [&](SinkProcess& sink) {
-    std::set<std::string> got;
-    for (const auto& r : sink.receipts()) got.insert(std::string(r.at("message_id").as_string()));
-    std::size_t n = 0;
-    for (const auto& id : ids) n += got.count(id);
-    return n;
-  };
-  while (std::chrono::steady_clock::now() - t0 < 15s && (count_at(*despp_) < 30 || count_at(*judicial_) < 30)) {
+  while (std::chrono::steady_clock::now() - t0 < 15s &&
+         (count_at(*despp_, ids) < 30 || count_at(*judicial_, ids) < 30)) {
     std::this_thread::sleep_for(100ms);
   }
   const auto others_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-  EXPECT_EQ(count_at(*despp_), 30u);
-  EXPECT_EQ(count_at(*judicial_), 30u);
+  EXPECT_EQ(count_at(*despp_, ids), 30u);
+  EXPECT_EQ(count_at(*judicial_, ids), 30u);
   EXPECT_LT(others_ms.count(), 10000) << "the other subscribers were held up";
-  // Each message's latency at the neighbours, from its 202 to the sink's receipt (both wall
-  // clocks on this machine): bounded although DCJ holds every connection it is given.
-  std::vector<long long> latency_ms;
-  for (auto* sink : {despp_.get(), judicial_.get()}) {
-    for (const auto& l : sink->receipts()) {
-      const std::string id(l.at("message_id").as_string());
-      for (const auto& m : sent_.of({id})) {
-        if (m.type.empty()) continue;
-        const auto at = parse_utc(std::string(l.at("t").as_string()));
-        latency_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(at - m.answered_wall).count());
-      }
-    }
-  }
+  // Each message's latency at the neighbours: bounded although DCJ holds every connection it is given.
+  const auto latency_ms = latencies_ms({despp_.get(), judicial_.get()});
   ASSERT_EQ(latency_ms.size(), 60u);
-  std::sort(latency_ms.begin(), latency_ms.end());
   const auto p50 = latency_ms[latency_ms.size() / 2], worst = latency_ms.back();
   EXPECT_LT(worst, 3000) << "a neighbour of the hung subscriber waited " << worst << " ms for a message";
   // DCJ's sink logs what it receives before hanging: at most its endpoint's max_in_flight (4).
-  EXPECT_LE(count_at(*dcj_), 4u);
+  EXPECT_LE(count_at(*dcj_, ids), 4u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state IN "
                        "('delivered', 'acknowledged')"), 0);
   // Once DCJ answers again, its backlog arrives complete and in order.
@@ -229,6 +237,55 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   EXPECT_TRUE(report.ok()) << report.summary();
   std::cout << "hung subscriber: the others had all 30 after " << others_ms.count() << " ms (latency p50 " << p50
             << " ms, max " << worst << " ms); then " << report.summary() << "\n";
+}
+
+TEST_F(Faults, AnEndpointWhoseDnsTakesThreeSecondsDoesNotSlowTheOthersAndIsNotPaused) {
+  // Every sink is reached by a host name that only the test's DNS server knows, with a TTL of 0
+  // and Connection: close, so every delivery looks its endpoint's name up again. DCJ's name takes
+  // 3 s to answer (longer than the 1 s connect timeout, shorter than the 5 s DNS deadline).
+  DnsServer dns;
+  for (auto* s : {despp_.get(), hartford_.get(), dcj_.get(), judicial_.get()}) {
+    s->host = s->test_name();
+    s->base_args.push_back("--close-connections");
+    dns.set(s->test_name(), {.ttl = 0, .delay = s == dcj_.get() ? 3000ms : 0ms});
+  }
+  start_sinks();
+  start_hub({{"CJHUB_DNS_SERVERS", dns.address()}, {"CJHUB_PAUSE_AFTER_FAILURES", "3"}});
+  std::vector<std::string> ids;
+  auto hpd = client("hartford-pd");
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 30; ++i) {
+    const auto r = post(hpd, "CT0064000", arrest_packet("OTN-DNS-" + std::to_string(i % 6), i));
+    ASSERT_EQ(r.status, 202u) << r.body;
+    ids.emplace_back(message_id(r));
+    std::this_thread::sleep_for(50ms);  // a steady stream over 1.5 s
+  }
+  while (std::chrono::steady_clock::now() - t0 < 20s &&
+         (count_at(*despp_, ids) < 30 || count_at(*judicial_, ids) < 30)) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const auto others_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_EQ(count_at(*despp_, ids), 30u);
+  EXPECT_EQ(count_at(*judicial_, ids), 30u);
+  // Queued behind DCJ's lookups, a neighbour would wait 3 s per lookup; on its own it waits for
+  // its own lookup, connection and handshake.
+  const auto latency_ms = latencies_ms({despp_.get(), judicial_.get()});
+  ASSERT_EQ(latency_ms.size(), 60u);
+  const auto p50 = latency_ms[latency_ms.size() / 2], worst = latency_ms.back();
+  EXPECT_LT(worst, 2000) << "a neighbour of the slow name waited " << worst << " ms for a message";
+  EXPECT_GE(dns.queries(despp_->test_name()), 30) << "every delivery to DESPP looked its name up";
+  const auto report = wait_for_all(ids, 90s);
+  EXPECT_EQ(report.expected_deliveries, 3 * static_cast<long long>(ids.size())) << report.summary();
+  EXPECT_TRUE(report.ok()) << report.summary();
+  // DCJ got everything at the first attempt: the wait for its DNS was not a failure of its endpoint.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM endpoints WHERE paused"), 0);
+  EXPECT_EQ(db_->count("SELECT coalesce(max(attempts), 0) FROM deliveries WHERE recipient_ori = 'CTDCJ0000'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state IN "
+                       "('delivered', 'acknowledged')"), 30);
+  EXPECT_GE(dns.queries(dcj_->test_name()), 1);
+  std::cout << "slow DNS (3 s) at DCJ: the others had all 30 after " << others_ms.count() << " ms (latency p50 "
+            << p50 << " ms, max " << worst << " ms); DCJ's name asked " << dns.queries(dcj_->test_name())
+            << " time(s); then " << report.summary() << "\n";
 }
 
 TEST_F(Faults, WhenOneOfTwoHubsIsKilledTheOtherDeliversItsLeasedWork) {

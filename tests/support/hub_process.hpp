@@ -62,12 +62,15 @@ class SinkProcess {
   bool running() const { return pid_ > 0; }
   unsigned short port() const { return port_; }
   const std::string& ori() const { return ori_; }
-  std::string url() const { return "https://localhost:" + std::to_string(port_) + "/inbox"; }
+  std::string url() const { return "https://" + host + ":" + std::to_string(port_) + "/inbox"; }
   std::filesystem::path log_path() const { return dir_ / (name_ + ".jsonl"); }
   std::vector<boost::json::object> receipts() const;
 
   // Passed to every start, before that start's own arguments.
   std::vector<std::string> base_args;
+  // The host name in url(): its certificate also names <name>.sink.test (scripts/dev-pki).
+  std::string host = "localhost";
+  std::string test_name() const { return name_ + ".sink.test"; }
 
  private:
   std::string name_;

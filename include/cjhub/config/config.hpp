@@ -99,6 +99,12 @@ struct Delivery {
   unsigned pause_after_failures = 50;          // consecutive failures before an endpoint is paused
   std::size_t threads = 1;                     // outbound I/O threads (per dispatcher)
   std::size_t max_answer_bytes = 64 * 1024;    // an endpoint's answer body beyond this fails the attempt
+  struct Dns {                                 // endpoint host names -> addresses
+    std::string servers;                       // "ip[:port],..."; empty: /etc/resolv.conf
+    std::chrono::milliseconds timeout{5000};   // a lookup's deadline (not the endpoint's)
+    std::chrono::seconds max_ttl{300};         // answers kept for their TTL, at most this
+    std::chrono::seconds stale_for{3600};      // an expired answer used when DNS fails
+  } dns;
   std::size_t dispatchers = 1;                 // independent dispatchers in this process, each with
                                                // its own database connection (they share work as
                                                // several hubs do: row locks and leases)

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "cjhub/delivery/resolver.hpp"
+
 namespace cjhub::delivery {
 
 struct ClientTls {
@@ -35,7 +37,7 @@ struct OutboundRequest {
 enum class TransportError {
   none,
   bad_url,          // not https, no host, ...
-  resolve,          // host name did not resolve
+  resolve,          // host name did not resolve (not counted against the endpoint: see judge())
   connect,          // refused, unreachable
   tls,              // handshake failed (certificate, host name, protocol)
   timeout,          // a deadline passed
@@ -59,14 +61,16 @@ struct ClientStats {
   std::uint64_t connections_reused = 0;
   std::uint64_t requests = 0;
   std::uint64_t transport_errors = 0;
+  ResolverStats dns;
 };
 
 // Runs entirely on the io_context it is given (the caller runs it, on one or more threads).
 // Thread-safe: send() may be called from any thread.
 class HttpClientPool {
  public:
+  // Starts its resolver (see resolver.hpp); host names are looked up with `dns`.
   HttpClientPool(boost::asio::io_context& ioc, const ClientTls& tls, std::size_t max_response_bytes = 1 << 20,
-                 std::chrono::seconds idle_timeout = std::chrono::seconds(30));
+                 std::chrono::seconds idle_timeout = std::chrono::seconds(30), const ResolverOptions& dns = {});
   ~HttpClientPool();
   HttpClientPool(const HttpClientPool&) = delete;
   HttpClientPool& operator=(const HttpClientPool&) = delete;

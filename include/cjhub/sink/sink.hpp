@@ -84,6 +84,7 @@ struct SinkOptions {
   unsigned status = 0;                   // always answer this status (0 = normal behaviour)
   std::optional<std::chrono::seconds> outage_after, outage_for;  // 503 in that window
   bool hang = false;                     // never answer deliveries
+  bool close_connections = false;        // answer with Connection: close (no keep-alive)
   unsigned retry_after_s = 1;            // Retry-After sent with simulated 503s
 };
 
