@@ -1,6 +1,7 @@
 // cjhub: the criminal-justice message hub. Parses the command line and runs one command.
 #include <CLI/CLI.hpp>
 
+#include <fstream>
 #include <iostream>
 
 #include "cjhub/app/commands.hpp"
@@ -85,6 +86,12 @@ int main(int argc, char** argv) {
   outage_after->needs(outage_for);
   outage_for->needs(outage_after);
   sink_cmd->add_flag("--hang", sink.hang, "Accept deliveries and never answer them");
+  std::filesystem::path sink_answer_file;
+  sink_cmd->add_option("--answer-file", sink_answer_file,
+                       "Answer every delivery 200 with this file's contents ({message_id} and {delivery_id} replaced)")
+      ->check(CLI::ExistingFile);
+  sink_cmd->add_option("--answer-content-type", sink.answer_content_type, "Content-Type of --answer-file answers")
+      ->capture_default_str();
   sink_cmd->add_flag("--close-connections", sink.close_connections,
                      "Close the connection after every answer (Connection: close), so each delivery opens a new one");
   sink_cmd->add_option("--retry-after-s", sink.retry_after_s, "Retry-After of the simulated 503 answers")
@@ -187,6 +194,10 @@ int main(int argc, char** argv) {
     if (*outage_after) {
       sink.outage_after = std::chrono::seconds(sink_outage_after_s);
       sink.outage_for = std::chrono::seconds(sink_outage_for_s);
+    }
+    if (!sink_answer_file.empty()) {
+      std::ifstream in(sink_answer_file, std::ios::binary);
+      sink.answer_body = std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     return cjhub::sink::run_sink(sink);
   }

@@ -159,6 +159,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto early = shared_->handlers.precheck(
             {std::string(req.method_string()), std::string(req.target()), peer_, remote_})) {
       log::get("ingress")->info("refused request from {} before its body: {}", remote_, early->status);
+      // A client over its rate (429) keeps its connection: its body is read and discarded after
+      // the answer (a new TLS handshake per refusal would cost the hub more than the body). A
+      // client waiting for 100-continue sends no body, so the connection cannot be resynchronised:
+      // it is closed, as after every other refusal.
+      const bool expects_continue = beast::iequals(req[http::field::expect], "100-continue");
+      if (early->status == 429 && !expects_continue && req.keep_alive()) {
+        keep_alive_ = true;
+        discard_body_ = true;
+        return write(std::move(*early));
+      }
       early->close = true;
       keep_alive_ = false;
       drain_ = true;
@@ -234,7 +244,34 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       self->res_.reset();
       if (!ec && self->drain_) return self->close_draining();
+      if (!ec && self->discard_body_) {
+        self->discard_body_ = false;
+        return keep ? self->discard_body() : self->close_draining();
+      }
       if (ec || !keep) return self->close();
+      self->read_header();
+    });
+  }
+
+  // The body of a request refused before it was read, read through the parser in chunks and
+  // thrown away (within the body limit and the read deadline), so the next request on the
+  // connection starts where it should.
+  void discard_body() {
+    discarding_.emplace(std::move(*parser_));
+    parser_.reset();
+    drain_buffer_.resize(16384);
+    arm(shared_->limits.read_timeout);
+    discard_more();
+  }
+  void discard_more() {
+    auto& body = discarding_->get().body();
+    body.data = drain_buffer_.data();
+    body.size = drain_buffer_.size();
+    http::async_read(stream_, buffer_, *discarding_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return self->close();
+      if (!self->discarding_->is_done()) return self->discard_more();
+      self->discarding_.reset();
       self->read_header();
     });
   }
@@ -311,6 +348,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;
   bool closed_ = false;
   bool drain_ = false;         // close in stages after this answer (close_draining)
+  bool discard_body_ = false;  // after this answer, read and discard the body, then keep going
+  std::optional<http::request_parser<http::buffer_body>> discarding_;
   std::vector<char> drain_buffer_;
   std::size_t drained_ = 0;
 };

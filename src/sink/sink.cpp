@@ -407,6 +407,16 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Delivery-Id is missing or not a UUID");
   } else if (!Uuid::parse(d.message_id)) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Message-Id is missing or not a UUID");
+  } else if (opts_.answer_body) {
+    r.status = 200;
+    r.content_type = opts_.answer_content_type;
+    r.body = *opts_.answer_body;
+    for (const auto& [token, value] : {std::pair<std::string, std::string>{"{message_id}", d.message_id},
+                                       {"{delivery_id}", d.delivery_id}}) {
+      for (auto p = r.body.find(token); p != std::string::npos; p = r.body.find(token, p + value.size())) {
+        r.body.replace(p, token.size(), value);
+      }
+    }
   } else {
     r.status = opts_.status != 0 ? opts_.status : 200;
     r.content_type = "text/plain; charset=utf-8";

@@ -204,71 +204,95 @@ struct LoadPlan {
   bool keep_ids = false;
   std::atomic<long> issued{0};
   std::atomic<long> errors{0};
+  std::atomic<long> reconnects{0};  // connections the hub ended after an answer, opened again
 };
 
+// One connection's share of the load. Like a real client it opens a new connection when the hub
+// ends one (Connection: close after an answer, or an error), until the run is over; requests that
+// failed on a broken connection count as errors.
 asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, tcp::endpoint ep, SendStats& st) {
   auto ex = co_await asio::this_coro::executor;
-  try {
-    beast::ssl_stream<beast::tcp_stream> s(ex, ctx);
-    co_await beast::get_lowest_layer(s).async_connect(ep, asio::use_awaitable);
-    beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true));
-    co_await s.async_handshake(ssl::stream_base::client, asio::use_awaitable);
-    asio::steady_timer timer(ex);
-    timer.expires_at(Clock::time_point(std::chrono::nanoseconds(plan.start_ns)));
-    co_await timer.async_wait(asio::use_awaitable);
-    beast::flat_buffer buf;
-    for (long i = 0;; ++i) {
-      // Open loop: this connection's i-th request is request c + i*N of the run.
-      std::int64_t due = now_ns();
-      if (plan.rate > 0) {
-        due = plan.start_ns + static_cast<std::int64_t>((static_cast<double>(c) + static_cast<double>(i) * plan.connections) * 1e9 / plan.rate);
-        if (due >= plan.stop_ns) break;
-        if (due > now_ns()) {
-          timer.expires_at(Clock::time_point(std::chrono::nanoseconds(due)));
-          co_await timer.async_wait(asio::use_awaitable);
-        }
-      } else if (due >= plan.stop_ns) {
-        break;
-      }
-      const long n = plan.issued.fetch_add(1);
-      if (plan.count > 0 && n >= plan.count) break;
-      const auto& p = plan.payloads[static_cast<std::size_t>(n) % plan.payloads.size()];
-      http::request<http::string_body> req{http::verb::post, "/v1/messages", 11};
-      req.set(http::field::host, "localhost");
-      req.set(http::field::content_type, "application/xml");
-      req.set("Idempotency-Key", "load-" + std::to_string(plan.start_ns) + "-" + std::to_string(n));
-      req.body() = p.body;
-      if (p.token_at != std::string::npos) {
-        // A case key of the token's length, unique in the run.
-        std::string key = "C" + std::to_string(plan.start_ns % 1000000) + "-" + std::to_string(n);
-        if (key.size() > plan.case_token.size()) throw std::length_error("--case-token too short for a unique key: " + key);
-        key.resize(plan.case_token.size(), 'x');
-        req.body().replace(p.token_at, plan.case_token.size(), key);
-      }
-      req.prepare_payload();
-      const std::int64_t sent = plan.rate > 0 ? due : now_ns();
-      co_await http::async_write(s, req, asio::use_awaitable);
-      http::response<http::string_body> res;
-      co_await http::async_read(s, buf, res, asio::use_awaitable);
-      if (res.result_int() == 202) {
-        ++st.accepted;
-        const std::int64_t done = now_ns();
-        if (sent >= plan.measure_from_ns) st.latency.record(done - sent);
-        st.second(plan.start_ns, done, done - sent);
-        if (plan.keep_ids && sent >= plan.measure_from_ns) {
-          const auto loc = std::string(res[http::field::location]);
-          st.sent.emplace_back(loc.substr(loc.rfind('/') + 1), sent);
-        }
+  asio::steady_timer timer(ex);
+  long i = 0;  // this connection's requests so far (open loop: request c + i*N of the run)
+  bool first = true;
+  while (now_ns() < plan.stop_ns) {
+    bool broken = false, in_request = false;
+    try {
+      beast::ssl_stream<beast::tcp_stream> s(ex, ctx);
+      co_await beast::get_lowest_layer(s).async_connect(ep, asio::use_awaitable);
+      beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true));
+      co_await s.async_handshake(ssl::stream_base::client, asio::use_awaitable);
+      if (first) {
+        first = false;
+        timer.expires_at(Clock::time_point(std::chrono::nanoseconds(plan.start_ns)));
+        co_await timer.async_wait(asio::use_awaitable);
       } else {
-        ++st.other;
-        st.last_error = std::to_string(res.result_int()) + " " + res.body().substr(0, 200);
+        plan.reconnects.fetch_add(1);
       }
+      beast::flat_buffer buf;
+      for (bool open = true; open; ++i) {
+        std::int64_t due = now_ns();
+        if (plan.rate > 0) {
+          due = plan.start_ns + static_cast<std::int64_t>((static_cast<double>(c) + static_cast<double>(i) * plan.connections) * 1e9 / plan.rate);
+          if (due >= plan.stop_ns) co_return;
+          if (due > now_ns()) {
+            timer.expires_at(Clock::time_point(std::chrono::nanoseconds(due)));
+            co_await timer.async_wait(asio::use_awaitable);
+          }
+        } else if (due >= plan.stop_ns) {
+          co_return;
+        }
+        const long n = plan.issued.fetch_add(1);
+        if (plan.count > 0 && n >= plan.count) co_return;
+        const auto& p = plan.payloads[static_cast<std::size_t>(n) % plan.payloads.size()];
+        http::request<http::string_body> req{http::verb::post, "/v1/messages", 11};
+        req.set(http::field::host, "localhost");
+        req.set(http::field::content_type, "application/xml");
+        req.set("Idempotency-Key", "load-" + std::to_string(plan.start_ns) + "-" + std::to_string(n));
+        req.body() = p.body;
+        if (p.token_at != std::string::npos) {
+          // A case key of the token's length, unique in the run.
+          std::string key = "C" + std::to_string(plan.start_ns % 1000000) + "-" + std::to_string(n);
+          if (key.size() > plan.case_token.size()) throw std::length_error("--case-token too short for a unique key: " + key);
+          key.resize(plan.case_token.size(), 'x');
+          req.body().replace(p.token_at, plan.case_token.size(), key);
+        }
+        req.prepare_payload();
+        const std::int64_t sent = plan.rate > 0 ? due : now_ns();
+        in_request = true;
+        co_await http::async_write(s, req, asio::use_awaitable);
+        http::response<http::string_body> res;
+        co_await http::async_read(s, buf, res, asio::use_awaitable);
+        in_request = false;
+        open = res.keep_alive();
+        if (res.result_int() == 202) {
+          ++st.accepted;
+          const std::int64_t done = now_ns();
+          if (sent >= plan.measure_from_ns) st.latency.record(done - sent);
+          st.second(plan.start_ns, done, done - sent);
+          if (plan.keep_ids && sent >= plan.measure_from_ns) {
+            const auto loc = std::string(res[http::field::location]);
+            st.sent.emplace_back(loc.substr(loc.rfind('/') + 1), sent);
+          }
+        } else {
+          ++st.other;
+          st.last_error = std::to_string(res.result_int()) + " " + res.body().substr(0, 200);
+        }
+      }
+      beast::error_code ec;
+      beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ec);
+    } catch (const std::length_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      plan.errors.fetch_add(1);
+      st.last_error = std::string("connection ") + std::to_string(c) + ": " + e.what();
+      if (in_request) ++i;  // that request is lost; the next one keeps its schedule
+      broken = true;
     }
-    beast::error_code ec;
-    beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ec);
-  } catch (const std::exception& e) {
-    plan.errors.fetch_add(1);
-    st.last_error = std::string("connection ") + std::to_string(c) + ": " + e.what();
+    if (broken) {  // a short pause before opening a new connection
+      timer.expires_after(std::chrono::milliseconds(10));
+      co_await timer.async_wait(asio::use_awaitable);
+    }
   }
 }
 
@@ -335,8 +359,8 @@ int post(const Args& a) {
   std::printf("machine: %s; payloads %zu file(s), %zu bytes first; %d connections, %s\n", machine().c_str(),
               plan.payloads.size(), plan.payloads[0].body.size(), plan.connections,
               plan.rate > 0 ? ("open loop at " + std::to_string(static_cast<long>(plan.rate)) + "/s").c_str() : "closed loop");
-  std::printf("accepted %ld in %.2f s (%ld/s); other answers %ld; connection errors %ld\n", accepted, secs,
-              static_cast<long>(static_cast<double>(accepted) / secs), other, plan.errors.load());
+  std::printf("accepted %ld in %.2f s (%ld/s); other answers %ld; connection errors %ld; reconnections %ld\n", accepted,
+              secs, static_cast<long>(static_cast<double>(accepted) / secs), other, plan.errors.load(), plan.reconnects.load());
   if (!last_error.empty()) std::printf("last error: %s\n", last_error.c_str());
   if (plan.measure_from_ns > plan.start_ns)
     std::printf("latency recorded from %.1f s on (warm-up before)\n", static_cast<double>(plan.measure_from_ns - plan.start_ns) / 1e9);
@@ -358,7 +382,8 @@ int post(const Args& a) {
   }
   std::ostringstream result;
   result << std::fixed << std::setprecision(2);
-  result << "result accepted=" << accepted << " other=" << other << " errors=" << plan.errors.load() << " seconds=" << secs
+  result << "result accepted=" << accepted << " other=" << other << " errors=" << plan.errors.load()
+         << " reconnects=" << plan.reconnects.load() << " seconds=" << secs
          << " accepted_per_s=" << static_cast<long>(static_cast<double>(accepted) / secs)
          << " p50_ms=" << ms(latency.percentile(50)) << " p99_ms=" << ms(latency.percentile(99))
          << " p999_ms=" << ms(latency.percentile(99.9));

@@ -1,6 +1,7 @@
 // End to end: no agency can hurt another. An agency over its submission rate gets 429 with
 // Retry-After while another is served; who is calling and whether it is within its rate are
-// decided before the body is read; slow handshakes from one address cannot take every connection.
+// decided before the body is read; a 429 keeps the connection; slow handshakes from one address
+// cannot take every connection.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -67,6 +68,38 @@ TEST_F(Fairness, IdentityAndRateAreJudgedBeforeTheBodyIsRead) {
   const auto limited = flooding.receive();
   EXPECT_EQ(limited.status, 429u) << limited.body;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 0);
+}
+
+// A 429 keeps the connection (a new TLS handshake per refusal would cost the hub more than the
+// body): the refused body is read and thrown away and the next request on the same connection is
+// answered. A client that waited for 100-continue sent no body: its connection is closed.
+TEST_F(Fairness, A429KeepsTheConnectionAndTheNextRequestOnItIsAnswered) {
+  auto hpd = client("hartford-pd");  // drain its bucket
+  for (int i = 0; i < 5 && hpd.request("POST", "/v1/messages", "<oops").status != 429u; ++i) {
+  }
+  const std::string body(200 * 1024, 'x');
+  auto c = client("hartford-pd");
+  c.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body);
+  const auto limited = c.receive();
+  ASSERT_EQ(limited.status, 429u) << limited.body;
+  EXPECT_EQ(limited.headers.count("connection"), 0u) << "kept alive (HTTP/1.1 default), not closed";
+  std::this_thread::sleep_for(1100ms);  // a token comes back
+  c.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: 5\r\n\r\n<oops");
+  const auto next = c.receive();  // throws if the hub had closed the connection
+  EXPECT_EQ(next.status, 400u) << next.body;
+  EXPECT_EQ(problem_type(next), "urn:cjhub:problem:malformed-xml") << "read from the right place";
+
+  for (int i = 0; i < 5 && hpd.request("POST", "/v1/messages", "<oops").status != 429u; ++i) {
+  }
+  auto waiting = client("hartford-pd");
+  waiting.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nExpect: 100-continue\r\n"
+               "Content-Length: 5\r\n\r\n");
+  const auto refused = waiting.receive();
+  EXPECT_EQ(refused.status, 429u) << refused.body;
+  ASSERT_EQ(refused.headers.count("connection"), 1u);
+  EXPECT_EQ(refused.headers.at("connection"), "close");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), 0);
 }
 

@@ -85,6 +85,11 @@ struct SinkOptions {
   std::optional<std::chrono::seconds> outage_after, outage_for;  // 503 in that window
   bool hang = false;                     // never answer deliveries
   bool close_connections = false;        // answer with Connection: close (no keep-alive)
+  // Answer every delivery 200 with this body instead (a receiver's own, possibly hostile,
+  // acknowledgement): "{message_id}" and "{delivery_id}" are replaced by the delivery's. No
+  // acknowledgement of the sink's own is sent then.
+  std::optional<std::string> answer_body;
+  std::string answer_content_type = "application/xml";
   unsigned retry_after_s = 1;            // Retry-After sent with simulated 503s
 };
 
