@@ -6,6 +6,8 @@
 //                      [--sinks 9461,9462,9463 --sink-cert s.crt --sink-key s.key] [--drain-seconds 120]
 //                      [--timeline 1]   (answers and the slowest answer in each second)
 //                      [--warmup S]     (latency not recorded for requests sent in the first S seconds)
+//                      [--latency-file F] (appends every recorded latency to F, in ms, one per line:
+//                                          several runs' percentiles can then be taken together)
 //   cjhub-loadgen sink --sinks 9461,9462,9463 --ca ca.crt --sink-cert s.crt --sink-key s.key
 //                      [--expect N] [--seconds S]
 //
@@ -183,6 +185,7 @@ struct SendStats {
   long accepted = 0, other = 0;
   std::vector<std::pair<std::string, std::int64_t>> sent;  // (message id, POST time ns), for --sinks
   std::vector<std::pair<long, std::int64_t>> per_second;   // (answers, slowest ns) by second of the run
+  std::vector<std::int64_t> raw_ns;                        // every recorded latency, for --latency-file
   std::string last_error;
 
   void second(std::int64_t start_ns, std::int64_t now, std::int64_t took) {
@@ -202,6 +205,7 @@ struct LoadPlan {
   std::int64_t start_ns = 0, stop_ns = 0;
   std::int64_t measure_from_ns = 0;  // latencies of requests sent before this are not recorded (warm-up)
   bool keep_ids = false;
+  bool keep_raw = false;  // --latency-file
   std::atomic<long> issued{0};
   std::atomic<long> errors{0};
   std::atomic<long> reconnects{0};  // connections the hub ended after an answer, opened again
@@ -268,7 +272,10 @@ asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, t
         if (res.result_int() == 202) {
           ++st.accepted;
           const std::int64_t done = now_ns();
-          if (sent >= plan.measure_from_ns) st.latency.record(done - sent);
+          if (sent >= plan.measure_from_ns) {
+            st.latency.record(done - sent);
+            if (plan.keep_raw) st.raw_ns.push_back(done - sent);
+          }
           st.second(plan.start_ns, done, done - sent);
           if (plan.keep_ids && sent >= plan.measure_from_ns) {
             const auto loc = std::string(res[http::field::location]);
@@ -319,6 +326,7 @@ int post(const Args& a) {
   const double seconds = a.count("seconds") ? std::stod(a.at("seconds")) : (plan.count > 0 ? 1e6 : 10);
   const int threads = std::max(1, std::stoi(a.at("threads")));
   plan.keep_ids = a.count("sinks") > 0;
+  plan.keep_raw = a.count("latency-file") > 0;
 
   Receipts receipts;
   std::optional<Sinks> sinks;
@@ -349,6 +357,14 @@ int post(const Args& a) {
   Histogram latency;
   long accepted = 0, other = 0;
   std::string last_error;
+  if (plan.keep_raw) {
+    std::FILE* f = std::fopen(a.at("latency-file").c_str(), "a");
+    if (f == nullptr) throw std::runtime_error("--latency-file: cannot open " + a.at("latency-file"));
+    for (const auto& st : stats) {
+      for (const auto ns : st.raw_ns) std::fprintf(f, "%.3f\n", static_cast<double>(ns) / 1e6);
+    }
+    std::fclose(f);
+  }
   for (auto& st : stats) {
     latency.merge(st.latency);
     accepted += st.accepted;
