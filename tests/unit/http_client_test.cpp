@@ -540,6 +540,28 @@ TEST(HttpClient, ConstructorNamesTheTlsFileItCannotLoad) {
   EXPECT_THROW({ HttpClientPool p(ioc, tls); }, std::runtime_error);
 }
 
+// A private key its group or others may read is no longer private: the pool refuses it, naming
+// the file and the fix, and takes the same key once it is owner-only.
+TEST(HttpClient, AClientKeyReadableByGroupOrOthersIsRefused) {
+  asio::io_context ioc;
+  auto tls = pki().client_tls();
+  const auto key = pki().dir / "shared-client.key";
+  fs::copy_file(tls.client_key, key, fs::copy_options::overwrite_existing);
+  tls.client_key = key;
+  for (const auto mode : {fs::perms::group_read, fs::perms::others_read}) {
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | mode);
+    try {
+      HttpClientPool pool(ioc, tls);
+      ADD_FAILURE() << "a key readable by " << (mode == fs::perms::group_read ? "its group" : "others") << " was taken";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("shared-client.key"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("chmod 600"), std::string::npos) << e.what();
+    }
+  }
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_NO_THROW({ HttpClientPool pool(ioc, tls); });
+}
+
 // --- 2. keep-alive --------------------------------------------------------------------------
 
 TEST(HttpClient, KeepAliveReusesOneConnection) {
