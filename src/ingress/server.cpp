@@ -158,7 +158,10 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = req.version();
     if (auto early = shared_->handlers.precheck(
             {std::string(req.method_string()), std::string(req.target()), peer_, remote_})) {
-      log::get("ingress")->info("refused request from {} before its body: {}", remote_, early->status);
+      // An agency over its rate is counted (metrics) and aggregated (audit), not logged per
+      // request: a flood must not flood the log.
+      log::get("ingress")->log(early->status == 429 ? spdlog::level::debug : spdlog::level::info,
+                               "refused request from {} before its body: {}", remote_, early->status);
       // A client over its rate (429) keeps its connection: its body is read and discarded after
       // the answer (a new TLS handshake per refusal would cost the hub more than the body). A
       // client waiting for 100-continue sends no body, so the connection cannot be resynchronised:

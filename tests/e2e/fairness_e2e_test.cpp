@@ -44,6 +44,8 @@ TEST_F(Fairness, AnAgencyOverItsRateGets429WithRetryAfterAndAnotherIsServed) {
   EXPECT_EQ(client("hartford-pd").request("POST", "/v1/messages", "<oops").status, 400u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE outcome = 'refused:rate-limited'"), 1)
       << "refusals of one kind from one peer are aggregated";
+  EXPECT_EQ(hub_->log().find("before its body: 429"), std::string::npos)
+      << "a flood of 429s is counted and aggregated, not logged line by line";
 }
 
 // A head announcing a large body, and no body: the refusal comes at once, not after the read
