@@ -136,8 +136,9 @@ int check_config(const fs::path& file) {
   try {
     validation::XercesRuntime xerces;
     auto schemas = validation::SchemaSet::load(c->type_specs(), validation_limits(*c));
-    std::cout << fmt::format("{}: OK ({} message types, {} grammars loaded)\n", file.string(),
-                             c->message_types.size(), schemas->grammar_count());
+    std::cout << fmt::format("{}: OK ({} message types, {} grammars loaded in {} pool(s))\n", file.string(),
+                             c->message_types.size(), schemas->grammar_count(), schemas->pool_count());
+    for (const auto& w : schemas->warnings()) std::cout << "warning: " << w << "\n";
     if (!c->tls.crl) std::cout << "warning: tls.crl is not set: no revocation checks\n";
   } catch (const std::exception& e) {
     std::cerr << "cjhub: schema error: " << e.what() << "\n";
@@ -396,8 +397,8 @@ int serve(const ServeOptions& opts) {
     lg->critical("cannot load schemas: {}", e.what());
     return 2;
   }
-  lg->info("schemas loaded: {} message types, {} grammars", c->message_types.size(),
-           schemas->current()->grammar_count());
+  lg->info("schemas loaded: {} message types, {} grammars in {} pool(s)", c->message_types.size(),
+           schemas->current()->grammar_count(), schemas->current()->pool_count());
   if (!c->tls.crl) lg->warn("tls.crl is not set: client certificates are not checked for revocation");
 
   try {

@@ -34,8 +34,8 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
   const auto set = s_.schemas != nullptr ? s_.schemas->current() : nullptr;
   const bool schemas_ok = set && !set->types().empty();
   out.push_back({"schemas", schemas_ok,
-                 schemas_ok ? fmt::format("{} message types, {} grammars", set->types().size(),
-                                          set->grammar_count())
+                 schemas_ok ? fmt::format("{} message types, {} grammars in {} pool(s)", set->types().size(),
+                                          set->grammar_count(), set->pool_count())
                             : "no message types loaded"});
   if (s_.dispatcher_last_round_ms) {
     const auto last = s_.dispatcher_last_round_ms();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <xercesc/framework/XMLGrammarPool.hpp>
 #include <xercesc/util/XercesDefs.hpp>
@@ -71,6 +72,13 @@ std::optional<PrecheckFinding> check_namespaces(std::string_view doc, std::size_
 // a recipient's parser might trust the declaration and read other routing keys than the hub did.
 std::optional<PrecheckFinding> check_declared_encoding(std::string_view doc);
 
+// The root element's {namespace URI, local name} read from the bytes of a UTF-8 (or ASCII)
+// document without parsing it, when that is certain: nullopt for another encoding (declared or
+// by its bytes), a prefix not declared on the root itself, a reference in a namespace
+// declaration, or anything else unusual. Only chooses the grammar pool to validate with; the
+// validating parse then judges the document as a whole.
+std::optional<std::pair<std::string, std::string>> sniff_root(std::string_view doc);
+
 // --- compiled message types ----------------------------------------------------------------------
 
 // One node of the routing-key trie of a message type. nodes[0] is the root element.
@@ -86,7 +94,8 @@ struct CompiledType {
   std::string name;
   xstring ns;
   xstring local;
-  unsigned int ns_id = 0;              // id of `ns` in the grammar pool's URI string pool
+  std::size_t pool = 0;                // index into SchemaSet::Impl::pools
+  unsigned int ns_id = 0;              // id of `ns` in its grammar pool's URI string pool
   std::vector<KeyNode> nodes;          // the key trie, nodes[0] = root
   std::vector<std::string> key_names;  // index -> KeySpec::name
 };
@@ -103,19 +112,30 @@ bool runtime_active() noexcept;
 namespace cjhub::validation {
 
 struct SchemaSet::Impl {
+  // The grammars of one set of root schema files. Every NIEM exchange ships its own subset of
+  // niem-core (and jxdm, ...) under the same namespace URI; in one pool the first subset loaded
+  // would silently win, so each distinct set of root files gets a pool of its own, and types that
+  // list the same files share one.
+  struct Pool {
+    std::unique_ptr<xercesc::XMLGrammarPool> grammars;  // locked after load
+    std::vector<std::string> root_files;                 // as configured, lexically normal
+    std::size_t grammar_count = 0;
+    // Ids in this pool's URI string pool. Parsers that use the (locked) pool resolve namespace
+    // URIs through the same pool, so element URI ids compare directly with these.
+    unsigned int empty_ns_id = 0;
+    unsigned int uri_count_at_load = 0;  // size of the URI string pool when the pool was locked
+    // namespace_pool_bytes(): URIs counted so far and their bytes.
+    mutable std::mutex uri_bytes_mutex;
+    mutable unsigned int uri_bytes_counted_to = 0;
+    mutable std::size_t uri_bytes = 0;
+  };
+
   std::vector<MessageTypeSpec> types;
   Limits limits;
-  std::unique_ptr<xercesc::XMLGrammarPool> pool;  // locked after load
-  std::size_t grammar_count = 0;
+  std::vector<std::unique_ptr<Pool>> pools;
+  std::size_t grammar_count = 0;               // over all pools
   std::vector<detail::CompiledType> compiled;  // same order as types
-  // Ids in the pool's URI string pool. Parsers that use the (locked) pool resolve namespace
-  // URIs through the same pool, so element URI ids compare directly with these.
-  unsigned int empty_ns_id = 0;
-  unsigned int uri_count_at_load = 0;  // size of the URI string pool when the pool was locked
-  // namespace_pool_bytes(): URIs counted so far and their bytes.
-  mutable std::mutex uri_bytes_mutex;
-  mutable unsigned int uri_bytes_counted_to = 0;
-  mutable std::size_t uri_bytes = 0;
+  std::vector<std::string> warnings;           // what Xerces warned about while loading, with file and line
 
   Impl();
   ~Impl();
@@ -128,12 +148,15 @@ struct SchemaSet::Impl {
     }
     return nullptr;
   }
-  const detail::CompiledType* find_root(unsigned int uri_id, const XMLCh* local) const noexcept {
+  // A type of `pool` by the root's URI id in that pool.
+  const detail::CompiledType* find_root(std::size_t pool, unsigned int uri_id, const XMLCh* local) const noexcept {
     for (const auto& t : compiled) {
-      if (uri_id == t.ns_id && detail::equals(local, t.local)) return &t;
+      if (t.pool == pool && uri_id == t.ns_id && detail::equals(local, t.local)) return &t;
     }
     return nullptr;
   }
+  // The pool for a document whose root is {uri}local (UTF-8), if a type has that root.
+  std::optional<std::size_t> pool_of_root(std::string_view uri, std::string_view local) const;
 };
 
 }  // namespace cjhub::validation

@@ -1,9 +1,11 @@
 // Xerces start-up, grammar pool loading (SchemaSet::load) and compilation of routing-key paths.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -12,9 +14,11 @@
 #include <xercesc/framework/XMLGrammarPoolImpl.hpp>
 #include <xercesc/framework/psvi/XSElementDeclaration.hpp>
 #include <xercesc/framework/psvi/XSModel.hpp>
-#include <xercesc/sax/EntityResolver.hpp>
+#include <xercesc/util/XMLEntityResolver.hpp>
+#include <xercesc/util/XMLResourceIdentifier.hpp>
 #include <xercesc/sax/ErrorHandler.hpp>
 #include <xercesc/sax/SAXParseException.hpp>
+#include <xercesc/parsers/SAX2XMLReaderImpl.hpp>
 #include <xercesc/sax2/SAX2XMLReader.hpp>
 #include <xercesc/sax2/XMLReaderFactory.hpp>
 #include <xercesc/util/OutOfMemoryException.hpp>
@@ -33,6 +37,7 @@
 #include <xercesc/validators/schema/SchemaGrammar.hpp>
 #include <xercesc/validators/schema/SchemaSymbols.hpp>
 
+#include "cjhub/common/crypto.hpp"
 #include "validation/internal.hpp"
 
 namespace xc = xercesc;
@@ -122,8 +127,15 @@ XercesRuntime::~XercesRuntime() {
 SchemaSet::Impl::Impl() { ++detail::live_xerces_objects; }
 SchemaSet::Impl::~Impl() {
   compiled.clear();
-  pool.reset();
+  pools.clear();
   --detail::live_xerces_objects;
+}
+
+std::optional<std::size_t> SchemaSet::Impl::pool_of_root(std::string_view uri, std::string_view local) const {
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    if (types[i].root_local_name == local && types[i].root_namespace == uri) return compiled[i].pool;
+  }
+  return std::nullopt;
 }
 
 SchemaSet::SchemaSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -132,23 +144,33 @@ SchemaSet::~SchemaSet() = default;
 const std::vector<MessageTypeSpec>& SchemaSet::types() const noexcept { return impl_->types; }
 const Limits& SchemaSet::limits() const noexcept { return impl_->limits; }
 std::size_t SchemaSet::grammar_count() const noexcept { return impl_->grammar_count; }
+std::size_t SchemaSet::pool_count() const noexcept { return impl_->pools.size(); }
+const std::vector<std::string>& SchemaSet::warnings() const noexcept { return impl_->warnings; }
 std::size_t SchemaSet::namespace_pool_growth() const noexcept {
-  const unsigned int now = impl_->pool->getURIStringPool()->getStringCount();
-  return now > impl_->uri_count_at_load ? now - impl_->uri_count_at_load : 0;
+  std::size_t growth = 0;
+  for (const auto& p : impl_->pools) {
+    const unsigned int now = p->grammars->getURIStringPool()->getStringCount();
+    growth += now > p->uri_count_at_load ? now - p->uri_count_at_load : 0;
+  }
+  return growth;
 }
 std::size_t SchemaSet::namespace_pool_bytes() const noexcept {
-  auto* uris = impl_->pool->getURIStringPool();
-  const unsigned int now = uris->getStringCount();  // ids run from 1 to the count; none is removed
-  std::lock_guard lock(impl_->uri_bytes_mutex);
-  try {
-    for (auto id = std::max(impl_->uri_bytes_counted_to, impl_->uri_count_at_load) + 1; id <= now; ++id) {
-      impl_->uri_bytes += (xc::XMLString::stringLen(uris->getValueForId(id)) + 1) * sizeof(XMLCh);
-      impl_->uri_bytes_counted_to = id;
+  std::size_t bytes = 0;
+  for (const auto& p : impl_->pools) {
+    auto* uris = p->grammars->getURIStringPool();
+    const unsigned int now = uris->getStringCount();  // ids run from 1 to the count; none is removed
+    std::lock_guard lock(p->uri_bytes_mutex);
+    try {
+      for (auto id = std::max(p->uri_bytes_counted_to, p->uri_count_at_load) + 1; id <= now; ++id) {
+        p->uri_bytes += (xc::XMLString::stringLen(uris->getValueForId(id)) + 1) * sizeof(XMLCh);
+        p->uri_bytes_counted_to = id;
+      }
+    } catch (...) {
+      // An id that is not there (cannot happen with a pool that only grows): count what was counted.
     }
-  } catch (...) {
-    // An id that is not there (cannot happen with a pool that only grows): count what was counted.
+    bytes += p->uri_bytes;
   }
-  return impl_->uri_bytes;
+  return bytes;
 }
 
 namespace {
@@ -184,36 +206,90 @@ class LoadErrorCollector final : public xc::ErrorHandler {
   std::vector<std::string> warnings_;
 };
 
+// Which file supplied each namespace in one pool. A pool holds one definition per namespace: a
+// second, different file for a namespace already supplied (another IEPD's subset of niem-core,
+// say) would be merged or ignored depending on the order of loading, so it is an error naming both
+// files. An identical copy is the same definition.
+class NamespaceSuppliers {
+ public:
+  // Empty when fine, else the error.
+  std::string record(const std::string& ns, const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto digest = to_hex(sha256(bytes));
+    const auto [it, inserted] = by_ns_.try_emplace(ns, file.string(), digest);
+    if (inserted || it->second.second == digest) return {};
+    return "namespace " + ns + " is supplied by two different files, " + it->second.first + " and " + file.string() +
+           " (one grammar pool holds one definition per namespace: give each exchange its own schema files, "
+           "and its types get a pool of their own)";
+  }
+
+ private:
+  std::map<std::string, std::pair<std::string, std::string>> by_ns_;  // ns -> (file, sha256)
+};
+
+std::filesystem::path without_file_scheme(std::string s) {
+  if (s.rfind("file://", 0) == 0) s.erase(0, 7);
+  return std::filesystem::path(s);
+}
+
 // Schema documents are configuration and are read from the local file system only: an import or
 // include that points at the network is refused (start-up must not depend on, or leak to, a
-// remote host).
-class LocalOnlySchemaResolver final : public xc::EntityResolver {
+// remote host). Local locations are resolved against the including file and normalised, so one
+// file reached as a/b and a//b is read once; a location that does not exist or uses backslashes
+// is an error (Xerces would only warn, and load the schema without it).
+class LocalOnlySchemaResolver final : public xc::XMLEntityResolver {
  public:
-  explicit LocalOnlySchemaResolver(LoadErrorCollector& errors) : errors_(errors) {}
+  LocalOnlySchemaResolver(LoadErrorCollector& errors, NamespaceSuppliers& suppliers)
+      : errors_(errors), suppliers_(suppliers) {}
 
-  xc::InputSource* resolveEntity(const XMLCh* const, const XMLCh* const system_id) override {
+  xc::InputSource* resolveEntity(xc::XMLResourceIdentifier* id) override {
+    const XMLCh* system_id = id->getSystemId();
     const std::string sys = detail::to_utf8(system_id);
+    if (sys.empty()) return nullptr;  // an import without a location: the pool may have it
     const auto colon = sys.find(':');
     const auto slash = sys.find('/');
     const bool has_scheme =
         colon != std::string::npos && colon > 1 && (slash == std::string::npos || colon < slash);
     if (has_scheme && sys.rfind("file:", 0) != 0) {
-      errors_.add("refusing to fetch '" + detail::capped_message(sys, 200) +
-                  "' (only local schema files are loaded)");
-      // An empty document: Xerces reports it as unreadable and the load fails.
-      static const XMLByte kEmpty[] = {0};
-      auto* src = new xc::MemBufInputSource(kEmpty, 0, system_id);
-      return src;
+      return refuse("refusing to fetch '" + detail::capped_message(sys, 200) + "' (only local schema files are loaded)",
+                    system_id);
     }
-    return nullptr;  // default resolution of a local path, relative to the including schema
+    const std::string from = detail::to_utf8(id->getBaseURI());
+    if (sys.find('\\') != std::string::npos) {
+      return refuse(from + ": schemaLocation '" + detail::capped_message(sys, 200) +
+                        "' contains a backslash: schema locations are URIs and separate directories with '/'",
+                    system_id);
+    }
+    std::filesystem::path file = without_file_scheme(sys);
+    if (file.is_relative()) file = without_file_scheme(from).parent_path() / file;
+    file = file.lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      return refuse(from + ": schemaLocation '" + detail::capped_message(sys, 200) + "' names " + file.string() +
+                        ", which does not exist",
+                    system_id);
+    }
+    if (id->getResourceIdentifierType() == xc::XMLResourceIdentifier::SchemaImport) {
+      if (auto conflict = suppliers_.record(detail::to_utf8(id->getNameSpace()), file); !conflict.empty()) {
+        errors_.add(conflict);
+      }
+    }
+    xstring path;
+    if (!detail::utf8_to_utf16(file.string(), path)) return refuse(file.string() + ": path is not UTF-8", system_id);
+    return new xc::LocalFileInputSource(detail::xc(path));
   }
 
  private:
-  LoadErrorCollector& errors_;
-};
+  xc::InputSource* refuse(std::string why, const XMLCh* system_id) {
+    errors_.add(std::move(why));
+    // An empty document: Xerces reports it as unreadable and the load fails.
+    static const XMLByte kEmpty[] = {0};
+    return new xc::MemBufInputSource(kEmpty, 0, system_id);
+  }
 
-struct ReaderDeleter {
-  void operator()(xc::SAX2XMLReader* r) const noexcept { delete r; }
+  LoadErrorCollector& errors_;
+  NamespaceSuppliers& suppliers_;
 };
 
 // "pfx:Local/pfx:Local/..." -> steps (namespace URI, local name), checked against the type's
@@ -405,6 +481,131 @@ std::string readable_file_problem(const std::string& path) {
   return {};
 }
 
+
+// Loads the schema files of the `members` types (which share them) into a pool of their own,
+// checks their roots, records the namespace ids of their compiled types, and locks the pool.
+std::unique_ptr<SchemaSet::Impl::Pool> load_pool(const std::vector<MessageTypeSpec>& types,
+                                                 const std::vector<std::size_t>& members,
+                                                 std::vector<detail::CompiledType>& compiled,
+                                                 std::vector<std::string>& warnings) {
+  auto* mm = xc::XMLPlatformUtils::fgMemoryManager;
+  auto out = std::make_unique<SchemaSet::Impl::Pool>();
+  auto pool = std::make_unique<xc::XMLGrammarPoolImpl>(mm);
+  {
+    LoadErrorCollector errors;
+    NamespaceSuppliers suppliers;
+    LocalOnlySchemaResolver resolver(errors, suppliers);
+    // The concrete reader XMLReaderFactory would create, for setXMLEntityResolver.
+    auto loader = std::make_unique<xc::SAX2XMLReaderImpl>(mm, pool.get());
+    loader->setFeature(xc::XMLUni::fgSAX2CoreNameSpaces, true);
+    loader->setFeature(xc::XMLUni::fgSAX2CoreValidation, true);
+    loader->setFeature(xc::XMLUni::fgXercesDynamic, false);
+    loader->setFeature(xc::XMLUni::fgXercesSchema, true);
+    loader->setFeature(xc::XMLUni::fgXercesSchemaFullChecking, true);
+    loader->setFeature(xc::XMLUni::fgXercesHandleMultipleImports, true);
+    loader->setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, true);
+    loader->setFeature(xc::XMLUni::fgXercesCacheGrammarFromParse, true);
+    loader->setFeature(xc::XMLUni::fgXercesLoadExternalDTD, false);
+    loader->setFeature(xc::XMLUni::fgXercesIgnoreAnnotations, true);
+    loader->setErrorHandler(&errors);
+    loader->setXMLEntityResolver(&resolver);
+
+    // The same file may serve several message types (one namespace, several roots): load it once.
+    std::set<std::string> loaded;
+    for (const auto i : members) {
+      const auto& t = types[i];
+      for (const auto& file : t.schema_files) {
+        const std::string label = type_label(t) + ": schema file '" + file + "'";
+        if (auto problem = readable_file_problem(file); !problem.empty()) {
+          load_error(label + " " + problem);
+        }
+        // Dedupe on the real file; give Xerces the configured path (relative imports resolve
+        // from where the file was configured, symlinks included).
+        const std::string canonical = std::filesystem::weakly_canonical(file).string();
+        if (!loaded.insert(canonical).second) continue;
+        const auto normal = std::filesystem::absolute(std::filesystem::path(file)).lexically_normal();
+        xstring path;
+        if (!detail::utf8_to_utf16(normal.string(), path)) load_error(label + ": path is not UTF-8");
+
+        errors.resetErrors();
+        xc::Grammar* g = nullptr;
+        try {
+          xc::LocalFileInputSource src(detail::xc(path), mm);
+          g = loader->loadGrammar(src, xc::Grammar::SchemaGrammarType, true);
+        } catch (const xc::OutOfMemoryException&) {
+          errors.add("out of memory");
+        } catch (const xc::XMLException& e) {
+          errors.add(detail::capped_message(e.getMessage(), 500));
+        } catch (const xc::SAXException& e) {
+          errors.add(detail::capped_message(e.getMessage(), 500));
+        }
+        if (!errors.errors().empty() || g == nullptr) {
+          std::string msg = label + " could not be loaded";
+          for (std::size_t k = 0; k < errors.errors().size() && k < 5; ++k) {
+            msg += (k == 0 ? ": " : "; ") + errors.errors()[k];
+          }
+          if (errors.errors().size() > 5) msg += "; ...";
+          if (errors.errors().empty()) msg += ": no grammar was produced";
+          load_error(msg);
+        }
+        if (auto conflict = suppliers.record(detail::to_utf8(static_cast<xc::SchemaGrammar*>(g)->getTargetNamespace()), normal);
+            !conflict.empty()) {
+          load_error(label + ": " + conflict);
+        }
+        for (const auto& w : errors.warnings()) warnings.push_back(label + ": " + w);
+      }
+    }
+  }
+
+  // Every root must be a global element of its pool's grammars.
+  bool changed = false;
+  xc::XSModel* model = pool->getXSModel(changed);
+  for (const auto i : members) {
+    const auto& c = compiled[i];
+    const xc::XSElementDeclaration* decl =
+        model == nullptr ? nullptr
+                         : model->getElementDeclaration(detail::xc(c.local), detail::xc(c.ns));
+    if (decl == nullptr) {
+      load_error(type_label(types[i]) + ": root element {" + types[i].root_namespace + "}" +
+                 types[i].root_local_name + " is not a global element of its schema files");
+    }
+  }
+
+  // Namespace ids for the hot path (see Pool::empty_ns_id). Added before the pool is locked.
+  xc::XMLStringPool* uris = pool->getURIStringPool();
+  out->empty_ns_id = uris->addOrFind(xc::XMLUni::fgZeroLenString);
+  // The URIs every scanner registers when it starts, so that they are not counted as growth.
+  for (const XMLCh* u : {xc::XMLUni::fgUnknownURIName, xc::XMLUni::fgXMLURIName,
+                         xc::XMLUni::fgXMLNSURIName, xc::SchemaSymbols::fgURI_XSI}) {
+    uris->addOrFind(u);
+  }
+  for (const auto i : members) {
+    auto& c = compiled[i];
+    c.ns_id = uris->addOrFind(detail::xc(c.ns));
+    for (auto& n : c.nodes) n.ns_id = uris->addOrFind(detail::xc(n.ns));
+  }
+
+  {
+    auto it = pool->getGrammarEnumerator();
+    while (it.hasMoreElements()) {
+      it.nextElement();
+      ++out->grammar_count;
+    }
+  }
+  {
+    LazyPartsBuilder build;
+    build.built_ins();
+    auto it = pool->getGrammarEnumerator();
+    while (it.hasMoreElements()) {
+      auto& g = it.nextElement();
+      if (g.getGrammarType() == xc::Grammar::SchemaGrammarType) build.grammar(static_cast<xc::SchemaGrammar&>(g));
+    }
+  }
+  pool->lockPool();
+  out->uri_count_at_load = pool->getURIStringPool()->getStringCount();
+  out->grammars = std::move(pool);
+  return out;
+}
 }  // namespace
 
 std::shared_ptr<const SchemaSet> SchemaSet::load(std::vector<MessageTypeSpec> types,
@@ -433,124 +634,32 @@ std::shared_ptr<const SchemaSet> SchemaSet::load(std::vector<MessageTypeSpec> ty
     }
   }
 
-  auto* mm = xc::XMLPlatformUtils::fgMemoryManager;
-  auto pool = std::make_unique<xc::XMLGrammarPoolImpl>(mm);
-
-  {
-    LoadErrorCollector errors;
-    LocalOnlySchemaResolver resolver(errors);
-    std::unique_ptr<xc::SAX2XMLReader, ReaderDeleter> loader(
-        xc::XMLReaderFactory::createXMLReader(mm, pool.get()));
-    loader->setFeature(xc::XMLUni::fgSAX2CoreNameSpaces, true);
-    loader->setFeature(xc::XMLUni::fgSAX2CoreValidation, true);
-    loader->setFeature(xc::XMLUni::fgXercesDynamic, false);
-    loader->setFeature(xc::XMLUni::fgXercesSchema, true);
-    loader->setFeature(xc::XMLUni::fgXercesSchemaFullChecking, true);
-    loader->setFeature(xc::XMLUni::fgXercesHandleMultipleImports, true);
-    loader->setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, true);
-    loader->setFeature(xc::XMLUni::fgXercesCacheGrammarFromParse, true);
-    loader->setFeature(xc::XMLUni::fgXercesLoadExternalDTD, false);
-    loader->setFeature(xc::XMLUni::fgXercesIgnoreAnnotations, true);
-    loader->setErrorHandler(&errors);
-    loader->setEntityResolver(&resolver);
-
-    // The same file may serve several message types (one namespace, several roots): load it once.
-    std::set<std::string> loaded;
-    for (const auto& t : types) {
-      for (const auto& file : t.schema_files) {
-        const std::string label = type_label(t) + ": schema file '" + file + "'";
-        if (auto problem = readable_file_problem(file); !problem.empty()) {
-          load_error(label + " " + problem);
-        }
-        // Dedupe on the real file; give Xerces the configured path (relative imports resolve
-        // from where the file was configured, symlinks included).
-        const std::string canonical = std::filesystem::weakly_canonical(file).string();
-        if (!loaded.insert(canonical).second) continue;
-        xstring path;
-        if (!detail::utf8_to_utf16(std::filesystem::path(file).lexically_normal().string(), path)) {
-          load_error(label + ": path is not UTF-8");
-        }
-
-        errors.resetErrors();
-        xc::Grammar* g = nullptr;
-        try {
-          xc::LocalFileInputSource src(detail::xc(path), mm);
-          g = loader->loadGrammar(src, xc::Grammar::SchemaGrammarType, true);
-        } catch (const xc::OutOfMemoryException&) {
-          errors.add("out of memory");
-        } catch (const xc::XMLException& e) {
-          errors.add(detail::capped_message(e.getMessage(), 500));
-        } catch (const xc::SAXException& e) {
-          errors.add(detail::capped_message(e.getMessage(), 500));
-        }
-        if (!errors.errors().empty() || g == nullptr) {
-          std::string msg = label + " could not be loaded";
-          for (std::size_t i = 0; i < errors.errors().size() && i < 5; ++i) {
-            msg += (i == 0 ? ": " : "; ") + errors.errors()[i];
-          }
-          if (errors.errors().size() > 5) msg += "; ...";
-          if (errors.errors().empty()) msg += ": no grammar was produced";
-          load_error(msg);
-        }
-        if (auto log = spdlog::get("validation")) {
-          for (const auto& w : errors.warnings()) log->warn("{}: {}", label, w);
-        }
-      }
-    }
-  }
-
-  // Every root must be a global element of the loaded grammars.
-  bool changed = false;
-  xc::XSModel* model = pool->getXSModel(changed);
+  // Types that list the same root schema files (in any order) share a grammar pool.
+  std::vector<std::vector<std::string>> pool_files;
   for (std::size_t i = 0; i < types.size(); ++i) {
-    const auto& c = impl->compiled[i];
-    const xc::XSElementDeclaration* decl =
-        model == nullptr ? nullptr
-                         : model->getElementDeclaration(detail::xc(c.local), detail::xc(c.ns));
-    if (decl == nullptr) {
-      load_error(type_label(types[i]) + ": root element {" + types[i].root_namespace + "}" +
-                 types[i].root_local_name + " is not a global element of its schema files");
+    std::vector<std::string> files;
+    for (const auto& f : types[i].schema_files) files.push_back(std::filesystem::weakly_canonical(f).string());
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    auto it = std::find(pool_files.begin(), pool_files.end(), files);
+    impl->compiled[i].pool = static_cast<std::size_t>(it - pool_files.begin());
+    if (it == pool_files.end()) pool_files.push_back(std::move(files));
+  }
+  for (std::size_t p = 0; p < pool_files.size(); ++p) {
+    std::vector<std::size_t> members;
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      if (impl->compiled[i].pool == p) members.push_back(i);
     }
+    impl->pools.push_back(load_pool(types, members, impl->compiled, impl->warnings));
+    impl->pools.back()->root_files = pool_files[p];
+    impl->grammar_count += impl->pools.back()->grammar_count;
   }
-
-  // Namespace ids for the hot path (see Impl::empty_ns_id). Added before the pool is locked.
-  xc::XMLStringPool* uris = pool->getURIStringPool();
-  impl->empty_ns_id = uris->addOrFind(xc::XMLUni::fgZeroLenString);
-  // The URIs every scanner registers when it starts, so that they are not counted as growth.
-  for (const XMLCh* u : {xc::XMLUni::fgUnknownURIName, xc::XMLUni::fgXMLURIName,
-                         xc::XMLUni::fgXMLNSURIName, xc::SchemaSymbols::fgURI_XSI}) {
-    uris->addOrFind(u);
-  }
-  for (auto& c : impl->compiled) {
-    c.ns_id = uris->addOrFind(detail::xc(c.ns));
-    for (auto& n : c.nodes) n.ns_id = uris->addOrFind(detail::xc(n.ns));
-  }
-
-  std::size_t count = 0;
-  {
-    auto it = pool->getGrammarEnumerator();
-    while (it.hasMoreElements()) {
-      it.nextElement();
-      ++count;
-    }
-  }
-  impl->grammar_count = count;
-  {
-    LazyPartsBuilder build;
-    build.built_ins();
-    auto it = pool->getGrammarEnumerator();
-    while (it.hasMoreElements()) {
-      auto& g = it.nextElement();
-      if (g.getGrammarType() == xc::Grammar::SchemaGrammarType) build.grammar(static_cast<xc::SchemaGrammar&>(g));
-    }
-  }
-  pool->lockPool();
-  impl->uri_count_at_load = pool->getURIStringPool()->getStringCount();
-  impl->pool = std::move(pool);
   impl->types = std::move(types);
 
   if (auto log = spdlog::get("validation")) {
-    log->info("loaded {} message types, {} grammars", impl->types.size(), impl->grammar_count);
+    for (const auto& w : impl->warnings) log->warn("{}", w);
+    log->info("loaded {} message types, {} grammars in {} pool(s)", impl->types.size(), impl->grammar_count,
+              impl->pools.size());
   }
   return std::shared_ptr<const SchemaSet>(new SchemaSet(std::move(impl)));
 }

@@ -387,4 +387,108 @@ std::optional<PrecheckFinding> check_declared_encoding(std::string_view doc) {
                              "characters): a reader could decode it differently"};
 }
 
+namespace {
+
+bool is_name_char(unsigned char c) {
+  return c >= 0x80 || std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.' || c == ':';
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The value of pseudo-attribute `name` in an XML declaration's text ("" when absent).
+std::string declaration_value(std::string_view decl, std::string_view name) {
+  for (auto p = decl.find(name); p != std::string_view::npos; p = decl.find(name, p + 1)) {
+    auto q = p + name.size();
+    while (q < decl.size() && is_space(decl[q])) ++q;
+    if (q >= decl.size() || decl[q] != '=') continue;
+    ++q;
+    while (q < decl.size() && is_space(decl[q])) ++q;
+    if (q >= decl.size() || (decl[q] != '"' && decl[q] != '\'')) continue;
+    const auto end = decl.find(decl[q], q + 1);
+    if (end == std::string_view::npos) return {};
+    return std::string(decl.substr(q + 1, end - q - 1));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> sniff_root(std::string_view doc) {
+  std::size_t i = 0;
+  if (doc.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+  // UTF-16/32 (a zero byte or another byte order mark in the first four): not for this reader.
+  for (std::size_t k = i; k < std::min<std::size_t>(doc.size(), i + 4); ++k) {
+    if (doc[k] == '\0' || static_cast<unsigned char>(doc[k]) >= 0xFE) return std::nullopt;
+  }
+  const auto n = doc.size();
+  // The prolog: the XML declaration, comments, processing instructions and white space.
+  for (;;) {
+    while (i < n && is_space(doc[i])) ++i;
+    if (doc.compare(i, 5, "<?xml") == 0 && i + 5 < n && is_space(doc[i + 5])) {
+      const auto end = doc.find("?>", i);
+      if (end == std::string_view::npos) return std::nullopt;
+      const auto enc = lower_ascii(declaration_value(doc.substr(i, end - i), "encoding"));
+      if (!enc.empty() && enc != "utf-8" && enc != "utf8" && enc != "us-ascii" && enc != "ascii") return std::nullopt;
+      i = end + 2;
+    } else if (doc.compare(i, 2, "<?") == 0) {
+      const auto end = doc.find("?>", i);
+      if (end == std::string_view::npos) return std::nullopt;
+      i = end + 2;
+    } else if (doc.compare(i, 4, "<!--") == 0) {
+      const auto end = doc.find("-->", i + 4);
+      if (end == std::string_view::npos) return std::nullopt;
+      i = end + 3;
+    } else {
+      break;
+    }
+  }
+  if (i >= n || doc[i] != '<' || i + 1 >= n || !is_name_char(static_cast<unsigned char>(doc[i + 1]))) return std::nullopt;
+  ++i;
+  const auto name_start = i;
+  while (i < n && is_name_char(static_cast<unsigned char>(doc[i]))) ++i;
+  const std::string qname(doc.substr(name_start, i - name_start));
+  // The root's attributes, for its namespace declarations.
+  std::optional<std::string> default_ns;
+  std::vector<std::pair<std::string, std::string>> prefixed;
+  for (;;) {
+    const auto before = i;
+    while (i < n && is_space(doc[i])) ++i;
+    if (i >= n) return std::nullopt;
+    if (doc[i] == '>' || doc.compare(i, 2, "/>") == 0) break;
+    if (i == before) return std::nullopt;  // attributes are separated by white space
+    const auto attr_start = i;
+    while (i < n && is_name_char(static_cast<unsigned char>(doc[i]))) ++i;
+    const std::string_view attr = doc.substr(attr_start, i - attr_start);
+    if (attr.empty()) return std::nullopt;
+    while (i < n && is_space(doc[i])) ++i;
+    if (i >= n || doc[i] != '=') return std::nullopt;
+    ++i;
+    while (i < n && is_space(doc[i])) ++i;
+    if (i >= n || (doc[i] != '"' && doc[i] != '\'')) return std::nullopt;
+    const auto end = doc.find(doc[i], i + 1);
+    if (end == std::string_view::npos) return std::nullopt;
+    const std::string_view value = doc.substr(i + 1, end - i - 1);
+    i = end + 1;
+    if (attr == "xmlns" || attr.substr(0, 6) == "xmlns:") {
+      if (value.find_first_of("&<") != std::string_view::npos) return std::nullopt;
+      if (attr == "xmlns") {
+        default_ns = std::string(value);
+      } else {
+        prefixed.emplace_back(std::string(attr.substr(6)), std::string(value));
+      }
+    }
+  }
+  const auto colon = qname.find(':');
+  if (colon == std::string::npos) return std::make_pair(default_ns.value_or(""), qname);
+  const auto prefix = qname.substr(0, colon);
+  for (const auto& [p, uri] : prefixed) {
+    if (p == prefix) return std::make_pair(uri, qname.substr(colon + 1));
+  }
+  return std::nullopt;  // declared nowhere on the root: the parser will say so
+}
+
 }  // namespace cjhub::validation::detail

@@ -158,8 +158,10 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
     text_.reserve(256);
   }
 
-  void begin(Outcome& out) {
+  // Starts a document that `pool` validates.
+  void begin(Outcome& out, std::size_t pool) {
     out_ = &out;
+    pool_ = pool;
     type_ = nullptr;
     failed_ = false;
     root_seen_ = false;
@@ -213,9 +215,9 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
     f.capture = false;
     if (is_root || d == 1) {
       root_seen_ = true;
-      type_ = set_.find_root(uri_id, local);
+      type_ = set_.find_root(pool_, uri_id, local);
       if (type_ == nullptr) {
-        const XMLCh* uri = set_.pool->getURIStringPool()->getValueForId(uri_id);
+        const XMLCh* uri = set_.pools[pool_]->grammars->getURIStringPool()->getValueForId(uri_id);
         fail_here(Verdict::unknown_type, "root element {" + detail::to_utf8(uri) + "}" +
                                              detail::to_utf8(local) +
                                              " is not a registered message type");
@@ -417,10 +419,12 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
       auto* decl = const_cast<xc::XMLElementDecl*>(f.decl);
       xc::XMLContentModel* model = decl->getContentModel();
       if (model == nullptr) return;
-      if (!resolver_) {
-        resolver_ = std::make_unique<xc::GrammarResolver>(set_.pool.get(),
-                                                          xc::XMLPlatformUtils::fgMemoryManager);
-        resolver_->useCachedGrammarInParse(true);
+      if (resolvers_.size() <= pool_) resolvers_.resize(set_.pools.size());
+      auto& resolver = resolvers_[pool_];
+      if (!resolver) {
+        resolver = std::make_unique<xc::GrammarResolver>(set_.pools[pool_]->grammars.get(),
+                                                         xc::XMLPlatformUtils::fgMemoryManager);
+        resolver->useCachedGrammarInParse(true);
       }
       names_.clear();
       for (std::size_t i = f.children_begin; i < children_.size(); ++i) {
@@ -428,7 +432,7 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
       }
       XMLSize_t failing = count;
       const bool ok = model->validateContentSpecial(
-          names_.data(), count, set_.empty_ns_id, resolver_.get(), resolver_->getStringPool(),
+          names_.data(), count, set_.pools[pool_]->empty_ns_id, resolver.get(), resolver->getStringPool(),
           &failing, xc::XMLPlatformUtils::fgMemoryManager);
       if (ok || failing >= count) return;
       const Child& c = children_[f.children_begin + failing];
@@ -449,6 +453,7 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
 
   // Per document.
   Outcome* out_ = nullptr;
+  std::size_t pool_ = 0;
   const detail::CompiledType* type_ = nullptr;
   bool failed_ = false;
   bool root_seen_ = false;
@@ -458,8 +463,8 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
   std::u16string text_;          // text of the elements being captured, innermost last
   std::string value_;
 
-  // Failure path only.
-  std::unique_ptr<xc::GrammarResolver> resolver_;
+  // Failure path only (one per pool).
+  std::vector<std::unique_ptr<xc::GrammarResolver>> resolvers_;
   std::vector<xc::QName*> names_;
 };
 
@@ -472,7 +477,7 @@ struct Validator::Impl {
   xc::SecurityManager security;
   LocatorSink locator;
   DocumentHandler handler;
-  ReaderPtr reader;
+  std::vector<ReaderPtr> readers;  // one per grammar pool, created on first need
   xc::MemBufInputSource source;
   std::unique_ptr<RootProbe> probe;  // created on first need
 
@@ -483,31 +488,56 @@ struct Validator::Impl {
     ++detail::live_xerces_objects;
     security.setEntityExpansionLimit(kEntityExpansionLimit);
     source.setCopyBufToStream(false);  // parse the caller's buffer in place
-    // What XMLReaderFactory::createXMLReader(memMgr, pool) creates, with its concrete type, which
-    // offers installAdvDocHandler.
-    reader = std::make_unique<xc::SAX2XMLReaderImpl>(xc::XMLPlatformUtils::fgMemoryManager,
-                                                     schemas->impl().pool.get());
-    harden(*reader, security);
-    reader->setFeature(xc::XMLUni::fgSAX2CoreValidation, true);
-    reader->setFeature(xc::XMLUni::fgXercesDynamic, false);  // always validate
-    reader->setFeature(xc::XMLUni::fgXercesSchema, true);
-    reader->setFeature(xc::XMLUni::fgXercesSchemaFullChecking, false);
-    reader->setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, true);
-    reader->setFeature(xc::XMLUni::fgXercesValidationErrorAsFatal, true);
-    reader->setFeature(xc::XMLUni::fgXercesIdentityConstraintChecking, true);
-    reader->setContentHandler(&locator);
-    reader->installAdvDocHandler(&handler);
-    reader->setErrorHandler(&handler);
-    reader->setLexicalHandler(&handler);
-    reader->setEntityResolver(&handler);
+    readers.resize(schemas->impl().pools.size());
   }
   ~Impl() {
     probe.reset();
-    reader.reset();
+    readers.clear();
     --detail::live_xerces_objects;
   }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
+
+  // The validating reader bound to grammar pool `p`.
+  xc::SAX2XMLReaderImpl& reader(std::size_t p) {
+    auto& r = readers[p];
+    if (r) return *r;
+    // What XMLReaderFactory::createXMLReader(memMgr, pool) creates, with its concrete type, which
+    // offers installAdvDocHandler.
+    r = std::make_unique<xc::SAX2XMLReaderImpl>(xc::XMLPlatformUtils::fgMemoryManager,
+                                                schemas->impl().pools[p]->grammars.get());
+    harden(*r, security);
+    r->setFeature(xc::XMLUni::fgSAX2CoreValidation, true);
+    r->setFeature(xc::XMLUni::fgXercesDynamic, false);  // always validate
+    r->setFeature(xc::XMLUni::fgXercesSchema, true);
+    r->setFeature(xc::XMLUni::fgXercesSchemaFullChecking, false);
+    r->setFeature(xc::XMLUni::fgXercesUseCachedGrammarInParse, true);
+    r->setFeature(xc::XMLUni::fgXercesValidationErrorAsFatal, true);
+    r->setFeature(xc::XMLUni::fgXercesIdentityConstraintChecking, true);
+    r->setContentHandler(&locator);
+    r->installAdvDocHandler(&handler);
+    r->setErrorHandler(&handler);
+    r->setLexicalHandler(&handler);
+    r->setEntityResolver(&handler);
+    return *r;
+  }
+
+  // Which pool validates `doc`: the pool of the type its root names (read from the bytes, or by
+  // a non-validating reader for another encoding); the first pool when the root names no type,
+  // which then refuses it as the single-pool parse always has.
+  std::size_t pool_for(std::string_view doc) {
+    const auto& set = schemas->impl();
+    if (set.pools.size() < 2) return 0;
+    if (auto root = detail::sniff_root(doc)) {
+      if (auto p = set.pool_of_root(root->first, root->second)) return *p;
+      return 0;
+    }
+    if (!probe) probe = std::make_unique<RootProbe>(security);
+    if (auto root = probe->root_of(doc)) {
+      if (const auto* t = set.find_root(detail::xc(root->first), detail::xc(root->second))) return t->pool;
+    }
+    return 0;
+  }
 };
 
 Validator::Validator(std::shared_ptr<const SchemaSet> schemas) {
@@ -537,11 +567,12 @@ Outcome Validator::validate(std::string_view document) {
     out.issues.push_back(Issue{finding->line, 1, std::move(finding->message)});
     return out;
   }
-  h.begin(out);
+  const auto pool = impl_->pool_for(document);
+  h.begin(out, pool);
   try {
     impl_->source.resetMemBufInputSource(reinterpret_cast<const XMLByte*>(document.data()),
                                          document.size());
-    impl_->reader->parse(impl_->source);
+    impl_->reader(pool).parse(impl_->source);
   } catch (const StopParse&) {
     // the handler recorded why
   } catch (const xc::OutOfMemoryException&) {

@@ -78,7 +78,7 @@ struct SchemaLoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The loaded, locked grammar pool plus the compiled message types. Immutable after load and safe
+// The loaded, locked grammar pools plus the compiled message types. Immutable after load and safe
 // to share between threads. Loading happens at start-up (and on reload); it throws
 // SchemaLoadError with a message naming the type and file.
 class SchemaSet {
@@ -90,7 +90,13 @@ class SchemaSet {
 
   const std::vector<MessageTypeSpec>& types() const noexcept;
   const Limits& limits() const noexcept;
-  std::size_t grammar_count() const noexcept;
+  std::size_t grammar_count() const noexcept;  // over all pools
+  // Grammar pools: one per distinct set of root schema files (types that list the same files
+  // share one), so two exchanges' different subsets of one namespace never meet.
+  std::size_t pool_count() const noexcept;
+  // What Xerces warned about while loading the schemas ("type: schema file 'f': f:line:col: ..."):
+  // not fatal, but reported by check-config.
+  const std::vector<std::string>& warnings() const noexcept;
   // Namespace URIs added to the shared grammar pool's URI string pool since load. Xerces adds
   // every namespace URI it meets in any document (xmlns declarations included) to that pool and
   // never removes one, so a client sending ever-new namespace URIs grows it, and memory, without
