@@ -82,6 +82,34 @@ Problem problem_for(validation::Verdict v) {
   return Problem::internal_error;
 }
 
+// What configuration says of the keys beyond their paths: fixed values, and values translated by
+// the type's maps (a value a map does not name is refused).
+std::optional<Refusal> apply_configured_keys(const config::Config& config, validation::Outcome& outcome) {
+  const auto* type = config.find_type(outcome.type_name);
+  if (type == nullptr) return std::nullopt;
+  for (const auto& [key, value] : type->constants) {
+    outcome.keys[key] = {value};
+    outcome.within[key] = {-1};
+  }
+  for (const auto& [key, map] : type->value_maps) {
+    const auto it = outcome.keys.find(key);
+    if (it == outcome.keys.end()) continue;
+    for (auto& v : it->second) {
+      const auto m = map.find(v);
+      if (m == map.end()) {
+        std::string known;
+        for (const auto& [from, to] : map) known += (known.empty() ? "" : ", ") + from;
+        return Refusal{Problem::bad_routing_key,
+                       fmt::format("the value \"{}\" of routing key '{}' is not one this type knows ({})",
+                                   utf8_capped(v, 64), key, known),
+                       {}};
+      }
+      v = m->second;
+    }
+  }
+  return std::nullopt;
+}
+
 // The checks after validation: rights, origin, keys; then the message itself.
 std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& config, const identity::Agency& agency,
                                                      const validation::Outcome& outcome, std::string body,
@@ -95,7 +123,11 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
 
   // An agency speaks only for itself.
   const auto* type = config.find_type(outcome.type_name);
-  const auto origin = outcome.first("origin_ori");
+  // A type without an origin key: the sending agency is the origin.
+  const bool origin_keyed = type == nullptr || type->constants.count("origin_ori") != 0 ||
+                            std::any_of(type->spec.keys.begin(), type->spec.keys.end(),
+                                        [](const auto& k) { return k.name == "origin_ori"; });
+  const auto origin = origin_keyed ? outcome.first("origin_ori") : agency.ori;
   if (type != nullptr && type->origin_must_match_sender && origin != agency.ori) {
     lg->warn("refused {} from {}: document names another agency as its origin", outcome.type_name, agency.ori);
     return Refusal{Problem::origin_mismatch,
@@ -135,8 +167,11 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
   msg.document_id = outcome.first("message_id");
   msg.idempotency_key = !idempotency_key.empty() ? idempotency_key : msg.document_id;
   if (msg.idempotency_key.empty()) {
-    return Refusal{Problem::schema_invalid,
-                   "the document carries no message id and no Idempotency-Key header was sent", {}};
+    return Refusal{Problem::idempotency_key_required,
+                   fmt::format("{} documents carry no message id here: send an Idempotency-Key header (a key of "
+                               "your own, the same on every retry of this document)",
+                               outcome.type_name),
+                   {}};
   }
   msg.case_key = outcome.first("case_key");
   msg.origin_ori = origin;
@@ -199,6 +234,10 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
                        ? std::string(validation::to_string(outcome.verdict))
                        : fmt::format("line {}, column {}: {}", first.line, first.column, first.message),
                    std::move(ext), outcome.type_name};
+  }
+  if (auto refusal = apply_configured_keys(config, outcome)) {
+    refusal->message_type = outcome.type_name;
+    return *refusal;
   }
   auto admitted = admit_valid(config, agency, outcome, std::move(body), idempotency_key, received_at);
   // Once the type is known, a refusal is counted under it.

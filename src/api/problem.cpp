@@ -11,6 +11,7 @@ const ProblemInfo& info(Problem p) {
       {400, "forbidden-markup", "DOCTYPE declarations and entities are not accepted"},
       {400, "limit-exceeded", "The document exceeds a structural limit"},
       {400, "bad-request", "The request is not valid"},
+      {400, "idempotency-key-required", "Documents of this type carry no message id: send an Idempotency-Key header"},
       {401, "client-certificate-required", "A client certificate is required"},
       {403, "unknown-client", "The client certificate is not registered to an agency"},
       {403, "client-disabled", "The agency of this certificate is disabled"},

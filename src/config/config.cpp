@@ -95,27 +95,56 @@ std::chrono::milliseconds ms_or(YamlMap& m, const std::string& key, std::chrono:
       m.uint_or(key, static_cast<std::uint64_t>(def.count()), min, max));
 }
 
+// Steps are prefix:Local or Local (the "" namespace if mapped, else no namespace: an unqualified
+// element); the last may be an attribute, @name or @prefix:name. The first is the root.
 void check_key_path(YamlMap& keys, const std::string& key, const std::string& path,
                     const validation::MessageTypeSpec& spec) {
   std::stringstream ss(path);
   std::string step;
   bool first = true;
+  bool after_attribute = false;
   while (std::getline(ss, step, '/')) {
+    if (after_attribute) keys.fail(key, "an attribute step (@name) must be the last");
+    const bool attribute = !step.empty() && step.front() == '@';
+    if (attribute) {
+      if (first) keys.fail(key, "the first step must be the root element, not an attribute");
+      step.erase(0, 1);
+      after_attribute = true;
+    }
     const auto colon = step.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == step.size()) {
-      keys.fail(key, fmt::format("step \"{}\" must be prefix:LocalName", step));
+    if (step.empty() || colon == 0 || (colon != std::string::npos && colon + 1 == step.size())) {
+      keys.fail(key, fmt::format("step \"{}\" must be prefix:LocalName, LocalName or @name", step));
     }
-    const auto prefix = step.substr(0, colon);
-    if (!spec.namespaces.count(prefix)) {
-      keys.fail(key, fmt::format("prefix \"{}\" is not declared in namespaces", prefix));
+    std::string uri;
+    if (colon != std::string::npos) {
+      const auto prefix = step.substr(0, colon);
+      if (!spec.namespaces.count(prefix)) {
+        keys.fail(key, fmt::format("prefix \"{}\" is not declared in namespaces", prefix));
+      }
+      uri = spec.namespaces.at(prefix);
+    } else if (!attribute && spec.namespaces.count("")) {
+      uri = spec.namespaces.at("");
     }
-    if (first && (spec.namespaces.at(prefix) != spec.root_namespace ||
-                  step.substr(colon + 1) != spec.root_local_name)) {
+    const auto local = colon == std::string::npos ? step : step.substr(colon + 1);
+    if (first && (uri != spec.root_namespace || local != spec.root_local_name)) {
       keys.fail(key, "the first step must be the root element");
     }
     first = false;
   }
   if (first) keys.fail(key, "must not be empty");
+}
+
+// Keys whose value may be fixed by configuration, and what a fixed or mapped value may be.
+bool may_be_constant(const std::string& key) {
+  return key == "erasure" || key == "ack_status" || key == "ack_reason" || key == "jurisdiction";
+}
+void check_key_value(YamlMap& keys, const std::string& key, const std::string& value) {
+  if (key == "ack_status" && value != "received" && value != "completed" && value != "rejected") {
+    keys.fail(key, fmt::format("\"{}\": an acknowledgement status is received, completed or rejected", value));
+  }
+  if (key == "erasure" && value != "true" && value != "1" && value != "false" && value != "0") {
+    keys.fail(key, fmt::format("\"{}\": an erasure indicator is true, 1, false or 0", value));
+  }
 }
 
 MessageType parse_type(YamlMap m, const fs::path& base) {
@@ -141,15 +170,38 @@ MessageType parse_type(YamlMap m, const fs::path& base) {
     ++i;
   }
   s.namespaces = m.str_map("namespaces");
-  auto keys = m.map("keys");
+  auto keys = m.map_or_empty("keys");
   for (const auto& k : known_keys()) {
     if (!keys.has(k)) continue;
-    const auto path = keys.str(k);
-    check_key_path(keys, k, path, s);
-    s.keys.push_back({k, path});
-  }
-  for (const char* required : {"message_id", "origin_ori"}) {
-    if (!keys.has(required)) keys.fail(required, "is required");
+    const auto n = keys.node(k);
+    if (n.IsScalar()) {
+      const auto text = n.as<std::string>();
+      if (k == "erasure" && (text == "true" || text == "false")) {  // `erasure: true`: by its nature
+        t.constants[k] = text;
+        continue;
+      }
+      check_key_path(keys, k, text, s);
+      s.keys.push_back({k, text});
+      continue;
+    }
+    if (!n.IsMap()) keys.fail(k, "must be a path, {path: ..., map: {...}} or {value: ...}");
+    YamlMap km(n, keys.key_path(k));
+    if (km.has("value")) {
+      if (!may_be_constant(k)) keys.fail(k, "cannot be a fixed value (only erasure, ack_status, ack_reason, jurisdiction)");
+      t.constants[k] = km.str("value");
+      check_key_value(keys, k, t.constants[k]);
+    } else {
+      const auto path = km.str("path");
+      check_key_path(keys, k, path, s);
+      s.keys.push_back({k, path});
+      if (km.has("map")) {
+        auto map = km.str_map("map");
+        if (map.empty()) km.fail("map", "must name at least one value");
+        for (const auto& [from, to] : map) check_key_value(keys, k, to);
+        t.value_maps[k] = std::move(map);
+      }
+    }
+    km.finish();
   }
   keys.finish();
   t.ack_required = m.bool_or("ack_required", false);

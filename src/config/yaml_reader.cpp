@@ -29,6 +29,8 @@ YAML::Node YamlMap::child(const std::string& key) {
   return c;
 }
 
+YAML::Node YamlMap::node(const std::string& key) { return child(key); }
+
 YamlMap YamlMap::map(const std::string& key) {
   YAML::Node c = child(key);
   if (!c || c.IsNull()) fail(key, "is required");

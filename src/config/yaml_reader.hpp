@@ -28,6 +28,7 @@ class YamlMap {
   bool bool_or(const std::string& key, bool fallback);
   std::vector<std::string> str_list(const std::string& key, bool required);
   std::map<std::string, std::string> str_map(const std::string& key);  // optional
+  YAML::Node node(const std::string& key);           // any node, as it is (marked as read)
   void finish() const;  // throws ConfigError for every key not read
 
   const std::string& path() const { return path_; }

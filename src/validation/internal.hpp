@@ -88,6 +88,13 @@ struct KeyNode {
   unsigned int ns_id = 0;               // id of `ns` in the grammar pool's URI string pool
   std::vector<std::uint32_t> children;  // indices into CompiledType::nodes
   std::vector<std::uint32_t> keys;      // indices into CompiledType::key_names ending here
+  struct Attribute {                    // a key that ends in an attribute of this element
+    xstring ns;                         // empty: no namespace (an unprefixed attribute)
+    xstring local;
+    unsigned int ns_id = 0;
+    std::uint32_t key = 0;              // index into CompiledType::key_names
+  };
+  std::vector<Attribute> attributes;
 };
 
 struct CompiledType {

@@ -294,16 +294,32 @@ class LocalOnlySchemaResolver final : public xc::XMLEntityResolver {
 
 // "pfx:Local/pfx:Local/..." -> steps (namespace URI, local name), checked against the type's
 // namespace map.
-std::vector<std::pair<xstring, xstring>> compile_path(const MessageTypeSpec& t, const KeySpec& k) {
+// One step of a key path: an element, or (last step only) an attribute.
+struct Step {
+  xstring ns;
+  xstring local;
+  bool attribute = false;
+};
+
+// "pfx:Local/Local/.../@pfx:name" -> steps, checked against the type's namespace map. An
+// unprefixed element step is in the namespace mapped to "" if there is one, else in no namespace
+// (an unqualified element); an unprefixed attribute is in no namespace, as XML says.
+std::vector<Step> compile_path(const MessageTypeSpec& t, const KeySpec& k) {
   const std::string where = type_label(t) + ", key '" + k.name + "' (path '" + k.path + "')";
   if (k.path.empty()) load_error(where + ": empty path");
-  std::vector<std::pair<xstring, xstring>> steps;
+  std::vector<Step> steps;
   std::size_t start = 0;
   for (;;) {
     const std::size_t end = k.path.find('/', start);
-    const std::string step =
-        k.path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string step = k.path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (step.empty()) load_error(where + ": empty step");
+    Step out;
+    if (step.front() == '@') {
+      if (end != std::string::npos) load_error(where + ": an attribute step ('" + step + "') must be the last");
+      if (steps.empty()) load_error(where + ": an attribute step needs an element before it");
+      out.attribute = true;
+      step.erase(0, 1);
+    }
     std::string prefix;
     std::string local = step;
     if (auto c = step.find(':'); c != std::string::npos) {
@@ -313,19 +329,20 @@ std::vector<std::pair<xstring, xstring>> compile_path(const MessageTypeSpec& t, 
     }
     if (local.empty() || local.find_first_of(":*[]@()=\"' \t\r\n") != std::string::npos ||
         local == "." || local == "..") {
-      load_error(where + ": step '" + step + "' is not a qualified element name");
+      load_error(where + ": step '" + step + "' is not a qualified element or attribute name");
     }
-    auto ns = t.namespaces.find(prefix);
-    if (ns == t.namespaces.end()) {
-      load_error(where + (prefix.empty() ? ": unprefixed step '" + step +
-                                               "' and no default namespace (\"\") configured"
-                                         : ": undeclared prefix '" + prefix + "'"));
+    std::string uri;
+    if (!prefix.empty()) {
+      auto ns = t.namespaces.find(prefix);
+      if (ns == t.namespaces.end()) load_error(where + ": undeclared prefix '" + prefix + "'");
+      uri = ns->second;
+    } else if (!out.attribute) {
+      if (auto ns = t.namespaces.find(""); ns != t.namespaces.end()) uri = ns->second;
     }
-    std::pair<xstring, xstring> s;
-    if (!detail::utf8_to_utf16(ns->second, s.first) || !detail::utf8_to_utf16(local, s.second)) {
+    if (!detail::utf8_to_utf16(uri, out.ns) || !detail::utf8_to_utf16(local, out.local)) {
       load_error(where + ": not valid UTF-8");
     }
-    steps.push_back(std::move(s));
+    steps.push_back(std::move(out));
     if (end == std::string::npos) break;
     start = end + 1;
   }
@@ -354,28 +371,35 @@ detail::CompiledType compile_type(const MessageTypeSpec& t) {
     if (!names.insert(k.name).second)
       load_error(type_label(t) + ": duplicate key '" + k.name + "'");
     const auto steps = compile_path(t, k);
-    if (steps.front().first != c.ns || steps.front().second != c.local) {
+    if (steps.front().ns != c.ns || steps.front().local != c.local) {
       load_error(type_label(t) + ", key '" + k.name + "' (path '" + k.path +
                  "'): the first step must be the root element {" + t.root_namespace + "}" +
                  t.root_local_name);
     }
     std::uint32_t node = 0;
-    for (std::size_t i = 1; i < steps.size(); ++i) {
+    const bool attribute = steps.back().attribute;
+    const std::size_t elements = attribute ? steps.size() - 1 : steps.size();
+    for (std::size_t i = 1; i < elements; ++i) {
       std::uint32_t next = 0;
       for (auto child : c.nodes[node].children) {
-        if (c.nodes[child].ns == steps[i].first && c.nodes[child].local == steps[i].second) {
+        if (c.nodes[child].ns == steps[i].ns && c.nodes[child].local == steps[i].local) {
           next = child;
           break;
         }
       }
       if (next == 0) {
         next = static_cast<std::uint32_t>(c.nodes.size());
-        c.nodes.push_back(make_node(steps[i].first, steps[i].second));
+        c.nodes.push_back(make_node(steps[i].ns, steps[i].local));
         c.nodes[node].children.push_back(next);
       }
       node = next;
     }
-    c.nodes[node].keys.push_back(static_cast<std::uint32_t>(c.key_names.size()));
+    const auto key = static_cast<std::uint32_t>(c.key_names.size());
+    if (attribute) {
+      c.nodes[node].attributes.push_back({steps.back().ns, steps.back().local, 0, key});
+    } else {
+      c.nodes[node].keys.push_back(key);
+    }
     c.key_names.push_back(k.name);
   }
   return c;
@@ -582,7 +606,10 @@ std::unique_ptr<SchemaSet::Impl::Pool> load_pool(const std::vector<MessageTypeSp
   for (const auto i : members) {
     auto& c = compiled[i];
     c.ns_id = uris->addOrFind(detail::xc(c.ns));
-    for (auto& n : c.nodes) n.ns_id = uris->addOrFind(detail::xc(n.ns));
+    for (auto& n : c.nodes) {
+      n.ns_id = uris->addOrFind(detail::xc(n.ns));
+      for (auto& a : n.attributes) a.ns_id = uris->addOrFind(detail::xc(a.ns));
+    }
   }
 
   {

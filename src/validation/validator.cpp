@@ -189,7 +189,7 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
   // XMLDocumentHandler ----------------------------------------------------------------------------
 
   void startElement(const xc::XMLElementDecl& decl, const unsigned int uri_id, const XMLCh* const,
-                    const xc::RefVectorOf<xc::XMLAttr>&, const XMLSize_t, const bool is_empty,
+                    const xc::RefVectorOf<xc::XMLAttr>& attrs, const XMLSize_t attr_count, const bool is_empty,
                     const bool is_root) override {
     const XMLCh* local = decl.getElementName()->getLocalPart();
     const std::size_t d = depth_ + 1;
@@ -243,6 +243,8 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
       f.text_start = text_.size();
       f.content_end = text_.size();
     }
+    // After the element's own capture is set up: an attribute of a `charges` element belongs to it.
+    if (f.node != kNoNode && !type_->nodes[f.node].attributes.empty()) capture_attributes(f, attrs, attr_count);
     if (is_empty) end_current();
   }
 
@@ -367,6 +369,48 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
     --depth_;
   }
 
+  // Keys that end in an attribute of this element: its (trimmed) value, in document order.
+  void capture_attributes(const Frame& f, const xc::RefVectorOf<xc::XMLAttr>& attrs, XMLSize_t count) {
+    const auto& node = type_->nodes[f.node];
+    for (const auto& a : node.attributes) {
+      for (XMLSize_t i = 0; i < count; ++i) {
+        const xc::XMLAttr* attr = attrs.elementAt(i);
+        if (attr->getURIId() != a.ns_id || !detail::equals(attr->getName(), a.local)) continue;
+        value_.clear();
+        const XMLCh* v = attr->getValue();
+        std::size_t n = xc::XMLString::stringLen(v);
+        std::size_t b = 0;
+        while (b < n && is_xml_space(v[b])) ++b;
+        while (n > b && is_xml_space(v[n - 1])) --n;
+        if (n - b > max_key_) {
+          fail_here(Verdict::limit_exceeded, "value of routing key '" + type_->key_names[a.key] + "' is longer than " +
+                                                 std::to_string(max_key_) + " bytes");
+          throw StopParse{};
+        }
+        detail::append_utf8(value_, v + b, n - b);
+        if (value_.size() > max_key_) {
+          fail_here(Verdict::limit_exceeded, "value of routing key '" + type_->key_names[a.key] + "' is longer than " +
+                                                 std::to_string(max_key_) + " bytes");
+          throw StopParse{};
+        }
+        out_->keys[type_->key_names[a.key]].push_back(value_);
+        out_->within[type_->key_names[a.key]].push_back(within(depth_));
+      }
+    }
+  }
+
+  // The position, among its own key's matches, of the innermost element at `from` or above that
+  // matched another key (-1: none): the value being recorded belongs to that match.
+  long within(std::size_t from) const {
+    for (std::size_t d = from; d >= 1; --d) {
+      if (!frames_[d].capture) continue;
+      const auto& ancestor = type_->nodes[frames_[d].node];
+      const auto it = out_->keys.find(type_->key_names[ancestor.keys.front()]);
+      return it == out_->keys.end() ? 0 : static_cast<long>(it->second.size());
+    }
+    return -1;
+  }
+
   [[noreturn]] void key_too_long(const Frame& f) {
     const auto& node = type_->nodes[f.node];
     fail_here(Verdict::limit_exceeded,
@@ -383,17 +427,10 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
     if (value_.size() > max_key_) key_too_long(f);
     // The innermost open ancestor that matched a key: this value belongs to its current match
     // (that key's matches so far, since the ancestor's own value is recorded at its end tag).
-    long within = -1;
-    for (std::size_t d = depth_ - 1; d >= 1; --d) {
-      if (!frames_[d].capture) continue;
-      const auto& ancestor = type_->nodes[frames_[d].node];
-      const auto it = out_->keys.find(type_->key_names[ancestor.keys.front()]);
-      within = it == out_->keys.end() ? 0 : static_cast<long>(it->second.size());
-      break;
-    }
+    const long inside = within(depth_ - 1);
     for (std::uint32_t k : type_->nodes[f.node].keys) {
       out_->keys[type_->key_names[k]].push_back(value_);
-      out_->within[type_->key_names[k]].push_back(within);
+      out_->within[type_->key_names[k]].push_back(inside);
     }
   }
 

@@ -15,6 +15,7 @@ enum class Problem {
   forbidden_markup,        // 400 DOCTYPE / entities
   limit_exceeded,          // 400 nesting depth, key size
   bad_request,             // 400 other request errors (bad id, bad header)
+  idempotency_key_required,  // 400 the type has no message id and no Idempotency-Key was sent
   no_client_certificate,   // 401 (only reachable where TLS lets a client in without one)
   unknown_client,          // 403 certificate not mapped to an agency
   client_disabled,         // 403 agency disabled

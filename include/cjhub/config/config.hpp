@@ -140,6 +140,12 @@ struct MessageType {
   // The document's origin ORI must be the authenticated sender's ORI (refused with 403
   // otherwise). Turn off only for exchanges whose origin field names someone else by design.
   bool origin_must_match_sender = true;
+  // Keys with a fixed value instead of a path (`erasure: true` for a type that erases by its
+  // nature, `ack_status: {value: completed}`).
+  std::map<std::string, std::string> constants;
+  // Keys whose document value is translated (`ack_status: {path: ..., map: {Success: completed}}`);
+  // a value the map does not name is refused.
+  std::map<std::string, std::map<std::string, std::string>> value_maps;
 };
 
 struct Config {
@@ -162,7 +168,8 @@ struct Config {
   std::vector<validation::MessageTypeSpec> type_specs() const;
 };
 
-// The routing keys a message type may name. message_id and origin_ori are required.
+// The routing keys a message type may name (all optional: without message_id a submission needs an
+// Idempotency-Key header; without origin_ori the origin is the sending agency).
 const std::vector<std::string>& known_keys();
 
 // Parses and validates; relative paths resolve against the file's directory. `${VAR}` and
