@@ -85,8 +85,12 @@ Problem problem_for(validation::Verdict v) {
 // What configuration says of the keys beyond their paths: fixed values, and values translated by
 // the type's maps (a value a map does not name is refused).
 std::optional<Refusal> apply_configured_keys(const config::Config& config, validation::Outcome& outcome) {
-  const auto* type = config.find_type(outcome.type_name);
-  if (type == nullptr) return std::nullopt;
+  const auto type = config.find_type(outcome.type_name);
+  if (type == nullptr) {
+    // Validated by a schema set that still knows a type a reload has just removed.
+    return Refusal{Problem::unknown_message_type,
+                   fmt::format("{} is no longer a registered message type", outcome.type_name), {}};
+  }
   for (const auto& [key, value] : type->constants) {
     outcome.keys[key] = {value};
     outcome.within[key] = {-1};
@@ -122,7 +126,7 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
   }
 
   // An agency speaks only for itself.
-  const auto* type = config.find_type(outcome.type_name);
+  const auto type = config.find_type(outcome.type_name);
   // A type without an origin key: the sending agency is the origin.
   const bool origin_keyed = type == nullptr || type->constants.count("origin_ori") != 0 ||
                             std::any_of(type->spec.keys.begin(), type->spec.keys.end(),

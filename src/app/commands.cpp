@@ -1,4 +1,5 @@
 #include "cjhub/app/commands.hpp"
+#include "cjhub/app/reload.hpp"
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -568,8 +569,9 @@ int serve(const ServeOptions& opts) {
   }
   lg->info("cjhub ready on port {}", server.port());
 
-  // SIGHUP: read the TLS files (server, CA bundle, CRL, delivery client) and the agencies again;
-  // established connections whose client certificate no longer verifies are closed.
+  // SIGHUP: read the TLS files (server, CA bundle, CRL, delivery client), the agencies and the
+  // message types again; established connections whose client certificate no longer verifies are
+  // closed, the others are kept.
   // SIGTERM, SIGINT: drain and stop.
   boost::asio::io_context signals_ioc;
   boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM, SIGHUP);
@@ -605,8 +607,18 @@ int serve(const ServeOptions& opts) {
                       e.what());
           }
         }
+        try {
+          const auto what = reload_message_types(opts.config, *c, *schemas);
+          detail += "; " + what;
+          lg->info("SIGHUP: {}", what);
+        } catch (const std::exception& e) {
+          outcome = "failed";
+          detail += std::string("; message types kept: ") + e.what();
+          lg->error("SIGHUP: reloading the message types failed, keeping the current ones: {}", e.what());
+        }
         refresher.refresh_now();
-        audit_log.record({"signal:SIGHUP", "", "admin", outcome, "tls, crl, agencies", "local", detail});
+        audit_log.record(
+            {"signal:SIGHUP", "", "admin", outcome, "tls, crl, agencies, message types", "local", detail});
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/utf8.hpp"
 #include "cjhub/ingress/tls.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
@@ -33,10 +34,17 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
   }
   const auto set = s_.schemas != nullptr ? s_.schemas->current() : nullptr;
   const bool schemas_ok = set && !set->types().empty();
-  out.push_back({"schemas", schemas_ok,
-                 schemas_ok ? fmt::format("{} message types, {} grammars in {} pool(s)", set->types().size(),
-                                          set->grammar_count(), set->pool_count())
-                            : "no message types loaded"});
+  ComponentState schemas{
+      "schemas", schemas_ok,
+      schemas_ok ? fmt::format("{} message types, {} grammars in {} pool(s)", set->types().size(),
+                               set->grammar_count(), set->pool_count())
+                 : "no message types loaded"};
+  // A reload that failed leaves the types in force serving: ready, but an operator should act.
+  if (const auto problem = s_.schemas != nullptr ? s_.schemas->reload_problem() : std::string(); !problem.empty()) {
+    schemas.warning = true;
+    schemas.detail += "; the last reload failed, the types in force stay: " + utf8_capped(problem, 300);
+  }
+  out.push_back(std::move(schemas));
   if (s_.dispatcher_last_round_ms) {
     const auto last = s_.dispatcher_last_round_ms();
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

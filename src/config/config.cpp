@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
@@ -24,12 +25,24 @@ const std::vector<std::string>& known_keys() {
   return keys;
 }
 
-const MessageType* Config::find_type(const std::string& name) const {
-  for (const auto& t : message_types) {
-    if (t.spec.name == name) return &t;
+TypeTable::TypeTable(std::vector<MessageType> types)
+    : types_(std::make_shared<const std::vector<MessageType>>(std::move(types))) {}
+
+std::shared_ptr<const std::vector<MessageType>> TypeTable::all() const { return std::atomic_load(&types_); }
+
+std::shared_ptr<const MessageType> TypeTable::find(const std::string& name) const {
+  auto snapshot = all();
+  for (const auto& t : *snapshot) {
+    if (t.spec.name == name) return std::shared_ptr<const MessageType>(snapshot, &t);
   }
   return nullptr;
 }
+
+void TypeTable::replace(std::vector<MessageType> types) {
+  std::atomic_store(&types_, std::make_shared<const std::vector<MessageType>>(std::move(types)));
+}
+
+std::shared_ptr<const MessageType> Config::find_type(const std::string& name) const { return types->find(name); }
 
 std::vector<validation::MessageTypeSpec> Config::type_specs() const {
   std::vector<validation::MessageTypeSpec> out;
@@ -392,6 +405,7 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
       c.message_types.push_back(std::move(t));
     }
     if (c.message_types.empty()) throw ConfigError("message_types: at least one type is required");
+    c.types = std::make_shared<TypeTable>(c.message_types);
   }
   top.finish();
   return c;

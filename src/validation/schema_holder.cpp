@@ -16,7 +16,7 @@ bool SchemaHolder::renew_if_grown() {
   };
   if (!over(*current())) return false;
   std::unique_lock lock(reload_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return false;  // another thread is renewing
+  if (!lock.owns_lock()) return false;  // another thread is renewing (or reloading)
   const auto old = current();
   if (!over(*old)) return false;
   try {
@@ -31,6 +31,30 @@ bool SchemaHolder::renew_if_grown() {
     log::get("validation")->error("schema reload failed, keeping the current set: {}", e.what());
     return false;
   }
+}
+
+void SchemaHolder::replace(std::vector<MessageTypeSpec> types, const std::function<void()>& before_swap) {
+  std::lock_guard lock(reload_mutex_);
+  try {
+    auto fresh = SchemaSet::load(types, limits_);
+    if (before_swap) before_swap();
+    types_ = std::move(types);
+    std::atomic_store(&current_, std::shared_ptr<const SchemaSet>(std::move(fresh)));
+    reload_problem_.clear();
+  } catch (const std::exception& e) {
+    reload_problem_ = e.what();
+    throw;
+  }
+}
+
+void SchemaHolder::note_reload_failure(std::string problem) {
+  std::lock_guard lock(reload_mutex_);
+  reload_problem_ = std::move(problem);
+}
+
+std::string SchemaHolder::reload_problem() const {
+  std::lock_guard lock(reload_mutex_);
+  return reload_problem_;
 }
 
 }  // namespace cjhub::validation

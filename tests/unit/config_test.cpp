@@ -48,7 +48,7 @@ TEST_F(ConfigTest, ExampleFileLoadsWithEnvironment) {
   EXPECT_EQ(c.database.url, "postgresql://u@127.0.0.1:1/db");
   EXPECT_EQ(c.limits.max_body_bytes, 4u * 1024 * 1024);
   ASSERT_EQ(c.message_types.size(), 5u);
-  const auto* erasure = c.find_type("ErasureNotice");
+  const auto erasure = c.find_type("ErasureNotice");
   ASSERT_NE(erasure, nullptr);
   EXPECT_TRUE(erasure->ack_required);
   EXPECT_FALSE(c.find_type("ArrestPacket")->ack_required);

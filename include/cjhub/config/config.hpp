@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -148,6 +149,20 @@ struct MessageType {
   std::map<std::string, std::map<std::string, std::string>> value_maps;
 };
 
+// The message types in force: loaded with the configuration, replaced whole on SIGHUP. A reader
+// keeps the snapshot it took (find() shares ownership of it), so a reload never changes a type
+// under a request that is being admitted.
+class TypeTable {
+ public:
+  explicit TypeTable(std::vector<MessageType> types = {});
+  std::shared_ptr<const MessageType> find(const std::string& name) const;
+  std::shared_ptr<const std::vector<MessageType>> all() const;
+  void replace(std::vector<MessageType> types);
+
+ private:
+  std::shared_ptr<const std::vector<MessageType>> types_;
+};
+
 struct Config {
   std::filesystem::path source;  // the file this came from
   Listener listener;
@@ -162,9 +177,12 @@ struct Config {
   Audit audit;
   Retention retention;
   log::Settings logging;
-  std::vector<MessageType> message_types;
+  std::vector<MessageType> message_types;  // as loaded from the file
+  // The types in force (message_types until a reload replaces them); shared by copies.
+  std::shared_ptr<TypeTable> types = std::make_shared<TypeTable>();
 
-  const MessageType* find_type(const std::string& name) const;
+  // The type in force by name (null if none), from the current snapshot of `types`.
+  std::shared_ptr<const MessageType> find_type(const std::string& name) const;
   std::vector<validation::MessageTypeSpec> type_specs() const;
 };
 

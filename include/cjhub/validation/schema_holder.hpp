@@ -2,10 +2,12 @@
 // namespace-URI table (which keeps every URI any document ever declared) has grown past a limit
 // in URIs or in bytes, so hostile documents full of made-up namespaces cannot grow the hub's
 // memory without bound.
-// Also the place a configuration reload swaps schemas in.
+// Also the place a configuration reload (SIGHUP) swaps new message types in.
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -27,13 +29,25 @@ class SchemaHolder {
   bool renew_if_grown();
   std::uint64_t renewals() const { return renewals_.load(); }
 
+  // A configuration reload: loads `types` beside the current set (the current one keeps serving
+  // meanwhile), then calls `before_swap` (the caller publishes what goes with the new types; it
+  // may throw to abandon), then makes the new set current. Throws (SchemaLoadError naming the
+  // type and file, or what `before_swap` threw) and keeps the current set; the problem is kept
+  // for /readyz until a reload succeeds.
+  void replace(std::vector<MessageTypeSpec> types, const std::function<void()>& before_swap);
+  // The last reload's failure ("" after a successful one, or when there was none).
+  std::string reload_problem() const;
+  // A reload that failed before it reached replace() (the configuration file itself).
+  void note_reload_failure(std::string problem);
+
  private:
   std::vector<MessageTypeSpec> types_;
   Limits limits_;
   std::size_t max_growth_;
   std::size_t max_bytes_;
   std::shared_ptr<const SchemaSet> current_;
-  std::mutex reload_mutex_;
+  mutable std::mutex reload_mutex_;  // guards types_ and reload_problem_
+  std::string reload_problem_;
   std::atomic<std::uint64_t> renewals_{0};
 };
 
