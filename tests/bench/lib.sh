@@ -126,6 +126,28 @@ bench_hub_stop() {
   wait "$HUB_PID" 2>/dev/null || true
 }
 
+# bench_row_versions: "TOTAL table=n ..." where n is the rows each table has inserted, updated and
+# deleted so far (pg_stat_user_tables). A backend reports its counts when it goes idle, at most
+# once a second, and when it exits: take the figures with the hub stopped.
+bench_row_versions() {
+  psql -XtA "$CJHUB_DATABASE_URL" -c "SELECT sum(n)::bigint || ' ' || string_agg(relname || '=' || n, ' ' ORDER BY n DESC)
+    FROM (SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables) t WHERE n > 0"
+}
+
+# bench_row_versions_per_message BEFORE AFTER MESSAGES: the difference per message, total and by
+# table ("17.0 (deliveries 9.0, audit_log 6.0, ...)").
+bench_row_versions_per_message() {
+  python3 - "$1" "$2" "$3" <<'PYROWS'
+import sys
+def parse(s):
+    parts = s.split()
+    return int(parts[0]) if parts else 0, dict(p.split("=") for p in parts[1:])
+(b_total, b), (a_total, a), n = parse(sys.argv[1]), parse(sys.argv[2]), max(1, int(sys.argv[3]))
+per = sorted(((int(v) - int(b.get(k, 0))) / n, k) for k, v in a.items())
+print(f"{(a_total - b_total) / n:.1f} (" + ", ".join(f"{k} {v:.1f}" for v, k in reversed(per) if v >= 0.05) + ")")
+PYROWS
+}
+
 # The value of KEY in a `result k=v ...` line.
 result_of() { sed -n 's/.*[[:space:]]'"$2"'=\([^[:space:]]*\).*/\1/p' <<<"$1" | tail -1; }
 

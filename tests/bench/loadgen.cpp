@@ -8,6 +8,9 @@
 //                      [--warmup S]     (latency not recorded for requests sent in the first S seconds)
 //                      [--latency-file F] (appends every recorded latency to F, in ms, one per line:
 //                                          several runs' percentiles can then be taken together)
+//                      [--receipts-file F] (with --sinks: one line per timed receipt, "POST_s RECEIPT_s MS",
+//                                          seconds from the start of the run: rates and percentiles
+//                                          over any window, e.g. while a snapshot was held)
 //   cjhub-loadgen sink --sinks 9461,9462,9463 --ca ca.crt --sink-cert s.crt --sink-key s.key
 //                      [--expect N] [--seconds S]
 //
@@ -208,6 +211,10 @@ struct LoadPlan {
   bool keep_raw = false;  // --latency-file
   std::atomic<long> issued{0};
   std::atomic<long> errors{0};
+  // Handshakes under way: like a client's connection pool, at most kMaxHandshakes at once (the
+  // hub refuses more than listener.max_handshakes_per_address unfinished ones from one address).
+  std::atomic<int> handshaking{0};
+  static constexpr int kMaxHandshakes = 16;
   std::atomic<long> reconnects{0};  // connections the hub ended after an answer, opened again
 };
 
@@ -223,9 +230,24 @@ asio::awaitable<void> run_connection(LoadPlan& plan, int c, ssl::context& ctx, t
     bool broken = false, in_request = false;
     try {
       beast::ssl_stream<beast::tcp_stream> s(ex, ctx);
+      while (plan.handshaking.fetch_add(1) >= LoadPlan::kMaxHandshakes) {
+        plan.handshaking.fetch_sub(1);
+        timer.expires_after(std::chrono::milliseconds(1));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
+      struct Done {
+        std::atomic<int>& n;
+        bool released = false;
+        void release() {
+          if (!released) n.fetch_sub(1);
+          released = true;
+        }
+        ~Done() { release(); }
+      } handshake{plan.handshaking};
       co_await beast::get_lowest_layer(s).async_connect(ep, asio::use_awaitable);
       beast::get_lowest_layer(s).socket().set_option(tcp::no_delay(true));
       co_await s.async_handshake(ssl::stream_base::client, asio::use_awaitable);
+      handshake.release();
       if (first) {
         first = false;
         timer.expires_at(Clock::time_point(std::chrono::nanoseconds(plan.start_ns)));
@@ -416,16 +438,26 @@ int post(const Args& a) {
       for (auto& [id, t] : st.sent) sent_at.emplace(id, t);
     Histogram e2e;
     long unknown = 0;
+    std::FILE* receipts_file = nullptr;
+    if (a.count("receipts-file")) {
+      receipts_file = std::fopen(a.at("receipts-file").c_str(), "w");
+      if (receipts_file == nullptr) throw std::runtime_error("--receipts-file: cannot open " + a.at("receipts-file"));
+    }
     std::vector<std::pair<long, std::int64_t>> e2e_seconds;  // (receipts, slowest) by second of the POST
     for (auto& [id, t] : receipts.seen) {
       auto it = sent_at.find(id);
       if (it == sent_at.end()) { ++unknown; continue; }
       e2e.record(t - it->second);
+      if (receipts_file != nullptr) {
+        std::fprintf(receipts_file, "%.3f %.3f %.3f\n", static_cast<double>(it->second - plan.start_ns) / 1e9,
+                     static_cast<double>(t - plan.start_ns) / 1e9, ms(static_cast<double>(t - it->second)));
+      }
       const auto i = static_cast<std::size_t>(std::max<std::int64_t>(0, (it->second - plan.start_ns) / 1'000'000'000));
       if (e2e_seconds.size() <= i) e2e_seconds.resize(i + 1);
       e2e_seconds[i].first += 1;
       e2e_seconds[i].second = std::max(e2e_seconds[i].second, t - it->second);
     }
+    if (receipts_file != nullptr) std::fclose(receipts_file);
     if (a.count("timeline") && a.at("timeline") == "1") {
       for (std::size_t i = 0; i < e2e_seconds.size(); ++i)
         std::printf("receipts of second %zu: %ld, slowest %.1f ms after its POST\n", i, e2e_seconds[i].first,
