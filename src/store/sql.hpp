@@ -285,8 +285,11 @@ inline constexpr const char* kPromoteLane =
     "            ORDER BY seq LIMIT 1) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 "
     "                AND state IN ('pending', 'in_flight'))";
+// Resets the failure count; last_success_at moves at most once a second, so a busy endpoint's row
+// is not rewritten by every completion batch (each rewrite is a dead version until vacuumed).
 inline constexpr const char* kEndpointSuccess =
-    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = now() WHERE id = $1";
+    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = now() WHERE id = $1 "
+    "AND (consecutive_failures <> 0 OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')";
 // Counts a failure; pauses the endpoint when the count reaches $2. Returns the new count.
 inline constexpr const char* kEndpointFailure =
     "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, last_failure_at = now(), "
