@@ -1,5 +1,7 @@
-// Database tier: the audit trail's hash chain against a real PostgreSQL: sealing, verification,
-// and detection of altered and deleted records; retention keeps the chain verifiable.
+// Database tier: the audit trail's hash chain against a real PostgreSQL: sealing in blocks of whole
+// transactions (records never updated), verification, and detection of altered, deleted and
+// added records; retention keeps the chain verifiable; a trail sealed record by record before
+// blocks keeps verifying.
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
@@ -23,13 +25,27 @@ class AuditDb : public ::testing::Test {
     db_->migrate();
     conn_ = store::connect(db_->url(), std::chrono::milliseconds(3000));
   }
-  void record(int n, const std::string& action = "submission") {
+  // `n` records in one transaction (or, with `each_alone`, one transaction each).
+  void record(int n, const std::string& action = "submission", bool each_alone = false) {
     std::vector<store::AuditEvent> events;
     for (int i = 0; i < n; ++i) {
       events.push_back({"urn:cjhub:ori:CT0064000", "CT0064000", action, "accepted",
                         "message " + std::to_string(i), "127.0.0.1:1", "ArrestPacket"});
+      if (each_alone) {
+        store::record_audit(*conn_, events);
+        events.clear();
+      }
     }
     store::record_audit(*conn_, events);
+  }
+  // The id of the record at a chain position (from the block that lists it).
+  std::string id_at(int pos) {
+    return db_->scalar("SELECT ids[" + std::to_string(pos) + " - first_pos + 1] FROM audit_blocks WHERE first_pos <= " +
+                       std::to_string(pos) + " ORDER BY block_seq DESC LIMIT 1");
+  }
+  long long unsealed() {
+    return db_->count("SELECT count(*) FROM audit_log a WHERE NOT EXISTS "
+                      "(SELECT 1 FROM audit_blocks b WHERE a.id = ANY (b.ids))");
   }
   void sql(const std::string& q) {
     pqxx::work tx(*conn_);
@@ -41,7 +57,7 @@ class AuditDb : public ::testing::Test {
 };
 
 TEST_F(AuditDb, SealedRecordsVerify) {
-  record(25);
+  record(25, "submission", true);
   EXPECT_EQ(store::seal_audit(*conn_, 10), 10u);
   EXPECT_EQ(store::seal_audit(*conn_, 100), 15u);
   EXPECT_EQ(store::seal_audit(*conn_, 100), 0u);
@@ -52,15 +68,62 @@ TEST_F(AuditDb, SealedRecordsVerify) {
   EXPECT_EQ(v.records, 30);
   EXPECT_EQ(v.first_seq, 1);
   EXPECT_EQ(v.last_seq, 30);
-  EXPECT_EQ(v.head_hash, db_->scalar("SELECT encode(hash, 'hex') FROM audit_log WHERE chain_seq = 30"));
-  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NULL"), 0);
+  EXPECT_EQ(v.head_hash, db_->scalar("SELECT encode(hash, 'hex') FROM audit_blocks ORDER BY block_seq DESC LIMIT 1"));
+  EXPECT_EQ(unsealed(), 0);
+  // Sealing wrote three blocks and left the records as they were written.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_blocks"), 3);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NOT NULL OR hash IS NOT NULL"), 0);
+  // The export gives each record its chain position and its hash, from its block.
+  long long expected_pos = 0;
+  store::export_audit(*conn_, std::nullopt, std::nullopt, [&](const store::AuditRow& r) {
+    ++expected_pos;
+    EXPECT_EQ(r.chain_seq.value_or(-1), expected_pos) << "record " << r.id;
+    EXPECT_EQ(r.hash, db_->scalar("SELECT encode(hashes[" + std::to_string(expected_pos) +
+                                  " - first_pos + 1], 'hex') FROM audit_blocks WHERE first_pos <= " +
+                                  std::to_string(expected_pos) + " ORDER BY block_seq DESC LIMIT 1"));
+  });
+  EXPECT_EQ(expected_pos, 30);
+}
+
+// A block holds whole transactions: one transaction with more records than a block's size is
+// sealed whole, and the records of a transaction still running wait for the next block.
+TEST_F(AuditDb, ABlockHoldsWholeTransactionsAndWaitsForTheOnesStillRunning) {
+  record(3, "submission", true);
+  record(12);  // one transaction
+  EXPECT_EQ(store::seal_audit(*conn_, 5), 3u) << "the three single ones; the next transaction does not fit";
+  EXPECT_EQ(store::seal_audit(*conn_, 5), 12u) << "a transaction larger than a block, whole";
+  auto other = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  pqxx::work open(*other);
+  store::insert_audit(open, {{"hub", "", "delivery", "delivered", "d1", "", ""}});
+  record(2, "submission", true);  // committed after the open transaction began
+  EXPECT_EQ(store::seal_audit(*conn_, 100), 0u) << "nothing after a transaction still running is sealed";
+  open.commit();
+  EXPECT_EQ(store::seal_audit(*conn_, 100), 3u);
+  const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
+  EXPECT_EQ(v.records, 18);
+  EXPECT_EQ(unsealed(), 0);
+}
+
+// A record inserted afterwards among the transactions a block sealed is named.
+TEST_F(AuditDb, ARecordAddedAfterItsTransactionsWereSealedIsNamed) {
+  record(4, "submission", true);
+  store::seal_audit(*conn_, 100);
+  const auto xid = db_->scalar("SELECT min(xid)::text FROM audit_log");
+  sql("INSERT INTO audit_log (actor, action, outcome, xid) VALUES ('forger', 'admin', 'paused', '" + xid + "')");
+  const auto forged = db_->scalar("SELECT id FROM audit_log WHERE actor = 'forger'");
+  const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.problems[0].find("record " + forged + " is not in block 1, which sealed its transaction"),
+            std::string::npos)
+      << v.problems[0];
 }
 
 TEST_F(AuditDb, AnAlteredRecordIsNamed) {
   record(10);
   store::seal_audit(*conn_, 100);
-  const auto id = db_->scalar("SELECT id FROM audit_log WHERE chain_seq = 4");
-  sql("UPDATE audit_log SET outcome = 'refused:forbidden' WHERE chain_seq = 4");
+  const auto id = id_at(4);
+  sql("UPDATE audit_log SET outcome = 'refused:forbidden' WHERE id = " + id);
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   ASSERT_FALSE(v.ok());
   ASSERT_EQ(v.problems.size(), 1u);
@@ -68,42 +131,54 @@ TEST_F(AuditDb, AnAlteredRecordIsNamed) {
       << v.problems[0];
 }
 
-TEST_F(AuditDb, ARecordAlteredWithItsHashBreaksTheNextLink) {
-  record(10);
-  store::seal_audit(*conn_, 100);
-  // Rewriting the record and its own hash still leaves the next record pointing at the old hash.
-  sql("UPDATE audit_log SET detail = 'CaseUpdate', hash = sha256(hash) WHERE chain_seq = 6");
-  const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
+TEST_F(AuditDb, ARecordAlteredWithItsHashBreaksTheBlockAndTheNextLink) {
+  record(10, "submission", true);
+  store::seal_audit(*conn_, 5);
+  store::seal_audit(*conn_, 5);
+  // Rewriting the record and its hash in the block still leaves the block's own hash, and the
+  // next block's link, pointing at the old content.
+  const auto id = id_at(3);
+  sql("UPDATE audit_log SET detail = 'CaseUpdate' WHERE id = " + id);
+  sql("UPDATE audit_blocks SET hashes[3] = sha256(hashes[3]) WHERE block_seq = 1");
+  auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   ASSERT_FALSE(v.ok());
   std::string all;
   for (const auto& p : v.problems) all += p + "\n";
-  EXPECT_NE(all.find("(chain position 6) was altered"), std::string::npos) << all;
-  EXPECT_NE(all.find("(chain position 7) does not link"), std::string::npos) << all;
+  EXPECT_NE(all.find("record " + id + " (chain position 3) was altered"), std::string::npos) << all;
+  EXPECT_NE(all.find("block 1 was altered"), std::string::npos) << all;
+  // The block's hash rewritten too: the next block no longer links to it.
+  sql("UPDATE audit_blocks SET hash = sha256(hash) WHERE block_seq = 1");
+  v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  all.clear();
+  for (const auto& p : v.problems) all += p + "\n";
+  EXPECT_NE(all.find("block 2 does not link to the block before it"), std::string::npos) << all;
 }
 
 TEST_F(AuditDb, ADeletedRecordIsNamed) {
   record(10);
   store::seal_audit(*conn_, 100);
-  const auto next = db_->scalar("SELECT id FROM audit_log WHERE chain_seq = 6");
-  sql("DELETE FROM audit_log WHERE chain_seq = 5");
+  const auto next = id_at(6);
+  sql("DELETE FROM audit_log WHERE id = " + id_at(5));
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.problems[0].find("chain positions 5 to 5 are missing (deleted) before record " + next),
             std::string::npos)
       << v.problems[0];
   // The first record too.
-  sql("DELETE FROM audit_log WHERE chain_seq = 1");
+  sql("DELETE FROM audit_log WHERE id = " + id_at(1));
   const auto w = store::verify_audit(*conn_, std::chrono::seconds(60));
   EXPECT_NE(w.problems.at(0).find("chain positions 1 to 1 are missing"), std::string::npos) << w.problems[0];
 }
 
 TEST_F(AuditDb, RetentionRemovesOldRecordsAndTheChainStillVerifies) {
-  record(6);
+  record(6, "submission", true);
   sql("UPDATE audit_log SET at = now() - interval '500 days' WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 4)");
-  store::seal_audit(*conn_, 100);
+  store::seal_audit(*conn_, 2);
+  store::seal_audit(*conn_, 2);
+  store::seal_audit(*conn_, 2);
   const auto cutoff = db_->scalar("SELECT (now() - interval '400 days')::text");
   EXPECT_EQ(store::prune_audit(*conn_, cutoff), 4u);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_anchor WHERE chain_seq = 4"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_block_anchor WHERE block_seq = 2 AND next_pos = 5"), 1);
   // The pruning is itself recorded, and sealed after the rest.
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'audit' AND outcome = 'pruned'"), 1);
   store::seal_audit(*conn_, 100);
@@ -113,8 +188,53 @@ TEST_F(AuditDb, RetentionRemovesOldRecordsAndTheChainStillVerifies) {
   EXPECT_EQ(v.records, 3);
   // Nothing more to remove; and deleting the first record kept is still caught.
   EXPECT_EQ(store::prune_audit(*conn_, cutoff), 0u);
-  sql("DELETE FROM audit_log WHERE chain_seq = 5");
+  sql("DELETE FROM audit_log WHERE id = " + id_at(5));
   EXPECT_FALSE(store::verify_audit(*conn_, std::chrono::seconds(60)).ok());
+}
+
+// A trail sealed record by record before blocks (migration 0012) keeps verifying: its chain, then
+// the blocks linked to its head; its unsealed records go into the first block; an alteration in
+// the old part is still named.
+TEST_F(AuditDb, ATrailSealedBeforeBlocksKeepsVerifyingAndTheFirstBlockLinksToIt) {
+  record(5);
+  // As migration 0009's sealer left them: chain positions 1 to 3 sealed one by one, 4 and 5 not,
+  // no transaction ids.
+  sql("UPDATE audit_log SET xid = NULL");
+  std::string prev(64, '0');
+  for (int pos = 1; pos <= 3; ++pos) {
+    store::AuditRecord r;
+    {
+      pqxx::work tx(*conn_);
+      const auto row = tx.exec1("SELECT id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, "
+                                "object, source, detail FROM audit_log ORDER BY id OFFSET " + std::to_string(pos - 1) +
+                                " LIMIT 1");
+      const auto opt = [](const pqxx::field& f) {
+        return f.is_null() ? std::nullopt : std::optional<std::string>(f.as<std::string>());
+      };
+      r.id = row[0].as<long long>();
+      r.at_us = row[1].as<long long>();
+      r.actor = opt(row[2]), r.ori = opt(row[3]), r.action = opt(row[4]), r.outcome = opt(row[5]);
+      r.object = opt(row[6]), r.source = opt(row[7]), r.detail = opt(row[8]);
+    }
+    r.chain_seq = pos;
+    const auto h = store::audit_hash(prev, r);
+    sql("UPDATE audit_log SET chain_seq = " + std::to_string(pos) + ", prev_hash = decode('" + prev +
+        "', 'hex'), hash = decode('" + h + "', 'hex') WHERE id = " + std::to_string(r.id));
+    prev = h;
+  }
+  record(2, "delivery");
+  EXPECT_EQ(store::seal_audit(*conn_, 100), 4u) << "the two left unsealed, then the new transaction";
+  EXPECT_EQ(db_->count("SELECT first_pos FROM audit_blocks WHERE block_seq = 1"), 4);
+  EXPECT_EQ(db_->scalar("SELECT encode(prev_hash, 'hex') FROM audit_blocks WHERE block_seq = 1"), prev);
+  auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
+  EXPECT_EQ(v.records, 7);
+  EXPECT_EQ(v.first_seq, 1);
+  EXPECT_EQ(v.last_seq, 7);
+  sql("UPDATE audit_log SET outcome = 'refused:forbidden' WHERE chain_seq = 2");
+  v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.problems[0].find("(chain position 2) was altered"), std::string::npos) << v.problems[0];
 }
 
 TEST_F(AuditDb, UnsealedRecordsPastTheGraceAreCounted) {
@@ -156,7 +276,7 @@ TEST_F(AuditLogDb, EveryFieldIsCappedAndValidUtf8) {
   EXPECT_LE(db_->count("SELECT octet_length(detail) FROM audit_log"), 500);
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE detail LIKE 'bad \uFFFD\uFFFD bytes %' "
                        "AND object LIKE '%...'"), 1);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NOT NULL"), 1) << "sealed";
+  EXPECT_EQ(unsealed(), 0) << "sealed";
 }
 
 TEST_F(AuditLogDb, AFloodOfRefusalsIsAggregatedAndNeverCrowdsOutAStateChange) {

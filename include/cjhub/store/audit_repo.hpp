@@ -1,5 +1,6 @@
-// The audit trail in the store: records written inside the transactions they describe, sealed into
-// a hash chain, verified, exported and pruned after the retention period.
+// The audit trail in the store: records written inside the transactions they describe (and never
+// updated), sealed in blocks chained by hash, verified, exported and pruned after the retention
+// period.
 #pragma once
 
 #include <chrono>
@@ -42,11 +43,17 @@ struct AuditRecord {
   std::optional<std::string> actor, ori, action, outcome, object, source, detail;
   long long chain_seq = 0;
 };
-// hash = SHA-256(prev_hash || canonical fields); both as lower-case hex.
+// hash = SHA-256(prev_hash || canonical fields, chain position included); both as lower-case hex.
+// A record sealed in a block is hashed with the all-zero prev_hash (the block carries the link).
 std::string audit_hash(const std::string& prev_hash_hex, const AuditRecord& r);
+// A block's hash: SHA-256(previous block's hash || number || first position || count || record hashes).
+std::string audit_block_hash(const std::string& prev_hash_hex, long long block_seq, long long first_pos,
+                             const std::vector<std::string>& record_hashes_hex);
 
-// Seals up to `max_rows` unsealed records (oldest first) onto the chain. Returns how many; 0 also
-// when another process is sealing at the moment.
+// Seals the records of the transactions that have finished since the last block into one new
+// block (at most `max_rows` records, cut between transactions; a transaction with more goes into
+// one block whole). Returns how many records; 0 when there were none, or when another process is
+// sealing at the moment. Records are never updated.
 std::size_t seal_audit(pqxx::connection& conn, std::size_t max_rows);
 
 struct AuditVerification {
@@ -57,7 +64,9 @@ struct AuditVerification {
   std::vector<std::string> problems;  // each names the record (id and chain position)
   bool ok() const { return problems.empty(); }
 };
-// Walks the whole chain. Reports altered records, missing ones (gaps), and broken links.
+// Walks the whole chain: the records sealed one by one before blocks, then the blocks. Reports
+// altered records, missing ones (gaps), records added after their transaction was sealed, altered
+// or missing blocks and broken links.
 AuditVerification verify_audit(pqxx::connection& conn, std::chrono::seconds unsealed_grace);
 
 struct AuditRow {
@@ -71,8 +80,8 @@ struct AuditRow {
 void export_audit(pqxx::connection& conn, const std::optional<std::string>& since,
                   const std::optional<std::string>& until, const std::function<void(const AuditRow&)>& each);
 
-// Removes sealed records received before `cutoff` (a prefix of the chain, never its head) and
-// remembers where the chain now starts. Returns how many were removed.
+// Removes sealed records received before `cutoff` (a prefix of the chain, whole blocks, never the
+// last block) and remembers where the chain now starts. Returns how many were removed.
 std::size_t prune_audit(pqxx::connection& conn, const std::string& cutoff);
 
 }  // namespace cjhub::store
