@@ -189,7 +189,10 @@ class LoadErrorCollector final : public xc::ErrorHandler {
     errors_.clear();
     warnings_.clear();
   }
-  void add(std::string msg) { errors_.push_back(std::move(msg)); }
+  // The same problem met again (a conflicting namespace imported by several files) is said once.
+  void add(std::string msg) {
+    if (std::find(errors_.begin(), errors_.end(), msg) == errors_.end()) errors_.push_back(std::move(msg));
+  }
 
   const std::vector<std::string>& errors() const { return errors_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
