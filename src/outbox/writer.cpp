@@ -185,11 +185,10 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
     conn.reset();
     stats_.failures.fetch_add(1);
     for (auto& item : group) item.done({Outcome::unavailable, {}});
-  } catch (const pqxx::sql_error& e) {
-    const std::string state = e.sqlstate();
-    if ((state == "40P01" || state == "40001") && attempt < 3) {
+  } catch (const store::DbRetryable& e) {
+    if (attempt < 3) {
       // Deadlock or serialization failure: the transaction was rolled back; try the group again.
-      lg->warn("group of {} rolled back ({}); retrying", group.size(), state);
+      lg->warn("group of {} rolled back ({}); retrying", group.size(), e.state);
       return commit_group(conn, group, attempt + 1);
     }
     stats_.failures.fetch_add(1);

@@ -14,6 +14,7 @@
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/database_impl.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/migrations.hpp"
@@ -87,6 +88,54 @@ TEST_F(DbTest, MigrationsAreAppliedOnceAndRecorded) {
   EXPECT_TRUE(store::pending_migrations(*c).empty());
   EXPECT_GE(db_->count("SELECT count(*) FROM cjhub_schema_migrations"), 1);
   EXPECT_EQ(db_->count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'messages'"), 1);
+}
+
+// The store reads SQLSTATEs in one place: a real deadlock between two transactions is a
+// DbRetryable (40P01) for the one PostgreSQL rolls back, a serialization failure (40001) too, and
+// another error (a unique violation) stays what it was.
+TEST_F(DbTest, ADeadlockIsRetryableAndOtherErrorsAreNot) {
+  {
+    auto c = db_->connect();
+    pqxx::work tx(*c);
+    tx.exec0("CREATE TABLE dl (id int PRIMARY KEY); INSERT INTO dl VALUES (1), (2)");
+    tx.commit();
+  }
+  auto a = db_->connect();
+  auto b = db_->connect();
+  pqxx::work ta(*a);
+  pqxx::work tb(*b);
+  ta.exec0("UPDATE dl SET id = id WHERE id = 1");
+  tb.exec0("UPDATE dl SET id = id WHERE id = 2");
+  const auto cross = [](pqxx::work& tx, int row) -> std::string {
+    try {
+      store::translate_errors([&] { tx.exec0("UPDATE dl SET id = id WHERE id = " + std::to_string(row)); });
+      return "ok";
+    } catch (const store::DbRetryable& e) {
+      return "retryable " + e.state;
+    } catch (const std::exception& e) {
+      return std::string("other: ") + e.what();
+    }
+  };
+  auto first = std::async(std::launch::async, [&] { return cross(ta, 2); });
+  wait_for_a_lock_wait();
+  const auto second = cross(tb, 1);
+  if (second != "ok") tb.abort();  // lets the other one go on
+  const auto first_result = first.get();
+  ta.abort();  // neither keeps its row locks for what follows
+  tb.abort();
+  EXPECT_EQ((first_result == "ok") + (second == "ok"), 1) << first_result << " / " << second;
+  EXPECT_TRUE(first_result == "retryable 40P01" || second == "retryable 40P01") << first_result << " / " << second;
+  auto c = db_->connect();
+  pqxx::work tx(*c);
+  try {
+    store::translate_errors([&] { tx.exec0("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"); });
+    ADD_FAILURE() << "no exception";
+  } catch (const store::DbRetryable& e) {
+    EXPECT_EQ(e.state, "40001");
+  }
+  auto c2 = db_->connect();
+  pqxx::work tx2(*c2);
+  EXPECT_THROW(store::translate_errors([&] { tx2.exec0("INSERT INTO dl VALUES (1)"); }), pqxx::unique_violation);
 }
 
 TEST_F(DbTest, ApplyAgenciesReportsChangesAndIsIdempotent) {

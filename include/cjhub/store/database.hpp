@@ -24,6 +24,12 @@ struct DbUnavailable : std::runtime_error {
 struct DbOutcomeUnknown : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// The transaction was rolled back by the server (deadlock, serialization failure): nothing of it
+// was committed, and running it again may succeed.
+struct DbRetryable : std::runtime_error {
+  DbRetryable(std::string sqlstate, const std::string& what) : std::runtime_error(what), state(std::move(sqlstate)) {}
+  std::string state;  // 40P01 deadlock, 40001 serialization failure
+};
 
 // Opens a connection (connect_timeout applied) and prepares every named statement. A non-zero
 // statement_timeout bounds every statement on it (no request waits on the database forever).

@@ -9,10 +9,19 @@ auto translate_errors(F&& fn) -> decltype(fn()) {
     return fn();
   } catch (const pqxx::in_doubt_error& e) {
     throw DbOutcomeUnknown(e.what());
+    // libpqxx 6 throws the rollbacks (SQLSTATE class 40) as classes of their own, not as
+    // sql_error, and keeps no SQLSTATE in them: they are told apart by class.
+  } catch (const pqxx::statement_completion_unknown& e) {
+    throw DbOutcomeUnknown(e.what());
+  } catch (const pqxx::deadlock_detected& e) {
+    throw DbRetryable("40P01", e.what());
+  } catch (const pqxx::serialization_failure& e) {
+    throw DbRetryable("40001", e.what());
   } catch (const pqxx::broken_connection& e) {
     throw DbUnavailable(e.what());
   } catch (const pqxx::sql_error& e) {
-    // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection
+    // The one place SQLSTATEs are read: 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+    // connect now, 08xxx connection.
     const std::string state = e.sqlstate();
     if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
       throw DbUnavailable(e.what());
