@@ -3,11 +3,10 @@
 // that send them: every valid sample is accepted and stored as its own type with its keys, every
 // invalid one is refused with 422 naming its line, the CISS types keep working, and check-config
 // refuses a type that would put two IEPDs in one grammar pool, naming both niem-core files.
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "e2e/hub_fixture.hpp"
+#include "support/iepd_samples.hpp"
 
 namespace cjhub::test {
 namespace {
@@ -15,15 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path iepd_dir() { return data_dir() / "iepd"; }
-
-std::vector<fs::path> xml_files(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".xml") out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // The agency whose certificate sends a sample: the one the document names as its origin.
 std::string sender_of(const std::string& doc) {
@@ -84,24 +74,17 @@ TEST_F(ExchangesOverTls, EveryValidSampleIsStoredAsItsOwnTypeWithItsKeys) {
 TEST_F(ExchangesOverTls, EveryInvalidSampleIs422NamingItsLineAndNothingIsStored) {
   int refused = 0;
   for (const auto& iepd : {"city-5.0", "state-4.0", "state-3.0"}) {
-    std::ifstream in(iepd_dir() / iepd / "samples" / "invalid" / "expected.tsv");
-    std::string row;
-    std::getline(in, row);  // header
-    while (std::getline(in, row)) {
-      if (row.empty()) continue;
-      std::istringstream cells(row);
-      std::string file, line, says;
-      std::getline(cells, file, '\t');
-      std::getline(cells, line, '\t');
-      std::getline(cells, says);
-      const auto doc = read_file(iepd_dir() / iepd / "samples" / "invalid" / file);
+    for (const auto& s : invalid_samples_of(iepd_dir() / iepd)) {
+      const auto file = s.file.filename().string();
+      const auto& says = s.says;
+      const auto doc = read_file(s.file);
       auto c = client(sender_of(doc));
       const auto r = c.request("POST", "/v1/messages", doc, {{"Idempotency-Key", std::string("invalid-") + file}});
       ASSERT_EQ(r.status, 422u) << file << ": " << r.body;
       EXPECT_EQ(problem_type(r), "urn:cjhub:problem:schema-invalid") << r.body;
       const auto body = json(r);
       const auto& e = body.at("errors").as_array().at(0);
-      EXPECT_EQ(e.at("line").as_int64(), std::stoll(line)) << file << ": " << r.body;
+      EXPECT_EQ(e.at("line").as_int64(), static_cast<std::int64_t>(s.line)) << file << ": " << r.body;
       EXPECT_NE(std::string(e.at("message").as_string()).find(says), std::string::npos) << file << ": " << r.body;
       EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'invalid-" + file + "'"), 0);
       ++refused;

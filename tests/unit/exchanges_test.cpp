@@ -16,6 +16,7 @@
 
 #include "cjhub/config/config.hpp"
 #include "cjhub/validation/validator.hpp"
+#include "support/iepd_samples.hpp"
 #include "support/test_env.hpp"
 
 namespace cjhub::validation {
@@ -41,15 +42,7 @@ struct Sample {
   std::string says;      // invalid samples: a fragment of its message
 };
 
-std::vector<fs::path> xml_files(const fs::path& dir) {
-  std::vector<fs::path> out;
-  if (!fs::is_directory(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".xml") out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using test::xml_files;
 
 std::vector<fs::path> iepds() {
   std::vector<fs::path> out;
@@ -69,22 +62,10 @@ std::vector<Sample> valid_samples() {
   return out;
 }
 
-// samples/invalid/expected.tsv: file, line, message fragment (a header line first).
 std::vector<Sample> invalid_samples() {
   std::vector<Sample> out;
   for (const auto& d : iepds()) {
-    std::ifstream in(d / "samples" / "invalid" / "expected.tsv");
-    std::string row;
-    std::getline(in, row);  // header
-    while (std::getline(in, row)) {
-      if (row.empty()) continue;
-      std::istringstream cells(row);
-      std::string file, line, says;
-      std::getline(cells, file, '\t');
-      std::getline(cells, line, '\t');
-      std::getline(cells, says);
-      out.push_back({d / "samples" / "invalid" / file, d, std::stoul(line), says});
-    }
+    for (auto& s : test::invalid_samples_of(d)) out.push_back({s.file, d, s.line, s.says});
   }
   return out;
 }
