@@ -10,7 +10,7 @@
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
-#include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
 #include "api/query.hpp"
 
 namespace cjhub::api {

@@ -9,6 +9,7 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/metrics.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/operations_repo.hpp"
 
 namespace cjhub::api {
 

@@ -31,6 +31,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/db_workers.hpp"
 #include "cjhub/store/migrations.hpp"

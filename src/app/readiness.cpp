@@ -6,7 +6,7 @@
 #include "cjhub/common/utf8.hpp"
 #include "cjhub/ingress/tls.hpp"
 #include "cjhub/store/database.hpp"
-#include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
 
 namespace cjhub::app {
 

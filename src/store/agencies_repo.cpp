@@ -6,10 +6,70 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
-#include "store/sql.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+constexpr const char* kAgenciesLock =
+    "SELECT pg_advisory_xact_lock(hashtext('cjhub-apply-agencies'))";
+constexpr const char* kSelectAgencies =
+    "SELECT ori, name, role, active FROM agencies ORDER BY ori";
+constexpr const char* kSelectIdentities =
+    "SELECT kind, value, ori FROM agency_identities ORDER BY ori, kind, value";
+constexpr const char* kSelectPublish =
+    "SELECT ori, message_type FROM agency_publish ORDER BY ori, message_type";
+constexpr const char* kUpsertAgency =
+    "INSERT INTO agencies (ori, name, role, active) VALUES ($1, $2, $3, true) "
+    "ON CONFLICT (ori) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, active = true, "
+    "updated_at = now()";
+constexpr const char* kDisableAgency =
+    "UPDATE agencies SET active = false, updated_at = now() WHERE ori = $1";
+constexpr const char* kDeleteIdentities = "DELETE FROM agency_identities WHERE ori = $1";
+// A disabled agency's identity may be given to another agency: release it first.
+constexpr const char* kReleaseIdentity =
+    "DELETE FROM agency_identities WHERE kind = $1 AND value = $2";
+constexpr const char* kInsertIdentity =
+    "INSERT INTO agency_identities (kind, value, ori) VALUES ($1, $2, $3)";
+constexpr const char* kDeletePublish = "DELETE FROM agency_publish WHERE ori = $1";
+constexpr const char* kInsertPublish =
+    "INSERT INTO agency_publish (ori, message_type) VALUES ($1, $2)";
+constexpr const char* kNotifyAgencies = "NOTIFY cjhub_agencies";
+constexpr const char* kSelectEndpoints =
+    "SELECT ori, name, url, max_in_flight, timeout_ms FROM endpoints WHERE active ORDER BY ori, name";
+constexpr const char* kSelectSubscriptions =
+    "SELECT s.ori, s.name, e.name, array_to_json(s.message_types)::text, "
+    "coalesce(array_to_json(s.origin_oris)::text, '[]'), coalesce(array_to_json(s.jurisdictions)::text, '[]'), "
+    "s.own_cases_only, s.ack_required, (extract(epoch FROM s.retry_window) / 3600)::integer "
+    "FROM subscriptions s JOIN endpoints e ON e.id = s.endpoint_id WHERE s.active ORDER BY s.ori, s.name";
+constexpr const char* kUpsertEndpoint =
+    "INSERT INTO endpoints (ori, name, url, max_in_flight, timeout_ms, active) "
+    "VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (ori, name) DO UPDATE SET url = EXCLUDED.url, "
+    "max_in_flight = EXCLUDED.max_in_flight, timeout_ms = EXCLUDED.timeout_ms, active = true "
+    "RETURNING id";
+constexpr const char* kDeactivateEndpoints =
+    "UPDATE endpoints SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[])) RETURNING id";
+// What a retired endpoint had not yet received becomes a dead letter (visible, replayable once
+// the agency has an endpoint again) instead of waiting for ever.
+constexpr const char* kRetireEndpointDeliveries =
+    "UPDATE deliveries SET state = 'dead', dead_at = now(), lease_until = NULL, leased_by = NULL, "
+    "last_error = 'endpoint removed from the agencies file' "
+    "WHERE endpoint_id = ANY ($1::bigint[]) AND state IN ('queued', 'pending')";
+constexpr const char* kUpsertSubscription =
+    "INSERT INTO subscriptions (ori, name, endpoint_id, message_types, origin_oris, jurisdictions, "
+    "own_cases_only, ack_required, retry_window, active) "
+    "VALUES ($1, $2, $3, $4::text[], $5::text[], $6::text[], $7, $8::boolean, make_interval(hours => $9), true) "
+    "ON CONFLICT (ori, name) DO UPDATE SET endpoint_id = EXCLUDED.endpoint_id, "
+    "message_types = EXCLUDED.message_types, origin_oris = EXCLUDED.origin_oris, "
+    "jurisdictions = EXCLUDED.jurisdictions, own_cases_only = EXCLUDED.own_cases_only, "
+    "ack_required = EXCLUDED.ack_required, retry_window = EXCLUDED.retry_window, active = true";
+constexpr const char* kDeactivateSubscriptions =
+    "UPDATE subscriptions SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[]))";
+
+}  // namespace
+}  // namespace sql
 
 namespace {
 

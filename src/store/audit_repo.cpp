@@ -9,10 +9,119 @@
 #include <limits>
 #include <map>
 #include "cjhub/store/database.hpp"
-#include "store/sql.hpp"
+#include "store/prepared.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+// Records written by the transaction they describe ($1..$7 arrays: actor, ori, action, outcome,
+// object, source, detail).
+constexpr const char* kInsertAuditName = "insert_audit";
+constexpr const char* kInsertAudit =
+    "INSERT INTO audit_log (actor, ori, action, outcome, object, source, detail) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])";
+// One sealer at a time, across every hub on the database.
+constexpr const char* kAuditSealLock = "SELECT pg_try_advisory_xact_lock(hashtext('cjhub-audit-seal'))";
+// Every transaction below this id has finished: none of them can still add a record.
+constexpr const char* kAuditHorizon = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text";
+// The chain before blocks (records sealed one by one before migration 0012): its head and anchor.
+constexpr const char* kAuditHead =
+    "SELECT chain_seq, encode(hash, 'hex') FROM audit_log WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1";
+constexpr const char* kAuditAnchor =
+    "SELECT chain_seq, encode(hash, 'hex') FROM audit_anchor ORDER BY chain_seq DESC LIMIT 1";
+// The last block (number, next position, transaction bound, hash), and the blocks' anchor.
+constexpr const char* kAuditLastBlock =
+    "SELECT block_seq, first_pos + cardinality(ids), xid_to::text, encode(hash, 'hex') FROM audit_blocks "
+    "ORDER BY block_seq DESC LIMIT 1";
+constexpr const char* kAuditBlockAnchor =
+    "SELECT block_seq, next_pos, xid_to::text, encode(hash, 'hex') FROM audit_block_anchor "
+    "ORDER BY block_seq DESC LIMIT 1";
+// The fields a record's hash covers, in a fixed order (time in microseconds since the epoch).
+#define CJHUB_AUDIT_FIELDS \
+  "id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, object, source, detail"
+// Records of the transactions in [$1, $2), in chain order, at most $3.
+constexpr const char* kAuditToSeal =
+    "SELECT " CJHUB_AUDIT_FIELDS ", xid::text FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8 "
+    "ORDER BY xid, id LIMIT $3";
+// Records written before migration 0012 and never sealed: the first block's.
+constexpr const char* kAuditLegacyUnsealed =
+    "SELECT " CJHUB_AUDIT_FIELDS ", '' FROM audit_log WHERE xid IS NULL AND chain_seq IS NULL ORDER BY id";
+// $1 block, $2 first position, $3 ids, $4 record hashes (hex), $5 transaction bound, $6 previous
+// block's hash (hex), $7 this block's hash (hex).
+constexpr const char* kAuditInsertBlock =
+    "INSERT INTO audit_blocks (block_seq, first_pos, ids, hashes, xid_to, prev_hash, hash) "
+    "SELECT $1, $2, $3::bigint[], array(SELECT decode(h, 'hex') FROM unnest($4::text[]) WITH ORDINALITY u(h, o) "
+    "ORDER BY o), $5::xid8, decode($6, 'hex'), decode($7, 'hex')";
+// The chain before blocks in order, a page at a time (after position $1).
+constexpr const char* kAuditChainPage =
+    "SELECT " CJHUB_AUDIT_FIELDS ", chain_seq, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+    "FROM audit_log WHERE chain_seq > $1 ORDER BY chain_seq LIMIT $2";
+// Blocks in order after block $1, $2 at a time: number, first position, ids, record hashes (hex),
+// transaction bound, previous hash, hash.
+constexpr const char* kAuditBlockPage =
+    "SELECT block_seq, first_pos, array_to_string(ids, ','), "
+    "(SELECT string_agg(encode(h, 'hex'), ',' ORDER BY o) FROM unnest(hashes) WITH ORDINALITY u(h, o)), "
+    "xid_to::text, encode(prev_hash, 'hex'), encode(hash, 'hex') "
+    "FROM audit_blocks WHERE block_seq > $1 ORDER BY block_seq LIMIT $2";
+constexpr const char* kAuditRecordsByIds =
+    "SELECT " CJHUB_AUDIT_FIELDS ", xid IS NOT NULL FROM audit_log WHERE id = ANY ($1::bigint[])";
+// How many records the transactions in [$1, $2) have (a block sealing that range lists them all).
+constexpr const char* kAuditCountInRange =
+    "SELECT count(*) FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8";
+// Records of transactions in [$1, $2) that a block sealing that range does not list: added later.
+constexpr const char* kAuditAddedAfterSealing =
+    "SELECT id FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8 AND NOT (id = ANY ($3::bigint[])) "
+    "ORDER BY id LIMIT 10";
+// Records in no block yet (their transactions at or after $2, or from before migration 0012 when
+// there is no block, $3), received more than $1 seconds ago.
+constexpr const char* kAuditUnsealedOlderThan =
+    "SELECT count(*) FROM audit_log WHERE at < now() - make_interval(secs => $1) "
+    "AND (xid >= $2::xid8 OR ($3 AND xid IS NULL AND chain_seq IS NULL))";
+// Records received between $1 and $2 (NULL: open), after id $3, in id order, each with its chain
+// position and hash (from its block; sealed before blocks: its own; NULL while unsealed).
+constexpr const char* kAuditExportPage =
+    "SELECT a.id, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), a.actor, a.ori, a.action, "
+    "a.outcome, a.object, a.source, a.detail, coalesce(a.chain_seq, b.pos), coalesce(encode(a.hash, 'hex'), b.hash) "
+    "FROM audit_log a LEFT JOIN LATERAL ("
+    "  SELECT k.first_pos + k.i - 1 AS pos, encode(k.hashes[k.i], 'hex') AS hash FROM ("
+    "    SELECT first_pos, hashes, array_position(ids, a.id) AS i FROM audit_blocks "
+    "    WHERE a.chain_seq IS NULL AND (a.xid IS NULL OR xid_to > a.xid) ORDER BY xid_to LIMIT 1) k "
+    "  WHERE k.i IS NOT NULL) b ON true "
+    "WHERE ($1::timestamptz IS NULL OR a.at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR a.at < $2::timestamptz) "
+    "AND a.id > $3 ORDER BY a.id LIMIT $4";
+// Retention before blocks removes the oldest records of that chain, a prefix that ends before the
+// first record kept ($1 the cut-off time) and never includes its head.
+constexpr const char* kAuditFirstKept =
+    "SELECT coalesce((SELECT chain_seq FROM audit_log WHERE chain_seq IS NOT NULL AND at >= $1::timestamptz "
+    "ORDER BY chain_seq LIMIT 1), (SELECT max(chain_seq) FROM audit_log), 0)";
+constexpr const char* kAuditHashAt = "SELECT encode(hash, 'hex') FROM audit_log WHERE chain_seq = $1";
+constexpr const char* kAuditInsertAnchor =
+    "INSERT INTO audit_anchor (chain_seq, hash) VALUES ($1, decode($2, 'hex')) ON CONFLICT (chain_seq) DO NOTHING";
+constexpr const char* kAuditDeleteUpTo =
+    "DELETE FROM audit_log WHERE chain_seq <= $1 AND chain_seq > $2";
+// Retention of blocks: the oldest blocks (never the last) whose records were all received before
+// $1, in order; a block with a newer record ends the prefix.
+constexpr const char* kAuditOldBlocks =
+    "SELECT b.block_seq, b.first_pos + cardinality(b.ids), b.xid_to::text, encode(b.hash, 'hex'), "
+    "coalesce((SELECT max(a.at) < $1::timestamptz FROM audit_log a WHERE a.id = ANY (b.ids)), true) "
+    "FROM audit_blocks b WHERE b.block_seq < (SELECT max(block_seq) FROM audit_blocks) ORDER BY b.block_seq LIMIT $2";
+constexpr const char* kAuditInsertBlockAnchor =
+    "INSERT INTO audit_block_anchor (block_seq, next_pos, xid_to, hash) VALUES ($1, $2, $3::xid8, decode($4, 'hex'))";
+constexpr const char* kAuditDeleteBlockRecords =
+    "DELETE FROM audit_log WHERE id IN (SELECT unnest(ids) FROM audit_blocks WHERE block_seq <= $1)";
+constexpr const char* kAuditDeleteBlocks = "DELETE FROM audit_blocks WHERE block_seq <= $1";
+#undef CJHUB_AUDIT_FIELDS
+
+}  // namespace
+}  // namespace sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_audit_statements(pqxx::connection& conn) {
+  conn.prepare(sql::kInsertAuditName, sql::kInsertAudit);
+}
 
 namespace {
 

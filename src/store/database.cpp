@@ -5,9 +5,22 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 
-#include "store/sql.hpp"
+#include "store/prepared.hpp"
+
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+constexpr const char* kPing = "SELECT 1";
+// Before a COMMIT whose success is promised to someone (a 202, a recorded acknowledgement): a
+// COMMIT that waits for a synchronous standby and is cancelled by statement_timeout still returns
+// success with only a warning, though the transaction may not have reached the standby.
+constexpr const char* kNoTimeoutForCommit = "SET LOCAL statement_timeout = 0";
+
+}  // namespace
+}  // namespace sql
 
 void commit_durably(pqxx::work& tx) {
   tx.exec0(sql::kNoTimeoutForCommit);
@@ -34,7 +47,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url,
     if (statement_timeout.count() > 0) {
       conn->set_variable("statement_timeout", std::to_string(statement_timeout.count()));
     }
-    for (const auto& [name, text] : sql::kPrepared) conn->prepare(name, text);
+    prepare_statements(*conn);
     return conn;
   } catch (const pqxx::broken_connection& e) {
     throw DbUnavailable(e.what());

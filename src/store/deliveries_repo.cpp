@@ -1,115 +1,144 @@
 #include "cjhub/store/deliveries_repo.hpp"
 
 #include <algorithm>
+#include <map>
 #include <pqxx/pqxx>
 #include <set>
 
-#include "cjhub/common/metrics.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
-#include "store/sql.hpp"
+#include "store/lanes.hpp"
+#include "store/prepared.hpp"
+#include "store/routing_repo.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+// Many deliveries delivered at once ($1 ids, $2 HTTP statuses), each with the acknowledgement the
+// recipient returned in its answer, if any ($3 status, $4 reason, $5 the acknowledgement's message
+// id; NULL when none): state, delivery and acknowledgement written by one update. A delivery whose
+// lease was lost is not written unless it carries an acknowledgement (which settles it anyway,
+// unless it was suppressed). Returns the rows written with the lanes they free.
+constexpr const char* kMarkDeliveredManyName = "mark_delivered_many";
+constexpr const char* kMarkDeliveredMany =
+    "UPDATE deliveries d SET "
+    // An acknowledgement that came before the delivery (recorded, the delivery still sent) counts.
+    "state = CASE WHEN coalesce(u.ack_status, d.ack_status) IS NULL THEN 'delivered' "
+    "        WHEN coalesce(u.ack_status, d.ack_status) = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
+    "delivered_at = CASE WHEN d.state IN ('in_flight', 'pending') THEN now() ELSE coalesce(d.delivered_at, now()) END, "
+    "last_status = CASE WHEN d.state IN ('in_flight', 'pending') THEN u.status ELSE d.last_status END, "
+    "last_error = CASE WHEN d.state IN ('in_flight', 'pending') THEN NULL ELSE d.last_error END, "
+    "ack_status = coalesce(u.ack_status, d.ack_status), "
+    "ack_reason = CASE WHEN u.ack_status IS NULL THEN d.ack_reason ELSE u.ack_reason END, "
+    "ack_message_id = coalesce(u.ack_message_id, d.ack_message_id), "
+    "acknowledged_at = CASE WHEN u.ack_status IS NULL THEN d.acknowledged_at ELSE now() END, "
+    "lease_until = NULL, leased_by = NULL "
+    "FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::uuid[]) "
+    "  AS u(id, status, ack_status, ack_reason, ack_message_id) "
+    "WHERE d.id = u.id AND (d.state IN ('in_flight', 'pending') OR (u.ack_status IS NOT NULL AND d.state <> 'suppressed')) "
+    "RETURNING d.id::text, d.endpoint_id, d.case_key, d.state";
+constexpr const char* kLoadEndpoints =
+    "SELECT id, ori, name, url, max_in_flight, timeout_ms, paused FROM endpoints WHERE active ORDER BY id";
+// A claim need not wait for its commit to reach disk: if the database loses it in a crash, the
+// deliveries are simply due again (and may be sent twice, under the same delivery id, which
+// at-least-once delivery allows).
+constexpr const char* kClaimAsyncCommit = "SET LOCAL synchronous_commit = off";
+// Claims due deliveries: for each endpoint ($1) at most its free capacity ($2), leased for $3 ms.
+constexpr const char* kClaimName = "claim_deliveries";
+constexpr const char* kClaim =
+    "WITH cap AS (SELECT c.*, CASE WHEN c.after_us > 0 THEN to_timestamp(c.after_us / 1000000.0) "
+    "  ELSE '-infinity'::timestamptz END AS due_after "
+    "  FROM unnest($1::bigint[], $2::integer[], $3::integer[], $5::bigint[]) AS c(endpoint_id, n, lease_ms, after_us)), "
+    "picked AS (SELECT x.id FROM cap "
+    "  JOIN endpoints e ON e.id = cap.endpoint_id AND e.active AND NOT e.paused CROSS JOIN LATERAL ("
+    "  SELECT d.id FROM deliveries d WHERE d.endpoint_id = cap.endpoint_id AND d.state = 'pending' "
+    "  AND d.next_attempt_at <= now() AND d.next_attempt_at >= cap.due_after "
+    "  ORDER BY d.next_attempt_at LIMIT cap.n "
+    "  FOR UPDATE OF d SKIP LOCKED) x), "
+    // By primary key: a join with `picked` would be planned for its (over-)estimated size.
+    "claimed AS (UPDATE deliveries d SET state = 'in_flight', attempts = d.attempts + 1, "
+    "lease_until = now() + make_interval(secs => (SELECT c.lease_ms FROM cap c WHERE c.endpoint_id = d.endpoint_id) "
+    "/ 1000.0), leased_by = $4 "
+    "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
+    "RETURNING d.id::text AS id, d.message_id, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
+    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint AS due_us), "
+    // The agency holds the case from the first attempt on (the bytes may arrive even if the answer
+    // is lost): erasures are routed from case_holders, which retention never prunes.
+    "held AS (INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
+    "  SELECT DISTINCT ON (c.case_key, c.recipient_ori) c.case_key, c.recipient_ori, c.endpoint_id, c.message_id "
+    "  FROM claimed c WHERE c.case_key IS NOT NULL ORDER BY c.case_key, c.recipient_ori "
+    "  ON CONFLICT (case_key, recipient_ori) DO NOTHING) "
+    "SELECT id, message_id::text, endpoint_id, attempts, case_key, ack_required, message_type, sender_ori, body, "
+    "recipient_ori, due_us FROM claimed";
+// Schedules the next attempt, or makes the delivery dead when that would fall after its window.
+constexpr const char* kMarkRetryName = "mark_retry";
+constexpr const char* kMarkRetry =
+    "UPDATE deliveries SET "
+    "state = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN 'dead' ELSE 'pending' END, "
+    "dead_at = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN now() END, "
+    "next_attempt_at = now() + make_interval(secs => $4 / 1000.0), last_status = $2::integer, last_error = $3, "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $5 "
+    "RETURNING state, endpoint_id, case_key";
+constexpr const char* kMarkDeadName = "mark_dead";
+constexpr const char* kMarkDead =
+    "UPDATE deliveries SET state = 'dead', dead_at = now(), last_status = $2::integer, last_error = $3, "
+    "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $4 "
+    "RETURNING endpoint_id, case_key";
+// Body gone (erased): never send it. Like every verdict but a success, only under the lease that
+// claimed it: a hub whose lease ran out cannot undo what the hub that took over has done.
+constexpr const char* kMarkSuppressed =
+    "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
+    "WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $2 RETURNING endpoint_id, case_key";
+// Resets the failure count; last_success_at moves at most once a second, so a busy endpoint's row
+// is not rewritten by every completion batch (each rewrite is a dead version until vacuumed).
+constexpr const char* kEndpointSuccess =
+    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = now() WHERE id = $1 "
+    "AND (consecutive_failures <> 0 OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')";
+// Counts a failure; pauses the endpoint when the count reaches $2. Returns the new count.
+constexpr const char* kEndpointFailure =
+    "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, last_failure_at = now(), "
+    "paused_at = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN now() ELSE paused_at END, "
+    "paused_reason = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN $3 ELSE paused_reason END, "
+    "paused = paused OR consecutive_failures + 1 >= $2 "
+    "WHERE id = $1 RETURNING consecutive_failures, paused";
+constexpr const char* kReleaseExpiredLeases =
+    "UPDATE deliveries SET state = 'pending', lease_until = NULL, leased_by = NULL "
+    "WHERE state = 'in_flight' AND lease_until < now() RETURNING id";
+constexpr const char* kReleaseLeasesOf =
+    "UPDATE deliveries SET state = 'pending', lease_until = NULL, leased_by = NULL, "
+    "attempts = greatest(attempts - 1, 0) WHERE state = 'in_flight' AND leased_by = $1 RETURNING id";
+constexpr const char* kDeliveriesOfMessageName = "deliveries_of_message";
+constexpr const char* kDeliveriesOfMessage =
+    "SELECT d.id::text, d.recipient_ori, e.name, d.state, d.attempts, d.last_status, d.last_error, "
+    "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "d.ack_status, d.ack_reason, d.ack_required, "
+    "to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.message_id = $1::uuid "
+    "ORDER BY d.recipient_ori, e.name";
+
+}  // namespace
+}  // namespace sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_deliveries_statements(pqxx::connection& conn) {
+  conn.prepare(sql::kMarkDeliveredManyName, sql::kMarkDeliveredMany);
+  conn.prepare(sql::kClaimName, sql::kClaim);
+  conn.prepare(sql::kMarkRetryName, sql::kMarkRetry);
+  conn.prepare(sql::kMarkDeadName, sql::kMarkDead);
+  conn.prepare(sql::kDeliveriesOfMessageName, sql::kDeliveriesOfMessage);
+}
+
 
 using values::int_array;
 using values::opt;
 using values::opt_int;
 using values::text;
 using values::text_array;
-
-void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
-
-namespace {
-
-void promote_lane(pqxx::work& tx, long long endpoint_id, const std::string& case_key) {
-  if (case_key.empty()) return;
-  tx.exec_params0(sql::kPromoteLane, endpoint_id, case_key);
-}
-
-// Locks every case first, in case-key order (the order writers use too), then promotes.
-void promote_lanes(pqxx::work& tx, const std::set<std::pair<long long, std::string>>& lanes) {
-  std::vector<std::string> cases;
-  for (const auto& l : lanes) cases.push_back(l.second);
-  lock_cases(tx, cases);
-  for (const auto& [endpoint, case_key] : lanes) promote_lane(tx, endpoint, case_key);
-}
-
-}  // namespace
-
-void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
-  case_keys.erase(std::remove(case_keys.begin(), case_keys.end(), std::string()), case_keys.end());
-  std::sort(case_keys.begin(), case_keys.end());
-  case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
-  if (case_keys.empty()) return;
-  if (case_keys.size() == 1) {
-    tx.exec_params(sql::kLockCase, case_keys.front());
-    return;
-  }
-  tx.exec_params(sql::kLockCases, text_array(case_keys));
-}
-
-std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
-  if (in.empty()) return 0;
-  std::vector<std::string> ids, types, senders;
-  std::vector<std::optional<std::string>> origins, cases, jurisdictions;
-  std::vector<bool> acks;
-  for (const auto& m : in) {
-    ids.push_back(m.message_id);
-    types.push_back(m.type);
-    senders.push_back(m.sender_ori);
-    origins.push_back(opt(m.origin_ori));
-    cases.push_back(opt(m.case_key));
-    jurisdictions.push_back(opt(m.jurisdiction));
-    acks.push_back(m.type_ack_required);
-  }
-  const auto r = tx.exec_prepared(sql::kRouteMessagesName, text_array(ids), text_array(types), text_array(senders),
-                                  values::opt_text_array(origins), values::opt_text_array(cases),
-                                  values::opt_text_array(jurisdictions), values::bool_array(acks));
-  return r.affected_rows();
-}
-
-std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference) {
-  const bool by_id = Uuid::parse(reference).has_value();
-  const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)
-                       : tx.exec_params(sql::kAckTargetCaseByDocument, reference, acker);
-  return r.empty() ? std::string() : text(r[0][0]);
-}
-
-AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference) {
-  AckTarget t;
-  const bool by_id = Uuid::parse(reference).has_value();
-  const auto r = by_id ? tx.exec_params(sql::kAckTargetById, reference, acker)
-                       : tx.exec_params(sql::kAckTargetByDocument, reference, acker);
-  if (!r.empty()) {
-    t.status = AckTargetStatus::found;
-    t.delivery_id = r[0][0].as<std::string>();
-    t.endpoint_id = r[0][1].as<long long>();
-    t.case_key = text(r[0][2]);
-    t.original_sender = r[0][3].as<std::string>();
-    return t;
-  }
-  const auto exists = by_id ? tx.exec_params1(sql::kMessageExistsById, reference)
-                            : tx.exec_params1(sql::kMessageExistsByDocument, reference);
-  t.status = exists[0].as<long long>() > 0 ? AckTargetStatus::not_addressed : AckTargetStatus::unknown_reference;
-  return t;
-}
-
-void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
-               const std::string& reason, const std::string& ack_message_id) {
-  tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
-  promote_lane(tx, target.endpoint_id, target.case_key);
-}
-
-std::size_t route_receipt(pqxx::work& tx, const std::string& ack_message_id,
-                          const std::string& original_sender, const std::string& ack_type) {
-  return tx.exec_prepared(sql::kRouteReceiptsName, text_array({ack_message_id}), text_array({original_sender}),
-                          text_array({ack_type}))
-      .affected_rows();
-}
-
-void notify_deliveries(pqxx::work& tx) { tx.exec0(sql::kNotifyDeliveries); }
 
 std::vector<EndpointRow> load_endpoints(pqxx::connection& conn) {
   return translate_errors([&] {
@@ -165,6 +194,177 @@ std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimReques
   });
 }
 
+namespace {
+
+// One batch of completions inside its transaction, step by step; each step leaves for the next
+// what it found.
+struct CompletionRound {
+  pqxx::work& tx;
+  const std::vector<Completion>& batch;
+  const std::string& leased_by;
+  std::vector<CompletionResult> out;
+  std::set<lanes::Lane> freed;  // lanes whose head finished
+  std::set<long long> succeeded;  // endpoints that answered 2xx
+  std::map<long long, int> failures;  // endpoint failures, counted towards pausing
+  std::string failure_reason;
+  std::map<std::string, std::string> ack_outcome;  // by delivery id
+  std::map<std::string, std::string> ack_message_of;  // delivery id -> the stored acknowledgement
+  std::vector<std::string> receipt_ids, receipt_senders, receipt_types;
+};
+
+// Acknowledgements that came in the answers (case locks are held). One acknowledges the delivery
+// when it names the message delivered (by the hub's id, or by the document's id through a look-up
+// that must land on this same delivery); anything else must be POSTed. Those that do are stored
+// as messages, and their receipts owed to the original senders.
+void store_answered_acks(CompletionRound& r) {
+  std::vector<const Completion*> acking;
+  std::vector<const NewMessage*> ack_messages;
+  for (const auto& c : r.batch) {
+    if (c.kind != Completion::Kind::delivered || !c.ack) continue;
+    bool found = c.ack->ack_ref == c.message_id;
+    if (!found) {
+      const auto target = find_ack_target(r.tx, c.ack->sender_ori, c.ack->ack_ref);
+      found = target.status == AckTargetStatus::found && target.delivery_id == c.delivery_id;
+    }
+    if (!found) {
+      r.ack_outcome[c.delivery_id] = "ignored: it does not acknowledge the message delivered";
+      continue;
+    }
+    acking.push_back(&c);
+    ack_messages.push_back(c.ack.get());
+  }
+  const auto stored = insert_messages(r.tx, ack_messages);
+  for (std::size_t i = 0; i < acking.size(); ++i) {
+    const Completion& c = *acking[i];
+    if (stored[i].status == InsertStatus::inserted) {
+      r.ack_message_of[c.delivery_id] = stored[i].message_id;
+      r.ack_outcome[c.delivery_id] = "stored";
+      r.receipt_ids.push_back(stored[i].message_id);
+      r.receipt_senders.push_back(c.sender_ori);
+      r.receipt_types.push_back(c.ack->type);
+    } else {
+      r.ack_outcome[c.delivery_id] =
+          stored[i].status == InsertStatus::duplicate ? "duplicate" : "refused: idempotency conflict";
+    }
+  }
+}
+
+// Every delivered one, with its acknowledgement, in a single statement.
+void write_delivered(CompletionRound& r) {
+  std::vector<std::string> ids;
+  std::vector<int> statuses;
+  std::vector<std::optional<std::string>> ack_status, ack_reason, ack_id;
+  for (const auto& c : r.batch) {
+    if (c.kind != Completion::Kind::delivered) continue;
+    ids.push_back(c.delivery_id);
+    statuses.push_back(c.http_status.value_or(200));
+    r.succeeded.insert(c.endpoint_id);
+    const auto it = r.ack_message_of.find(c.delivery_id);
+    if (it == r.ack_message_of.end()) {
+      ack_status.emplace_back();
+      ack_reason.emplace_back();
+      ack_id.emplace_back();
+    } else {
+      ack_status.emplace_back(c.ack->ack_status);
+      ack_reason.emplace_back(opt(c.ack->ack_reason));
+      ack_id.emplace_back(it->second);
+    }
+  }
+  if (ids.empty()) return;
+  std::map<std::string, std::string> written;
+  for (const auto& row : r.tx.exec_prepared(sql::kMarkDeliveredManyName, text_array(ids), int_array(statuses),
+                                            values::opt_text_array(ack_status), values::opt_text_array(ack_reason),
+                                            values::opt_text_array(ack_id))) {
+    written[row[0].as<std::string>()] = row[3].as<std::string>();
+    if (!row[2].is_null()) r.freed.insert({row[1].as<long long>(), row[2].as<std::string>()});
+  }
+  for (const auto& id : ids) {
+    const auto w = written.find(id);
+    CompletionResult res{id, w == written.end() ? "" : w->second, false, ""};
+    if (const auto a = r.ack_outcome.find(id); a != r.ack_outcome.end()) res.ack_outcome = a->second;
+    r.out.push_back(std::move(res));
+  }
+}
+
+// Retries, dead letters and suppressions, one statement each, only under the lease that claimed
+// them. A finished delivery frees its lane; a retried one stays the head of its lane.
+void write_other_verdicts(CompletionRound& r) {
+  for (const auto& c : r.batch) {
+    if (c.kind == Completion::Kind::delivered) continue;
+    CompletionResult res{c.delivery_id, "", false, ""};
+    pqxx::result row;
+    switch (c.kind) {
+      case Completion::Kind::delivered:
+        break;  // written by write_delivered
+      case Completion::Kind::retry:
+        row = r.tx.exec_prepared(sql::kMarkRetryName, c.delivery_id, c.http_status, c.error,
+                                 static_cast<long long>(c.retry_delay.count()), r.leased_by);
+        if (!row.empty()) res.state = row[0][0].as<std::string>();
+        break;
+      case Completion::Kind::dead:
+        row = r.tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error, r.leased_by);
+        if (!row.empty()) res.state = "dead";
+        break;
+      case Completion::Kind::suppressed:
+        row = r.tx.exec_params(sql::kMarkSuppressed, c.delivery_id, r.leased_by);
+        if (!row.empty()) res.state = "suppressed";
+        break;
+    }
+    if (c.endpoint_failure) {
+      ++r.failures[c.endpoint_id];
+      r.failure_reason = c.error;
+    }
+    if (!row.empty() && res.state != "pending") {
+      const auto& case_field = row[0][row[0].size() - 1];
+      if (!case_field.is_null()) r.freed.insert({c.endpoint_id, case_field.as<std::string>()});
+    }
+    r.out.push_back(std::move(res));
+  }
+}
+
+// The audit trail, in this same transaction: every attempt's outcome.
+void audit_outcomes(CompletionRound& r) {
+  std::map<std::string, const Completion*> by_id;
+  for (const auto& c : r.batch) by_id[c.delivery_id] = &c;
+  std::vector<AuditEvent> events;
+  events.reserve(r.out.size());
+  for (const auto& res : r.out) {
+    const Completion* c = by_id.at(res.delivery_id);
+    std::string outcome = res.state.empty() ? "lease-lost" : res.state == "pending" ? "retry" : res.state;
+    std::string detail = c->http_status ? "HTTP " + std::to_string(*c->http_status) : std::string();
+    if (!c->error.empty()) detail += (detail.empty() ? "" : "; ") + c->error.substr(0, 200);
+    if (!res.ack_outcome.empty()) detail += (detail.empty() ? "" : "; ") + ("acknowledgement " + res.ack_outcome);
+    events.push_back({"hub:" + r.leased_by, c->recipient_ori, "delivery", std::move(outcome),
+                      "delivery " + c->delivery_id + " message " + c->message_id,
+                      "endpoint " + std::to_string(c->endpoint_id), std::move(detail)});
+  }
+  insert_audit(r.tx, events);
+}
+
+// Endpoints that answered reset their failure count; failures count up and pause an endpoint when
+// they reach the threshold (reported on the first result of that endpoint).
+void record_endpoint_health(CompletionRound& r, unsigned pause_after_failures) {
+  for (const auto id : r.succeeded) r.tx.exec_params0(sql::kEndpointSuccess, id);
+  for (const auto& [id, n] : r.failures) {
+    for (int i = 0; i < n; ++i) {
+      const auto row = r.tx.exec_params1(sql::kEndpointFailure, id, static_cast<int>(pause_after_failures),
+                                         "paused after " + std::to_string(pause_after_failures) +
+                                             " consecutive failures; last: " + r.failure_reason.substr(0, 200));
+      if (row[0].as<int>() != static_cast<int>(pause_after_failures) || !row[1].as<bool>()) continue;
+      for (auto& res : r.out) {
+        const auto it = std::find_if(r.batch.begin(), r.batch.end(),
+                                     [&](const Completion& c) { return c.delivery_id == res.delivery_id; });
+        if (it != r.batch.end() && it->endpoint_id == id) {
+          res.endpoint_paused_now = true;
+          break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector<Completion>& batch,
                                        const std::string& leased_by, unsigned pause_after_failures) {
   if (batch.empty()) return {};
@@ -173,174 +373,19 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
     // Case locks first, in order, like the writers: never a row lock held while waiting for one.
     std::vector<std::string> cases;
     for (const auto& c : batch) cases.push_back(c.case_key);
-    lock_cases(tx, cases);
-    std::vector<CompletionResult> out;
-    out.reserve(batch.size());
-    std::set<std::pair<long long, std::string>> lanes;
-    std::set<long long> succeeded;
-    std::map<long long, int> failures;
-    std::string failure_reason;
-    // Acknowledgements that came in the answers (case locks are held). One acknowledges the
-    // delivery when it names the message delivered (by the hub's id, or by the document's id
-    // through a look-up that must land on this same delivery); anything else must be POSTed.
-    std::map<std::string, std::string> ack_outcome;  // by delivery id
-    std::vector<const Completion*> acking;
-    std::vector<const NewMessage*> ack_messages;
-    for (const auto& c : batch) {
-      if (c.kind != Completion::Kind::delivered || !c.ack) continue;
-      bool found = c.ack->ack_ref == c.message_id;
-      if (!found) {
-        const auto target = find_ack_target(tx, c.ack->sender_ori, c.ack->ack_ref);
-        found = target.status == AckTargetStatus::found && target.delivery_id == c.delivery_id;
-      }
-      if (!found) {
-        ack_outcome[c.delivery_id] = "ignored: it does not acknowledge the message delivered";
-        continue;
-      }
-      acking.push_back(&c);
-      ack_messages.push_back(c.ack.get());
-    }
-    std::map<std::string, std::string> ack_message_of;  // delivery id -> the stored acknowledgement
-    std::vector<std::string> receipt_ids, receipt_senders, receipt_types;
-    const auto stored = insert_messages(tx, ack_messages);
-    for (std::size_t i = 0; i < acking.size(); ++i) {
-      const Completion& c = *acking[i];
-      if (stored[i].status == InsertStatus::inserted) {
-        ack_message_of[c.delivery_id] = stored[i].message_id;
-        ack_outcome[c.delivery_id] = "stored";
-        receipt_ids.push_back(stored[i].message_id);
-        receipt_senders.push_back(c.sender_ori);
-        receipt_types.push_back(c.ack->type);
-      } else {
-        ack_outcome[c.delivery_id] =
-            stored[i].status == InsertStatus::duplicate ? "duplicate" : "refused: idempotency conflict";
-      }
-    }
-    // Every delivered one, with its acknowledgement, in a single statement.
-    {
-      std::vector<std::string> ids;
-      std::vector<int> statuses;
-      std::vector<std::optional<std::string>> ack_status, ack_reason, ack_id;
-      for (const auto& c : batch) {
-        if (c.kind != Completion::Kind::delivered) continue;
-        ids.push_back(c.delivery_id);
-        statuses.push_back(c.http_status.value_or(200));
-        succeeded.insert(c.endpoint_id);
-        const auto it = ack_message_of.find(c.delivery_id);
-        if (it == ack_message_of.end()) {
-          ack_status.emplace_back();
-          ack_reason.emplace_back();
-          ack_id.emplace_back();
-        } else {
-          ack_status.emplace_back(c.ack->ack_status);
-          ack_reason.emplace_back(opt(c.ack->ack_reason));
-          ack_id.emplace_back(it->second);
-        }
-      }
-      if (!ids.empty()) {
-        std::map<std::string, std::string> written;
-        for (const auto& r : tx.exec_prepared(sql::kMarkDeliveredManyName, text_array(ids), int_array(statuses),
-                                              values::opt_text_array(ack_status), values::opt_text_array(ack_reason),
-                                              values::opt_text_array(ack_id))) {
-          written[r[0].as<std::string>()] = r[3].as<std::string>();
-          if (!r[2].is_null()) lanes.insert({r[1].as<long long>(), r[2].as<std::string>()});
-        }
-        for (const auto& id : ids) {
-          const auto w = written.find(id);
-          CompletionResult res{id, w == written.end() ? "" : w->second, false, ""};
-          if (const auto a = ack_outcome.find(id); a != ack_outcome.end()) res.ack_outcome = a->second;
-          out.push_back(std::move(res));
-        }
-      }
-    }
-    for (const auto& c : batch) {
-      if (c.kind == Completion::Kind::delivered) continue;
-      CompletionResult res{c.delivery_id, "", false, ""};
-      pqxx::result r;
-      switch (c.kind) {
-        case Completion::Kind::delivered:
-          break;  // written above
-        case Completion::Kind::retry:
-          r = tx.exec_prepared(sql::kMarkRetryName, c.delivery_id, c.http_status, c.error,
-                               static_cast<long long>(c.retry_delay.count()), leased_by);
-          if (!r.empty()) res.state = r[0][0].as<std::string>();
-          break;
-        case Completion::Kind::dead:
-          r = tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error, leased_by);
-          if (!r.empty()) res.state = "dead";
-          break;
-        case Completion::Kind::suppressed:
-          r = tx.exec_params(sql::kMarkSuppressed, c.delivery_id, leased_by);
-          if (!r.empty()) res.state = "suppressed";
-          break;
-      }
-      if (c.endpoint_failure) {
-        ++failures[c.endpoint_id];
-        failure_reason = c.error;
-      }
-      // A finished delivery frees its lane. (A retried one stays the head of its lane.)
-      if (!r.empty() && res.state != "pending") {
-        const std::string case_key = r[0][r[0].size() - 1].is_null() ? "" : r[0][r[0].size() - 1].as<std::string>();
-        if (!case_key.empty()) lanes.insert({c.endpoint_id, case_key});
-      }
-      out.push_back(std::move(res));
-    }
-    // Receipts of the acknowledgements to their original senders.
-    std::size_t receipts = 0;
-    if (!receipt_ids.empty()) {
-      receipts = tx.exec_prepared(sql::kRouteReceiptsName, text_array(receipt_ids), text_array(receipt_senders),
-                                  text_array(receipt_types))
-                     .affected_rows();
-    }
-    // The audit trail, in this same transaction: every attempt's outcome.
-    {
-      std::map<std::string, const Completion*> by_id;
-      for (const auto& c : batch) by_id[c.delivery_id] = &c;
-      std::vector<AuditEvent> events;
-      events.reserve(out.size());
-      for (const auto& res : out) {
-        const Completion* c = by_id.at(res.delivery_id);
-        std::string outcome = res.state.empty() ? "lease-lost" : res.state == "pending" ? "retry" : res.state;
-        std::string detail = c->http_status ? "HTTP " + std::to_string(*c->http_status) : std::string();
-        if (!c->error.empty()) detail += (detail.empty() ? "" : "; ") + c->error.substr(0, 200);
-        if (!res.ack_outcome.empty()) detail += (detail.empty() ? "" : "; ") + ("acknowledgement " + res.ack_outcome);
-        events.push_back({"hub:" + leased_by, c->recipient_ori, "delivery", std::move(outcome),
-                          "delivery " + c->delivery_id + " message " + c->message_id,
-                          "endpoint " + std::to_string(c->endpoint_id), std::move(detail)});
-      }
-      insert_audit(tx, events);
-    }
-    if (receipts > 0) tx.exec0(sql::kNotifyDeliveries);
-    if (!lanes.empty()) {  // case locks are held
-      std::vector<long long> lane_endpoints;
-      std::vector<std::string> lane_cases;
-      for (const auto& [endpoint, case_key] : lanes) {
-        lane_endpoints.push_back(endpoint);
-        lane_cases.push_back(case_key);
-      }
-      tx.exec_params0(sql::kPromoteLanes, int_array(lane_endpoints), text_array(lane_cases));
-    }
-    for (const auto id : succeeded) tx.exec_params0(sql::kEndpointSuccess, id);
-    for (const auto& [id, n] : failures) {
-      for (int i = 0; i < n; ++i) {
-        const auto r = tx.exec_params1(sql::kEndpointFailure, id, static_cast<int>(pause_after_failures),
-                                       "paused after " + std::to_string(pause_after_failures) +
-                                           " consecutive failures; last: " + failure_reason.substr(0, 200));
-        if (r[0].as<int>() == static_cast<int>(pause_after_failures) && r[1].as<bool>()) {
-          for (auto& res : out) {
-            const auto it = std::find_if(batch.begin(), batch.end(),
-                                         [&](const Completion& c) { return c.delivery_id == res.delivery_id; });
-            if (it != batch.end() && it->endpoint_id == id) {
-              res.endpoint_paused_now = true;
-              break;
-            }
-          }
-        }
-      }
-    }
-    if (!lanes.empty()) tx.exec0(sql::kNotifyDeliveries);
+    lanes::lock_cases(tx, cases);
+    CompletionRound round{tx, batch, leased_by, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+    round.out.reserve(batch.size());
+    store_answered_acks(round);
+    write_delivered(round);
+    write_other_verdicts(round);
+    const auto receipts = route_receipts(tx, round.receipt_ids, round.receipt_senders, round.receipt_types);
+    audit_outcomes(round);
+    lanes::promote_all(tx, round.freed);  // case locks are held
+    record_endpoint_health(round, pause_after_failures);
+    if (receipts > 0 || !round.freed.empty()) lanes::notify(tx);
     commit_durably(tx);  // acknowledgements in answers are recorded here
-    return out;
+    return std::move(round.out);
   });
 }
 
@@ -348,7 +393,7 @@ std::size_t release_expired_leases(pqxx::connection& conn) {
   return translate_errors([&] {
     pqxx::work tx(conn, "release_expired");
     const auto n = tx.exec(sql::kReleaseExpiredLeases).size();
-    if (n > 0) tx.exec0(sql::kNotifyDeliveries);
+    if (n > 0) lanes::notify(tx);
     tx.commit();
     return n;
   });
@@ -358,7 +403,7 @@ std::size_t release_leases_of(pqxx::connection& conn, const std::string& leased_
   return translate_errors([&] {
     pqxx::work tx(conn, "release_mine");
     const auto n = tx.exec_params(sql::kReleaseLeasesOf, leased_by).size();
-    if (n > 0) tx.exec0(sql::kNotifyDeliveries);
+    if (n > 0) lanes::notify(tx);
     tx.commit();
     return n;
   });
@@ -384,107 +429,6 @@ std::vector<DeliveryStatus> deliveries_of(pqxx::connection& conn, const Uuid& me
       d.ack_required = r[11].as<bool>();
       d.next_attempt_at = text(r[12]);
       out.push_back(std::move(d));
-    }
-    return out;
-  });
-}
-
-std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
-  return translate_errors([&] {
-    pqxx::read_transaction tx(conn);
-    std::vector<DeadLetter> out;
-    const std::string q = std::string(sql::kListDeadPrefix) + sql::kDeadFilter + sql::kListDeadSuffix;
-    for (const auto& r : tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until, f.limit)) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int>(), opt_int(r[6]),
-                     text(r[7]), text(r[8]), text(r[9])});
-    }
-    return out;
-  });
-}
-
-std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
-  return translate_errors([&] {
-    pqxx::work tx(conn, "replay");
-    const std::string q = std::string(sql::kReplayPrefix) + sql::kDeadFilter + sql::kReplaySuffix;
-    const auto r = tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until);
-    std::vector<std::string> ids;
-    std::set<std::pair<long long, std::string>> lanes;
-    for (const auto& row : r) {
-      ids.push_back(row[0].as<std::string>());
-      if (!row[2].is_null()) lanes.insert({row[1].as<long long>(), row[2].as<std::string>()});
-    }
-    promote_lanes(tx, lanes);
-    if (!ids.empty()) tx.exec0(sql::kNotifyDeliveries);
-    tx.commit();
-    return ids;
-  });
-}
-
-bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
-                         bool paused, const std::string& reason) {
-  return translate_errors([&] {
-    pqxx::work tx(conn, "pause");
-    const auto r = tx.exec_params(sql::kSetEndpointPaused, ori, name, paused, reason);
-    if (!paused && !r.empty()) tx.exec0(sql::kNotifyDeliveries);
-    tx.commit();
-    return !r.empty();
-  });
-}
-
-std::string database_gauges(pqxx::connection& conn) {
-  return translate_errors([&] {
-    pqxx::read_transaction tx(conn);
-    std::string out;
-    const auto label = metrics::label_value;
-    std::string backlog, oldest, paused, dead;
-    for (const auto& r : tx.exec(sql::kEndpointGauges)) {
-      const auto l = "{agency=\"" + label(r[0].as<std::string>()) + "\",endpoint=\"" + label(r[1].as<std::string>()) + "\"}";
-      backlog += "cjhub_endpoint_backlog" + l + " " + r[3].as<std::string>() + "\n";
-      oldest += "cjhub_endpoint_oldest_pending_seconds" + l + " " + std::to_string(r[4].as<double>()) + "\n";
-      paused += "cjhub_endpoint_paused" + l + " " + (r[2].as<bool>() ? "1" : "0") + "\n";
-      dead += "cjhub_endpoint_dead_letters" + l + " " + r[5].as<std::string>() + "\n";
-    }
-    out += "# HELP cjhub_endpoint_backlog Deliveries not yet finished (queued, pending, in flight).\n"
-           "# TYPE cjhub_endpoint_backlog gauge\n" + backlog;
-    out += "# HELP cjhub_endpoint_oldest_pending_seconds Age of the oldest unfinished delivery.\n"
-           "# TYPE cjhub_endpoint_oldest_pending_seconds gauge\n" + oldest;
-    out += "# HELP cjhub_endpoint_paused 1 when the endpoint is paused.\n# TYPE cjhub_endpoint_paused gauge\n" + paused;
-    out += "# HELP cjhub_endpoint_dead_letters Dead letters waiting for an operator.\n"
-           "# TYPE cjhub_endpoint_dead_letters gauge\n" + dead;
-    std::string awaiting, overdue;
-    for (const auto& r : tx.exec(sql::kErasureGauges)) {
-      const auto l = "{agency=\"" + label(r[0].as<std::string>()) + "\"}";
-      awaiting += "cjhub_erasures_awaiting_confirmation" + l + " " + r[1].as<std::string>() + "\n";
-      overdue += "cjhub_erasures_overdue" + l + " " + r[2].as<std::string>() + "\n";
-    }
-    out += "# HELP cjhub_erasures_awaiting_confirmation Erasure notices not yet confirmed, within the deadline.\n"
-           "# TYPE cjhub_erasures_awaiting_confirmation gauge\n" + awaiting;
-    out += "# HELP cjhub_erasures_overdue Erasure notices not confirmed by the statutory deadline.\n"
-           "# TYPE cjhub_erasures_overdue gauge\n" + overdue;
-    return out;
-  });
-}
-
-std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn) {
-  return translate_errors([&] {
-    pqxx::read_transaction tx(conn);
-    std::vector<EndpointBacklog> out;
-    for (const auto& r : tx.exec(sql::kEndpointBacklogs)) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<bool>(), r[3].as<long long>(),
-                     r[4].as<double>()});
-    }
-    return out;
-  });
-}
-
-std::vector<EndpointState> endpoint_states(pqxx::connection& conn) {
-  return translate_errors([&] {
-    pqxx::read_transaction tx(conn);
-    std::vector<EndpointState> out;
-    for (const auto& r : tx.exec(sql::kEndpointStatus)) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>(),
-                     text(r[4]), r[5].as<int>(), r[6].as<long long>(), r[7].as<long long>()});
     }
     return out;
   });

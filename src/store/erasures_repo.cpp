@@ -3,10 +3,132 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
-#include "store/sql.hpp"
+#include "store/prepared.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
+// A whole-case erasure in one statement ($1 case, $2 the erasure's message id, $3 requested by,
+// $4 received at, $5 and $6 deadline and follow-up in seconds): every other message of the case
+// loses its payload (id, type, sender, times and SHA-256 stay; earlier erasure notices keep theirs,
+// they are still owed to recipients who have not confirmed); undelivered deliveries of the case are
+// suppressed (those in flight finish first, so the notice cannot overtake a message on the wire;
+// earlier erasure notices keep going, except the ones of charge-level erasures, which this one
+// covers and supersedes); the erasure is recorded with its counts and the case marked erased.
+// Returns the numbers of payloads removed and deliveries suppressed.
+constexpr const char* kEraseCaseName = "erase_case";
+constexpr const char* kEraseCase =
+    "WITH redacted AS ("
+    "  UPDATE messages SET body = NULL, redacted_at = now() "
+    "  WHERE case_key = $1 AND id <> $2::uuid AND body IS NOT NULL AND NOT erasure RETURNING 1), "
+    "suppressed AS ("
+    "  UPDATE deliveries d SET state = 'suppressed' "
+    "  WHERE d.case_key = $1 AND d.message_id <> $2::uuid AND d.state IN ('queued', 'pending') "
+    "  AND (d.erasure_id IS NULL OR EXISTS (SELECT 1 FROM erasures c WHERE c.id = d.erasure_id AND c.scope = 'charges' "
+    "       AND c.superseded_by IS NULL)) RETURNING 1), "
+    "recorded AS ("
+    "  INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
+    "  redacted_messages, suppressed_deliveries) VALUES ($2::uuid, $1, 'case', $3, $4::timestamptz, "
+    "  $4::timestamptz + make_interval(secs => $5), $4::timestamptz + make_interval(secs => $6), "
+    "  (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed)) RETURNING id), "
+    "superseded AS ("
+    "  UPDATE erasures SET superseded_by = $2::uuid WHERE case_key = $1 AND scope = 'charges' AND id <> $2::uuid "
+    "  AND superseded_by IS NULL RETURNING 1), "
+    "marked AS (INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) "
+    "  ON CONFLICT (case_key) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed), "
+    "(SELECT count(*) FROM recorded), (SELECT count(*) FROM superseded), (SELECT count(*) FROM marked)";
+// After suppression, every lane of the case whose head is gone lets its next delivery go.
+constexpr const char* kPromoteCaseLanesName = "promote_case_lanes";
+constexpr const char* kPromoteCaseLanes =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
+    "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
+    "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
+    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
+    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))";
+// A charge-level erasure is recorded (no payload is removed: the case stays open).
+constexpr const char* kInsertErasureName = "insert_erasure";
+constexpr const char* kInsertErasure =
+    "INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
+    "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
+    "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
+// One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
+// every holder of the case (case_holders: every agency the hub ever sent a message of the case,
+// whatever its subscriptions say now and however long ago), through an active endpoint of the
+// holder (the one it was first sent to, if still active), else the endpoint it was first sent to
+// (the notice then waits there, owed, visible in the ledger).
+constexpr const char* kRouteErasureName = "route_erasure";
+constexpr const char* kRouteErasure =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, "
+    "state, ack_required, next_attempt_at, expires_at, erasure_id) "
+    "SELECT cjhub_uuid_v7(), $1::uuid, c.subscription_id, c.endpoint_id, c.ori, $5::text, "
+    "(SELECT seq FROM messages WHERE id = $1::uuid), "
+    "CASE WHEN EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = c.endpoint_id AND p.case_key = $5::text "
+    "  AND p.state IN ('queued', 'pending', 'in_flight')) THEN 'queued' ELSE 'pending' END, "
+    "true, now(), now() + make_interval(secs => $8), $7::uuid "
+    "FROM (SELECT DISTINCT ON (ori) ori, endpoint_id, subscription_id FROM ("
+    "  SELECT s.ori, s.endpoint_id, s.id AS subscription_id, 1 AS pref FROM subscriptions s "
+    "  JOIN endpoints e ON e.id = s.endpoint_id AND e.active JOIN agencies a ON a.ori = s.ori AND a.active "
+    "  WHERE s.active AND $2::text = ANY (s.message_types) AND s.ori <> $3::text "
+    "  AND (s.origin_oris IS NULL OR $4::text = ANY (s.origin_oris)) "
+    "  AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "
+    "  AND (NOT s.own_cases_only OR EXISTS (SELECT 1 FROM messages o WHERE o.case_key = $5::text AND o.origin_ori = s.ori)) "
+    "  UNION ALL "
+    "  SELECT h.recipient_ori, coalesce((SELECT e2.id FROM endpoints e2 WHERE e2.ori = h.recipient_ori AND e2.active "
+    "    ORDER BY e2.id = h.endpoint_id DESC, e2.id LIMIT 1), h.endpoint_id), NULL::bigint, 2 "
+    "  FROM case_holders h WHERE h.case_key = $5::text AND h.recipient_ori <> $3::text"
+    ") candidates ORDER BY ori, pref, endpoint_id) c";
+// Per erasure: counts of recipients, confirmations and overdue ones, and a status:
+// complete (every recipient confirmed deletion), overdue (past the deadline without), open.
+constexpr const char* kErasureSummary =
+    "SELECT * FROM (SELECT x.id::text AS id, x.case_key, x.scope, x.requested_by, "
+    "to_char(x.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received, "
+    "to_char(x.deadline_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS deadline, "
+    "to_char(x.follow_up_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS follow_up, "
+    "x.redacted_messages, x.suppressed_deliveries, count(d.id) AS recipients, "
+    "count(d.delivered_at) AS delivered, count(d.acknowledged_at) AS acknowledged, "
+    "count(d.id) FILTER (WHERE d.ack_status = 'completed' AND d.attempts > 0) AS confirmed, "
+    "count(d.id) FILTER (WHERE d.state = 'rejected') AS rejected, "
+    "count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at "
+    "                    AND x.superseded_by IS NULL) AS overdue, "
+    "CASE WHEN x.superseded_by IS NOT NULL THEN 'superseded' "
+    "     WHEN count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0)) = 0 THEN 'complete' "
+    "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
+    "x.received_at AS sort_at "
+    "FROM erasures x LEFT JOIN deliveries d ON d.message_id = x.id AND d.erasure_id = x.id "
+    "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.message_id = x.id AND d2.erasure_id = x.id "
+    "AND d2.recipient_ori = $1)) "
+    "AND ($2::timestamptz IS NULL OR x.received_at >= $2::timestamptz) "
+    "AND ($3::timestamptz IS NULL OR x.received_at < $3::timestamptz) "
+    "AND ($4::text IS NULL OR x.requested_by = $4) "
+    "AND ($5::uuid IS NULL OR x.id = $5::uuid) "
+    "AND ($6::timestamptz IS NULL OR (x.received_at, x.id) > ($6::timestamptz, $7::uuid)) "
+    "GROUP BY x.id) t WHERE ($8::text IS NULL OR t.status = $8) ORDER BY t.sort_at, t.id LIMIT $9";
+constexpr const char* kErasureRecipients =
+    "SELECT d.recipient_ori, e.name, d.state, d.attempts, "
+    "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "d.ack_status, d.ack_reason, d.last_error, d.id::text, "
+    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at AND x.superseded_by IS NULL), "
+    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
+    "d.erasure_id::text "
+    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
+    "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id ORDER BY d.erasure_id, d.recipient_ori";
+
+}  // namespace
+}  // namespace sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_erasures_statements(pqxx::connection& conn) {
+  conn.prepare(sql::kEraseCaseName, sql::kEraseCase);
+  conn.prepare(sql::kPromoteCaseLanesName, sql::kPromoteCaseLanes);
+  conn.prepare(sql::kInsertErasureName, sql::kInsertErasure);
+  conn.prepare(sql::kRouteErasureName, sql::kRouteErasure);
+}
 
 using values::opt;
 using values::text;

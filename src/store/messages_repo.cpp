@@ -6,12 +6,57 @@
 
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
-#include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/erasures_repo.hpp"
-#include "store/sql.hpp"
+#include "store/lanes.hpp"
+#include "store/prepared.hpp"
+#include "store/routing_repo.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+// Messages in one statement (one or many), stored (and numbered) in the order given; bodies and
+// hashes as binary bytea[] parameters. Returns the ids inserted (the others were duplicates or conflicts).
+constexpr const char* kInsertMessagesName = "insert_messages";
+constexpr const char* kInsertMessages =
+    "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
+    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at) "
+    "SELECT u.id, u.message_type, u.sender_ori, u.idempotency_key, u.document_id, u.case_key, u.origin_ori, "
+    "u.jurisdiction, u.erasure, u.body, u.body_sha256, u.body_size, u.received_at "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[]) WITH ORDINALITY "
+    "AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, jurisdiction, erasure, "
+    "body, body_sha256, body_size, received_at, n) ORDER BY u.n "
+    "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING RETURNING id::text";
+constexpr const char* kFindByIdempotencyName = "find_by_idempotency";
+constexpr const char* kFindByIdempotency =
+    "SELECT id::text, message_type, body_sha256, "
+    "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM messages WHERE sender_ori = $1 AND idempotency_key = $2";
+constexpr const char* kSelectMessageName = "select_message";
+constexpr const char* kSelectMessage =
+    "SELECT id::text, message_type, sender_ori, idempotency_key, document_id, case_key, "
+    "origin_ori, jurisdiction, erasure, body_size, encode(body_sha256, 'hex'), "
+    "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "body IS NULL "
+    "FROM messages WHERE id = $1::uuid";
+// A message about a case already erased as a whole, accepted under `later_messages: accept`: kept
+// as a record (id, type, sender, times, SHA-256) without its content, and routed nowhere.
+constexpr const char* kRedactOnArrival =
+    "UPDATE messages SET body = NULL, redacted_at = now() WHERE id = $1::uuid";
+
+}  // namespace
+}  // namespace sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_messages_statements(pqxx::connection& conn) {
+  conn.prepare(sql::kInsertMessagesName, sql::kInsertMessages);
+  conn.prepare(sql::kFindByIdempotencyName, sql::kFindByIdempotency);
+  conn.prepare(sql::kSelectMessageName, sql::kSelectMessage);
+}
 
 using values::opt;
 
@@ -81,7 +126,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
     if (!m->case_key.empty()) cases.push_back(m->case_key);
     if (!m->ack_ref.empty()) cases.push_back(ack_target_case(tx, m->sender_ori, m->ack_ref));
   }
-  lock_cases(tx, cases);
+  lanes::lock_cases(tx, cases);
   // Under the case locks: which of the group's cases are erased already (one query). Every later
   // message about such a case is checked: plain ones and charge-level erasures alike (a charge
   // update must not bring back what the whole-case erasure removed).
@@ -177,7 +222,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
                              " recipient(s) owe a confirmation"});
       } else {
         apply_ack(tx, target, m->ack_status, m->ack_reason, r.message_id);
-        g.deliveries += route_receipt(tx, r.message_id, target.original_sender, m->type);
+        g.deliveries += route_receipts(tx, {r.message_id}, {target.original_sender}, {m->type});
       }
     }
     g.results[i] = std::move(r);
@@ -200,7 +245,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
                      r.message_id.empty() ? "" : "message " + r.message_id, m->source, m->type});
   }
   insert_audit(tx, audit);
-  if (g.deliveries > 0) notify_deliveries(tx);
+  if (g.deliveries > 0) lanes::notify(tx);
   return g;
 }
 

@@ -6,9 +6,32 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/database.hpp"
 #include "store/migrations_data.hpp"
-#include "store/sql.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+constexpr const char* kMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS cjhub_schema_migrations ("
+    "  name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())";
+// Tables of the hub's schema that hold data but have never been analyzed (a restored or
+// bulk-loaded database), among those this role may analyze. Until autovacuum's first pass the
+// planner would plan for empty tables (claims measured 26 ms instead of 1.5 ms).
+constexpr const char* kUnanalyzedTables =
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.reltuples < 0 "
+    "AND pg_relation_size(c.oid) > 0 AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname";
+constexpr const char* kMigrationLock =
+    "SELECT pg_advisory_xact_lock(hashtext('cjhub-migrate'))";
+constexpr const char* kAppliedMigrations = "SELECT name FROM cjhub_schema_migrations";
+constexpr const char* kRecordMigration =
+    "INSERT INTO cjhub_schema_migrations (name) VALUES ($1)";
+constexpr const char* kMigrationsTableExists =
+    "SELECT to_regclass('cjhub_schema_migrations') IS NOT NULL";
+
+}  // namespace
+}  // namespace sql
 
 namespace {
 std::set<std::string> applied(pqxx::transaction_base& tx) {

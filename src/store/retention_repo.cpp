@@ -3,9 +3,41 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
-#include "store/sql.hpp"
 
 namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+// Payloads of messages received before $1 that nothing still needs: no delivery queued, pending,
+// in flight or dead (a dead letter may be replayed), none delivered but owing an acknowledgement.
+// At most $2 per call, oldest first.
+constexpr const char* kPurgePayloads =
+    "UPDATE messages m SET body = NULL, purged_at = now() WHERE m.id = ANY (ARRAY("
+    "  SELECT c.id FROM messages c WHERE c.body IS NOT NULL AND c.received_at < $1::timestamptz "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = c.id "
+    "    AND (d.state IN ('queued', 'pending', 'in_flight', 'dead') OR (d.ack_required AND d.state = 'delivered'))) "
+    "  ORDER BY c.received_at LIMIT $2)) RETURNING m.id";
+constexpr const char* kRetentionLock = "SELECT pg_try_advisory_lock(hashtext('cjhub-retention'))";
+constexpr const char* kRetentionUnlock = "SELECT pg_advisory_unlock(hashtext('cjhub-retention'))";
+constexpr const char* kRetentionCursor = "SELECT position::text FROM retention_cursors WHERE name = $1";
+constexpr const char* kSetRetentionCursor =
+    "INSERT INTO retention_cursors (name, position) VALUES ($1, $2::uuid) "
+    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position";
+// The next $3 deliveries after $1 (an id) created before $2 (time-ordered ids: a key range), and
+// which of them are finished and not part of an erasure's ledger; those are deleted.
+constexpr const char* kPruneDeliveries =
+    "WITH span AS (SELECT d.id, d.state, d.erasure_id FROM deliveries d "
+    "  WHERE d.id > $1::uuid AND d.id < encode(overlay(uuid_send('00000000-0000-7000-8000-000000000000'::uuid) "
+    "    PLACING substring(int8send(floor(extract(epoch FROM $2::timestamptz) * 1000)::bigint) FROM 3) "
+    "    FROM 1 FOR 6), 'hex')::uuid "
+    "  ORDER BY d.id LIMIT $3), "
+    "gone AS (DELETE FROM deliveries x USING span s WHERE x.id = s.id "
+    "  AND s.state IN ('delivered', 'acknowledged', 'rejected', 'suppressed') AND s.erasure_id IS NULL RETURNING 1) "
+    "SELECT (SELECT max(id::text) FROM span), (SELECT count(*) FROM span), (SELECT count(*) FROM gone)";
+
+}  // namespace
+}  // namespace sql
 
 namespace {
 constexpr const char* kDeliveriesCursor = "deliveries";

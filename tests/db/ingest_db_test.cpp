@@ -16,6 +16,7 @@
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/database_impl.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/migrations.hpp"
 #include "support/test_db.hpp"

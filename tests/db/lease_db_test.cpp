@@ -13,6 +13,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"

@@ -1,5 +1,6 @@
-// Deliveries: routing inside the ingest transaction, acknowledgements, the dispatcher's claims and
-// completions, status for senders, and the operators' dead-letter and endpoint commands.
+// Deliveries: the dispatcher's endpoints, claims, completions and leases, and each recipient's
+// state for a message's sender. Routing happens inside the ingest transaction (store/routing_repo,
+// internal); the operators' commands are in operations_repo.hpp.
 #pragma once
 
 #include <chrono>
@@ -17,45 +18,6 @@ struct NewMessage;
 }
 
 namespace cjhub::store {
-
-// --- inside the ingest transaction ---
-// Takes the case locks (sorted, so two writers cannot deadlock).
-void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
-
-struct RouteInput {
-  std::string message_id;
-  std::string type;
-  std::string sender_ori;
-  std::string origin_ori;
-  std::string case_key;
-  std::string jurisdiction;
-  bool type_ack_required = false;
-};
-// Creates one delivery per matching endpoint of each message, with one statement for one message
-// or many, lanes kept in the order given; returns how many.
-std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in);
-
-enum class AckTargetStatus { found, unknown_reference, not_addressed };
-struct AckTarget {
-  AckTargetStatus status = AckTargetStatus::unknown_reference;
-  std::string delivery_id;
-  long long endpoint_id = 0;
-  std::string case_key;
-  std::string original_sender;
-};
-// The case of the delivery an acknowledgement refers to (no lock), so the writer can take every
-// case lock of its group up front and in order.
-std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference);
-// The delivery of `reference` (a hub message id or the document's message id) addressed to
-// `acker`, locked for update.
-AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference);
-// Records the acknowledgement on the delivery and lets its lane move on.
-void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
-               const std::string& reason, const std::string& ack_message_id);
-// The acknowledgement's receipt to the original sender's subscribed endpoints.
-std::size_t route_receipt(pqxx::work& tx, const std::string& ack_message_id,
-                          const std::string& original_sender, const std::string& ack_type);
-void notify_deliveries(pqxx::work& tx);
 
 // --- dispatcher ---
 struct EndpointRow {
@@ -140,56 +102,5 @@ struct DeliveryStatus {
   std::string next_attempt_at;
 };
 std::vector<DeliveryStatus> deliveries_of(pqxx::connection& conn, const Uuid& message_id);
-
-// --- operations ---
-struct DeadLetterFilter {
-  std::optional<std::string> delivery_id;
-  std::optional<std::string> ori;
-  std::optional<std::string> endpoint;
-  std::optional<std::string> since;  // timestamptz text
-  std::optional<std::string> until;
-  long long limit = 1000;
-};
-struct DeadLetter {
-  std::string delivery_id;
-  std::string message_id;
-  std::string message_type;
-  std::string recipient_ori;
-  std::string endpoint;
-  int attempts = 0;
-  std::optional<int> last_status;
-  std::string last_error;
-  std::string dead_at;
-  std::string case_key;
-};
-std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f);
-// Returns the ids replayed; they re-enter their lanes behind what is queued.
-std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f);
-// Returns false when there is no such active endpoint.
-bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
-                         bool paused, const std::string& reason);
-struct EndpointState {
-  std::string ori, name, url;
-  bool paused = false;
-  std::string paused_reason;
-  int consecutive_failures = 0;
-  long long backlog = 0;
-  long long dead = 0;
-};
-std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
-
-// Per active endpoint, for /readyz: pending deliveries (counted up to 10,000) and how long the
-// oldest due one has waited.
-struct EndpointBacklog {
-  std::string ori, name;
-  bool paused = false;
-  long long backlog = 0;  // 10000 means "at least"
-  double oldest_seconds = 0;
-};
-std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn);
-
-// Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
-// and dead letters per endpoint; erasure confirmations awaited and overdue per agency.
-std::string database_gauges(pqxx::connection& conn);
 
 }  // namespace cjhub::store

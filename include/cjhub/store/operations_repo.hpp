@@ -1,0 +1,62 @@
+// Operations on delivery: dead letters (list, replay), pausing and resuming endpoints, endpoint
+// states for operators and /readyz, and the gauges the database knows for /metrics.
+#pragma once
+
+#include <optional>
+#include <pqxx/connection>
+#include <string>
+#include <vector>
+
+namespace cjhub::store {
+
+struct DeadLetterFilter {
+  std::optional<std::string> delivery_id;
+  std::optional<std::string> ori;
+  std::optional<std::string> endpoint;
+  std::optional<std::string> since;  // timestamptz text
+  std::optional<std::string> until;
+  long long limit = 1000;
+};
+struct DeadLetter {
+  std::string delivery_id;
+  std::string message_id;
+  std::string message_type;
+  std::string recipient_ori;
+  std::string endpoint;
+  int attempts = 0;
+  std::optional<int> last_status;
+  std::string last_error;
+  std::string dead_at;
+  std::string case_key;
+};
+std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f);
+// Returns the ids replayed; they re-enter their lanes behind what is queued.
+std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f);
+// Returns false when there is no such active endpoint.
+bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
+                         bool paused, const std::string& reason);
+struct EndpointState {
+  std::string ori, name, url;
+  bool paused = false;
+  std::string paused_reason;
+  int consecutive_failures = 0;
+  long long backlog = 0;
+  long long dead = 0;
+};
+std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
+
+// Per active endpoint, for /readyz: pending deliveries (counted up to 10,000) and how long the
+// oldest due one has waited.
+struct EndpointBacklog {
+  std::string ori, name;
+  bool paused = false;
+  long long backlog = 0;  // 10000 means "at least"
+  double oldest_seconds = 0;
+};
+std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn);
+
+// Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
+// and dead letters per endpoint; erasure confirmations awaited and overdue per agency.
+std::string database_gauges(pqxx::connection& conn);
+
+}  // namespace cjhub::store

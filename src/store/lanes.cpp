@@ -1,0 +1,79 @@
+#include "store/lanes.hpp"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+
+#include "store/values.hpp"
+
+namespace cjhub::store::lanes {
+
+namespace sql {
+namespace {
+
+// Deliveries of one case to one endpoint leave in store order: writers and completions that touch
+// a case's lanes hold this lock (hash of the case key) until they commit.
+constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
+// The same for many cases in one round trip, in the given (sorted) order.
+constexpr const char* kLockCases =
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) "
+    "ORDER BY n";
+// Promotes the next queued delivery of many lanes ($1 endpoint ids, $2 case keys) at once.
+constexpr const char* kPromoteLanes =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
+    "  SELECT (SELECT q.id FROM deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.case_key = l.case_key "
+    "          AND q.state = 'queued' ORDER BY q.seq LIMIT 1) AS id "
+    "  FROM unnest($1::bigint[], $2::text[]) AS l(endpoint_id, case_key) "
+    "  WHERE NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = l.endpoint_id AND b.case_key = l.case_key "
+    "                    AND b.state IN ('pending', 'in_flight'))) n "
+    "WHERE d.id = n.id";
+constexpr const char* kNotifyDeliveries = "NOTIFY cjhub_deliveries";
+// The next queued delivery of a lane becomes pending once nothing earlier is pending or in flight.
+constexpr const char* kPromoteLane =
+    "UPDATE deliveries SET state = 'pending', next_attempt_at = now() "
+    "WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 AND state = 'queued' "
+    "            ORDER BY seq LIMIT 1) "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 "
+    "                AND state IN ('pending', 'in_flight'))";
+
+}  // namespace
+}  // namespace sql
+
+
+void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
+  case_keys.erase(std::remove(case_keys.begin(), case_keys.end(), std::string()), case_keys.end());
+  std::sort(case_keys.begin(), case_keys.end());
+  case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
+  if (case_keys.empty()) return;
+  if (case_keys.size() == 1) {
+    tx.exec_params(sql::kLockCase, case_keys.front());
+    return;
+  }
+  tx.exec_params(sql::kLockCases, values::text_array(case_keys));
+}
+
+void promote(pqxx::work& tx, long long endpoint_id, const std::string& case_key) {
+  if (case_key.empty()) return;
+  tx.exec_params0(sql::kPromoteLane, endpoint_id, case_key);
+}
+
+void promote_all(pqxx::work& tx, const std::set<Lane>& lanes) {
+  if (lanes.empty()) return;
+  std::vector<long long> endpoints;
+  std::vector<std::string> cases;
+  for (const auto& [endpoint, case_key] : lanes) {
+    endpoints.push_back(endpoint);
+    cases.push_back(case_key);
+  }
+  tx.exec_params0(sql::kPromoteLanes, values::int_array(endpoints), values::text_array(cases));
+}
+
+void lock_and_promote(pqxx::work& tx, const std::set<Lane>& lanes) {
+  std::vector<std::string> cases;
+  for (const auto& l : lanes) cases.push_back(l.second);
+  lock_cases(tx, cases);
+  for (const auto& [endpoint, case_key] : lanes) promote(tx, endpoint, case_key);
+}
+
+void notify(pqxx::work& tx) { tx.exec0(sql::kNotifyDeliveries); }
+
+}  // namespace cjhub::store::lanes

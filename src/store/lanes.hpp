@@ -1,0 +1,29 @@
+// Lanes: the deliveries of one case to one endpoint, which leave in store order. Routing,
+// completions, acknowledgements, erasures and replays all move lanes; they do it through these.
+// Case locks are taken in case-key order by every transaction that touches lanes, so two of them
+// can never wait on each other.
+#pragma once
+
+#include <pqxx/transaction>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cjhub::store::lanes {
+
+using Lane = std::pair<long long, std::string>;  // endpoint id, case key
+
+// Takes the case locks (sorted, empty keys dropped), held until the transaction ends.
+void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
+// The next queued delivery of the lane becomes pending once nothing earlier is pending or in
+// flight. The caller holds the case's lock.
+void promote(pqxx::work& tx, long long endpoint_id, const std::string& case_key);
+// The same for many lanes in one statement. The caller holds the cases' locks.
+void promote_all(pqxx::work& tx, const std::set<Lane>& lanes);
+// Locks the lanes' cases, then promotes them.
+void lock_and_promote(pqxx::work& tx, const std::set<Lane>& lanes);
+// Wakes the dispatchers of every hub (delivered at commit).
+void notify(pqxx::work& tx);
+
+}  // namespace cjhub::store::lanes

@@ -1,0 +1,160 @@
+#include "store/routing_repo.hpp"
+
+#include <optional>
+#include <pqxx/pqxx>
+
+#include "cjhub/common/ids.hpp"
+#include "store/lanes.hpp"
+#include "store/prepared.hpp"
+#include "store/values.hpp"
+
+namespace cjhub::store {
+
+namespace sql {
+namespace {
+
+// One delivery per matching endpoint of each message ($1.. arrays, in storing order; one message
+// or a group's many). A lane's first delivery is pending only if the lane has nothing open; the
+// later ones of the same statement queue behind it (row_number), in store order.
+constexpr const char* kRouteMessagesName = "route_messages";
+constexpr const char* kRouteMessages =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT cjhub_uuid_v7(), r.id, r.subscription_id, r.endpoint_id, r.ori, r.case_key, r.seq, "
+    "CASE WHEN r.case_key IS NOT NULL AND (row_number() OVER (PARTITION BY r.endpoint_id, r.case_key ORDER BY r.n) > 1 "
+    "  OR EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = r.endpoint_id "
+    "  AND p.case_key = r.case_key AND p.state IN ('queued', 'pending', 'in_flight'))) "
+    "THEN 'queued' ELSE 'pending' END, r.ack_required, now(), now() + r.retry_window "
+    "FROM (SELECT u.n, u.id, u.case_key, m.seq, s.endpoint_id, min(s.id) AS subscription_id, min(s.ori) AS ori, "
+    "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required, max(s.retry_window) AS retry_window "
+    "      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[]) "
+    "        WITH ORDINALITY AS u(id, type, sender, origin, case_key, jurisdiction, ack_required, n) "
+    "      JOIN messages m ON m.id = u.id "
+    "      JOIN subscriptions s ON s.active AND u.type = ANY (s.message_types) AND s.ori <> u.sender "
+    "        AND (s.origin_oris IS NULL OR u.origin = ANY (s.origin_oris)) "
+    "        AND (s.jurisdictions IS NULL OR u.jurisdiction = ANY (s.jurisdictions)) "
+    "        AND (NOT s.own_cases_only OR (u.case_key IS NOT NULL AND EXISTS "
+    "          (SELECT 1 FROM messages o WHERE o.case_key = u.case_key AND o.origin_ori = s.ori AND o.seq <= m.seq))) "
+    "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "      JOIN agencies a ON a.ori = s.ori AND a.active "
+    "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id) r";
+// Acknowledgements go back to their original senders, through their subscriptions to the type
+// ($1 the acknowledgements' message ids, $2 original senders, $3 types; one or many).
+constexpr const char* kRouteReceiptsName = "route_receipts";
+constexpr const char* kRouteReceipts =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "seq, state, ack_required, next_attempt_at, expires_at) "
+    "SELECT cjhub_uuid_v7(), u.id, min(s.id), s.endpoint_id, min(s.ori), NULL, "
+    "(SELECT seq FROM messages WHERE id = u.id), 'pending', false, now(), now() + max(s.retry_window) "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, sender, type) "
+    "JOIN subscriptions s ON s.active AND s.ori = u.sender AND u.type = ANY (s.message_types) "
+    "JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "JOIN agencies a ON a.ori = s.ori AND a.active "
+    "GROUP BY u.id, s.endpoint_id";
+// The delivery of the referenced message addressed to the acknowledging agency.
+constexpr const char* kAckTargetById =
+    "SELECT d.id::text, d.endpoint_id, d.case_key, m.sender_ori FROM deliveries d "
+    "JOIN messages m ON m.id = d.message_id "
+    "WHERE m.id = $1::uuid AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1 FOR UPDATE OF d";
+constexpr const char* kAckTargetByDocument =
+    "SELECT d.id::text, d.endpoint_id, d.case_key, m.sender_ori FROM deliveries d "
+    "JOIN messages m ON m.id = d.message_id "
+    "WHERE m.document_id = $1 AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1 FOR UPDATE OF d";
+constexpr const char* kAckTargetCaseById =
+    "SELECT d.case_key FROM deliveries d WHERE d.message_id = $1::uuid AND d.recipient_ori = $2 "
+    "ORDER BY d.created_at DESC LIMIT 1";
+constexpr const char* kAckTargetCaseByDocument =
+    "SELECT d.case_key FROM deliveries d JOIN messages m ON m.id = d.message_id "
+    "WHERE m.document_id = $1 AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1";
+constexpr const char* kMessageExistsById = "SELECT count(*) FROM messages WHERE id = $1::uuid";
+constexpr const char* kMessageExistsByDocument =
+    "SELECT count(*) FROM messages WHERE document_id = $1";
+// An acknowledgement of a delivery that was never attempted (queued or pending, no attempt) is
+// recorded, but the delivery is still sent: an agency cannot confirm away a notice it never got.
+// Otherwise (attempted: the bytes may have arrived even if no answer did) it finishes the delivery.
+constexpr const char* kApplyAck =
+    "UPDATE deliveries SET ack_status = $2, ack_reason = $3, ack_message_id = $4::uuid, acknowledged_at = now(), "
+    "state = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN state "
+    "             WHEN $2 = 'rejected' THEN 'rejected' ELSE 'acknowledged' END, "
+    "delivered_at = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN delivered_at "
+    "                    ELSE coalesce(delivered_at, now()) END, "
+    "lease_until = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN lease_until END, "
+    "leased_by = CASE WHEN attempts = 0 AND state IN ('queued', 'pending') THEN leased_by END "
+    "WHERE id = $1::uuid AND state <> 'suppressed'";
+
+}  // namespace
+}  // namespace sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_routing_statements(pqxx::connection& conn) {
+  conn.prepare(sql::kRouteMessagesName, sql::kRouteMessages);
+  conn.prepare(sql::kRouteReceiptsName, sql::kRouteReceipts);
+}
+
+
+using values::opt;
+using values::text;
+using values::text_array;
+
+std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
+  if (in.empty()) return 0;
+  std::vector<std::string> ids, types, senders;
+  std::vector<std::optional<std::string>> origins, cases, jurisdictions;
+  std::vector<bool> acks;
+  for (const auto& m : in) {
+    ids.push_back(m.message_id);
+    types.push_back(m.type);
+    senders.push_back(m.sender_ori);
+    origins.push_back(opt(m.origin_ori));
+    cases.push_back(opt(m.case_key));
+    jurisdictions.push_back(opt(m.jurisdiction));
+    acks.push_back(m.type_ack_required);
+  }
+  const auto r = tx.exec_prepared(sql::kRouteMessagesName, text_array(ids), text_array(types), text_array(senders),
+                                  values::opt_text_array(origins), values::opt_text_array(cases),
+                                  values::opt_text_array(jurisdictions), values::bool_array(acks));
+  return r.affected_rows();
+}
+
+std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+  const bool by_id = Uuid::parse(reference).has_value();
+  const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetCaseByDocument, reference, acker);
+  return r.empty() ? std::string() : text(r[0][0]);
+}
+
+AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+  AckTarget t;
+  const bool by_id = Uuid::parse(reference).has_value();
+  const auto r = by_id ? tx.exec_params(sql::kAckTargetById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetByDocument, reference, acker);
+  if (!r.empty()) {
+    t.status = AckTargetStatus::found;
+    t.delivery_id = r[0][0].as<std::string>();
+    t.endpoint_id = r[0][1].as<long long>();
+    t.case_key = text(r[0][2]);
+    t.original_sender = r[0][3].as<std::string>();
+    return t;
+  }
+  const auto exists = by_id ? tx.exec_params1(sql::kMessageExistsById, reference)
+                            : tx.exec_params1(sql::kMessageExistsByDocument, reference);
+  t.status = exists[0].as<long long>() > 0 ? AckTargetStatus::not_addressed : AckTargetStatus::unknown_reference;
+  return t;
+}
+
+void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
+               const std::string& reason, const std::string& ack_message_id) {
+  tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
+  lanes::promote(tx, target.endpoint_id, target.case_key);
+}
+
+std::size_t route_receipts(pqxx::work& tx, const std::vector<std::string>& ack_message_ids,
+                           const std::vector<std::string>& original_senders,
+                           const std::vector<std::string>& ack_types) {
+  if (ack_message_ids.empty()) return 0;
+  return tx.exec_prepared(sql::kRouteReceiptsName, text_array(ack_message_ids), text_array(original_senders),
+                          text_array(ack_types))
+      .affected_rows();
+}
+
+}  // namespace cjhub::store
