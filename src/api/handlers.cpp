@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
@@ -248,9 +248,9 @@ void Handlers::post_message(Request req, Respond respond) {
   }
 
   // 3. Validation, type rights, origin, keys.
-  auto admitted = admit(*deps_.config, *deps_.schemas, agency, std::move(req.body), req.idempotency_key,
+  auto admitted = intake::admit(*deps_.config, *deps_.schemas, agency, std::move(req.body), req.idempotency_key,
                         req.received_at);
-  if (auto* refusal = std::get_if<Refusal>(&admitted)) {
+  if (auto* refusal = std::get_if<intake::Refusal>(&admitted)) {
     if (!refusal->message_type.empty()) type_name = refusal->message_type;
     return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
   }

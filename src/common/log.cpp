@@ -11,7 +11,7 @@ namespace cjhub::log {
 
 const std::vector<std::string>& module_names() {
   static const std::vector<std::string> names = {"app",        "config", "store", "audit", "identity",
-                                                 "validation", "outbox", "api",   "ingress",
+                                                 "validation", "intake", "outbox", "api", "ingress",
                                                  "delivery",   "sink"};
   return names;
 }

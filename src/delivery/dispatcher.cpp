@@ -9,7 +9,7 @@
 #include <pqxx/pqxx>
 #include <random>
 
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/metrics.hpp"
@@ -214,11 +214,11 @@ std::shared_ptr<const store::NewMessage> Dispatcher::accept_ack(const store::Cla
                                c.delivery_id, c.recipient_ori);
     return nullptr;
   }
-  auto admitted = api::admit(config_, schemas_, *agency, r.body, "", now_utc());
+  auto admitted = intake::admit(config_, schemas_, *agency, r.body, "", now_utc());
   auto lg = log::get("delivery");
-  if (auto* refusal = std::get_if<api::Refusal>(&admitted)) {
+  if (auto* refusal = std::get_if<intake::Refusal>(&admitted)) {
     lg->warn("delivery {}: the response body from {} is not an acceptable acknowledgement ({})", c.delivery_id,
-             c.recipient_ori, api::info(refusal->problem).slug);
+             c.recipient_ori, intake::info(refusal->problem).slug);
     return nullptr;
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 #include "fuzz_common.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -13,11 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const auto agency = w.directory.current()->find("CT0064000");
   if (!agency) __builtin_trap();
   std::string body(reinterpret_cast<const char*>(data), size);
-  const auto r = cjhub::api::admit(w.config, *w.schemas, *agency, std::move(body), "", cjhub::now_utc());
-  if (auto* refusal = std::get_if<cjhub::api::Refusal>(&r)) {
-    if (cjhub::api::info(refusal->problem).status < 400) __builtin_trap();  // a refusal is 4xx or 5xx
+  const auto r = cjhub::intake::admit(w.config, *w.schemas, *agency, std::move(body), "", cjhub::now_utc());
+  if (auto* refusal = std::get_if<cjhub::intake::Refusal>(&r)) {
+    if (cjhub::intake::info(refusal->problem).status < 400) __builtin_trap();  // a refusal is 4xx or 5xx
     // Only a database outage may be a 5xx; an internal error here is the hub's own bug.
-    if (refusal->problem == cjhub::api::Problem::internal_error) __builtin_trap();
+    if (refusal->problem == cjhub::intake::Problem::internal_error) __builtin_trap();
   }
   return 0;
 }

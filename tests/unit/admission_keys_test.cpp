@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/validation/schema_holder.hpp"
@@ -37,9 +37,9 @@ class AdmissionKeys : public ::testing::Test {
     a.publish = {"AsyncResponse", "ExpungementOrder", "ArrestPacket"};
     return a;
   }
-  static std::variant<store::NewMessage, api::Refusal> admit(const std::string& ori, std::string body,
+  static std::variant<store::NewMessage, intake::Refusal> admit(const std::string& ori, std::string body,
                                                              const std::string& key = "") {
-    return api::admit(*config_, *schemas_, agency(ori), std::move(body), key, now_utc());
+    return intake::admit(*config_, *schemas_, agency(ori), std::move(body), key, now_utc());
   }
   static std::string keys_file(const std::string& name) {
     return test::read_file(test::data_dir() / "validation" / "keys" / name);
@@ -52,7 +52,7 @@ class AdmissionKeys : public ::testing::Test {
 
 TEST_F(AdmissionKeys, AnAttributeAndUnqualifiedElementsAreKeysAndAStatusIsMapped) {
   auto r = admit("CTDESPP00", keys_file("response.xml"));
-  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r)) << std::get<api::Refusal>(r).detail;
+  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r)) << std::get<intake::Refusal>(r).detail;
   const auto& m = std::get<store::NewMessage>(r);
   EXPECT_EQ(m.type, "AsyncResponse");
   EXPECT_EQ(m.document_id, "RESP-1") << "an unqualified element";
@@ -71,9 +71,9 @@ TEST_F(AdmissionKeys, AnAttributeAndUnqualifiedElementsAreKeysAndAStatusIsMapped
   // Valid under the schema, but a status the map does not name: refused, naming the ones it knows.
   doc.replace(doc.find("InvalidSchema"), 13, "Pending");
   auto unmapped = admit("CTDESPP00", doc);
-  ASSERT_TRUE(std::holds_alternative<api::Refusal>(unmapped));
-  const auto& refusal = std::get<api::Refusal>(unmapped);
-  EXPECT_EQ(refusal.problem, api::Problem::bad_routing_key);
+  ASSERT_TRUE(std::holds_alternative<intake::Refusal>(unmapped));
+  const auto& refusal = std::get<intake::Refusal>(unmapped);
+  EXPECT_EQ(refusal.problem, intake::Problem::bad_routing_key);
   EXPECT_NE(refusal.detail.find("\"Pending\""), std::string::npos) << refusal.detail;
   EXPECT_NE(refusal.detail.find("InvalidSchema, Success, SystemError"), std::string::npos) << refusal.detail;
   EXPECT_EQ(refusal.message_type, "AsyncResponse");
@@ -81,13 +81,13 @@ TEST_F(AdmissionKeys, AnAttributeAndUnqualifiedElementsAreKeysAndAStatusIsMapped
 
 TEST_F(AdmissionKeys, ATypeThatErasesByItsNatureNeedsAnIdempotencyKeyInsteadOfAMessageId) {
   auto without = admit("CTJUD0000", keys_file("expungement.xml"));
-  ASSERT_TRUE(std::holds_alternative<api::Refusal>(without));
-  EXPECT_EQ(std::get<api::Refusal>(without).problem, api::Problem::idempotency_key_required)
+  ASSERT_TRUE(std::holds_alternative<intake::Refusal>(without));
+  EXPECT_EQ(std::get<intake::Refusal>(without).problem, intake::Problem::idempotency_key_required)
       << "not schema-invalid: the document is valid";
-  EXPECT_EQ(api::info(api::Problem::idempotency_key_required).status, 400u);
+  EXPECT_EQ(intake::info(intake::Problem::idempotency_key_required).status, 400u);
 
   auto with = admit("CTJUD0000", keys_file("expungement.xml"), "court-order-77");
-  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(with)) << std::get<api::Refusal>(with).detail;
+  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(with)) << std::get<intake::Refusal>(with).detail;
   const auto& m = std::get<store::NewMessage>(with);
   EXPECT_EQ(m.idempotency_key, "court-order-77");
   EXPECT_TRUE(m.document_id.empty());
@@ -100,11 +100,11 @@ TEST_F(AdmissionKeys, ATypeThatErasesByItsNatureNeedsAnIdempotencyKeyInsteadOfAM
 TEST_F(AdmissionKeys, TheCissTypeBesideThemKeepsItsKeys) {
   auto doc = test::read_file(test::data_dir() / "ciss" / "valid" / "arrest-packet-1.xml");
   auto r = admit("CT0064000", doc);
-  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r)) << std::get<api::Refusal>(r).detail;
+  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r)) << std::get<intake::Refusal>(r).detail;
   EXPECT_EQ(std::get<store::NewMessage>(r).case_key, "OTN-2026-0000123");
   auto forged = admit("CT0093000", doc);
-  ASSERT_TRUE(std::holds_alternative<api::Refusal>(forged));
-  EXPECT_EQ(std::get<api::Refusal>(forged).problem, api::Problem::origin_mismatch) << "its origin key still binds";
+  ASSERT_TRUE(std::holds_alternative<intake::Refusal>(forged));
+  EXPECT_EQ(std::get<intake::Refusal>(forged).problem, intake::Problem::origin_mismatch) << "its origin key still binds";
 }
 
 // Key configuration mistakes are named at load.

@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
@@ -37,14 +37,14 @@ class Admission : public ::testing::Test {
     config_.reset();
     xerces_.reset();
   }
-  static std::variant<store::NewMessage, api::Refusal> admit(const std::string& ori, std::string body) {
+  static std::variant<store::NewMessage, intake::Refusal> admit(const std::string& ori, std::string body) {
     const auto agency = directory_->current()->find(ori);
     if (!agency) throw std::runtime_error("no agency " + ori);
-    return api::admit(*config_, *schemas_, *agency, std::move(body), "key-1", now_utc());
+    return intake::admit(*config_, *schemas_, *agency, std::move(body), "key-1", now_utc());
   }
   static store::NewMessage admitted(const std::string& ori, std::string body) {
     auto r = admit(ori, std::move(body));
-    if (auto* refusal = std::get_if<api::Refusal>(&r)) {
+    if (auto* refusal = std::get_if<intake::Refusal>(&r)) {
       ADD_FAILURE() << "refused: " << refusal->detail;
       return {};
     }
@@ -119,10 +119,10 @@ TEST_F(Admission, AnAcknowledgementWithoutAReferenceIsRefused) {
     auto doc = ack;
     doc.replace(doc.find(ref), ref.size(), replacement);
     auto r = admit("CTDCJ0000", doc);
-    ASSERT_TRUE(std::holds_alternative<api::Refusal>(r));
-    const auto& refusal = std::get<api::Refusal>(r);
-    EXPECT_EQ(refusal.problem, api::Problem::missing_reference) << refusal.detail;
-    EXPECT_EQ(api::info(refusal.problem).status, 422u);
+    ASSERT_TRUE(std::holds_alternative<intake::Refusal>(r));
+    const auto& refusal = std::get<intake::Refusal>(r);
+    EXPECT_EQ(refusal.problem, intake::Problem::missing_reference) << refusal.detail;
+    EXPECT_EQ(intake::info(refusal.problem).status, 422u);
   }
   // The same acknowledgement with its reference is admitted as one.
   const auto m = admitted("CTDCJ0000", ack);
@@ -139,9 +139,9 @@ TEST_F(Admission, AnOriginMismatchQuotesTheOriginAsValidUtf8) {
   replace(doc, "<j:OrganizationORIIdentification><nc:IdentificationID>CT0064000</nc:IdentificationID>",
           "<j:OrganizationORIIdentification><nc:IdentificationID>" + origin + "</nc:IdentificationID>");
   const auto r = admit("CT0064000", doc);
-  const auto* refusal = std::get_if<api::Refusal>(&r);
+  const auto* refusal = std::get_if<intake::Refusal>(&r);
   ASSERT_NE(refusal, nullptr);
-  EXPECT_EQ(refusal->problem, api::Problem::origin_mismatch);
+  EXPECT_EQ(refusal->problem, intake::Problem::origin_mismatch);
   std::string escaped;
   log::append_json_escaped(refusal->detail, escaped);
   EXPECT_EQ(escaped.find("\\ufffd"), std::string::npos) << "valid UTF-8: " << refusal->detail;

@@ -1,5 +1,6 @@
-// The one table that maps every refusal to an HTTP status and an RFC 9457 problem type.
-// Handlers and the ingress layer name a Problem; nothing else chooses status codes for errors.
+// Refusals as HTTP responses: an intake::Problem (the one table of problem types and statuses,
+// intake/problem.hpp) becomes an RFC 9457 problem+json response. Handlers and the ingress layer
+// name a Problem; nothing else chooses status codes for errors.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -7,52 +8,15 @@
 #include <vector>
 
 #include "cjhub/api/http_types.hpp"
+#include "cjhub/intake/problem.hpp"
 
 namespace cjhub::api {
 
-enum class Problem {
-  malformed_xml,           // 400
-  forbidden_markup,        // 400 DOCTYPE / entities
-  limit_exceeded,          // 400 nesting depth, key size
-  bad_request,             // 400 other request errors (bad id, bad header)
-  idempotency_key_required,  // 400 the type has no message id and no Idempotency-Key was sent
-  no_client_certificate,   // 401 (only reachable where TLS lets a client in without one)
-  unknown_client,          // 403 certificate not mapped to an agency
-  client_disabled,         // 403 agency disabled
-  type_not_allowed,        // 403 agency may not publish this type
-  origin_mismatch,         // 403 the document names another agency as its origin
-  forbidden,               // 403 operator-only resource
-  not_found,               // 404
-  method_not_allowed,      // 405
-  ack_not_addressed,       // 403 acknowledging a message not delivered to this agency
-  idempotency_conflict,    // 409 same key, different body
-  case_erased,             // 409 the case was erased by operation of law
-  length_required,         // 411 no Content-Length (chunked bodies are refused)
-  payload_too_large,       // 413
-  unsupported_media_type,  // 415
-  unknown_message_type,    // 422 root element not registered
-  schema_invalid,          // 422 XSD validation failed
-  unknown_reference,       // 422 acknowledging a message the hub does not know
-  missing_reference,       // 422 an acknowledgement that names no message (empty or nil reference)
-  bad_routing_key,         // 422 a routing key is empty where required, or holds invisible/control characters
-  header_too_large,        // 431
-  rate_limited,            // 429 the agency's submission rate is exhausted
-  overloaded,              // 503 ingest queue full
-  database_unavailable,    // 503
-  outcome_unknown,         // 503 commit result unknown: retry with the same idempotency key
-  shutting_down,           // 503
-  directory_stale,         // 503 the agency directory could not be confirmed recently: fail closed
-  internal_error,          // 500 (a bug: logged as an error)
-};
+using intake::info;
+using intake::Problem;
+using intake::ProblemInfo;
+using intake::type_uri;
 
-struct ProblemInfo {
-  unsigned status;
-  const char* slug;   // the last part of the type URI
-  const char* title;
-};
-
-const ProblemInfo& info(Problem p);
-std::string type_uri(Problem p);  // "urn:cjhub:problem:<slug>"
 // 405 with the `Allow` header (RFC 9110 requires it) naming the methods the resource takes.
 Response method_not_allowed(const std::string& allow, const std::string& instance);
 

@@ -1,6 +1,7 @@
-// Admission: everything that decides whether a document from an agency becomes a stored message
-// (validation, type rights, origin, idempotency key, routing keys). Used for POSTed messages and
-// for acknowledgements that recipients return in a delivery's 2xx body.
+// Message intake: everything that decides whether a document from an agency becomes a stored
+// message (validation, type rights, origin, idempotency key, routing keys, erasure flags). Used by
+// the api for POSTed messages and by delivery for acknowledgements that recipients return in a
+// delivery's 2xx body; neither path knows the other.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -8,13 +9,13 @@
 #include <string>
 #include <variant>
 
-#include "cjhub/api/problem.hpp"
+#include "cjhub/intake/problem.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
-namespace cjhub::api {
+namespace cjhub::intake {
 
 struct Refusal {
   Problem problem;
@@ -29,4 +30,4 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
                                                const identity::Agency& agency, std::string body,
                                                const std::string& idempotency_key, SystemTime received_at);
 
-}  // namespace cjhub::api
+}  // namespace cjhub::intake

@@ -1,4 +1,4 @@
-#include "cjhub/api/admission.hpp"
+#include "cjhub/intake/admission.hpp"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/utf8.hpp"
 
-namespace cjhub::api {
+namespace cjhub::intake {
 
 namespace json = boost::json;
 
@@ -118,7 +118,7 @@ std::optional<Refusal> apply_configured_keys(const config::Config& config, valid
 std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& config, const identity::Agency& agency,
                                                      const validation::Outcome& outcome, std::string body,
                                                      const std::string& idempotency_key, SystemTime received_at) {
-  auto lg = log::get("api");
+  auto lg = log::get("intake");
   if (!agency.publish.count(outcome.type_name)) {
     lg->warn("refused {} from {}: type not allowed", outcome.type_name, agency.ori);
     return Refusal{Problem::type_not_allowed,
@@ -217,7 +217,7 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
                                                validation::SchemaHolder& schemas,
                                                const identity::Agency& agency, std::string body,
                                                const std::string& idempotency_key, SystemTime received_at) {
-  auto lg = log::get("api");
+  auto lg = log::get("intake");
   // One SAX pass: well-formedness, the schema, the type (from the root) and the routing keys.
   auto& validator = validation::Validator::for_this_thread(schemas.current());
   auto outcome = validator.validate(body);
@@ -249,4 +249,4 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
   return admitted;
 }
 
-}  // namespace cjhub::api
+}  // namespace cjhub::intake
