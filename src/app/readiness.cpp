@@ -7,6 +7,7 @@
 #include "cjhub/ingress/tls.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/operations_repo.hpp"
+#include "cjhub/store/session.hpp"
 
 namespace cjhub::app {
 
@@ -76,22 +77,23 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
 
 void ReadinessProbe::run() {
   auto lg = log::get("app");
-  std::unique_ptr<pqxx::connection> conn;
+  // Probes once a second whatever happened: no backoff, and a failed probe reconnects next time.
+  store::Session db(s_.db_url, s_.connect_timeout, std::chrono::seconds(5));
   bool was_ok = true;
   auto last_slow = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
     bool ok = false;
     std::string detail;
     try {
-      if (!conn || !conn->is_open()) conn = store::connect(s_.db_url, s_.connect_timeout, std::chrono::seconds(5));
+      db.get();
       const auto started = std::chrono::steady_clock::now();
-      store::ping(*conn);
+      db.run([](pqxx::connection& c) { store::ping(c); });
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started).count();
       ok = true;
       detail = fmt::format("reachable, round trip {} us", us);
     } catch (const std::exception& e) {
-      conn.reset();
+      db.reset();
       detail = "unreachable";
       if (was_ok) lg->warn("readiness: database unreachable: {}", e.what());
     }
@@ -114,11 +116,11 @@ void ReadinessProbe::run() {
         crl = ComponentState{"crl", true, "not configured: client certificates are not checked for revocation", true};
       }
       std::optional<ComponentState> endpoints;
-      if (s_.dispatcher_last_round_ms && ok && conn) {
+      if (s_.dispatcher_last_round_ms && ok && db.connected()) {
         try {
           std::string text;
           bool warn = false;
-          for (const auto& e : store::endpoint_backlogs(*conn)) {
+          for (const auto& e : db.run([](pqxx::connection& c) { return store::endpoint_backlogs(c); })) {
             const bool late = e.oldest_seconds > static_cast<double>(s_.endpoint_backlog_warning.count());
             const bool w = e.paused || late;
             warn = warn || w;

@@ -3,6 +3,7 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/session.hpp"
 
 namespace cjhub::audit {
 
@@ -102,7 +103,7 @@ void AuditLog::close_window(std::vector<store::AuditEvent>& out) {
 
 void AuditLog::run() {
   auto lg = log::get("audit");
-  std::unique_ptr<pqxx::connection> conn;
+  store::Session db(settings_.db_url, settings_.connect_timeout);
   auto last_seal = std::chrono::steady_clock::time_point{};
   auto last_prune = std::chrono::steady_clock::now();  // not at start: the first run waits an interval
   auto last_complaint = std::chrono::steady_clock::time_point{};
@@ -127,15 +128,14 @@ void AuditLog::run() {
     }
     const auto now = std::chrono::steady_clock::now();
     try {
-      if (!conn) conn = store::connect(settings_.db_url, settings_.connect_timeout);
       if (!batch.empty()) {
-        store::record_audit(*conn, batch);
+        db.run([&](pqxx::connection& c) { store::record_audit(c, batch); });
         stats_.recorded.fetch_add(batch.size());
         batch.clear();
       }
       if (stopping || now - last_seal >= settings_.seal_interval) {
         std::size_t n = 0;
-        while ((n = store::seal_audit(*conn, 5000)) > 0) {
+        while ((n = db.run([](pqxx::connection& c) { return store::seal_audit(c, 5000); })) > 0) {
           stats_.sealed.fetch_add(n);
           if (n < 5000) break;
         }
@@ -143,7 +143,7 @@ void AuditLog::run() {
       }
       if (!stopping && now - last_prune >= settings_.prune_interval) {
         const auto cutoff = rfc3339(now_utc() - settings_.retention);
-        if (const auto n = store::prune_audit(*conn, cutoff); n > 0) {
+        if (const auto n = db.run([&](pqxx::connection& c) { return store::prune_audit(c, cutoff); }); n > 0) {
           stats_.pruned.fetch_add(n);
           lg->info("audit retention removed {} record(s) received before {}", n, cutoff);
         }
@@ -151,12 +151,11 @@ void AuditLog::run() {
       }
     } catch (const std::exception& e) {
       stats_.failures.fetch_add(1);
-      conn.reset();
       if (now - last_complaint > std::chrono::seconds(10)) {
         lg->warn("audit trail: database unavailable ({}); records wait in memory", e.what());
         last_complaint = now;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      db.back_off();
       // Put the batch back in front (order kept), each event in its own queue and within its
       // bounds: refusals waiting never take the place of a state change.
       std::lock_guard lock(mutex_);

@@ -6,7 +6,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <cmath>
-#include <pqxx/pqxx>
+#include <pqxx/connection>
 #include <random>
 
 #include "cjhub/intake/admission.hpp"
@@ -14,6 +14,7 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/metrics.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/session.hpp"
 
 namespace cjhub::delivery {
 
@@ -26,16 +27,6 @@ std::string host_name() {
   if (gethostname(buf, sizeof buf - 1) != 0) return "host";
   return buf;
 }
-
-class Wakeup final : public pqxx::notification_receiver {
- public:
-  Wakeup(pqxx::connection_base& c, const std::string& channel, bool& flag)
-      : pqxx::notification_receiver(c, channel), flag_(flag) {}
-  void operator()(const std::string&, int) override { flag_ = true; }
-
- private:
-  bool& flag_;
-};
 
 }  // namespace
 
@@ -227,203 +218,218 @@ std::shared_ptr<const store::NewMessage> Dispatcher::accept_ack(const store::Cla
   return std::make_shared<const store::NewMessage>(std::move(msg));
 }
 
+// The database thread: one round after another, each a sequence of named steps, until stop()
+// and the sends in flight are done.
 void Dispatcher::db_loop() {
   auto lg = log::get("delivery");
-  const auto& d = config_.delivery;
-  std::unique_ptr<pqxx::connection> conn;
-  std::unique_ptr<Wakeup> listener;
-  bool notified = true;
-  std::vector<store::EndpointRow> endpoints;
-  auto endpoints_loaded = std::chrono::steady_clock::time_point{};
-  auto leases_checked = std::chrono::steady_clock::time_point{};
-  auto last_full_scan = std::chrono::steady_clock::time_point{};
-  int completion_failures = 0;
-
+  store::Session db(config_.database.url, config_.database.connect_timeout, config_.database.statement_timeout,
+                    {"cjhub_deliveries"});
+  LoopState st;
   for (;;) {
-    const bool stopping = stopping_.load();
-    std::int64_t in_flight_now = stats_.in_flight.load();
-    if (stopping && (in_flight_now == 0 || std::chrono::steady_clock::now() >= deadline_)) {
-      // Leave nothing leased to this process.
-      std::vector<store::Completion> last;
-      {
-        std::lock_guard lock(mutex_);
-        last.swap(completions_);
-      }
-      try {
-        if (!conn) conn = store::connect(config_.database.url, config_.database.connect_timeout);
-        store::complete(*conn, last, instance_id_, d.pause_after_failures);
-        const auto released = store::release_leases_of(*conn, instance_id_);
-        if (released > 0) lg->info("released {} lease(s) at shutdown", released);
-      } catch (const std::exception& e) {
-        lg->warn("could not record the last outcomes at shutdown ({}); their leases will expire", e.what());
-      }
+    if (stopping_.load() && (stats_.in_flight.load() == 0 || std::chrono::steady_clock::now() >= deadline_)) {
+      finish_at_shutdown(db);
       return;
     }
     try {
-      if (!conn) {
-        conn = store::connect(config_.database.url, config_.database.connect_timeout,
-                              config_.database.statement_timeout);
-        listener = std::make_unique<Wakeup>(*conn, "cjhub_deliveries", notified);
-        notified = true;
-        endpoints_loaded = {};
+      db.get();
+      if (db.generation() != st.generation) {  // (re)connected: LISTEN again, read everything again
+        st.generation = db.generation();
+        st.endpoints_loaded = {};
       }
-      // 1. Record outcomes.
-      std::vector<store::Completion> batch;
-      {
-        std::lock_guard lock(mutex_);
-        batch.swap(completions_);
-      }
-      if (!batch.empty()) {
-        try {
-          for (const auto& res : store::complete(*conn, batch, instance_id_, d.pause_after_failures)) {
-            if (res.state == "delivered" || res.state == "acknowledged" || res.state == "rejected") {
-              stats_.delivered.fetch_add(1);
-            }
-            if (res.state == "pending") stats_.retried.fetch_add(1);
-            if (res.state == "dead") stats_.dead.fetch_add(1);
-            if (!res.ack_outcome.empty() && res.ack_outcome != "stored") {
-              lg->warn("delivery {}: acknowledgement in the answer {}", res.delivery_id, res.ack_outcome);
-            }
-            if (res.endpoint_paused_now) {
-              lg->warn("endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
-                       "in order until an operator resumes it",
-                       res.delivery_id, d.pause_after_failures);
-            }
-          }
-          completion_failures = 0;
-          notified = true;  // capacity was freed and lanes may have moved on
-        } catch (...) {
-          // Keep them for the next round (a lost connection is retried; a deadlock too).
-          std::lock_guard lock(mutex_);
-          completions_.insert(completions_.end(), batch.begin(), batch.end());
-          if (++completion_failures > 5) {
-            lg->error("dropping {} delivery outcome(s) after repeated failures; their leases will expire",
-                      completions_.size());
-            completions_.clear();
-            completion_failures = 0;
-          }
-          throw;
-        }
-      }
-      const auto now = std::chrono::steady_clock::now();
-      // 2. Endpoints (paused or changed ones) and expired leases of dead processes.
-      if (now - endpoints_loaded > std::chrono::seconds(1)) {
-        endpoints = store::load_endpoints(*conn);
-        endpoints_loaded = now;
-      }
-      if (now - leases_checked > std::chrono::seconds(2)) {
-        if (const auto n = store::release_expired_leases(*conn); n > 0) {
-          stats_.leases_released.fetch_add(n);
-          lg->warn("released {} expired lease(s) (a hub stopped while sending)", n);
-          notified = true;
-        }
-        leases_checked = now;
-      }
-      // 3. Claim what is due, within each endpoint's free capacity.
-      if (!stopping && notified) {
-        notified = false;
-        const bool full_scan = now - last_full_scan >= kClaimFullScanEvery;
-        std::vector<store::ClaimRequest> requests;
-        {
-          std::lock_guard lock(mutex_);
-          for (const auto& ep : endpoints) {
-            if (ep.paused) continue;
-            const int busy = in_flight_.count(ep.id) ? in_flight_[ep.id] : 0;
-            const int free = ep.max_in_flight - busy;
-            // The lease outlasts the whole exchange (DNS, connect, handshake, request, answer) with
-            // room to record the outcome, so no other dispatcher sends it while this one still may.
-            const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
-                                 ep.timeout_ms + std::max(2000, ep.timeout_ms);
-            // From a little before the newest delivery this process claimed (transactions that
-            // were open meanwhile may commit deliveries due slightly earlier); every few seconds
-            // from the start of the queue, which finds anything else.
-            long long after = 0;
-            if (!full_scan) {
-              if (const auto it = claim_cursor_.find(ep.id); it != claim_cursor_.end()) {
-                after = it->second - kClaimCursorMarginUs;
-              }
-            }
-            if (free > 0) {
-              requests.push_back({ep.id, std::min<int>(free, static_cast<int>(d.claim_batch)), lease_ms, after});
-            }
-          }
-        }
-        auto claimed = store::claim(*conn, requests, instance_id_);
-        if (full_scan) last_full_scan = now;
-        for (const auto& c : claimed) {
-          auto& cur = claim_cursor_[c.endpoint_id];
-          cur = std::max(cur, c.due_at_us);
-        }
-        stats_.rounds.fetch_add(1);
-        stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
-        if (!claimed.empty()) {
-          stats_.claimed.fetch_add(claimed.size());
-          notified = true;  // there may be more
-        }
-        for (auto& c : claimed) {
-          const auto ep = std::find_if(endpoints.begin(), endpoints.end(),
-                                       [&](const store::EndpointRow& e) { return e.id == c.endpoint_id; });
-          {
-            std::lock_guard lock(mutex_);
-            ++in_flight_[c.endpoint_id];
-          }
-          stats_.in_flight.fetch_add(1);
-          if (!c.body || ep == endpoints.end()) {
-            // Payload removed (erased case) or endpoint gone: never send it.
-            metrics::registry().deliveries.add({"suppressed"});
-            store::Completion sup;
-            sup.kind = store::Completion::Kind::suppressed;
-            sup.delivery_id = c.delivery_id;
-            sup.endpoint_id = c.endpoint_id;
-            sup.case_key = c.case_key;
-            sup.message_id = c.message_id;
-            sup.recipient_ori = c.recipient_ori;
-            sup.error = "payload removed (erased case) or endpoint gone";
-            std::lock_guard lock(mutex_);
-            completions_.push_back(std::move(sup));
-            if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
-            stats_.in_flight.fetch_sub(1);
-            continue;
-          }
-          send(std::move(c), *ep);
-        }
-      } else {
-        stats_.rounds.fetch_add(1);
-        stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
-      }
+      if (db.take_notified()) st.notified = true;
+      record_outcomes(db, st);
+      refresh_endpoints_and_leases(db, st);
+      if (!stopping_.load() && st.notified) claim_and_send(db, st);
+      stats_.rounds.fetch_add(1);
+      stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
     } catch (const std::exception& e) {
       lg->warn("dispatcher database round failed ({}); retrying", e.what());
-      listener.reset();
-      conn.reset();
-      for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      db.reset();
+      db.back_off([this] { return stopping_.load(); });
       continue;
     }
-    // 4. Wait for a NOTIFY, an outcome, or the poll interval.
-    bool have_work;
+    wait_for_work(db, st);
+  }
+}
+
+// Leaves nothing leased to this process: the outcomes still queued are recorded, the rest of its
+// leases released.
+void Dispatcher::finish_at_shutdown(store::Session& db) {
+  auto lg = log::get("delivery");
+  std::vector<store::Completion> last;
+  {
+    std::lock_guard lock(mutex_);
+    last.swap(completions_);
+  }
+  try {
+    const auto released = db.run([&](pqxx::connection& conn) {
+      store::complete(conn, last, instance_id_, config_.delivery.pause_after_failures);
+      return store::release_leases_of(conn, instance_id_);
+    });
+    if (released > 0) lg->info("released {} lease(s) at shutdown", released);
+  } catch (const std::exception& e) {
+    lg->warn("could not record the last outcomes at shutdown ({}); their leases will expire", e.what());
+  }
+}
+
+// Step 1: the outcomes the sends queued, in one completion transaction. On failure they are kept
+// for the next round (a lost connection is retried; a deadlock too), up to a bound.
+void Dispatcher::record_outcomes(store::Session& db, LoopState& st) {
+  auto lg = log::get("delivery");
+  const auto& d = config_.delivery;
+  std::vector<store::Completion> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(completions_);
+  }
+  if (batch.empty()) return;
+  try {
+    const auto results = db.run([&](pqxx::connection& conn) {
+      return store::complete(conn, batch, instance_id_, d.pause_after_failures);
+    });
+    for (const auto& res : results) {
+      if (res.state == "delivered" || res.state == "acknowledged" || res.state == "rejected") {
+        stats_.delivered.fetch_add(1);
+      }
+      if (res.state == "pending") stats_.retried.fetch_add(1);
+      if (res.state == "dead") stats_.dead.fetch_add(1);
+      if (!res.ack_outcome.empty() && res.ack_outcome != "stored") {
+        lg->warn("delivery {}: acknowledgement in the answer {}", res.delivery_id, res.ack_outcome);
+      }
+      if (res.endpoint_paused_now) {
+        lg->warn("endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
+                 "in order until an operator resumes it",
+                 res.delivery_id, d.pause_after_failures);
+      }
+    }
+    st.completion_failures = 0;
+    st.notified = true;  // capacity was freed and lanes may have moved on
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    completions_.insert(completions_.end(), batch.begin(), batch.end());
+    if (++st.completion_failures > 5) {
+      lg->error("dropping {} delivery outcome(s) after repeated failures; their leases will expire",
+                completions_.size());
+      completions_.clear();
+      st.completion_failures = 0;
+    }
+    throw;
+  }
+}
+
+// Step 2: the endpoints (paused or changed ones) every second, and the expired leases of hubs
+// that stopped while sending every two.
+void Dispatcher::refresh_endpoints_and_leases(store::Session& db, LoopState& st) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - st.endpoints_loaded > std::chrono::seconds(1)) {
+    st.endpoints = db.run([](pqxx::connection& conn) { return store::load_endpoints(conn); });
+    st.endpoints_loaded = now;
+  }
+  if (now - st.leases_checked > std::chrono::seconds(2)) {
+    if (const auto n = db.run([](pqxx::connection& conn) { return store::release_expired_leases(conn); }); n > 0) {
+      stats_.leases_released.fetch_add(n);
+      log::get("delivery")->warn("released {} expired lease(s) (a hub stopped while sending)", n);
+      st.notified = true;
+    }
+    st.leases_checked = now;
+  }
+}
+
+// Step 3: claim what is due within each endpoint's free capacity, and send it.
+void Dispatcher::claim_and_send(store::Session& db, LoopState& st) {
+  const auto& d = config_.delivery;
+  const auto now = std::chrono::steady_clock::now();
+  st.notified = false;
+  const bool full_scan = now - st.last_full_scan >= kClaimFullScanEvery;
+  std::vector<store::ClaimRequest> requests;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& ep : st.endpoints) {
+      if (ep.paused) continue;
+      const int busy = in_flight_.count(ep.id) ? in_flight_[ep.id] : 0;
+      const int free = ep.max_in_flight - busy;
+      // The lease outlasts the whole exchange (DNS, connect, handshake, request, answer) with
+      // room to record the outcome, so no other dispatcher sends it while this one still may.
+      const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
+                           ep.timeout_ms + std::max(2000, ep.timeout_ms);
+      // From a little before the newest delivery this process claimed (transactions that
+      // were open meanwhile may commit deliveries due slightly earlier); every few seconds
+      // from the start of the queue, which finds anything else.
+      long long after = 0;
+      if (!full_scan) {
+        if (const auto it = claim_cursor_.find(ep.id); it != claim_cursor_.end()) {
+          after = it->second - kClaimCursorMarginUs;
+        }
+      }
+      if (free > 0) {
+        requests.push_back({ep.id, std::min<int>(free, static_cast<int>(d.claim_batch)), lease_ms, after});
+      }
+    }
+  }
+  auto claimed = db.run([&](pqxx::connection& conn) { return store::claim(conn, requests, instance_id_); });
+  if (full_scan) st.last_full_scan = now;
+  for (const auto& c : claimed) {
+    auto& cur = claim_cursor_[c.endpoint_id];
+    cur = std::max(cur, c.due_at_us);
+  }
+  if (!claimed.empty()) {
+    stats_.claimed.fetch_add(claimed.size());
+    st.notified = true;  // there may be more
+  }
+  for (auto& c : claimed) {
+    const auto ep = std::find_if(st.endpoints.begin(), st.endpoints.end(),
+                                 [&](const store::EndpointRow& e) { return e.id == c.endpoint_id; });
     {
       std::lock_guard lock(mutex_);
-      have_work = !completions_.empty();
+      ++in_flight_[c.endpoint_id];
     }
-    if (have_work || notified) continue;
-    pollfd fds[2] = {{conn->sock(), POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-    const int timeout_ms = static_cast<int>(d.poll_interval.count());
-    if (::poll(fds, 2, timeout_ms) == 0) notified = true;  // backstop: poll anyway
-    if (fds[1].revents & POLLIN) {
+    stats_.in_flight.fetch_add(1);
+    if (!c.body || ep == st.endpoints.end()) {
+      suppress(std::move(c));
+      continue;
+    }
+    send(std::move(c), *ep);
+  }
+}
+
+// A claimed delivery that must never be sent: its payload was removed (erased case) or its
+// endpoint is gone.
+void Dispatcher::suppress(store::Claimed c) {
+  metrics::registry().deliveries.add({"suppressed"});
+  store::Completion sup;
+  sup.kind = store::Completion::Kind::suppressed;
+  sup.delivery_id = c.delivery_id;
+  sup.endpoint_id = c.endpoint_id;
+  sup.case_key = c.case_key;
+  sup.message_id = c.message_id;
+  sup.recipient_ori = c.recipient_ori;
+  sup.error = "payload removed (erased case) or endpoint gone";
+  std::lock_guard lock(mutex_);
+  completions_.push_back(std::move(sup));
+  if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
+  stats_.in_flight.fetch_sub(1);
+}
+
+// Step 4: wait for a NOTIFY, an outcome (the wake pipe), or the poll interval (a backstop: poll
+// anyway).
+void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!completions_.empty() || st.notified) return;
+  }
+  try {
+    const auto woken = db.wait(config_.delivery.poll_interval, wake_pipe_[0]);
+    if (woken == store::Session::Woken::timeout) st.notified = true;
+    if (woken == store::Session::Woken::other_fd) {
       char buf[256];
       while (::read(wake_pipe_[0], buf, sizeof buf) > 0) {
       }
     }
-    try {
-      conn->get_notifs();
-    } catch (const std::exception& e) {
-      lg->warn("dispatcher lost its database connection ({})", e.what());
-      listener.reset();
-      conn.reset();
-    }
+    if (db.take_notified()) st.notified = true;
+  } catch (const std::exception& e) {
+    log::get("delivery")->warn("dispatcher lost its database connection ({})", e.what());
   }
 }
 

@@ -5,11 +5,11 @@
 #include <openssl/x509v3.h>
 
 #include <pqxx/connection>
-#include <pqxx/notification>
 
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/agencies_repo.hpp"
+#include "cjhub/store/session.hpp"
 #include "cjhub/store/database.hpp"
 
 namespace cjhub::identity {
@@ -105,15 +105,6 @@ std::shared_ptr<const Snapshot> load_snapshot(pqxx::connection& conn) {
   return std::make_shared<const Snapshot>(active, disabled);
 }
 
-class Wakeup final : public pqxx::notification_receiver {
- public:
-  Wakeup(pqxx::connection_base& c, bool& flag)
-      : pqxx::notification_receiver(c, "cjhub_agencies"), flag_(flag) {}
-  void operator()(const std::string&, int) override { flag_ = true; }
-
- private:
-  bool& flag_;
-};
 }  // namespace
 
 void DirectoryRefresher::start() {
@@ -130,29 +121,25 @@ void DirectoryRefresher::stop(std::chrono::steady_clock::time_point) {
 
 void DirectoryRefresher::run() {
   auto lg = log::get("identity");
+  store::Session db(url_, connect_timeout_, {}, {"cjhub_agencies"});
+  auto next = std::chrono::steady_clock::now();
   while (!stopping_) {
-    std::unique_ptr<pqxx::connection> conn;
     try {
-      conn = store::connect(url_, connect_timeout_);
-      bool notified = false;
-      Wakeup wake(*conn, notified);
-      // Reload once after (re)subscribing: changes made while we were not listening count too.
-      dir_.replace(load_snapshot(*conn));
-      ++reloads_;
-      auto next = std::chrono::steady_clock::now() + interval_;
-      while (!stopping_) {
-        conn->await_notification(0, 250000);  // wake every 250 ms to notice stop()
-        if (notified || refresh_requested_.exchange(false) || std::chrono::steady_clock::now() >= next) {
-          notified = false;
-          dir_.replace(load_snapshot(*conn));
-          ++reloads_;
-          lg->info("agency directory reloaded: {} agencies", dir_.current()->size());
-          next = std::chrono::steady_clock::now() + interval_;
-        }
+      // A NOTIFY, a reconnect (changes made while nobody listened count too), a request or the
+      // interval: read the agencies again.
+      db.get();
+      if (db.take_notified() || refresh_requested_.exchange(false) || std::chrono::steady_clock::now() >= next) {
+        const bool first = reloads_ == 0;
+        dir_.replace(db.run([](pqxx::connection& c) { return load_snapshot(c); }));
+        ++reloads_;
+        if (!first) lg->info("agency directory reloaded: {} agencies", dir_.current()->size());
+        next = std::chrono::steady_clock::now() + interval_;
       }
+      db.wait(std::chrono::milliseconds(250));  // wake every 250 ms to notice stop()
     } catch (const std::exception& e) {
-      lg->warn("agency directory listener lost the database ({}); retrying in 1 s", e.what());
-      for (int i = 0; i < 4 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      lg->warn("agency directory listener lost the database ({}); retrying", e.what());
+      db.reset();
+      db.back_off([this] { return stopping_.load(); });
     }
   }
 }

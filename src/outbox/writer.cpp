@@ -100,10 +100,9 @@ void GroupCommitWriter::submit(store::NewMessage msg, Completion done) {
 
 void GroupCommitWriter::run(std::size_t index) {
   auto lg = log::get("outbox");
-  std::unique_ptr<pqxx::connection> conn;
+  store::Session db(settings_.db_url, settings_.connect_timeout, settings_.statement_timeout);
   std::vector<Item> group;
   group.reserve(settings_.group_max_messages);
-  auto backoff = std::chrono::milliseconds(0);
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -121,36 +120,33 @@ void GroupCommitWriter::run(std::size_t index) {
         queue_.pop_front();
       }
     }
-    if (!conn) {
+    if (!db.connected()) {
       try {
-        conn = store::connect(settings_.db_url, settings_.connect_timeout, settings_.statement_timeout);
-        if (backoff.count() > 0) lg->info("writer {} reconnected to the database", index);
-        backoff = std::chrono::milliseconds(0);
+        db.get();
+        if (db.generation() > 1) lg->info("writer {} reconnected to the database", index);
       } catch (const std::exception& e) {
         // Answer at once (503) rather than hold requests while the database is away.
         lg->warn("writer {}: database unavailable, refusing {} message(s): {}", index, group.size(), e.what());
         for (auto& item : group) item.done({Outcome::unavailable, {}});
         group.clear();
         stats_.failures.fetch_add(1);
-        backoff = std::min(std::chrono::milliseconds(1000), backoff + std::chrono::milliseconds(100));
-        std::this_thread::sleep_for(backoff);
+        db.back_off();
         continue;
       }
     }
-    commit_group(conn, group);
+    commit_group(db, group);
     group.clear();
   }
 }
 
-void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group,
-                                     int attempt) {
+void GroupCommitWriter::commit_group(store::Session& db, std::vector<Item>& group, int attempt) {
   auto lg = log::get("outbox");
   std::vector<const store::NewMessage*> batch;
   batch.reserve(group.size());
   for (const auto& item : group) batch.push_back(&item.msg);
   try {
-    const auto results = store::translate_errors([&] {
-      pqxx::work tx(*conn, "ingest_group");
+    const auto results = db.run([&](pqxx::connection& conn) {
+      pqxx::work tx(conn, "ingest_group");
       auto r = store::ingest_group(tx, batch, settings_.erasure);
       store::commit_durably(tx);  // its success becomes a 202
       return r.results;
@@ -177,30 +173,27 @@ void GroupCommitWriter::commit_group(std::unique_ptr<pqxx::connection>& conn, st
     }
   } catch (const store::DbOutcomeUnknown& e) {
     lg->error("commit outcome unknown for {} message(s): {}", group.size(), e.what());
-    conn.reset();
     stats_.failures.fetch_add(1);
     for (auto& item : group) item.done({Outcome::outcome_unknown, {}});
   } catch (const store::DbUnavailable& e) {
     lg->warn("database lost while storing {} message(s): {}", group.size(), e.what());
-    conn.reset();
     stats_.failures.fetch_add(1);
     for (auto& item : group) item.done({Outcome::unavailable, {}});
   } catch (const store::DbRetryable& e) {
     if (attempt < 3) {
       // Deadlock or serialization failure: the transaction was rolled back; try the group again.
       lg->warn("group of {} rolled back ({}); retrying", group.size(), e.state);
-      return commit_group(conn, group, attempt + 1);
+      return commit_group(db, group, attempt + 1);
     }
     stats_.failures.fetch_add(1);
-    fail_group(conn, group, e);
+    fail_group(db, group, e);
   } catch (const std::exception& e) {
     stats_.failures.fetch_add(1);
-    fail_group(conn, group, e);
+    fail_group(db, group, e);
   }
 }
 
-void GroupCommitWriter::fail_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group,
-                                   const std::exception& e) {
+void GroupCommitWriter::fail_group(store::Session& db, std::vector<Item>& group, const std::exception& e) {
   auto lg = log::get("outbox");
   {
     if (group.size() > 1) {
@@ -209,11 +202,11 @@ void GroupCommitWriter::fail_group(std::unique_ptr<pqxx::connection>& conn, std:
       for (auto& item : group) {
         std::vector<Item> one;
         one.push_back(std::move(item));
-        if (!conn || !conn->is_open()) {
+        if (!db.connected()) {
           one.front().done({Outcome::unavailable, {}});
           continue;
         }
-        commit_group(conn, one);
+        commit_group(db, one);
       }
       return;
     }

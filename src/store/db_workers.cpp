@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/session.hpp"
 
 namespace cjhub::store {
 
@@ -32,11 +33,11 @@ void DbWorkers::post(std::function<void(pqxx::connection&)> job,
     return;
   }
   boost::asio::post(*pool_, [this, job = std::move(job), on_error = std::move(on_error)] {
-    // One connection per worker thread, kept between jobs. A thread_local keyed by this pool.
-    thread_local std::unique_ptr<pqxx::connection> conn;
+    // One session per worker thread, kept between jobs. A thread_local keyed by this pool.
+    thread_local std::unique_ptr<Session> db;
     thread_local const DbWorkers* owner = nullptr;
-    if (owner != this) {
-      conn.reset();
+    if (owner != this || !db) {
+      db = std::make_unique<Session>(url_, connect_timeout_, statement_timeout_);
       owner = this;
     }
     auto& busy = metrics::registry().db_pool_busy;
@@ -46,10 +47,8 @@ void DbWorkers::post(std::function<void(pqxx::connection&)> job,
       ~Done() { b.fetch_sub(1); }
     } done{busy};
     try {
-      if (!conn || !conn->is_open()) conn = connect(url_, connect_timeout_, statement_timeout_);
-      translate_errors([&] { job(*conn); });
-    } catch (const std::exception& e) {
-      if (is_connection_failure(e)) conn.reset();
+      db->run(job);  // a lost connection is dropped there and opened again by the next job
+    } catch (const std::exception&) {
       on_error(std::current_exception());
     } catch (...) {
       on_error(std::current_exception());

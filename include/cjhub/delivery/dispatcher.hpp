@@ -24,6 +24,10 @@
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
+namespace cjhub::store {
+class Session;
+}
+
 namespace cjhub::delivery {
 
 struct DispatcherStats {
@@ -68,7 +72,21 @@ class Dispatcher final : public Component {
   void reload_tls();
 
  private:
+  // The database thread's own state between rounds.
+  struct LoopState {
+    std::vector<store::EndpointRow> endpoints;
+    std::chrono::steady_clock::time_point endpoints_loaded{}, leases_checked{}, last_full_scan{};
+    std::uint64_t generation = 0;  // of the session the endpoints were read on
+    int completion_failures = 0;
+    bool notified = true;  // something may be due: claim in this round
+  };
   void db_loop();
+  void finish_at_shutdown(store::Session& db);
+  void record_outcomes(store::Session& db, LoopState& st);
+  void refresh_endpoints_and_leases(store::Session& db, LoopState& st);
+  void claim_and_send(store::Session& db, LoopState& st);
+  void suppress(store::Claimed c);
+  void wait_for_work(store::Session& db, LoopState& st);
   void send(store::Claimed c, const store::EndpointRow& ep);
   void finish(const store::Claimed& c, const OutboundResult& r);
   // Queues the completion of one attempt for the database thread.

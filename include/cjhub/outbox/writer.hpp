@@ -15,6 +15,7 @@
 
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/store/messages_repo.hpp"
+#include "cjhub/store/session.hpp"
 
 namespace cjhub::outbox {
 
@@ -90,8 +91,8 @@ class GroupCommitWriter final : public Component, public IngestQueue {
     Completion done;
   };
   void run(std::size_t index);
-  void commit_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group, int attempt = 0);
-  void fail_group(std::unique_ptr<pqxx::connection>& conn, std::vector<Item>& group, const std::exception& e);
+  void commit_group(store::Session& db, std::vector<Item>& group, int attempt = 0);
+  void fail_group(store::Session& db, std::vector<Item>& group, const std::exception& e);
 
   WriterSettings settings_;
   mutable std::mutex mutex_;
