@@ -63,7 +63,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
       return respond(problem(Problem::bad_request, std::string(bad) + " must be an ISO 8601 timestamp", path));
     }
     return deps_.db->run(
-        [f](pqxx::connection& c) {
+        [f](store::Connection& c) {
           json::array items;
           for (const auto& d : store::list_dead(c, f)) items.push_back(dead_letter_json(d));
           return json_ok(json::object{{"dead_letters", std::move(items)}});
@@ -98,7 +98,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
                              "name what to replay: delivery_id, agency, endpoint, since or until", path));
     }
     return deps_.db->run(
-        [this, req, path, f, operator_id, lg](pqxx::connection& c) {
+        [this, req, path, f, operator_id, lg](store::Connection& c) {
           const auto ids = store::replay_dead(c, f);
           lg->info("operator {} replayed {} dead letter(s)", operator_id, ids.size());
           audit(req, operator_id, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
@@ -113,7 +113,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
   if (path == "/v1/admin/endpoints") {
     if (req.method != "GET") return respond(method_not_allowed("GET", path));
     return deps_.db->run(
-        [](pqxx::connection& c) {
+        [](store::Connection& c) {
           json::array items;
           for (const auto& e : store::endpoint_states(c)) {
             items.push_back(json::object{{"agency", e.ori},
@@ -153,7 +153,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
         }
         const bool pause = action == "pause";
         return deps_.db->run(
-            [=, this](pqxx::connection& c) {
+            [=, this](store::Connection& c) {
               if (!store::set_endpoint_paused(c, ori, name, pause, reason)) {
                 return problem(Problem::not_found, "no active endpoint " + name + " of agency " + ori, path);
               }

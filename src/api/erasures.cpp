@@ -84,7 +84,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
       return respond(problem(Problem::bad_request, "after_at and after_id go together", path));
     }
     return deps_.db->run(
-        [f](pqxx::connection& c) {
+        [f](store::Connection& c) {
           const auto items = store::list_erasures(c, f);
           std::vector<std::string> ids;
           for (const auto& s : items) ids.push_back(s.id);
@@ -115,7 +115,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
   f.id = id;
   f.limit = 1;
   deps_.db->run(
-      [f, path](pqxx::connection& c) {
+      [f, path](store::Connection& c) {
         const auto items = store::list_erasures(c, f);
         if (items.empty()) return problem(Problem::not_found, "no such erasure for this agency", path);
         auto o = to_json(items.front());

@@ -113,7 +113,7 @@ void Handlers::handle(Request req, Respond respond) {
                            "# TYPE cjhub_database_up gauge\ncjhub_database_up ";
     // Without the database the process counters are still worth having (that is when they matter).
     return deps_.db->run(
-        [own, up](pqxx::connection& c) {
+        [own, up](store::Connection& c) {
           Response r;
           r.content_type = "text/plain; version=0.0.4";
           r.body = own + store::database_gauges(c) + up + "1\n";

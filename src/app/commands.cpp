@@ -54,7 +54,7 @@ class StoreReader final : public api::MessageReader {
   void find(const Uuid& id, std::function<void(std::optional<api::MessageView>)> done,
             std::function<void(std::exception_ptr)> fail) override {
     workers_.post(
-        [id, done](pqxx::connection& c) {
+        [id, done](store::Connection& c) {
           auto rec = store::find_message(c, id);
           if (!rec) return done(std::nullopt);
           done(api::MessageView{std::move(*rec), store::deliveries_of(c, id)});
@@ -70,12 +70,12 @@ class StoreReader final : public api::MessageReader {
 class StoreRunner final : public api::DbRunner {
  public:
   explicit StoreRunner(store::DbWorkers& workers) : workers_(workers) {}
-  void run(std::function<api::Response(pqxx::connection&)> job, api::Respond respond) override {
-    workers_.post([job, respond](pqxx::connection& c) { respond(job(c)); },
+  void run(std::function<api::Response(store::Connection&)> job, api::Respond respond) override {
+    workers_.post([job, respond](store::Connection& c) { respond(job(c)); },
                   [respond](std::exception_ptr e) {
                     try {
                       std::rethrow_exception(e);
-                    } catch (const pqxx::data_exception& ex) {
+                    } catch (const store::DbInvalidValue&) {
                       // A value of the right shape that PostgreSQL still cannot use (2026-13-01).
                       return respond(api::problem(api::Problem::bad_request, "a parameter is out of range"));
                     } catch (const std::exception& ex) {
@@ -102,7 +102,7 @@ std::optional<config::Config> load_config(const fs::path& file) {
   }
 }
 
-std::unique_ptr<pqxx::connection> connect_with_wait(const config::Config& c, int wait_seconds) {
+store::ConnectionPtr connect_with_wait(const config::Config& c, int wait_seconds) {
   auto lg = log::get("store");
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   for (;;) {
@@ -179,7 +179,7 @@ std::string cli_actor() {
   return std::string("cli:") + (user != nullptr ? user : "uid" + std::to_string(::getuid())) + "@" + host;
 }
 
-void audit_cli(pqxx::connection& conn, std::string action, std::string outcome, std::string object,
+void audit_cli(store::Connection& conn, std::string action, std::string outcome, std::string object,
                std::string detail) {
   try {
     store::record_audit(conn, {{cli_actor(), "", std::move(action), std::move(outcome), std::move(object), "cli",
@@ -250,7 +250,7 @@ int with_database(const fs::path& file, F&& fn) {
 }  // namespace
 
 int dlq_list(const fs::path& file, const DeadLetterArgs& args) {
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     const auto items = store::list_dead(conn, filter_from(args));
     if (args.json) {
       boost::json::array a;
@@ -280,7 +280,7 @@ int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
     std::cerr << "cjhub: name what to replay (--delivery, --agency, --endpoint, --since/--until) or --all\n";
     return 2;
   }
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     const auto ids = store::replay_dead(conn, filter_from(args));
     audit_cli(conn, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
               (args.delivery_id.empty() ? "" : "delivery " + args.delivery_id + " ") +
@@ -293,7 +293,7 @@ int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
 }
 
 int endpoints_list(const fs::path& file) {
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     std::cout << fmt::format("{:<9}  {:<12}  {:<7}  {:>8}  {:>8}  {:>5}  {}\n", "AGENCY", "ENDPOINT", "STATE",
                              "BACKLOG", "DEAD", "FAILS", "URL");
     for (const auto& e : store::endpoint_states(conn)) {
@@ -307,7 +307,7 @@ int endpoints_list(const fs::path& file) {
 
 int endpoint_pause(const fs::path& file, const std::string& agency, const std::string& endpoint, bool pause,
                    const std::string& reason) {
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     if (!store::set_endpoint_paused(conn, agency, endpoint, pause,
                                     reason.empty() ? "paused by operator" : reason)) {
       std::cerr << "cjhub: no active endpoint " << endpoint << " of agency " << agency << "\n";
@@ -324,7 +324,7 @@ int erasures_report(const fs::path& file, const ErasureReportArgs& args) {
     std::cerr << "cjhub: --format must be csv or json\n";
     return 2;
   }
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
     store::ErasureFilter f;
     f.status = opt(args.status);
@@ -631,7 +631,7 @@ int serve(const ServeOptions& opts) {
 }
 
 int audit_verify(const fs::path& file, int grace_seconds) {
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     const auto v = store::verify_audit(conn, std::chrono::seconds(grace_seconds));
     for (const auto& p : v.problems) std::cout << "FAIL " << p << "\n";
     if (v.unsealed_stale > 0) {
@@ -650,7 +650,7 @@ int audit_verify(const fs::path& file, int grace_seconds) {
 
 int audit_export(const fs::path& file, const AuditExportArgs& args) {
   auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-  return with_database(file, [&](pqxx::connection& conn) {
+  return with_database(file, [&](store::Connection& conn) {
     std::size_t n = 0;
     if (args.format == "csv") std::cout << "id,at,actor,ori,action,outcome,object,source,detail,chain_seq,hash\n";
     store::export_audit(conn, opt(args.since), opt(args.until), [&](const store::AuditRow& r) {

@@ -87,7 +87,7 @@ void ReadinessProbe::run() {
     try {
       db.get();
       const auto started = std::chrono::steady_clock::now();
-      db.run([](pqxx::connection& c) { store::ping(c); });
+      db.run([](store::Connection& c) { store::ping(c); });
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started).count();
       ok = true;
@@ -120,7 +120,7 @@ void ReadinessProbe::run() {
         try {
           std::string text;
           bool warn = false;
-          for (const auto& e : db.run([](pqxx::connection& c) { return store::endpoint_backlogs(c); })) {
+          for (const auto& e : db.run([](store::Connection& c) { return store::endpoint_backlogs(c); })) {
             const bool late = e.oldest_seconds > static_cast<double>(s_.endpoint_backlog_warning.count());
             const bool w = e.paused || late;
             warn = warn || w;

@@ -129,13 +129,13 @@ void AuditLog::run() {
     const auto now = std::chrono::steady_clock::now();
     try {
       if (!batch.empty()) {
-        db.run([&](pqxx::connection& c) { store::record_audit(c, batch); });
+        db.run([&](store::Connection& c) { store::record_audit(c, batch); });
         stats_.recorded.fetch_add(batch.size());
         batch.clear();
       }
       if (stopping || now - last_seal >= settings_.seal_interval) {
         std::size_t n = 0;
-        while ((n = db.run([](pqxx::connection& c) { return store::seal_audit(c, 5000); })) > 0) {
+        while ((n = db.run([](store::Connection& c) { return store::seal_audit(c, 5000); })) > 0) {
           stats_.sealed.fetch_add(n);
           if (n < 5000) break;
         }
@@ -143,7 +143,7 @@ void AuditLog::run() {
       }
       if (!stopping && now - last_prune >= settings_.prune_interval) {
         const auto cutoff = rfc3339(now_utc() - settings_.retention);
-        if (const auto n = db.run([&](pqxx::connection& c) { return store::prune_audit(c, cutoff); }); n > 0) {
+        if (const auto n = db.run([&](store::Connection& c) { return store::prune_audit(c, cutoff); }); n > 0) {
           stats_.pruned.fetch_add(n);
           lg->info("audit retention removed {} record(s) received before {}", n, cutoff);
         }

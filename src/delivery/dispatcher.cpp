@@ -6,7 +6,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <cmath>
-#include <pqxx/connection>
 #include <random>
 
 #include "cjhub/intake/admission.hpp"
@@ -264,7 +263,7 @@ void Dispatcher::finish_at_shutdown(store::Session& db) {
     last.swap(completions_);
   }
   try {
-    const auto released = db.run([&](pqxx::connection& conn) {
+    const auto released = db.run([&](store::Connection& conn) {
       store::complete(conn, last, instance_id_, config_.delivery.pause_after_failures);
       return store::release_leases_of(conn, instance_id_);
     });
@@ -286,7 +285,7 @@ void Dispatcher::record_outcomes(store::Session& db, LoopState& st) {
   }
   if (batch.empty()) return;
   try {
-    const auto results = db.run([&](pqxx::connection& conn) {
+    const auto results = db.run([&](store::Connection& conn) {
       return store::complete(conn, batch, instance_id_, d.pause_after_failures);
     });
     for (const auto& res : results) {
@@ -324,11 +323,11 @@ void Dispatcher::record_outcomes(store::Session& db, LoopState& st) {
 void Dispatcher::refresh_endpoints_and_leases(store::Session& db, LoopState& st) {
   const auto now = std::chrono::steady_clock::now();
   if (now - st.endpoints_loaded > std::chrono::seconds(1)) {
-    st.endpoints = db.run([](pqxx::connection& conn) { return store::load_endpoints(conn); });
+    st.endpoints = db.run([](store::Connection& conn) { return store::load_endpoints(conn); });
     st.endpoints_loaded = now;
   }
   if (now - st.leases_checked > std::chrono::seconds(2)) {
-    if (const auto n = db.run([](pqxx::connection& conn) { return store::release_expired_leases(conn); }); n > 0) {
+    if (const auto n = db.run([](store::Connection& conn) { return store::release_expired_leases(conn); }); n > 0) {
       stats_.leases_released.fetch_add(n);
       log::get("delivery")->warn("released {} expired lease(s) (a hub stopped while sending)", n);
       st.notified = true;
@@ -368,7 +367,7 @@ void Dispatcher::claim_and_send(store::Session& db, LoopState& st) {
       }
     }
   }
-  auto claimed = db.run([&](pqxx::connection& conn) { return store::claim(conn, requests, instance_id_); });
+  auto claimed = db.run([&](store::Connection& conn) { return store::claim(conn, requests, instance_id_); });
   if (full_scan) st.last_full_scan = now;
   for (const auto& c : claimed) {
     auto& cur = claim_cursor_[c.endpoint_id];

@@ -4,7 +4,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <pqxx/connection>
 
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/log.hpp"
@@ -97,7 +96,7 @@ DirectoryRefresher::DirectoryRefresher(Directory& dir, std::string db_url,
 DirectoryRefresher::~DirectoryRefresher() { stop(std::chrono::steady_clock::now()); }
 
 namespace {
-std::shared_ptr<const Snapshot> load_snapshot(pqxx::connection& conn) {
+std::shared_ptr<const Snapshot> load_snapshot(store::Connection& conn) {
   std::vector<config::Agency> active, disabled;
   for (auto& rec : store::load_agencies(conn)) {
     (rec.active ? active : disabled).push_back(std::move(rec.agency));
@@ -130,7 +129,7 @@ void DirectoryRefresher::run() {
       db.get();
       if (db.take_notified() || refresh_requested_.exchange(false) || std::chrono::steady_clock::now() >= next) {
         const bool first = reloads_ == 0;
-        dir_.replace(db.run([](pqxx::connection& c) { return load_snapshot(c); }));
+        dir_.replace(db.run([](store::Connection& c) { return load_snapshot(c); }));
         ++reloads_;
         if (!first) lg->info("agency directory reloaded: {} agencies", dir_.current()->size());
         next = std::chrono::steady_clock::now() + interval_;

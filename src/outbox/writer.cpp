@@ -2,7 +2,6 @@
 
 #include "cjhub/common/metrics.hpp"
 
-#include <pqxx/pqxx>
 
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/database.hpp"
@@ -145,12 +144,9 @@ void GroupCommitWriter::commit_group(store::Session& db, std::vector<Item>& grou
   batch.reserve(group.size());
   for (const auto& item : group) batch.push_back(&item.msg);
   try {
-    const auto results = db.run([&](pqxx::connection& conn) {
-      pqxx::work tx(conn, "ingest_group");
-      auto r = store::ingest_group(tx, batch, settings_.erasure);
-      store::commit_durably(tx);  // its success becomes a 202
-      return r.results;
-    });
+    // Its commit's success becomes a 202 for each message of the group.
+    const auto results =
+        db.run([&](store::Connection& conn) { return store::store_group(conn, batch, settings_.erasure).results; });
     stats_.groups.fetch_add(1);
     metrics::registry().group_size.observe(static_cast<double>(group.size()));
     stats_.messages.fetch_add(group.size());

@@ -1,5 +1,8 @@
 #include "cjhub/store/agencies_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
@@ -139,7 +142,7 @@ std::optional<std::string> text_array(const std::vector<std::string>& v, bool nu
 }
 
 // Deactivates the agency's endpoints not named in `keep`; their unsent deliveries become dead.
-void retire_endpoints(pqxx::work& tx, const std::string& ori, const std::vector<std::string>& keep) {
+void retire_endpoints(Transaction& tx, const std::string& ori, const std::vector<std::string>& keep) {
   std::string ids = "{";
   for (const auto& r : tx.exec_params(sql::kDeactivateEndpoints, ori, *text_array(keep, false))) {
     ids += (ids.size() > 1 ? "," : "") + r[0].as<std::string>();
@@ -148,7 +151,7 @@ void retire_endpoints(pqxx::work& tx, const std::string& ori, const std::vector<
   if (ids != "{}") tx.exec_params0(sql::kRetireEndpointDeliveries, ids);
 }
 
-void apply_delivery(pqxx::work& tx, const config::Agency& a) {
+void apply_delivery(Transaction& tx, const config::Agency& a) {
   std::map<std::string, long long> endpoint_ids;
   std::vector<std::string> names;
   for (const auto& e : a.endpoints) {
@@ -185,16 +188,16 @@ bool same_identities(std::vector<config::CertIdentity> a, std::vector<config::Ce
 
 }  // namespace
 
-std::vector<AgencyRecord> load_agencies(pqxx::connection& conn) {
+std::vector<AgencyRecord> load_agencies(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     return read_all(tx);
   });
 }
 
-ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& file) {
+ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "apply_agencies");
+    Transaction tx(conn, "apply_agencies");
     tx.exec(sql::kAgenciesLock);
     std::map<std::string, AgencyRecord> current;
     for (auto& rec : read_all(tx)) current.emplace(rec.agency.ori, std::move(rec));

@@ -1,5 +1,8 @@
 #include "cjhub/store/audit_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include "cjhub/common/utf8.hpp"
 
 #include <pqxx/pqxx>
@@ -119,7 +122,7 @@ constexpr const char* kAuditDeleteBlocks = "DELETE FROM audit_blocks WHERE block
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
-void prepare_audit_statements(pqxx::connection& conn) {
+void prepare_audit_statements(Connection& conn) {
   conn.prepare(sql::kInsertAuditName, sql::kInsertAudit);
 }
 
@@ -156,7 +159,7 @@ std::string bytes_of_hex(const std::string& hex) {
 
 }  // namespace
 
-void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events) {
+void insert_audit(Transaction& tx, const std::vector<AuditEvent>& events) {
   if (events.empty()) return;
   std::vector<std::string> actor, action, outcome;
   std::vector<std::optional<std::string>> ori, object, source, detail;
@@ -177,10 +180,10 @@ void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events) {
                     values::opt_text_array(source), values::opt_text_array(detail));
 }
 
-void record_audit(pqxx::connection& conn, const std::vector<AuditEvent>& events) {
+void record_audit(Connection& conn, const std::vector<AuditEvent>& events) {
   if (events.empty()) return;
   translate_errors([&] {
-    pqxx::work tx(conn, "audit");
+    Transaction tx(conn, "audit");
     insert_audit(tx, events);
     tx.commit();
   });
@@ -265,9 +268,9 @@ std::vector<std::string> split(const std::string& s) {
 
 }  // namespace
 
-std::size_t seal_audit(pqxx::connection& conn, std::size_t max_rows) {
+std::size_t seal_audit(Connection& conn, std::size_t max_rows) {
   return translate_errors([&]() -> std::size_t {
-    pqxx::work tx(conn, "audit_seal");
+    Transaction tx(conn, "audit_seal");
     if (!tx.exec1(sql::kAuditSealLock)[0].as<bool>()) return 0;
     // Taken before anything else: transactions below it are over, whatever they wrote is visible.
     const auto horizon = tx.exec1(sql::kAuditHorizon)[0].as<std::string>();
@@ -432,7 +435,7 @@ void check_block(pqxx::read_transaction& tx, ChainWalk& w, const pqxx::row& b, l
 
 }  // namespace
 
-AuditVerification verify_audit(pqxx::connection& conn, std::chrono::seconds unsealed_grace) {
+AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     ChainWalk w;
@@ -472,7 +475,7 @@ AuditVerification verify_audit(pqxx::connection& conn, std::chrono::seconds unse
   });
 }
 
-void export_audit(pqxx::connection& conn, const std::optional<std::string>& since,
+void export_audit(Connection& conn, const std::optional<std::string>& since,
                   const std::optional<std::string>& until, const std::function<void(const AuditRow&)>& each) {
   translate_errors([&] {
     pqxx::read_transaction tx(conn);
@@ -501,9 +504,9 @@ void export_audit(pqxx::connection& conn, const std::optional<std::string>& sinc
   });
 }
 
-std::size_t prune_audit(pqxx::connection& conn, const std::string& cutoff) {
+std::size_t prune_audit(Connection& conn, const std::string& cutoff) {
   return translate_errors([&]() -> std::size_t {
-    pqxx::work tx(conn, "audit_prune");
+    Transaction tx(conn, "audit_prune");
     // Under the sealer's lock, so the chain does not move meanwhile.
     if (!tx.exec1(sql::kAuditSealLock)[0].as<bool>()) return 0;
     std::size_t removed = 0;

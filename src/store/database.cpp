@@ -1,5 +1,8 @@
 #include "cjhub/store/database.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <fmt/format.h>
 
 #include <pqxx/except>
@@ -22,12 +25,12 @@ constexpr const char* kNoTimeoutForCommit = "SET LOCAL statement_timeout = 0";
 }  // namespace
 }  // namespace sql
 
-void commit_durably(pqxx::work& tx) {
+void commit_durably(Transaction& tx) {
   tx.exec0(sql::kNoTimeoutForCommit);
   tx.commit();
 }
 
-std::unique_ptr<pqxx::connection> connect(const std::string& url,
+ConnectionPtr connect(const std::string& url,
                                           std::chrono::milliseconds connect_timeout,
                                           std::chrono::milliseconds statement_timeout) {
   const auto seconds = std::max<long long>(1, (connect_timeout.count() + 999) / 1000);
@@ -43,7 +46,7 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url,
     }
   }
   try {
-    auto conn = std::make_unique<pqxx::connection>(conninfo);
+    ConnectionPtr conn(new Connection(conninfo));
     if (statement_timeout.count() > 0) {
       conn->set_variable("statement_timeout", std::to_string(statement_timeout.count()));
     }
@@ -54,7 +57,11 @@ std::unique_ptr<pqxx::connection> connect(const std::string& url,
   }
 }
 
-void ping(pqxx::connection& conn) {
+void ConnectionDeleter::operator()(Connection* c) const noexcept { delete c; }
+
+bool is_open(const Connection& c) noexcept { return c.is_open(); }
+
+void ping(Connection& conn) {
   translate_errors([&] {
     pqxx::nontransaction tx(conn);
     tx.exec1(sql::kPing);

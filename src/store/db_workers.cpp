@@ -1,5 +1,8 @@
 #include "cjhub/store/db_workers.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include "cjhub/common/metrics.hpp"
 
 #include <boost/asio/post.hpp>
@@ -26,7 +29,7 @@ void DbWorkers::stop(std::chrono::steady_clock::time_point) {
   pool_.reset();
 }
 
-void DbWorkers::post(std::function<void(pqxx::connection&)> job,
+void DbWorkers::post(std::function<void(Connection&)> job,
                      std::function<void(std::exception_ptr)> on_error) {
   if (!pool_) {
     on_error(std::make_exception_ptr(DbUnavailable("database workers are not running")));

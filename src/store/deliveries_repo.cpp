@@ -1,5 +1,8 @@
 #include "cjhub/store/deliveries_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <algorithm>
 #include <map>
 #include <pqxx/pqxx>
@@ -125,7 +128,7 @@ constexpr const char* kDeliveriesOfMessage =
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
-void prepare_deliveries_statements(pqxx::connection& conn) {
+void prepare_deliveries_statements(Connection& conn) {
   conn.prepare(sql::kMarkDeliveredManyName, sql::kMarkDeliveredMany);
   conn.prepare(sql::kClaimName, sql::kClaim);
   conn.prepare(sql::kMarkRetryName, sql::kMarkRetry);
@@ -140,7 +143,7 @@ using values::opt_int;
 using values::text;
 using values::text_array;
 
-std::vector<EndpointRow> load_endpoints(pqxx::connection& conn) {
+std::vector<EndpointRow> load_endpoints(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<EndpointRow> out;
@@ -152,7 +155,7 @@ std::vector<EndpointRow> load_endpoints(pqxx::connection& conn) {
   });
 }
 
-std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimRequest>& requests,
+std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& requests,
                            const std::string& leased_by) {
   if (requests.empty()) return {};
   std::vector<long long> ids;
@@ -165,7 +168,7 @@ std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimReques
     after.push_back(r.due_after_us);
   }
   return translate_errors([&] {
-    pqxx::work tx(conn, "claim");
+    Transaction tx(conn, "claim");
     tx.exec0(sql::kClaimAsyncCommit);
     const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by,
                                     int_array(after));
@@ -199,7 +202,7 @@ namespace {
 // One batch of completions inside its transaction, step by step; each step leaves for the next
 // what it found.
 struct CompletionRound {
-  pqxx::work& tx;
+  Transaction& tx;
   const std::vector<Completion>& batch;
   const std::string& leased_by;
   std::vector<CompletionResult> out;
@@ -365,11 +368,11 @@ void record_endpoint_health(CompletionRound& r, unsigned pause_after_failures) {
 
 }  // namespace
 
-std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector<Completion>& batch,
+std::vector<CompletionResult> complete(Connection& conn, const std::vector<Completion>& batch,
                                        const std::string& leased_by, unsigned pause_after_failures) {
   if (batch.empty()) return {};
   return translate_errors([&] {
-    pqxx::work tx(conn, "complete");
+    Transaction tx(conn, "complete");
     // Case locks first, in order, like the writers: never a row lock held while waiting for one.
     std::vector<std::string> cases;
     for (const auto& c : batch) cases.push_back(c.case_key);
@@ -389,9 +392,9 @@ std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector
   });
 }
 
-std::size_t release_expired_leases(pqxx::connection& conn) {
+std::size_t release_expired_leases(Connection& conn) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "release_expired");
+    Transaction tx(conn, "release_expired");
     const auto n = tx.exec(sql::kReleaseExpiredLeases).size();
     if (n > 0) lanes::notify(tx);
     tx.commit();
@@ -399,9 +402,9 @@ std::size_t release_expired_leases(pqxx::connection& conn) {
   });
 }
 
-std::size_t release_leases_of(pqxx::connection& conn, const std::string& leased_by) {
+std::size_t release_leases_of(Connection& conn, const std::string& leased_by) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "release_mine");
+    Transaction tx(conn, "release_mine");
     const auto n = tx.exec_params(sql::kReleaseLeasesOf, leased_by).size();
     if (n > 0) lanes::notify(tx);
     tx.commit();
@@ -409,7 +412,7 @@ std::size_t release_leases_of(pqxx::connection& conn, const std::string& leased_
   });
 }
 
-std::vector<DeliveryStatus> deliveries_of(pqxx::connection& conn, const Uuid& message_id) {
+std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_id) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<DeliveryStatus> out;

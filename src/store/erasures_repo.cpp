@@ -1,5 +1,9 @@
 #include "cjhub/store/erasures_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+#include "store/lanes.hpp"
+
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
@@ -42,14 +46,6 @@ constexpr const char* kEraseCase =
     "  ON CONFLICT (case_key) DO NOTHING RETURNING 1) "
     "SELECT (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed), "
     "(SELECT count(*) FROM recorded), (SELECT count(*) FROM superseded), (SELECT count(*) FROM marked)";
-// After suppression, every lane of the case whose head is gone lets its next delivery go.
-constexpr const char* kPromoteCaseLanesName = "promote_case_lanes";
-constexpr const char* kPromoteCaseLanes =
-    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
-    "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
-    "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
-    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
-    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))";
 // A charge-level erasure is recorded (no payload is removed: the case stays open).
 constexpr const char* kInsertErasureName = "insert_erasure";
 constexpr const char* kInsertErasure =
@@ -123,9 +119,8 @@ constexpr const char* kErasureRecipients =
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
-void prepare_erasures_statements(pqxx::connection& conn) {
+void prepare_erasures_statements(Connection& conn) {
   conn.prepare(sql::kEraseCaseName, sql::kEraseCase);
-  conn.prepare(sql::kPromoteCaseLanesName, sql::kPromoteCaseLanes);
   conn.prepare(sql::kInsertErasureName, sql::kInsertErasure);
   conn.prepare(sql::kRouteErasureName, sql::kRouteErasure);
 }
@@ -133,7 +128,7 @@ void prepare_erasures_statements(pqxx::connection& conn) {
 using values::opt;
 using values::text;
 
-std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys) {
+std::set<std::string> erased_among(Transaction& tx, const std::vector<std::string>& case_keys) {
   std::set<std::string> out;
   if (case_keys.empty()) return out;
   for (const auto& r : tx.exec_params(sql::kErasedAmong, values::text_array(case_keys))) {
@@ -142,7 +137,7 @@ std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string
   return out;
 }
 
-ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy) {
+ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
   if (in.whole_case) {
     const auto row = tx.exec_prepared1(sql::kEraseCaseName, in.case_key, in.message_id, in.sender_ori,
@@ -157,11 +152,11 @@ ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const Erasu
                                   opt(in.origin_ori), in.case_key, opt(in.jurisdiction), in.message_id,
                                   policy.deadline_seconds)
                      .affected_rows();
-  if (r.suppressed > 0) tx.exec_prepared0(sql::kPromoteCaseLanesName, in.case_key);
+  if (r.suppressed > 0) lanes::promote_case(tx, in.case_key);  // heads suppressed: the next may go
   return r;
 }
 
-std::vector<ErasureSummary> list_erasures(pqxx::connection& conn, const ErasureFilter& f) {
+std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter& f) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<ErasureSummary> out;
@@ -190,7 +185,7 @@ std::vector<ErasureSummary> list_erasures(pqxx::connection& conn, const ErasureF
   });
 }
 
-std::vector<ErasureRecipient> erasure_recipients(pqxx::connection& conn, const std::vector<std::string>& ids) {
+std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids) {
   if (ids.empty()) return {};
   std::string arr = "{";
   for (std::size_t i = 0; i < ids.size(); ++i) arr += (i ? "," : "") + ids[i];

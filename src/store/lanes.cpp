@@ -1,13 +1,15 @@
 #include "store/lanes.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <algorithm>
 #include <pqxx/pqxx>
 
 #include "store/values.hpp"
 
-namespace cjhub::store::lanes {
-
-namespace sql {
+namespace cjhub::store {
+namespace lanes::sql {
 namespace {
 
 // Deliveries of one case to one endpoint leave in store order: writers and completions that touch
@@ -34,12 +36,28 @@ constexpr const char* kPromoteLane =
     "            ORDER BY seq LIMIT 1) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 "
     "                AND state IN ('pending', 'in_flight'))";
+// Every lane of one case at once: after an erasure suppressed their heads, each lets its next
+// delivery go.
+constexpr const char* kPromoteCaseLanesName = "promote_case_lanes";
+constexpr const char* kPromoteCaseLanes =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
+    "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
+    "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
+    "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
+    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))";
 
 }  // namespace
-}  // namespace sql
+}  // namespace lanes::sql
+
+// This stage's prepared statements, declared on every new connection (see database.cpp).
+void prepare_lanes_statements(Connection& conn) {
+  conn.prepare(lanes::sql::kPromoteCaseLanesName, lanes::sql::kPromoteCaseLanes);
+}
+
+namespace lanes {
 
 
-void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
+void lock_cases(Transaction& tx, std::vector<std::string> case_keys) {
   case_keys.erase(std::remove(case_keys.begin(), case_keys.end(), std::string()), case_keys.end());
   std::sort(case_keys.begin(), case_keys.end());
   case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
@@ -51,12 +69,17 @@ void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys) {
   tx.exec_params(sql::kLockCases, values::text_array(case_keys));
 }
 
-void promote(pqxx::work& tx, long long endpoint_id, const std::string& case_key) {
+void promote(Transaction& tx, long long endpoint_id, const std::string& case_key) {
   if (case_key.empty()) return;
   tx.exec_params0(sql::kPromoteLane, endpoint_id, case_key);
 }
 
-void promote_all(pqxx::work& tx, const std::set<Lane>& lanes) {
+void promote_case(Transaction& tx, const std::string& case_key) {
+  if (case_key.empty()) return;
+  tx.exec_prepared0(sql::kPromoteCaseLanesName, case_key);
+}
+
+void promote_all(Transaction& tx, const std::set<Lane>& lanes) {
   if (lanes.empty()) return;
   std::vector<long long> endpoints;
   std::vector<std::string> cases;
@@ -67,13 +90,14 @@ void promote_all(pqxx::work& tx, const std::set<Lane>& lanes) {
   tx.exec_params0(sql::kPromoteLanes, values::int_array(endpoints), values::text_array(cases));
 }
 
-void lock_and_promote(pqxx::work& tx, const std::set<Lane>& lanes) {
+void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes) {
   std::vector<std::string> cases;
   for (const auto& l : lanes) cases.push_back(l.second);
   lock_cases(tx, cases);
   for (const auto& [endpoint, case_key] : lanes) promote(tx, endpoint, case_key);
 }
 
-void notify(pqxx::work& tx) { tx.exec0(sql::kNotifyDeliveries); }
+void notify(Transaction& tx) { tx.exec0(sql::kNotifyDeliveries); }
 
-}  // namespace cjhub::store::lanes
+}  // namespace lanes
+}  // namespace cjhub::store

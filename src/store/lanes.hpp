@@ -4,7 +4,8 @@
 // can never wait on each other.
 #pragma once
 
-#include <pqxx/transaction>
+#include "store/connection_impl.hpp"
+
 #include <set>
 #include <string>
 #include <utility>
@@ -15,15 +16,17 @@ namespace cjhub::store::lanes {
 using Lane = std::pair<long long, std::string>;  // endpoint id, case key
 
 // Takes the case locks (sorted, empty keys dropped), held until the transaction ends.
-void lock_cases(pqxx::work& tx, std::vector<std::string> case_keys);
+void lock_cases(Transaction& tx, std::vector<std::string> case_keys);
 // The next queued delivery of the lane becomes pending once nothing earlier is pending or in
 // flight. The caller holds the case's lock.
-void promote(pqxx::work& tx, long long endpoint_id, const std::string& case_key);
+void promote(Transaction& tx, long long endpoint_id, const std::string& case_key);
+// Every lane of one case (after an erasure suppressed their heads). The caller holds its lock.
+void promote_case(Transaction& tx, const std::string& case_key);
 // The same for many lanes in one statement. The caller holds the cases' locks.
-void promote_all(pqxx::work& tx, const std::set<Lane>& lanes);
+void promote_all(Transaction& tx, const std::set<Lane>& lanes);
 // Locks the lanes' cases, then promotes them.
-void lock_and_promote(pqxx::work& tx, const std::set<Lane>& lanes);
+void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes);
 // Wakes the dispatchers of every hub (delivered at commit).
-void notify(pqxx::work& tx);
+void notify(Transaction& tx);
 
 }  // namespace cjhub::store::lanes

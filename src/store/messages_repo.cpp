@@ -1,5 +1,8 @@
 #include "cjhub/store/messages_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
 #include <set>
@@ -52,7 +55,7 @@ constexpr const char* kRedactOnArrival =
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
-void prepare_messages_statements(pqxx::connection& conn) {
+void prepare_messages_statements(Connection& conn) {
   conn.prepare(sql::kInsertMessagesName, sql::kInsertMessages);
   conn.prepare(sql::kFindByIdempotencyName, sql::kFindByIdempotency);
   conn.prepare(sql::kSelectMessageName, sql::kSelectMessage);
@@ -61,7 +64,7 @@ void prepare_messages_statements(pqxx::connection& conn) {
 using values::opt;
 
 // The earlier message with the same sender and idempotency key, if any (duplicate or conflict).
-std::optional<InsertResult> find_by_idempotency(pqxx::work& tx, const NewMessage& m) {
+std::optional<InsertResult> find_by_idempotency(Transaction& tx, const NewMessage& m) {
   const auto r = tx.exec_prepared(sql::kFindByIdempotencyName, m.sender_ori, m.idempotency_key);
   if (r.empty()) return std::nullopt;
   const pqxx::binarystring stored_hash(r[0][2]);
@@ -72,7 +75,7 @@ std::optional<InsertResult> find_by_idempotency(pqxx::work& tx, const NewMessage
                       r[0][1].as<std::string>(), r[0][3].as<std::string>()};
 }
 
-std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch) {
+std::vector<InsertResult> insert_messages(Transaction& tx, const std::vector<const NewMessage*>& batch) {
   if (batch.empty()) return {};
   std::vector<std::string> ids, types, senders, keys, received;
   std::vector<std::string_view> bodies, hashes;
@@ -117,7 +120,17 @@ std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<cons
   return out;
 }
 
-GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch,
+GroupResult store_group(Connection& conn, const std::vector<const NewMessage*>& batch,
+                        const ErasurePolicy& erasure) {
+  return translate_errors([&] {
+    Transaction tx(conn, "ingest_group");
+    auto r = ingest_group(tx, batch, erasure);
+    commit_durably(tx);
+    return r;
+  });
+}
+
+GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& batch,
                          const ErasurePolicy& erasure) {
   // Every case lock the group needs, taken first and in order: the messages' own cases and the
   // cases of the deliveries their acknowledgements settle.
@@ -249,7 +262,7 @@ GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& b
   return g;
 }
 
-std::optional<MessageRecord> find_message(pqxx::connection& conn, const Uuid& id) {
+std::optional<MessageRecord> find_message(Connection& conn, const Uuid& id) {
   return translate_errors([&]() -> std::optional<MessageRecord> {
     pqxx::read_transaction tx(conn);
     const auto r = tx.exec_prepared(sql::kSelectMessageName, id.str());

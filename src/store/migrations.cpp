@@ -1,5 +1,8 @@
 #include "cjhub/store/migrations.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <pqxx/pqxx>
 #include <set>
 
@@ -41,11 +44,11 @@ std::set<std::string> applied(pqxx::transaction_base& tx) {
 }
 }  // namespace
 
-std::vector<std::string> migrate(pqxx::connection& conn) {
+std::vector<std::string> migrate(Connection& conn) {
   // Up to date: touch nothing, so a hub whose role may not create tables still starts.
   if (pending_migrations(conn).empty()) return std::vector<std::string>{};
   return translate_errors([&] {
-    pqxx::work tx(conn, "migrate");
+    Transaction tx(conn, "migrate");
     tx.exec(sql::kMigrationLock);
     tx.exec0(sql::kMigrationsTable);
     const auto done = applied(tx);
@@ -62,7 +65,7 @@ std::vector<std::string> migrate(pqxx::connection& conn) {
   });
 }
 
-std::vector<std::string> pending_migrations(pqxx::connection& conn) {
+std::vector<std::string> pending_migrations(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::set<std::string> done;
@@ -75,7 +78,7 @@ std::vector<std::string> pending_migrations(pqxx::connection& conn) {
   });
 }
 
-std::vector<std::string> analyze_unanalyzed(pqxx::connection& conn) {
+std::vector<std::string> analyze_unanalyzed(Connection& conn) {
   return translate_errors([&] {
     pqxx::nontransaction tx(conn, "analyze");
     std::vector<std::string> tables;

@@ -1,5 +1,8 @@
 #include "cjhub/store/operations_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <pqxx/pqxx>
 #include <set>
 
@@ -71,7 +74,7 @@ constexpr const char* kEndpointBacklogs =
 using values::opt_int;
 using values::text;
 
-std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
+std::vector<DeadLetter> list_dead(Connection& conn, const DeadLetterFilter& f) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<DeadLetter> out;
@@ -85,9 +88,9 @@ std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter
   });
 }
 
-std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f) {
+std::vector<std::string> replay_dead(Connection& conn, const DeadLetterFilter& f) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "replay");
+    Transaction tx(conn, "replay");
     const std::string q = std::string(sql::kReplayPrefix) + sql::kDeadFilter + sql::kReplaySuffix;
     const auto r = tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until);
     std::vector<std::string> ids;
@@ -103,10 +106,10 @@ std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFil
   });
 }
 
-bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
+bool set_endpoint_paused(Connection& conn, const std::string& ori, const std::string& name,
                          bool paused, const std::string& reason) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "pause");
+    Transaction tx(conn, "pause");
     const auto r = tx.exec_params(sql::kSetEndpointPaused, ori, name, paused, reason);
     if (!paused && !r.empty()) lanes::notify(tx);
     tx.commit();
@@ -114,7 +117,7 @@ bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const s
   });
 }
 
-std::string database_gauges(pqxx::connection& conn) {
+std::string database_gauges(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::string out;
@@ -148,7 +151,7 @@ std::string database_gauges(pqxx::connection& conn) {
   });
 }
 
-std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn) {
+std::vector<EndpointBacklog> endpoint_backlogs(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<EndpointBacklog> out;
@@ -160,7 +163,7 @@ std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn) {
   });
 }
 
-std::vector<EndpointState> endpoint_states(pqxx::connection& conn) {
+std::vector<EndpointState> endpoint_states(Connection& conn) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<EndpointState> out;

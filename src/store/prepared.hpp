@@ -2,22 +2,25 @@
 // keeps its statements beside the code that runs them and lists its prepared ones here.
 #pragma once
 
-#include <pqxx/connection>
+#include "store/connection_impl.hpp"
+
 
 namespace cjhub::store {
 
-void prepare_messages_statements(pqxx::connection& conn);    // messages_repo.cpp: ingest
-void prepare_routing_statements(pqxx::connection& conn);     // routing_repo.cpp: routing and acknowledgements
-void prepare_erasures_statements(pqxx::connection& conn);    // erasures_repo.cpp: erasure in the ingest transaction
-void prepare_deliveries_statements(pqxx::connection& conn);  // deliveries_repo.cpp: claims and completions
-void prepare_audit_statements(pqxx::connection& conn);       // audit_repo.cpp: records written with each change
+void prepare_messages_statements(Connection& conn);    // messages_repo.cpp: ingest
+void prepare_routing_statements(Connection& conn);     // routing_repo.cpp: routing and acknowledgements
+void prepare_erasures_statements(Connection& conn);    // erasures_repo.cpp: erasure in the ingest transaction
+void prepare_deliveries_statements(Connection& conn);  // deliveries_repo.cpp: claims and completions
+void prepare_audit_statements(Connection& conn);       // audit_repo.cpp: records written with each change
+void prepare_lanes_statements(Connection& conn);       // lanes.cpp: every lane of an erased case
 
-inline void prepare_statements(pqxx::connection& conn) {
+inline void prepare_statements(Connection& conn) {
   prepare_messages_statements(conn);
   prepare_routing_statements(conn);
   prepare_erasures_statements(conn);
   prepare_deliveries_statements(conn);
   prepare_audit_statements(conn);
+  prepare_lanes_statements(conn);
 }
 
 }  // namespace cjhub::store

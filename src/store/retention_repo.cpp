@@ -1,5 +1,8 @@
 #include "cjhub/store/retention_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <pqxx/pqxx>
 
 #include "cjhub/store/database.hpp"
@@ -44,18 +47,18 @@ constexpr const char* kDeliveriesCursor = "deliveries";
 constexpr const char* kStart = "00000000-0000-0000-0000-000000000000";
 }  // namespace
 
-std::size_t purge_payloads(pqxx::connection& conn, const std::string& cutoff, long long batch) {
+std::size_t purge_payloads(Connection& conn, const std::string& cutoff, long long batch) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "retention_payloads");
+    Transaction tx(conn, "retention_payloads");
     const auto n = tx.exec_params(sql::kPurgePayloads, cutoff, batch).size();
     tx.commit();
     return n;
   });
 }
 
-PruneResult prune_deliveries(pqxx::connection& conn, const std::string& cutoff, long long batch) {
+PruneResult prune_deliveries(Connection& conn, const std::string& cutoff, long long batch) {
   return translate_errors([&] {
-    pqxx::work tx(conn, "retention_deliveries");
+    Transaction tx(conn, "retention_deliveries");
     const auto cur = tx.exec_params(sql::kRetentionCursor, kDeliveriesCursor);
     const std::string from = cur.empty() ? kStart : cur[0][0].as<std::string>();
     const auto r = tx.exec_params1(sql::kPruneDeliveries, from, cutoff, batch);
@@ -68,14 +71,14 @@ PruneResult prune_deliveries(pqxx::connection& conn, const std::string& cutoff, 
   });
 }
 
-bool try_retention_lock(pqxx::connection& conn) {
+bool try_retention_lock(Connection& conn) {
   return translate_errors([&] {
     pqxx::nontransaction tx(conn);
     return tx.exec1(sql::kRetentionLock)[0].as<bool>();
   });
 }
 
-void retention_unlock(pqxx::connection& conn) {
+void retention_unlock(Connection& conn) {
   translate_errors([&] {
     pqxx::nontransaction tx(conn);
     tx.exec(sql::kRetentionUnlock);

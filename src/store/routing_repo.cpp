@@ -1,5 +1,8 @@
 #include "store/routing_repo.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <optional>
 #include <pqxx/pqxx>
 
@@ -86,7 +89,7 @@ constexpr const char* kApplyAck =
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
-void prepare_routing_statements(pqxx::connection& conn) {
+void prepare_routing_statements(Connection& conn) {
   conn.prepare(sql::kRouteMessagesName, sql::kRouteMessages);
   conn.prepare(sql::kRouteReceiptsName, sql::kRouteReceipts);
 }
@@ -96,7 +99,7 @@ using values::opt;
 using values::text;
 using values::text_array;
 
-std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
+std::size_t route_messages(Transaction& tx, const std::vector<RouteInput>& in) {
   if (in.empty()) return 0;
   std::vector<std::string> ids, types, senders;
   std::vector<std::optional<std::string>> origins, cases, jurisdictions;
@@ -116,14 +119,14 @@ std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in) {
   return r.affected_rows();
 }
 
-std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+std::string ack_target_case(Transaction& tx, const std::string& acker, const std::string& reference) {
   const bool by_id = Uuid::parse(reference).has_value();
   const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)
                        : tx.exec_params(sql::kAckTargetCaseByDocument, reference, acker);
   return r.empty() ? std::string() : text(r[0][0]);
 }
 
-AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference) {
+AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::string& reference) {
   AckTarget t;
   const bool by_id = Uuid::parse(reference).has_value();
   const auto r = by_id ? tx.exec_params(sql::kAckTargetById, reference, acker)
@@ -142,13 +145,13 @@ AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::s
   return t;
 }
 
-void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
+void apply_ack(Transaction& tx, const AckTarget& target, const std::string& status,
                const std::string& reason, const std::string& ack_message_id) {
   tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
   lanes::promote(tx, target.endpoint_id, target.case_key);
 }
 
-std::size_t route_receipts(pqxx::work& tx, const std::vector<std::string>& ack_message_ids,
+std::size_t route_receipts(Transaction& tx, const std::vector<std::string>& ack_message_ids,
                            const std::vector<std::string>& original_senders,
                            const std::vector<std::string>& ack_types) {
   if (ack_message_ids.empty()) return 0;

@@ -3,6 +3,8 @@
 // Internal to the store: ingest_group() and complete() are the callers.
 #pragma once
 
+#include "store/connection_impl.hpp"
+
 #include <pqxx/transaction>
 #include <string>
 #include <vector>
@@ -20,7 +22,7 @@ struct RouteInput {
 };
 // Creates one delivery per matching endpoint of each message, with one statement for one message
 // or many, lanes kept in the order given; returns how many.
-std::size_t route_messages(pqxx::work& tx, const std::vector<RouteInput>& in);
+std::size_t route_messages(Transaction& tx, const std::vector<RouteInput>& in);
 
 enum class AckTargetStatus { found, unknown_reference, not_addressed };
 struct AckTarget {
@@ -32,16 +34,16 @@ struct AckTarget {
 };
 // The case of the delivery an acknowledgement refers to (no lock), so the writer can take every
 // case lock of its group up front and in order.
-std::string ack_target_case(pqxx::work& tx, const std::string& acker, const std::string& reference);
+std::string ack_target_case(Transaction& tx, const std::string& acker, const std::string& reference);
 // The delivery of `reference` (a hub message id or the document's message id) addressed to
 // `acker`, locked for update.
-AckTarget find_ack_target(pqxx::work& tx, const std::string& acker, const std::string& reference);
+AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::string& reference);
 // Records the acknowledgement on the delivery and lets its lane move on (the case lock is held).
-void apply_ack(pqxx::work& tx, const AckTarget& target, const std::string& status,
+void apply_ack(Transaction& tx, const AckTarget& target, const std::string& status,
                const std::string& reason, const std::string& ack_message_id);
 // Acknowledgements' receipts to their original senders' subscribed endpoints (parallel vectors:
 // the acknowledgements' message ids, the original senders, the acknowledgements' types).
-std::size_t route_receipts(pqxx::work& tx, const std::vector<std::string>& ack_message_ids,
+std::size_t route_receipts(Transaction& tx, const std::vector<std::string>& ack_message_ids,
                            const std::vector<std::string>& original_senders,
                            const std::vector<std::string>& ack_types);
 

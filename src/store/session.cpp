@@ -1,5 +1,8 @@
 #include "cjhub/store/session.hpp"
 
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
+
 #include <poll.h>
 
 #include <algorithm>
@@ -27,7 +30,7 @@ Session::Session(std::string url, std::chrono::milliseconds connect_timeout,
 
 Session::~Session() { reset(); }
 
-pqxx::connection& Session::get() {
+Connection& Session::get() {
   if (conn_ && conn_->is_open()) return *conn_;
   reset();
   auto conn = connect(url_, connect_timeout_, statement_timeout_);
@@ -55,6 +58,17 @@ void Session::reset() {
 }
 
 bool Session::take_notified() { return std::exchange(notified_, false); }
+
+void Session::run_step(const std::function<void(Connection&)>& step) {
+  try {
+    auto& c = get();
+    translate_errors([&] { step(c); });
+    backoff_ = std::chrono::milliseconds(0);
+  } catch (const std::exception& e) {
+    drop_if_gone(e);
+    throw;
+  }
+}
 
 void Session::drop_if_gone(const std::exception& e) noexcept {
   const bool gone = dynamic_cast<const DbOutcomeUnknown*>(&e) != nullptr || is_connection_failure(e) ||

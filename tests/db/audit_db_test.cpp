@@ -9,6 +9,7 @@
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
 
@@ -48,12 +49,12 @@ class AuditDb : public ::testing::Test {
                       "(SELECT 1 FROM audit_blocks b WHERE a.id = ANY (b.ids))");
   }
   void sql(const std::string& q) {
-    pqxx::work tx(*conn_);
+    store::Transaction tx(*conn_);
     tx.exec0(q);
     tx.commit();
   }
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  store::ConnectionPtr conn_;
 };
 
 TEST_F(AuditDb, SealedRecordsVerify) {
@@ -93,7 +94,7 @@ TEST_F(AuditDb, ABlockHoldsWholeTransactionsAndWaitsForTheOnesStillRunning) {
   EXPECT_EQ(store::seal_audit(*conn_, 5), 3u) << "the three single ones; the next transaction does not fit";
   EXPECT_EQ(store::seal_audit(*conn_, 5), 12u) << "a transaction larger than a block, whole";
   auto other = store::connect(db_->url(), std::chrono::milliseconds(3000));
-  pqxx::work open(*other);
+  store::Transaction open(*other);
   store::insert_audit(open, {{"hub", "", "delivery", "delivered", "d1", "", ""}});
   record(2, "submission", true);  // committed after the open transaction began
   EXPECT_EQ(store::seal_audit(*conn_, 100), 0u) << "nothing after a transaction still running is sealed";
@@ -204,7 +205,7 @@ TEST_F(AuditDb, ATrailSealedBeforeBlocksKeepsVerifyingAndTheFirstBlockLinksToIt)
   for (int pos = 1; pos <= 3; ++pos) {
     store::AuditRecord r;
     {
-      pqxx::work tx(*conn_);
+      store::Transaction tx(*conn_);
       const auto row = tx.exec1("SELECT id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, "
                                 "object, source, detail FROM audit_log ORDER BY id OFFSET " + std::to_string(pos - 1) +
                                 " LIMIT 1");

@@ -8,6 +8,7 @@
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
@@ -68,7 +69,7 @@ class ErasureDb : public ::testing::Test {
     return m;
   }
   store::GroupResult ingest(const std::vector<const store::NewMessage*>& batch, store::ErasurePolicy policy = {}) {
-    pqxx::work tx(*conn_);
+    store::Transaction tx(*conn_);
     auto g = store::ingest_group(tx, batch, policy);
     tx.commit();
     return g;
@@ -103,7 +104,7 @@ class ErasureDb : public ::testing::Test {
     return out;
   }
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  store::ConnectionPtr conn_;
 };
 
 TEST_F(ErasureDb, EveryHolderIsToldAfterRetentionRemovedTheDeliveriesThatMadeItOne) {

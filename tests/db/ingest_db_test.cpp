@@ -14,7 +14,8 @@
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
-#include "cjhub/store/database_impl.hpp"
+#include "store/connection_impl.hpp"
+#include "store/translate.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
@@ -97,17 +98,17 @@ TEST_F(DbTest, MigrationsAreAppliedOnceAndRecorded) {
 TEST_F(DbTest, ADeadlockIsRetryableAndOtherErrorsAreNot) {
   {
     auto c = db_->connect();
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     tx.exec0("CREATE TABLE dl (id int PRIMARY KEY); INSERT INTO dl VALUES (1), (2)");
     tx.commit();
   }
   auto a = db_->connect();
   auto b = db_->connect();
-  pqxx::work ta(*a);
-  pqxx::work tb(*b);
+  store::Transaction ta(*a);
+  store::Transaction tb(*b);
   ta.exec0("UPDATE dl SET id = id WHERE id = 1");
   tb.exec0("UPDATE dl SET id = id WHERE id = 2");
-  const auto cross = [](pqxx::work& tx, int row) -> std::string {
+  const auto cross = [](store::Transaction& tx, int row) -> std::string {
     try {
       store::translate_errors([&] { tx.exec0("UPDATE dl SET id = id WHERE id = " + std::to_string(row)); });
       return "ok";
@@ -127,7 +128,7 @@ TEST_F(DbTest, ADeadlockIsRetryableAndOtherErrorsAreNot) {
   EXPECT_EQ((first_result == "ok") + (second == "ok"), 1) << first_result << " / " << second;
   EXPECT_TRUE(first_result == "retryable 40P01" || second == "retryable 40P01") << first_result << " / " << second;
   auto c = db_->connect();
-  pqxx::work tx(*c);
+  store::Transaction tx(*c);
   try {
     store::translate_errors([&] { tx.exec0("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"); });
     ADD_FAILURE() << "no exception";
@@ -135,7 +136,7 @@ TEST_F(DbTest, ADeadlockIsRetryableAndOtherErrorsAreNot) {
     EXPECT_EQ(e.state, "40001");
   }
   auto c2 = db_->connect();
-  pqxx::work tx2(*c2);
+  store::Transaction tx2(*c2);
   EXPECT_THROW(store::translate_errors([&] { tx2.exec0("INSERT INTO dl VALUES (1)"); }), pqxx::unique_violation);
 }
 
@@ -176,7 +177,7 @@ TEST_F(DbTest, RemovingAnEndpointMakesItsUnsentDeliveriesDeadLetters) {
   auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
   store::apply_agencies(*c, file);
   {
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     const auto m = message("R1", "<r/>");
     store::ingest_group(tx, {&m});
     tx.commit();
@@ -200,11 +201,11 @@ TEST_F(DbTest, AnErasureRefusesLaterMessagesOfItsCaseEvenInTheSameGroup) {
   later.case_key = before.case_key;
   const auto retry = message("E0", "<before/>");  // the same message as `before`, sent again
   {
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     store::ingest_group(tx, {&before});
     tx.commit();
   }
-  pqxx::work tx(*c);
+  store::Transaction tx(*c);
   const auto g = store::ingest_group(tx, {&erasure, &later, &retry});
   tx.commit();
   ASSERT_EQ(g.results.size(), 3u);
@@ -235,13 +236,13 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
   store::apply_agencies(*c, file);
   const auto a = message("A", "<a>Name A</a>"), b = message("B", "<b>Name B</b>"), u = message("C", "<c>Name C</c>");
   {
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     EXPECT_EQ(store::ingest_group(tx, {&a, &b, &u}).deliveries, 6u);
     tx.commit();
   }
   // A's and B's arrests reached both agencies; C's were never sent.
   {
-    pqxx::work w(*c);
+    store::Transaction w(*c);
     w.exec0("UPDATE deliveries SET state = 'delivered', attempts = 1, delivered_at = now() "
             "WHERE case_key IN ('OTN-A', 'OTN-B')");
     // As the dispatcher's claim does when it first sends an agency a message of a case.
@@ -257,7 +258,7 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
     e.erasure = true;
     notices.push_back(std::move(e));
   }
-  pqxx::work tx(*c);
+  store::Transaction tx(*c);
   const auto g = store::ingest_group(tx, {&notices[0], &notices[1], &notices[2], &notices[3]});
   tx.commit();
   ASSERT_EQ(g.results.size(), 4u);
@@ -288,7 +289,7 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
   // A later arrest about any of them is refused.
   auto late2 = message("L2", "<l/>");
   late2.case_key = "OTN-D";
-  pqxx::work tx2(*c);
+  store::Transaction tx2(*c);
   const auto g2 = store::ingest_group(tx2, {&late2});
   tx2.commit();
   EXPECT_EQ(g2.results[0].status, store::InsertStatus::case_erased);
@@ -314,7 +315,7 @@ TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
   auto b0 = message("B0", "<b0/>");
   b0.case_key = "OTN-B";
   {
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     EXPECT_EQ(store::ingest_group(tx, {&b0}).deliveries, 1u);
     tx.commit();
   }
@@ -324,7 +325,7 @@ TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
   b1.case_key = "OTN-B";
   n1.case_key = "OTN-A";  // New Haven's own message about case A: from here on A is one of its cases
   const auto dup = message("A1", "<a1/>");  // a retry of a1 inside the same group
-  pqxx::work tx(*c);
+  store::Transaction tx(*c);
   const auto g = store::ingest_group(tx, {&a1, &a2, &b1, &a3, &dup, &n1, &a4});
   tx.commit();
   ASSERT_EQ(g.results.size(), 7u);
@@ -333,7 +334,7 @@ TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
   // DESPP: a1..a4, b1 and n1; New Haven: a4 only (a1..a3 came before it had a message of case A).
   EXPECT_EQ(g.deliveries, 7u);
   const auto lane = [&](const std::string& ori, const std::string& case_key) {
-    pqxx::work r(*c);
+    store::Transaction r(*c);
     std::vector<std::string> out;
     for (const auto& row : r.exec("SELECT m.document_id || ':' || d.state FROM deliveries d JOIN messages m ON "
                                   "m.id = d.message_id WHERE d.recipient_ori = " + r.quote(ori) +
@@ -354,7 +355,7 @@ TEST_F(DbTest, TablesWithDataButNoStatisticsAreAnalyzed) {
   auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
   const auto a = message("S1", "<s1/>"), b = message("S2", "<s2/>");
   {
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     store::ingest_group(tx, {&a, &b});
     tx.commit();
   }
@@ -399,7 +400,7 @@ TEST_F(DbTest, InsertDetectsDuplicatesAndConflictsEvenInOneTransaction) {
   const auto a_again = message("K1", "<a/>");
   const auto a_changed = message("K1", "<b/>");
   const auto other_sender = message("K1", "<a/>", "CTJUD0000");
-  pqxx::work tx(*c);
+  store::Transaction tx(*c);
   const auto r = store::insert_messages(tx, {&a, &a_again, &a_changed, &other_sender});
   tx.commit();
   ASSERT_EQ(r.size(), 4u);
@@ -479,7 +480,7 @@ TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
   outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 1, 10));
   writer.start();
   auto blocker = db_->connect();
-  pqxx::work hold(*blocker);
+  store::Transaction hold(*blocker);
   hold.exec0("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
   std::mutex m;
   std::map<std::string, outbox::Outcome> outcomes;
@@ -514,7 +515,7 @@ TEST_F(DbTest, AnAgencyMayHoldOnlyItsShareOfTheQueue) {
   outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 1, 10));
   writer.start();
   auto blocker = db_->connect();
-  pqxx::work hold(*blocker);
+  store::Transaction hold(*blocker);
   hold.exec0("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
   std::mutex m;
   std::map<std::string, outbox::Outcome> outcomes;
@@ -550,7 +551,7 @@ TEST_F(DbTest, AnAgencyMayHoldOnlyItsShareOfTheQueue) {
 TEST_F(DbTest, TheWritersCommitIsNotCutShortByTheStatementTimeout) {
   {
     auto c = db_->connect();
-    pqxx::work tx(*c);
+    store::Transaction tx(*c);
     tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
              "$$ BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END $$");
     tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "

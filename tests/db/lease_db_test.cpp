@@ -12,6 +12,7 @@
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
@@ -47,7 +48,7 @@ class LeaseDb : public ::testing::Test {
     m.body = "<ArrestPacket/>";
     m.body_sha256 = sha256(m.body);
     m.received_at = now_utc();
-    pqxx::work tx(*conn_);
+    store::Transaction tx(*conn_);
     store::ingest_group(tx, {&m}, {});
     tx.commit();
   }
@@ -87,7 +88,7 @@ class LeaseDb : public ::testing::Test {
   }
 
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  store::ConnectionPtr conn_;
 };
 
 TEST_F(LeaseDb, AStaleHubCannotDeadLetterADeliveryAnotherHubHolds) {

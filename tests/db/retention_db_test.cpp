@@ -7,6 +7,7 @@
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/retention_repo.hpp"
 #include "support/test_db.hpp"
@@ -48,13 +49,13 @@ class RetentionDb : public ::testing::Test {
     m.body = "<arrest>" + key + "</arrest>";
     m.body_sha256 = sha256(m.body);
     m.received_at = now_utc() - std::chrono::hours(24 * days_ago);
-    pqxx::work tx(*conn_);
+    store::Transaction tx(*conn_);
     store::ingest_group(tx, {&m});
     tx.commit();
     return m.id.str();
   }
   void sql(const std::string& q) {
-    pqxx::work tx(*conn_);
+    store::Transaction tx(*conn_);
     tx.exec0(q);
     tx.commit();
   }
@@ -62,7 +63,7 @@ class RetentionDb : public ::testing::Test {
     return db_->count("SELECT count(*) FROM messages WHERE id = '" + id + "' AND body IS NOT NULL") == 1;
   }
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  store::ConnectionPtr conn_;
 };
 
 TEST_F(RetentionDb, PayloadsGoOnlyWhenEveryRecipientHasThemAndHasAcknowledgedWhereRequired) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
 #include "cjhub/store/session.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
@@ -43,7 +44,7 @@ class SessionDb : public ::testing::Test {
     tx.exec0("NOTIFY " + channel);
   }
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<pqxx::connection> admin_;
+  store::ConnectionPtr admin_;
 };
 
 TEST_F(SessionDb, AKilledConnectionIsDroppedAndTheNextCallListensAgain) {

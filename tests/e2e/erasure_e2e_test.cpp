@@ -142,6 +142,10 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   ASSERT_EQ(superseded.at("erasures").as_array().size(), 1u) << superseded;
   EXPECT_EQ(superseded.at("erasures").as_array()[0].at("scope").as_string(), "charges");
   EXPECT_EQ(keep(jud.request("GET", "/v1/erasures?since=yesterday")).status, 400u);
+  // A date of the right shape that PostgreSQL cannot use is the caller's error, not the hub's.
+  const auto month13 = keep(jud.request("GET", "/v1/erasures?since=2026-13-01"));
+  EXPECT_EQ(month13.status, 400u) << month13.body;
+  EXPECT_NE(month13.body.find("out of range"), std::string::npos) << month13.body;
   const auto other = keep(hpd.request("GET", "/v1/erasures"));
   EXPECT_EQ(boost::json::parse(other.body).at("erasures").as_array().size(), 0u);
   // The metrics say the same, per agency (operators only; Prometheus text).

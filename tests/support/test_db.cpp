@@ -38,8 +38,8 @@ TestDatabase::~TestDatabase() {
   }
 }
 
-std::unique_ptr<pqxx::connection> TestDatabase::connect() const {
-  return std::make_unique<pqxx::connection>(url_);
+store::ConnectionPtr TestDatabase::connect() const {
+  return store::ConnectionPtr(new store::Connection(url_));
 }
 
 void TestDatabase::migrate() const {

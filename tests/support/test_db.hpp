@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <pqxx/pqxx>
+
+#include "store/connection_impl.hpp"
 #include <string>
 
 namespace cjhub::test {
@@ -17,7 +19,7 @@ class TestDatabase {
 
   const std::string& url() const { return url_; }
   const std::string& name() const { return name_; }
-  std::unique_ptr<pqxx::connection> connect() const;
+  store::ConnectionPtr connect() const;  // without the store's prepared statements
   void migrate() const;
   // One-shot query helpers for assertions.
   long long count(const std::string& sql) const;

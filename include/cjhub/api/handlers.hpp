@@ -36,7 +36,7 @@ class MessageReader {
 class DbRunner {
  public:
   virtual ~DbRunner() = default;
-  virtual void run(std::function<Response(pqxx::connection&)> job, Respond respond) = 0;
+  virtual void run(std::function<Response(store::Connection&)> job, Respond respond) = 0;
 };
 
 // What /readyz reports; kept current by the readiness probe.

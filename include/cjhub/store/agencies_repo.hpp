@@ -2,8 +2,9 @@
 // certificate identities to agencies.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <map>
-#include <pqxx/connection>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,7 +25,7 @@ struct ApplyReport {
 // Agencies absent from the file are disabled, never deleted (their messages refer to them); they
 // keep their certificate identities until another agency claims them, so their certificates are
 // refused as "disabled" rather than "unknown".
-ApplyReport apply_agencies(pqxx::connection& conn, const config::AgenciesFile& file);
+ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file);
 
 struct AgencyRecord {
   config::Agency agency;
@@ -32,6 +33,6 @@ struct AgencyRecord {
 };
 
 // A consistent snapshot of every agency, for the identity directory.
-std::vector<AgencyRecord> load_agencies(pqxx::connection& conn);
+std::vector<AgencyRecord> load_agencies(Connection& conn);
 
 }  // namespace cjhub::store

@@ -3,12 +3,12 @@
 // period.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <pqxx/connection>
-#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -32,9 +32,9 @@ struct AuditFieldCaps {
 inline constexpr AuditFieldCaps kAuditFieldCaps{};
 
 // Appends the events inside `tx` (one statement), each field capped and valid UTF-8.
-void insert_audit(pqxx::work& tx, const std::vector<AuditEvent>& events);
+void insert_audit(Transaction& tx, const std::vector<AuditEvent>& events);
 // The same in a transaction of its own.
-void record_audit(pqxx::connection& conn, const std::vector<AuditEvent>& events);
+void record_audit(Connection& conn, const std::vector<AuditEvent>& events);
 
 // A record as the chain covers it.
 struct AuditRecord {
@@ -54,7 +54,7 @@ std::string audit_block_hash(const std::string& prev_hash_hex, long long block_s
 // block (at most `max_rows` records, cut between transactions; a transaction with more goes into
 // one block whole). Returns how many records; 0 when there were none, or when another process is
 // sealing at the moment. Records are never updated.
-std::size_t seal_audit(pqxx::connection& conn, std::size_t max_rows);
+std::size_t seal_audit(Connection& conn, std::size_t max_rows);
 
 struct AuditVerification {
   long long records = 0;        // sealed records checked
@@ -67,7 +67,7 @@ struct AuditVerification {
 // Walks the whole chain: the records sealed one by one before blocks, then the blocks. Reports
 // altered records, missing ones (gaps), records added after their transaction was sealed, altered
 // or missing blocks and broken links.
-AuditVerification verify_audit(pqxx::connection& conn, std::chrono::seconds unsealed_grace);
+AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace);
 
 struct AuditRow {
   long long id = 0;
@@ -77,11 +77,11 @@ struct AuditRow {
   std::string hash;
 };
 // Every record received in [since, until), in order.
-void export_audit(pqxx::connection& conn, const std::optional<std::string>& since,
+void export_audit(Connection& conn, const std::optional<std::string>& since,
                   const std::optional<std::string>& until, const std::function<void(const AuditRow&)>& each);
 
 // Removes sealed records received before `cutoff` (a prefix of the chain, whole blocks, never the
 // last block) and remembers where the chain now starts. Returns how many were removed.
-std::size_t prune_audit(pqxx::connection& conn, const std::string& cutoff);
+std::size_t prune_audit(Connection& conn, const std::string& cutoff);
 
 }  // namespace cjhub::store

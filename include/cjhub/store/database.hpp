@@ -2,21 +2,20 @@
 //   DbUnavailable  - no connection, connection lost, server shutting down (HTTP 503, retry)
 //   DbOutcomeUnknown - COMMIT was sent but its result is unknown (HTTP 503; a retry with the
 //                     same idempotency key returns the stored result if it did commit)
-//   anything else from pqxx is a bug or a schema problem and is logged as an error.
+//   DbRetryable    - the server rolled the transaction back (deadlock, serialization failure)
+//   DbInvalidValue - a value of the right shape the server still cannot use (a 13th month)
+//   anything else is a bug or a schema problem and is logged as an error.
+// The translation happens once, inside the store (src/store/translate.hpp).
 #pragma once
+
+#include "cjhub/store/connection.hpp"
 
 #include <chrono>
 #include <memory>
-#include <pqxx/connection>
-#include <pqxx/transaction>
 #include <stdexcept>
 #include <string>
 
 namespace cjhub::store {
-
-// Commits with no statement timeout on the COMMIT itself: a synchronous-replication wait is never
-// cut short into a success that did not reach the standby.
-void commit_durably(pqxx::work& tx);
 
 struct DbUnavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -31,23 +30,22 @@ struct DbRetryable : std::runtime_error {
   std::string state;  // 40P01 deadlock, 40001 serialization failure
 };
 
+// A parameter PostgreSQL refused as a value (SQLSTATE class 22: out of range, bad date): the
+// caller's input, not the database, was wrong.
+struct DbInvalidValue : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Opens a connection (connect_timeout applied) and prepares every named statement. A non-zero
 // statement_timeout bounds every statement on it (no request waits on the database forever).
 // Throws DbUnavailable when the server cannot be reached.
-std::unique_ptr<pqxx::connection> connect(const std::string& url,
-                                          std::chrono::milliseconds connect_timeout,
-                                          std::chrono::milliseconds statement_timeout = {});
-
-// Runs `fn` and translates pqxx connection-level failures into DbUnavailable / DbOutcomeUnknown.
-template <class F>
-auto translate_errors(F&& fn) -> decltype(fn());
+ConnectionPtr connect(const std::string& url, std::chrono::milliseconds connect_timeout,
+                      std::chrono::milliseconds statement_timeout = {});
 
 // One round trip (SELECT 1); throws DbUnavailable when the server does not answer.
-void ping(pqxx::connection& conn);
+void ping(Connection& conn);
 
 // True for exceptions that mean "the database is not reachable right now".
 bool is_connection_failure(const std::exception& e) noexcept;
 
 }  // namespace cjhub::store
-
-#include "cjhub/store/database_impl.hpp"

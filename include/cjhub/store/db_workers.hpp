@@ -3,11 +3,12 @@
 // Runs on its own threads; results go back through the callbacks given to post().
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <pqxx/connection>
 #include <string>
 
 #include "cjhub/common/lifecycle.hpp"
@@ -27,7 +28,7 @@ class DbWorkers final : public Component {
   // Runs `job` on a worker with that worker's connection. `job` may throw; exceptions that mean
   // the database is unreachable close the connection (the next job reconnects) and are passed to
   // `on_error`, as are all others.
-  void post(std::function<void(pqxx::connection&)> job,
+  void post(std::function<void(Connection&)> job,
             std::function<void(std::exception_ptr)> on_error);
 
  private:

@@ -3,10 +3,10 @@
 // internal); the operators' commands are in operations_repo.hpp.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <chrono>
 #include <optional>
-#include <pqxx/connection>
-#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -29,7 +29,7 @@ struct EndpointRow {
   int timeout_ms = 10000;
   bool paused = false;
 };
-std::vector<EndpointRow> load_endpoints(pqxx::connection& conn);
+std::vector<EndpointRow> load_endpoints(Connection& conn);
 
 struct ClaimRequest {
   long long endpoint_id;
@@ -53,7 +53,7 @@ struct Claimed {
   std::optional<std::string> body;  // nullopt: the payload was removed (erasure)
   long long due_at_us = 0;  // when it was due (microseconds since the epoch): the claim cursor
 };
-std::vector<Claimed> claim(pqxx::connection& conn, const std::vector<ClaimRequest>& requests,
+std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& requests,
                            const std::string& leased_by);
 
 struct Completion {
@@ -80,10 +80,10 @@ struct CompletionResult {
   std::string ack_outcome;  // for an acknowledgement in the answer: stored, duplicate, refused
 };
 // Writes a batch of completions in one transaction, promotes the lanes they free, notifies.
-std::vector<CompletionResult> complete(pqxx::connection& conn, const std::vector<Completion>& batch,
+std::vector<CompletionResult> complete(Connection& conn, const std::vector<Completion>& batch,
                                        const std::string& leased_by, unsigned pause_after_failures);
-std::size_t release_expired_leases(pqxx::connection& conn);
-std::size_t release_leases_of(pqxx::connection& conn, const std::string& leased_by);
+std::size_t release_expired_leases(Connection& conn);
+std::size_t release_leases_of(Connection& conn, const std::string& leased_by);
 
 // --- status ---
 struct DeliveryStatus {
@@ -101,6 +101,6 @@ struct DeliveryStatus {
   bool ack_required = false;
   std::string next_attempt_at;
 };
-std::vector<DeliveryStatus> deliveries_of(pqxx::connection& conn, const Uuid& message_id);
+std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_id);
 
 }  // namespace cjhub::store

@@ -2,9 +2,9 @@
 // erasure, and the ledger that proves every recipient was told and confirmed deletion.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <optional>
-#include <pqxx/connection>
-#include <pqxx/transaction>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,7 +18,7 @@ struct ErasurePolicy {
 };
 
 // Which of these cases are erased (one round trip for a whole group).
-std::set<std::string> erased_among(pqxx::work& tx, const std::vector<std::string>& case_keys);
+std::set<std::string> erased_among(Transaction& tx, const std::vector<std::string>& case_keys);
 
 struct ErasureInput {
   std::string message_id;  // the message that carries the erasure (also the erasure's id)
@@ -31,7 +31,7 @@ struct ErasureResult {
   std::size_t recipients = 0;  // deliveries of the erasure, each with a required acknowledgement
 };
 // Inside the ingest transaction, after the message row exists and with the case lock held.
-ErasureResult record_erasure(pqxx::work& tx, const ErasureInput& in, const ErasurePolicy& policy);
+ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const ErasurePolicy& policy);
 
 struct ErasureFilter {
   std::optional<std::string> agency;        // erasures that involve this recipient
@@ -53,7 +53,7 @@ struct ErasureRecipient {
   std::string delivered_at, acknowledged_at, ack_status, ack_reason, last_error;
   bool overdue = false, follow_up_due = false;
 };
-std::vector<ErasureSummary> list_erasures(pqxx::connection& conn, const ErasureFilter& f);
-std::vector<ErasureRecipient> erasure_recipients(pqxx::connection& conn, const std::vector<std::string>& ids);
+std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter& f);
+std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids);
 
 }  // namespace cjhub::store

@@ -1,9 +1,9 @@
 // Messages in the outbox: the group insert used by ingest, and reads for the status API.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <optional>
-#include <pqxx/connection>
-#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -58,7 +58,7 @@ struct InsertResult {
 
 // Inserts the messages inside `tx` with one statement, one message or many (the caller commits).
 // Results are in input order.
-std::vector<InsertResult> insert_messages(pqxx::work& tx, const std::vector<const NewMessage*>& batch);
+std::vector<InsertResult> insert_messages(Transaction& tx, const std::vector<const NewMessage*>& batch);
 
 // The whole ingest of a group inside `tx`: case locks, messages, their deliveries, the
 // acknowledgements they carry and the receipts for them. `ack_type` names the acknowledgement
@@ -68,8 +68,12 @@ struct GroupResult {
   std::vector<InsertResult> results;
   std::size_t deliveries = 0;
 };
-GroupResult ingest_group(pqxx::work& tx, const std::vector<const NewMessage*>& batch,
+GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& batch,
                          const ErasurePolicy& erasure = {});
+// The outbox's unit of work: a transaction of its own around `ingest_group`, committed durably
+// (no statement timeout on the COMMIT). Returning means committed.
+GroupResult store_group(Connection& conn, const std::vector<const NewMessage*>& batch,
+                        const ErasurePolicy& erasure = {});
 
 struct MessageRecord {
   std::string id;
@@ -88,6 +92,6 @@ struct MessageRecord {
   bool payload_removed = false;
 };
 
-std::optional<MessageRecord> find_message(pqxx::connection& conn, const Uuid& id);
+std::optional<MessageRecord> find_message(Connection& conn, const Uuid& id);
 
 }  // namespace cjhub::store

@@ -2,7 +2,8 @@
 // advisory lock, each recorded in cjhub_schema_migrations. Safe to run from several processes.
 #pragma once
 
-#include <pqxx/connection>
+#include "cjhub/store/connection.hpp"
+
 #include <string>
 #include <vector>
 
@@ -14,11 +15,11 @@ struct Migration {
 };
 
 // Applies what is missing; returns the names applied now (empty when up to date).
-std::vector<std::string> migrate(pqxx::connection& conn);
+std::vector<std::string> migrate(Connection& conn);
 // The names of the embedded migrations not yet applied.
-std::vector<std::string> pending_migrations(pqxx::connection& conn);
+std::vector<std::string> pending_migrations(Connection& conn);
 // Analyzes the tables that hold data but have no planner statistics yet (after a restore or a
 // bulk load); returns their names. Run by `cjhub migrate` and at start-up.
-std::vector<std::string> analyze_unanalyzed(pqxx::connection& conn);
+std::vector<std::string> analyze_unanalyzed(Connection& conn);
 
 }  // namespace cjhub::store

@@ -2,8 +2,9 @@
 // states for operators and /readyz, and the gauges the database knows for /metrics.
 #pragma once
 
+#include "cjhub/store/connection.hpp"
+
 #include <optional>
-#include <pqxx/connection>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,11 @@ struct DeadLetter {
   std::string dead_at;
   std::string case_key;
 };
-std::vector<DeadLetter> list_dead(pqxx::connection& conn, const DeadLetterFilter& f);
+std::vector<DeadLetter> list_dead(Connection& conn, const DeadLetterFilter& f);
 // Returns the ids replayed; they re-enter their lanes behind what is queued.
-std::vector<std::string> replay_dead(pqxx::connection& conn, const DeadLetterFilter& f);
+std::vector<std::string> replay_dead(Connection& conn, const DeadLetterFilter& f);
 // Returns false when there is no such active endpoint.
-bool set_endpoint_paused(pqxx::connection& conn, const std::string& ori, const std::string& name,
+bool set_endpoint_paused(Connection& conn, const std::string& ori, const std::string& name,
                          bool paused, const std::string& reason);
 struct EndpointState {
   std::string ori, name, url;
@@ -43,7 +44,7 @@ struct EndpointState {
   long long backlog = 0;
   long long dead = 0;
 };
-std::vector<EndpointState> endpoint_states(pqxx::connection& conn);
+std::vector<EndpointState> endpoint_states(Connection& conn);
 
 // Per active endpoint, for /readyz: pending deliveries (counted up to 10,000) and how long the
 // oldest due one has waited.
@@ -53,10 +54,10 @@ struct EndpointBacklog {
   long long backlog = 0;  // 10000 means "at least"
   double oldest_seconds = 0;
 };
-std::vector<EndpointBacklog> endpoint_backlogs(pqxx::connection& conn);
+std::vector<EndpointBacklog> endpoint_backlogs(Connection& conn);
 
 // Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
 // and dead letters per endpoint; erasure confirmations awaited and overdue per agency.
-std::string database_gauges(pqxx::connection& conn);
+std::string database_gauges(Connection& conn);
 
 }  // namespace cjhub::store

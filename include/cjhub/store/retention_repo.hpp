@@ -1,7 +1,8 @@
 // Retention in the store: payloads nothing needs any more, and old finished deliveries.
 #pragma once
 
-#include <pqxx/connection>
+#include "cjhub/store/connection.hpp"
+
 #include <string>
 
 namespace cjhub::store {
@@ -9,7 +10,7 @@ namespace cjhub::store {
 // Removes the payloads of up to `batch` messages received before `cutoff` (timestamptz text) that
 // every recipient has (and, where required, has acknowledged); their rows, hashes and times stay.
 // Returns how many.
-std::size_t purge_payloads(pqxx::connection& conn, const std::string& cutoff, long long batch);
+std::size_t purge_payloads(Connection& conn, const std::string& cutoff, long long batch);
 
 struct PruneResult {
   std::size_t scanned = 0;  // deliveries looked at (0: nothing older than the cut-off is left)
@@ -17,10 +18,10 @@ struct PruneResult {
 };
 // The next `batch` deliveries created before `cutoff`, from where the previous call stopped.
 // Dead letters and erasure deliveries are kept.
-PruneResult prune_deliveries(pqxx::connection& conn, const std::string& cutoff, long long batch);
+PruneResult prune_deliveries(Connection& conn, const std::string& cutoff, long long batch);
 
 // Serializes retention across hubs on one database (a session advisory lock).
-bool try_retention_lock(pqxx::connection& conn);
-void retention_unlock(pqxx::connection& conn);
+bool try_retention_lock(Connection& conn);
+void retention_unlock(Connection& conn);
 
 }  // namespace cjhub::store

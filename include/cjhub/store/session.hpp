@@ -4,17 +4,19 @@
 // refresher, the audit trail, the readiness probe, the database workers) holds one, so the rules
 // for a lost database live here once.
 //
-// Error policy: `run` translates failures as `translate_errors` does (DbUnavailable,
-// DbOutcomeUnknown, DbRetryable, anything else rethrown) and drops the connection when the
+// Error policy: `run` translates failures into the store's types (DbUnavailable,
+// DbOutcomeUnknown, DbRetryable, DbInvalidValue; anything else rethrown) and drops the connection when the
 // failure means it is gone or in doubt; the caller decides what the failure means for its work.
 // Not thread-safe: one session per thread.
 #pragma once
+
+#include "cjhub/store/connection.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <pqxx/connection>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -35,12 +37,14 @@ class Session {
 
   // The open connection, connecting (and subscribing) first when there is none. Throws
   // DbUnavailable when the server cannot be reached.
-  pqxx::connection& get();
+  Connection& get();
 
   // Runs fn(connection) with errors translated; a connection failure or an in-doubt commit drops
   // the connection (the next call reconnects). A call that returns resets the backoff.
   template <class F>
-  auto run(F&& fn) -> decltype(fn(std::declval<pqxx::connection&>()));
+  auto run(F&& fn) -> decltype(fn(std::declval<Connection&>()));
+  // The same, for a step that returns nothing.
+  void run_step(const std::function<void(Connection&)>& step);
 
   bool connected() const;
   // Closes the connection (and its subscriptions); the next `get` or `run` opens a new one.
@@ -73,7 +77,7 @@ class Session {
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds statement_timeout_;
   std::vector<std::string> channels_;
-  std::unique_ptr<pqxx::connection> conn_;
+  ConnectionPtr conn_;
   std::vector<std::unique_ptr<Listener>> listeners_;  // destroyed before the connection
   bool notified_ = false;
   std::uint64_t generation_ = 0;
@@ -81,20 +85,14 @@ class Session {
 };
 
 template <class F>
-auto Session::run(F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
-  try {
-    auto& c = get();
-    if constexpr (std::is_void_v<decltype(fn(c))>) {
-      translate_errors([&] { fn(c); });
-      backoff_ = std::chrono::milliseconds(0);
-    } else {
-      auto r = translate_errors([&] { return fn(c); });
-      backoff_ = std::chrono::milliseconds(0);
-      return r;
-    }
-  } catch (const std::exception& e) {
-    drop_if_gone(e);
-    throw;
+auto Session::run(F&& fn) -> decltype(fn(std::declval<Connection&>())) {
+  using R = decltype(fn(std::declval<Connection&>()));
+  if constexpr (std::is_void_v<R>) {
+    run_step([&](Connection& c) { fn(c); });
+  } else {
+    std::optional<R> result;
+    run_step([&](Connection& c) { result.emplace(fn(c)); });
+    return std::move(*result);
   }
 }
 

@@ -1,7 +1,14 @@
+// The one place libpqxx's failures become the store's error types (cjhub/store/database.hpp).
+// Internal to the store: every repository function runs its statements through it.
 #pragma once
 #include <pqxx/except>
 
+#include "cjhub/store/database.hpp"
+
 namespace cjhub::store {
+
+// Runs `fn` and translates pqxx failures into DbUnavailable / DbOutcomeUnknown / DbRetryable /
+// DbInvalidValue; other SQL errors are rethrown as they are (a bug or a schema problem).
 
 template <class F>
 auto translate_errors(F&& fn) -> decltype(fn()) {
@@ -19,6 +26,8 @@ auto translate_errors(F&& fn) -> decltype(fn()) {
     throw DbRetryable("40001", e.what());
   } catch (const pqxx::broken_connection& e) {
     throw DbUnavailable(e.what());
+  } catch (const pqxx::data_exception& e) {
+    throw DbInvalidValue(e.what());
   } catch (const pqxx::sql_error& e) {
     // The one place SQLSTATEs are read: 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
     // connect now, 08xxx connection.

@@ -1,0 +1,31 @@
+// What the store's handles are: libpqxx's connection and transaction under the store's own names.
+// Included by the store's sources and by tests that set up or inspect the database directly; no
+// other module includes it.
+#pragma once
+
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <string>
+
+#include "cjhub/store/connection.hpp"
+
+namespace cjhub::store {
+
+class Connection final : public pqxx::connection {
+ public:
+  using pqxx::connection::connection;
+};
+
+class Transaction final : public pqxx::work {
+ public:
+  // pqxx::work's name is a virtual base: the most derived class names it.
+  explicit Transaction(pqxx::connection_base& c) : pqxx::internal::namedclass("transaction"), pqxx::work(c) {}
+  Transaction(pqxx::connection_base& c, const std::string& name)
+      : pqxx::internal::namedclass("transaction", name), pqxx::work(c, name) {}
+};
+
+// Commits with no statement timeout on the COMMIT itself: a synchronous-replication wait is never
+// cut short into a success that did not reach the standby.
+void commit_durably(Transaction& tx);
+
+}  // namespace cjhub::store
