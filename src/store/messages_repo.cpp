@@ -25,13 +25,14 @@ namespace {
 constexpr const char* kInsertMessagesName = "insert_messages";
 constexpr const char* kInsertMessages =
     "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
-    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at) "
+    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes) "
     "SELECT u.id, u.message_type, u.sender_ori, u.idempotency_key, u.document_id, u.case_key, u.origin_ori, "
-    "u.jurisdiction, u.erasure, u.body, u.body_sha256, u.body_size, u.received_at "
+    "u.jurisdiction, u.erasure, u.body, u.body_sha256, u.body_size, u.received_at, u.recipients::bigint[], "
+    "u.routes::bigint[] "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[]) WITH ORDINALITY "
-    "AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, jurisdiction, erasure, "
-    "body, body_sha256, body_size, received_at, n) ORDER BY u.n "
+    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[], $14::text[], $15::text[]) "
+    "WITH ORDINALITY AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, "
+    "jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes, n) ORDER BY u.n "
     "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING RETURNING id::text";
 constexpr const char* kFindByIdempotencyName = "find_by_idempotency";
 constexpr const char* kFindByIdempotency =
@@ -63,6 +64,10 @@ void prepare_messages_statements(Connection& conn) {
 
 using values::opt;
 
+// The messages with where each goes on the log (`routes`, in the batch's order; none when empty).
+std::vector<InsertResult> insert_routed_messages(Transaction& tx, const std::vector<const NewMessage*>& batch,
+                                                 const std::vector<LogRoute>& routes);
+
 // The earlier message with the same sender and idempotency key, if any (duplicate or conflict).
 std::optional<InsertResult> find_by_idempotency(Transaction& tx, const NewMessage& m) {
   const auto r = tx.exec_prepared(sql::kFindByIdempotencyName, m.sender_ori, m.idempotency_key);
@@ -76,6 +81,11 @@ std::optional<InsertResult> find_by_idempotency(Transaction& tx, const NewMessag
 }
 
 std::vector<InsertResult> insert_messages(Transaction& tx, const std::vector<const NewMessage*>& batch) {
+  return insert_routed_messages(tx, batch, {});
+}
+
+std::vector<InsertResult> insert_routed_messages(Transaction& tx, const std::vector<const NewMessage*>& batch,
+                                                 const std::vector<LogRoute>& routes) {
   if (batch.empty()) return {};
   std::vector<std::string> ids, types, senders, keys, received;
   std::vector<std::string_view> bodies, hashes;
@@ -97,6 +107,11 @@ std::vector<InsertResult> insert_messages(Transaction& tx, const std::vector<con
     sizes.push_back(static_cast<long long>(m->body.size()));
     received.push_back(rfc3339(m->received_at));
   }
+  std::vector<std::optional<std::string>> recipients(batch.size()), chosen_by(batch.size());
+  for (std::size_t i = 0; i < routes.size() && i < batch.size(); ++i) {
+    recipients[i] = opt(routes[i].recipients);
+    chosen_by[i] = opt(routes[i].routes);
+  }
   using values::opt_text_array;
   using values::text_array;
   std::set<std::string> inserted;
@@ -105,7 +120,8 @@ std::vector<InsertResult> insert_messages(Transaction& tx, const std::vector<con
                                         opt_text_array(cases), opt_text_array(origins),
                                         opt_text_array(jurisdictions), values::bool_array(erasures),
                                         values::bytea_array(bodies), values::bytea_array(hashes), values::int_array(sizes),
-                                        text_array(received))) {
+                                        text_array(received), opt_text_array(recipients),
+                                        opt_text_array(chosen_by))) {
     inserted.insert(r[0].as<std::string>());
   }
   std::vector<InsertResult> out;
@@ -163,11 +179,13 @@ GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& 
     if (run.empty()) return;
     std::vector<const NewMessage*> msgs;
     for (std::size_t i : run) msgs.push_back(batch[i]);
-    auto stored = insert_messages(tx, msgs);
+    const auto on_log = log_routes(tx, msgs);  // before the insert: written with the messages
+    auto stored = insert_routed_messages(tx, msgs, on_log);
     std::vector<RouteInput> routes;
     for (std::size_t k = 0; k < run.size(); ++k) {
       const NewMessage* m = msgs[k];
       if (stored[k].status == InsertStatus::inserted) {
+        g.deliveries += on_log[k].count;
         routes.push_back({stored[k].message_id, m->type, m->sender_ori, m->origin_ori, m->case_key, m->jurisdiction,
                           m->type_ack_required});
       }

@@ -13,6 +13,7 @@ void prepare_erasures_statements(Connection& conn);    // erasures_repo.cpp: era
 void prepare_deliveries_statements(Connection& conn);  // deliveries_repo.cpp: claims and completions
 void prepare_audit_statements(Connection& conn);       // audit_repo.cpp: records written with each change
 void prepare_lanes_statements(Connection& conn);       // lanes.cpp: every lane of an erased case
+void prepare_log_statements(Connection& conn);         // log_repo.cpp: reading the log, moving cursors
 
 inline void prepare_statements(Connection& conn) {
   prepare_messages_statements(conn);
@@ -21,6 +22,7 @@ inline void prepare_statements(Connection& conn) {
   prepare_deliveries_statements(conn);
   prepare_audit_statements(conn);
   prepare_lanes_statements(conn);
+  prepare_log_statements(conn);
 }
 
 }  // namespace cjhub::store

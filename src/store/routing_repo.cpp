@@ -3,6 +3,7 @@
 #include "store/connection_impl.hpp"
 #include "store/translate.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <pqxx/pqxx>
 
@@ -16,9 +17,10 @@ namespace cjhub::store {
 namespace sql {
 namespace {
 
-// One delivery per matching endpoint of each message ($1.. arrays, in storing order; one message
-// or a group's many). A lane's first delivery is pending only if the lane has nothing open; the
-// later ones of the same statement queue behind it (row_number), in store order.
+// One delivery row per matching endpoint that owes an acknowledgement ($1.. arrays, in storing
+// order; one message or a group's many); the others are on the log (kLogRoutes). A lane's first
+// row is pending only if the lane has nothing open, neither a row nor a log entry its endpoint's
+// cursor has not passed; the later ones of the same statement queue behind it (row_number).
 constexpr const char* kRouteMessagesName = "route_messages";
 constexpr const char* kRouteMessages =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
@@ -26,7 +28,9 @@ constexpr const char* kRouteMessages =
     "SELECT cjhub_uuid_v7(), r.id, r.subscription_id, r.endpoint_id, r.ori, r.case_key, r.seq, "
     "CASE WHEN r.case_key IS NOT NULL AND (row_number() OVER (PARTITION BY r.endpoint_id, r.case_key ORDER BY r.n) > 1 "
     "  OR EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = r.endpoint_id "
-    "  AND p.case_key = r.case_key AND p.state IN ('queued', 'pending', 'in_flight'))) "
+    "  AND p.case_key = r.case_key AND p.state IN ('queued', 'pending', 'in_flight')) "
+    "  OR EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
+    "    WHERE o.case_key = r.case_key AND o.seq > c.position AND o.seq < r.seq AND r.endpoint_id = ANY (o.recipients))) "
     "THEN 'queued' ELSE 'pending' END, r.ack_required, now(), now() + r.retry_window "
     "FROM (SELECT u.n, u.id, u.case_key, m.seq, s.endpoint_id, min(s.id) AS subscription_id, min(s.ori) AS ori, "
     "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required, max(s.retry_window) AS retry_window "
@@ -40,7 +44,31 @@ constexpr const char* kRouteMessages =
     "          (SELECT 1 FROM messages o WHERE o.case_key = u.case_key AND o.origin_ori = s.ori AND o.seq <= m.seq))) "
     "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
     "      JOIN agencies a ON a.ori = s.ori AND a.active "
-    "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id) r";
+    "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id "
+    "      HAVING bool_or(coalesce(s.ack_required, u.ack_required))) r";
+// Where each message of a run goes on the log ($1.. arrays in storing order), computed before the
+// messages are stored so the result is written with them: per message, the matching endpoints
+// that owe no acknowledgement and the subscription that chose each, as array literals. A
+// subscription limited to its own cases counts earlier messages of this run too.
+constexpr const char* kLogRoutesName = "log_routes";
+constexpr const char* kLogRoutes =
+    "SELECT r.n, array_agg(r.endpoint_id ORDER BY r.endpoint_id)::text, "
+    "  array_agg(r.subscription_id ORDER BY r.endpoint_id)::text "
+    "FROM (SELECT u.n, s.endpoint_id, min(s.id) AS subscription_id, "
+    "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required "
+    "      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) "
+    "        WITH ORDINALITY AS u(type, sender, origin, case_key, jurisdiction, ack_required, n) "
+    "      JOIN subscriptions s ON s.active AND u.type = ANY (s.message_types) AND s.ori <> u.sender "
+    "        AND (s.origin_oris IS NULL OR u.origin = ANY (s.origin_oris)) "
+    "        AND (s.jurisdictions IS NULL OR u.jurisdiction = ANY (s.jurisdictions)) "
+    "        AND (NOT s.own_cases_only OR (u.case_key IS NOT NULL AND ("
+    "          EXISTS (SELECT 1 FROM messages o WHERE o.case_key = u.case_key AND o.origin_ori = s.ori) "
+    "          OR EXISTS (SELECT 1 FROM unnest($4::text[], $3::text[]) WITH ORDINALITY AS p(case_key, origin, k) "
+    "                     WHERE p.k <= u.n AND p.case_key = u.case_key AND p.origin = s.ori)))) "
+    "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
+    "      JOIN agencies a ON a.ori = s.ori AND a.active "
+    "      GROUP BY u.n, s.endpoint_id) r "
+    "WHERE NOT r.ack_required GROUP BY r.n";
 // Acknowledgements go back to their original senders, through their subscriptions to the type
 // ($1 the acknowledgements' message ids, $2 original senders, $3 types; one or many).
 constexpr const char* kRouteReceiptsName = "route_receipts";
@@ -91,6 +119,7 @@ constexpr const char* kApplyAck =
 // This stage's prepared statements, declared on every new connection (see database.cpp).
 void prepare_routing_statements(Connection& conn) {
   conn.prepare(sql::kRouteMessagesName, sql::kRouteMessages);
+  conn.prepare(sql::kLogRoutesName, sql::kLogRoutes);
   conn.prepare(sql::kRouteReceiptsName, sql::kRouteReceipts);
 }
 
@@ -117,6 +146,31 @@ std::size_t route_messages(Transaction& tx, const std::vector<RouteInput>& in) {
                                   values::opt_text_array(origins), values::opt_text_array(cases),
                                   values::opt_text_array(jurisdictions), values::bool_array(acks));
   return r.affected_rows();
+}
+
+std::vector<LogRoute> log_routes(Transaction& tx, const std::vector<const NewMessage*>& run) {
+  std::vector<LogRoute> out(run.size());
+  if (run.empty()) return out;
+  std::vector<std::string> types, senders;
+  std::vector<std::optional<std::string>> origins, cases, jurisdictions;
+  std::vector<bool> acks;
+  for (const NewMessage* m : run) {
+    types.push_back(m->type);
+    senders.push_back(m->sender_ori);
+    origins.push_back(opt(m->origin_ori));
+    cases.push_back(opt(m->case_key));
+    jurisdictions.push_back(opt(m->jurisdiction));
+    acks.push_back(m->type_ack_required);
+  }
+  for (const auto& r : tx.exec_prepared(sql::kLogRoutesName, text_array(types), text_array(senders),
+                                        values::opt_text_array(origins), values::opt_text_array(cases),
+                                        values::opt_text_array(jurisdictions), values::bool_array(acks))) {
+    auto& lr = out.at(static_cast<std::size_t>(r[0].as<long long>() - 1));
+    lr.recipients = r[1].as<std::string>();
+    lr.routes = r[2].as<std::string>();
+    lr.count = static_cast<std::size_t>(std::count(lr.recipients.begin(), lr.recipients.end(), ',') + 1);
+  }
+  return out;
 }
 
 std::string ack_target_case(Transaction& tx, const std::string& acker, const std::string& reference) {

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "store/connection_impl.hpp"
+#include "cjhub/store/messages_repo.hpp"
 
-#include <pqxx/transaction>
 #include <string>
 #include <vector>
 
@@ -20,7 +20,16 @@ struct RouteInput {
   std::string jurisdiction;
   bool type_ack_required = false;
 };
-// Creates one delivery per matching endpoint of each message, with one statement for one message
+// Where each message of a run goes on the log (recipients that owe no acknowledgement), computed
+// before the run is stored; in the run's order.
+struct LogRoute {
+  std::string recipients;  // endpoint ids as an array literal ("{3,5}"), empty when none
+  std::string routes;      // the subscription that chose each, same positions
+  std::size_t count = 0;
+};
+std::vector<LogRoute> log_routes(Transaction& tx, const std::vector<const NewMessage*>& run);
+
+// Creates one delivery row per matching endpoint that owes an acknowledgement, with one statement for one message
 // or many, lanes kept in the order given; returns how many.
 std::size_t route_messages(Transaction& tx, const std::vector<RouteInput>& in);
 

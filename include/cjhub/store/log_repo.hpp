@@ -1,0 +1,52 @@
+// The delivery log: the messages in `seq` order, each with the endpoints it goes to, and a cursor
+// per endpoint. A dispatcher leases an endpoint's cursor, reads the log after it in batches, sends
+// (within a case strictly in order) and moves the cursor to the low-water mark of what it
+// finished, once per batch. What leaves this normal path becomes a row in `deliveries`.
+#pragma once
+
+#include "cjhub/store/connection.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cjhub::store {
+
+struct CursorLease {
+  long long endpoint_id = 0;
+  long long position = 0;  // every entry at or before it is finished
+};
+// Renews this hub's leases and takes free or expired ones, at most `max_new` new ones per call;
+// returns every cursor this hub holds now.
+std::vector<CursorLease> lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
+// Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
+std::size_t release_cursors(Connection& conn, const std::string& hub,
+                            const std::vector<long long>& endpoint_ids = {});
+
+struct LogEntry {
+  long long seq = 0;
+  std::string message_id;
+  std::string message_type;
+  std::string sender_ori;
+  std::string case_key;
+  long long subscription_id = 0;
+  std::optional<std::string> body;  // nullopt: the payload was removed (erasure, retention)
+  // The lane (this endpoint, this case) has open rows (a retry, entries waiting behind it, an
+  // owed acknowledgement): this entry must wait behind them as a row of its own.
+  bool lane_has_rows = false;
+};
+struct LogBatch {
+  std::vector<LogEntry> entries;
+  // The log was read up to here: an entry after it is unread. With no entries this is where the
+  // cursor may move (nothing at or before it is for this endpoint).
+  long long read_through = 0;
+};
+// Entries for `endpoint_id` after `after`, in order: at most `limit`, looking at no more than
+// `window` positions of the log.
+LogBatch read_log(Connection& conn, long long endpoint_id, long long after, int limit, long long window = 50000);
+
+// Moves the cursor forward to `position` (never back) if `hub` still holds its lease. False when
+// the lease was lost: another hub reads this endpoint now.
+bool advance_cursor(Transaction& tx, long long endpoint_id, const std::string& hub, long long position);
+
+}  // namespace cjhub::store

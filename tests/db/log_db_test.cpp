@@ -1,0 +1,208 @@
+// Database tier: the delivery log. A plain message records its recipients on its own row and
+// writes no delivery rows; a type that owes an acknowledgement still gets rows. `seq` is commit
+// order under concurrent writers. Cursors are leased by one hub at a time, read in order within a
+// window, and only move forward, and only for the hub holding the lease.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "cjhub/common/time.hpp"
+#include "cjhub/config/agencies.hpp"
+#include "cjhub/store/agencies_repo.hpp"
+#include "cjhub/store/database.hpp"
+#include "store/connection_impl.hpp"
+#include "cjhub/store/log_repo.hpp"
+#include "cjhub/store/messages_repo.hpp"
+#include "support/test_db.hpp"
+#include "support/test_env.hpp"
+
+namespace cjhub {
+namespace {
+
+using namespace std::chrono_literals;
+using test::TestDatabase;
+
+class LogDb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CJHUB_REQUIRE_CLUSTER();
+    db_ = std::make_unique<TestDatabase>();
+    db_->migrate();
+    conn_ = store::connect(db_->url(), 3000ms);
+    store::apply_agencies(*conn_, config::parse_agencies(
+        "agencies:\n"
+        "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
+        "    publish: [ArrestPacket, ErasureNotice]\n"
+        "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/d'}]\n"
+        "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, ErasureNotice]}]\n"
+        "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:j'}]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/j'}]\n"
+        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
+        {"ArrestPacket", "ErasureNotice"}));
+  }
+  static store::NewMessage message(const std::string& key, const std::string& case_key,
+                                   const std::string& type = "ArrestPacket") {
+    store::NewMessage m;
+    m.id = Uuid::v7();
+    m.type = type;
+    m.sender_ori = m.origin_ori = "CT0064000";
+    m.idempotency_key = m.document_id = key;
+    m.case_key = case_key;
+    m.body = "<" + type + ">" + key + "</" + type + ">";
+    m.body_sha256 = sha256(m.body);
+    m.received_at = now_utc();
+    m.type_ack_required = type == "ErasureNotice";
+    return m;
+  }
+  void store_all(store::Connection& c, std::vector<store::NewMessage> ms) {
+    std::vector<const store::NewMessage*> p;
+    for (auto& m : ms) p.push_back(&m);
+    store::store_group(c, p);
+  }
+  long long endpoint(const std::string& ori) {
+    pqxx::nontransaction tx(*conn_);
+    return tx.exec1("SELECT id FROM endpoints WHERE ori = '" + ori + "'")[0].as<long long>();
+  }
+  long long count(const std::string& q) {
+    pqxx::nontransaction tx(*conn_);
+    return tx.exec1(q)[0].as<long long>();
+  }
+  std::unique_ptr<TestDatabase> db_;
+  store::ConnectionPtr conn_;
+};
+
+TEST_F(LogDb, APlainMessageRecordsItsRecipientsAndWritesNoDeliveryRows) {
+  store_all(*conn_, {message("A1", "OTN-1"), message("A2", "OTN-2")});
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries"), 0);
+  const auto despp = endpoint("CTDESPP00"), dcj = endpoint("CTDCJ0000");
+  pqxx::nontransaction tx(*conn_);
+  const auto r = tx.exec("SELECT recipients::text, array_length(routes, 1) FROM messages ORDER BY seq");
+  ASSERT_EQ(r.size(), 2u);
+  const auto expected = "{" + std::to_string(std::min(despp, dcj)) + "," + std::to_string(std::max(despp, dcj)) + "}";
+  EXPECT_EQ(r[0][0].as<std::string>(), expected);
+  EXPECT_EQ(r[0][1].as<int>(), 2) << "one subscription per recipient";
+}
+
+TEST_F(LogDb, ATypeThatOwesAnAcknowledgementStillGetsRowsQueuedBehindUnsentLogEntries) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  store_all(*conn_, {message("E1", "OTN-1", "ErasureNotice")});
+  pqxx::nontransaction tx(*conn_);
+  const auto r = tx.exec("SELECT recipient_ori, state, ack_required FROM deliveries ORDER BY recipient_ori");
+  ASSERT_EQ(r.size(), 1u) << "DESPP subscribes to erasure notices; the notice owes an acknowledgement";
+  EXPECT_EQ(r[0][0].as<std::string>(), "CTDESPP00");
+  EXPECT_EQ(r[0][1].as<std::string>(), "queued") << "the arrest packet before it is still unsent on the log";
+  EXPECT_TRUE(r[0][2].as<bool>());
+  EXPECT_EQ(tx.exec1("SELECT recipients IS NULL FROM messages WHERE message_type = 'ErasureNotice'")[0].as<bool>(),
+            true);
+}
+
+TEST_F(LogDb, SeqIsCommitOrderUnderConcurrentWriters) {
+  // A writer that stored first but commits late holds back every later one: nobody can commit a
+  // higher seq before it.
+  auto slow = store::connect(db_->url(), 3000ms);
+  store::Transaction held(*slow);
+  auto m1 = message("S1", "OTN-S");
+  store::ingest_group(held, {&m1});
+  auto later = std::async(std::launch::async, [&] {
+    auto c = store::connect(db_->url(), 3000ms);
+    store_all(*c, {message("S2", "OTN-T")});
+  });
+  EXPECT_EQ(later.wait_for(300ms), std::future_status::timeout) << "the later writer waits for the append lock";
+  EXPECT_EQ(count("SELECT count(*) FROM messages"), 0);
+  held.commit();
+  later.get();
+  pqxx::nontransaction tx(*conn_);
+  const auto r = tx.exec("SELECT idempotency_key FROM messages ORDER BY seq");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0][0].as<std::string>(), "S1");
+  EXPECT_EQ(r[1][0].as<std::string>(), "S2");
+}
+
+TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
+  store_all(*conn_, {message("A1", "OTN-1"), message("A2", "OTN-2"), message("A3", "OTN-1")});
+
+  const auto a = store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_TRUE(store::lease_cursors(*conn_, "hub-b", 60000, 10).empty()) << "both cursors are hub A's";
+
+  auto batch = store::read_log(*conn_, despp, start, 2);
+  ASSERT_EQ(batch.entries.size(), 2u);
+  EXPECT_EQ(batch.entries[0].message_type, "ArrestPacket");
+  EXPECT_EQ(batch.entries[0].case_key, "OTN-1");
+  EXPECT_EQ(batch.entries[0].body, "<ArrestPacket>A1</ArrestPacket>");
+  EXPECT_GT(batch.entries[0].subscription_id, 0);
+  EXPECT_LT(batch.entries[0].seq, batch.entries[1].seq);
+  EXPECT_EQ(batch.read_through, batch.entries[1].seq) << "the limit was reached: read through the last entry";
+  const auto rest = store::read_log(*conn_, despp, batch.read_through, 10);
+  ASSERT_EQ(rest.entries.size(), 1u);
+  EXPECT_EQ(rest.entries[0].body, "<ArrestPacket>A3</ArrestPacket>");
+  EXPECT_EQ(rest.read_through, rest.entries[0].seq);
+
+  {
+    store::Transaction tx(*conn_);
+    EXPECT_FALSE(store::advance_cursor(tx, despp, "hub-b", rest.read_through)) << "not hub B's lease";
+    EXPECT_TRUE(store::advance_cursor(tx, despp, "hub-a", rest.read_through));
+    EXPECT_TRUE(store::advance_cursor(tx, despp, "hub-a", start)) << "a lower position changes nothing";
+    tx.commit();
+  }
+  EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp)),
+            rest.read_through);
+  EXPECT_TRUE(store::read_log(*conn_, despp, rest.read_through, 10).entries.empty());
+
+  // Released, the cursors go to the next hub, which starts where hub A left off.
+  EXPECT_EQ(store::release_cursors(*conn_, "hub-a"), 2u);
+  const auto b = store::lease_cursors(*conn_, "hub-b", 60000, 10);
+  ASSERT_EQ(b.size(), 2u);
+  for (const auto& l : b) {
+    if (l.endpoint_id == despp) {
+      EXPECT_EQ(l.position, rest.read_through);
+    }
+  }
+}
+
+TEST_F(LogDb, AnEntryBehindOpenRowsOfItsLaneSaysSo) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
+  store_all(*conn_, {message("E1", "OTN-9", "ErasureNotice")});  // a pending row in DESPP's lane of OTN-9
+  store_all(*conn_, {message("A1", "OTN-9"), message("A2", "OTN-8")});
+  const auto batch = store::read_log(*conn_, despp, start, 10);
+  ASSERT_EQ(batch.entries.size(), 2u);
+  EXPECT_TRUE(batch.entries[0].lane_has_rows);
+  EXPECT_FALSE(batch.entries[1].lane_has_rows);
+}
+
+TEST_F(LogDb, AnEndpointAddedLaterStartsAtTheEndOfTheLog) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  store::apply_agencies(*conn_, config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
+      "    publish: [ArrestPacket, ErasureNotice]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/d'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, ErasureNotice]}]\n"
+      "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:j'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/j'}]\n"
+      "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n"
+      "  - ori: CT0093000\n    name: New Haven\n    identities: [{san_uri: 'urn:n'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/n'}]\n"
+      "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
+      {"ArrestPacket", "ErasureNotice"}));
+  const auto nh = endpoint("CT0093000");
+  EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(nh)),
+            count("SELECT max(seq) FROM messages"));
+  store_all(*conn_, {message("A2", "OTN-2")});
+  const auto batch = store::read_log(*conn_, nh,
+                                     count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(nh)), 10);
+  ASSERT_EQ(batch.entries.size(), 1u);
+  EXPECT_EQ(batch.entries[0].body, "<ArrestPacket>A2</ArrestPacket>");
+}
+
+}  // namespace
+}  // namespace cjhub
