@@ -154,6 +154,14 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   m.deliveries.add({v.kind == store::Completion::Kind::delivered ? "delivered"
                     : v.kind == store::Completion::Kind::retry   ? "retry"
                                                                  : "dead"});
+  if (c.log_seq > 0) {
+    if (v.kind != store::Completion::Kind::delivered) {
+      lg->info("delivery {} of message {} to {} attempt 1 failed: {}", c.delivery_id, c.message_id, c.recipient_ori,
+               v.error);
+    }
+    finish_log(c, v, r);
+    return;
+  }
   if (v.kind == store::Completion::Kind::delivered) {
     lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
               c.recipient_ori, c.attempt, r.status);
@@ -237,8 +245,15 @@ void Dispatcher::db_loop() {
       }
       if (db.take_notified()) st.notified = true;
       record_outcomes(db, st);
+      record_log_rounds(db, st);
       refresh_endpoints_and_leases(db, st);
-      if (!stopping_.load() && st.notified) claim_and_send(db, st);
+      if (!stopping_.load()) {
+        lease_log_endpoints(db, st);
+        const bool notified = st.notified;
+        if (notified) claim_and_send(db, st);
+        read_log(db, st, notified);
+        pump_log();
+      }
       stats_.rounds.fetch_add(1);
       stats_.last_round_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
@@ -263,6 +278,9 @@ void Dispatcher::finish_at_shutdown(store::Session& db) {
     last.swap(completions_);
   }
   try {
+    LoopState st;
+    record_log_rounds(db, st);
+    db.run([&](store::Connection& conn) { store::release_cursors(conn, instance_id_); });
     const auto released = db.run([&](store::Connection& conn) {
       store::complete(conn, last, instance_id_, config_.delivery.pause_after_failures);
       return store::release_leases_of(conn, instance_id_);
@@ -417,6 +435,14 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
   {
     std::lock_guard lock(mutex_);
     if (!completions_.empty() || st.notified) return;
+    for (const auto& [id, le] : log_) {
+      if (!le.outcomes.empty()) return;
+      const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
+      if (le.endpoint.id != 0 && !le.endpoint.paused && busy < le.endpoint.max_in_flight &&
+          (le.more || !le.ready.empty())) {
+        return;
+      }
+    }
   }
   try {
     const auto woken = db.wait(config_.delivery.poll_interval, wake_pipe_[0]);
@@ -429,6 +455,245 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
     if (db.take_notified()) st.notified = true;
   } catch (const std::exception& e) {
     log::get("delivery")->warn("dispatcher lost its database connection ({})", e.what());
+  }
+}
+
+
+// --- the log ---------------------------------------------------------------------------------
+
+// Step: hold the cursors of the endpoints this hub reads (renewed every second, free ones taken).
+void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - st.cursors_leased < std::chrono::seconds(1)) return;
+  st.cursors_leased = now;
+  const auto& d = config_.delivery;
+  int longest = 0;
+  for (const auto& ep : st.endpoints) longest = std::max(longest, ep.timeout_ms);
+  // Outlasts the longest exchange, with room to record it; renewed every second.
+  const int lease_ms = std::max(10000, static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
+                                           longest + std::max(2000, longest));
+  const auto held = db.run([&](store::Connection& conn) {
+    return store::lease_cursors(conn, instance_id_, lease_ms, 1000);
+  });
+  std::lock_guard lock(mutex_);
+  std::set<long long> ids;
+  for (const auto& l : held) {
+    ids.insert(l.endpoint_id);
+    const auto ep = std::find_if(st.endpoints.begin(), st.endpoints.end(),
+                                 [&](const store::EndpointRow& e) { return e.id == l.endpoint_id; });
+    auto [it, fresh] = log_.try_emplace(l.endpoint_id);
+    if (fresh) {
+      it->second.position = l.position;
+      it->second.read_through = l.position;
+      it->second.done.insert(l.done.begin(), l.done.end());
+    }
+    if (ep != st.endpoints.end()) it->second.endpoint = *ep;
+  }
+  // A cursor this hub no longer holds: another hub reads it now (outcomes still in flight here
+  // are dropped; that hub sends those entries again).
+  for (auto it = log_.begin(); it != log_.end();) {
+    it = ids.count(it->first) ? std::next(it) : log_.erase(it);
+  }
+}
+
+// An entry read from the log: a row of its own when it cannot be sent now (no payload, or its
+// lane has rows to wait behind), else ready, or waiting behind its case's entry in flight.
+void Dispatcher::take_entry(LogEndpoint& le, store::LogEntry e) {
+  le.open.insert(e.seq);
+  const auto as_row = [&](store::LogOutcome::Kind kind, std::string why) {
+    store::LogOutcome o;
+    o.kind = kind;
+    o.seq = e.seq;
+    o.message_id = e.message_id;
+    o.case_key = e.case_key;
+    o.subscription_id = e.subscription_id;
+    o.error = std::move(why);
+    le.outcomes.push_back(std::move(o));
+    le.open.erase(e.seq);
+  };
+  if (!e.body) {
+    metrics::registry().deliveries.add({"suppressed"});
+    return as_row(store::LogOutcome::Kind::suppressed, "payload removed (erased case)");
+  }
+  if (!e.case_key.empty() && (e.lane_has_rows || le.blocked.count(e.case_key))) {
+    le.blocked.insert(e.case_key);
+    return as_row(store::LogOutcome::Kind::queued, "");
+  }
+  if (!e.case_key.empty() && (le.sending.count(e.case_key) || le.waiting.count(e.case_key))) {
+    le.waiting[e.case_key].push_back(std::move(e));
+    return;
+  }
+  if (!e.case_key.empty()) le.sending.insert(e.case_key);
+  le.ready.push_back(std::move(e));
+}
+
+// Step: read each leased endpoint's log after what was read, while it has room.
+void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
+  const auto& d = config_.delivery;
+  std::vector<std::pair<long long, long long>> todo;  // endpoint, read from
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, le] : log_) {
+      if (le.endpoint.id == 0 || le.endpoint.paused) continue;
+      const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
+      const bool room = le.ready.size() < static_cast<std::size_t>(le.endpoint.max_in_flight) &&
+                        le.open.size() < 10 * d.claim_batch;
+      if (room && (le.more || notified) && busy <= le.endpoint.max_in_flight) todo.emplace_back(id, le.read_through);
+    }
+  }
+  for (const auto& [id, from] : todo) {
+    auto batch = db.run([&](store::Connection& conn) {
+      return store::read_log(conn, id, from, static_cast<int>(d.claim_batch));
+    });
+    std::lock_guard lock(mutex_);
+    const auto it = log_.find(id);
+    if (it == log_.end() || it->second.read_through != from) continue;  // lost meanwhile
+    auto& le = it->second;
+    le.more = batch.entries.size() >= d.claim_batch;
+    le.read_through = std::max(le.read_through, batch.read_through);
+    stats_.claimed.fetch_add(batch.entries.size());
+    for (auto& e : batch.entries) {
+      if (!le.done.count(e.seq)) take_entry(le, std::move(e));  // finished before a restart: not again
+    }
+  }
+}
+
+// Sends what is ready, within each endpoint's capacity (db thread; the sends leave the lock).
+void Dispatcher::pump_log() {
+  std::vector<std::pair<store::Claimed, store::EndpointRow>> out;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, le] : log_) {
+      if (le.endpoint.id == 0 || le.endpoint.paused) continue;
+      auto& busy = in_flight_[id];
+      while (!le.ready.empty() && busy < le.endpoint.max_in_flight) {
+        auto e = std::move(le.ready.front());
+        le.ready.pop_front();
+        store::Claimed c;
+        c.delivery_id = store::log_delivery_id(id, e.seq);
+        c.message_id = e.message_id;
+        c.endpoint_id = id;
+        c.attempt = 1;
+        c.case_key = e.case_key;
+        c.message_type = e.message_type;
+        c.sender_ori = e.sender_ori;
+        c.recipient_ori = le.endpoint.ori;
+        c.body = std::move(e.body);
+        c.log_seq = e.seq;
+        c.subscription_id = e.subscription_id;
+        ++busy;
+        stats_.in_flight.fetch_add(1);
+        out.emplace_back(std::move(c), le.endpoint);
+      }
+      if (busy == 0) in_flight_.erase(id);
+    }
+  }
+  for (auto& [c, ep] : out) send(std::move(c), ep);
+}
+
+// An entry's exchange ended (an I/O thread): its outcome waits for the endpoint's next round, and
+// its case's next entry waits for that round to commit.
+void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r) {
+  {
+    std::lock_guard lock(mutex_);
+    if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
+    stats_.in_flight.fetch_sub(1);
+    const auto it = log_.find(c.endpoint_id);
+    if (it != log_.end()) {
+      auto& le = it->second;
+      store::LogOutcome o;
+      o.kind = v.kind == store::Completion::Kind::delivered ? store::LogOutcome::Kind::delivered
+               : v.kind == store::Completion::Kind::retry   ? store::LogOutcome::Kind::retry
+                                                             : store::LogOutcome::Kind::dead;
+      o.seq = c.log_seq;
+      o.message_id = c.message_id;
+      o.case_key = c.case_key;
+      o.subscription_id = c.subscription_id;
+      if (r.error == TransportError::none) o.http_status = static_cast<int>(r.status);
+      o.error = v.error;
+      o.delay = v.delay;
+      o.endpoint_failure = v.endpoint_failure;
+      if (o.kind == store::LogOutcome::Kind::delivered) stats_.delivered.fetch_add(1);
+      if (o.kind == store::LogOutcome::Kind::retry) stats_.retried.fetch_add(1);
+      if (o.kind == store::LogOutcome::Kind::dead) stats_.dead.fetch_add(1);
+      le.outcomes.push_back(std::move(o));
+      le.open.erase(c.log_seq);
+      le.done.insert(c.log_seq);  // the case's next entry waits until this is recorded
+    }
+  }
+  wake();
+}
+
+// Step: each endpoint's finished entries in one transaction; the cursor moves to the low-water
+// mark (everything before the first entry still open). A lost lease drops the endpoint's state.
+void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
+  auto lg = log::get("delivery");
+  std::vector<store::LogRound> rounds;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, le] : log_) {
+      const long long low = le.open.empty() ? le.read_through : *le.open.begin() - 1;
+      if (le.outcomes.empty() && low <= le.position) continue;
+      store::LogRound r;
+      r.endpoint_id = id;
+      r.recipient_ori = le.endpoint.ori;
+      r.position = std::max(low, le.position);
+      for (const auto seq : le.done) {
+        if (seq > r.position) r.done.push_back(seq);
+      }
+      r.outcomes = std::move(le.outcomes);
+      le.outcomes.clear();
+      rounds.push_back(std::move(r));
+    }
+  }
+  for (auto& r : rounds) {
+    store::LogRoundResult res;
+    try {
+      res = db.run([&](store::Connection& conn) {
+        return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);
+      });
+    } catch (...) {
+      std::lock_guard lock(mutex_);  // kept for the next round
+      if (auto it = log_.find(r.endpoint_id); it != log_.end()) {
+        it->second.outcomes.insert(it->second.outcomes.begin(), r.outcomes.begin(), r.outcomes.end());
+      }
+      throw;
+    }
+    std::lock_guard lock(mutex_);
+    const auto it = log_.find(r.endpoint_id);
+    if (it == log_.end()) continue;
+    if (!res.lease_held) {
+      lg->warn("endpoint {}: the log's lease passed to another hub; it sends what was open here again", r.endpoint_id);
+      log_.erase(it);
+      continue;
+    }
+    auto& le = it->second;
+    le.position = r.position;
+    le.done.erase(le.done.begin(), le.done.upper_bound(r.position));
+    // A lane whose rows were all created is no longer blocked once nothing of it is open here.
+    for (auto b = le.blocked.begin(); b != le.blocked.end();) {
+      const bool busy = le.sending.count(*b) || le.waiting.count(*b);
+      b = busy ? std::next(b) : le.blocked.erase(b);
+    }
+    // Recorded: each sent entry's case lets its next entry go (behind a retry, as a row).
+    for (const auto& o : r.outcomes) {
+      if (o.case_key.empty() || o.kind == store::LogOutcome::Kind::queued ||
+          o.kind == store::LogOutcome::Kind::suppressed) {
+        continue;
+      }
+      if (o.kind == store::LogOutcome::Kind::retry) le.blocked.insert(o.case_key);
+      le.sending.erase(o.case_key);
+      auto w = le.waiting.find(o.case_key);
+      if (w == le.waiting.end()) continue;
+      auto next = std::move(w->second);
+      le.waiting.erase(w);
+      for (auto& e : next) take_entry(le, std::move(e));
+    }
+    if (res.endpoint_paused_now) {
+      lg->warn("endpoint {} paused after {} consecutive failures; its backlog waits in order until an operator "
+               "resumes it",
+               r.endpoint_id, config_.delivery.pause_after_failures);
+    }
   }
 }
 

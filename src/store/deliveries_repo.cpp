@@ -11,6 +11,7 @@
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
+#include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
 #include "store/routing_repo.hpp"
@@ -96,18 +97,6 @@ constexpr const char* kMarkDead =
 constexpr const char* kMarkSuppressed =
     "UPDATE deliveries SET state = 'suppressed', lease_until = NULL, leased_by = NULL "
     "WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $2 RETURNING endpoint_id, case_key";
-// Resets the failure count; last_success_at moves at most once a second, so a busy endpoint's row
-// is not rewritten by every completion batch (each rewrite is a dead version until vacuumed).
-constexpr const char* kEndpointSuccess =
-    "UPDATE endpoints SET consecutive_failures = 0, last_success_at = now() WHERE id = $1 "
-    "AND (consecutive_failures <> 0 OR last_success_at IS NULL OR last_success_at < now() - interval '1 second')";
-// Counts a failure; pauses the endpoint when the count reaches $2. Returns the new count.
-constexpr const char* kEndpointFailure =
-    "UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, last_failure_at = now(), "
-    "paused_at = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN now() ELSE paused_at END, "
-    "paused_reason = CASE WHEN NOT paused AND consecutive_failures + 1 >= $2 THEN $3 ELSE paused_reason END, "
-    "paused = paused OR consecutive_failures + 1 >= $2 "
-    "WHERE id = $1 RETURNING consecutive_failures, paused";
 constexpr const char* kReleaseExpiredLeases =
     "UPDATE deliveries SET state = 'pending', lease_until = NULL, leased_by = NULL "
     "WHERE state = 'in_flight' AND lease_until < now() RETURNING id";
@@ -347,13 +336,10 @@ void audit_outcomes(CompletionRound& r) {
 // Endpoints that answered reset their failure count; failures count up and pause an endpoint when
 // they reach the threshold (reported on the first result of that endpoint).
 void record_endpoint_health(CompletionRound& r, unsigned pause_after_failures) {
-  for (const auto id : r.succeeded) r.tx.exec_params0(sql::kEndpointSuccess, id);
+  for (const auto id : r.succeeded) endpoint_health::succeeded(r.tx, id);
   for (const auto& [id, n] : r.failures) {
     for (int i = 0; i < n; ++i) {
-      const auto row = r.tx.exec_params1(sql::kEndpointFailure, id, static_cast<int>(pause_after_failures),
-                                         "paused after " + std::to_string(pause_after_failures) +
-                                             " consecutive failures; last: " + r.failure_reason.substr(0, 200));
-      if (row[0].as<int>() != static_cast<int>(pause_after_failures) || !row[1].as<bool>()) continue;
+      if (!endpoint_health::failed(r.tx, id, pause_after_failures, r.failure_reason)) continue;
       for (auto& res : r.out) {
         const auto it = std::find_if(r.batch.begin(), r.batch.end(),
                                      [&](const Completion& c) { return c.delivery_id == res.delivery_id; });

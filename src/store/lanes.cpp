@@ -12,6 +12,15 @@ namespace cjhub::store {
 namespace lanes::sql {
 namespace {
 
+// A lane's head row may go only when no entry of the lane still waits on the log before it: an
+// entry of the case for the endpoint past the endpoint's cursor that has not become a row (the
+// dispatcher reading the log sends it, or turns it into a row, first).
+#define CJHUB_NOTHING_EARLIER_ON_THE_LOG(endpoint, case_key, seq)                                          \
+  " AND NOT EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = " endpoint            \
+  "   WHERE o.case_key = " case_key " AND o.seq > c.position AND o.seq < " seq " AND " endpoint                \
+  "   = ANY (o.recipients) AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = o.id "             \
+  "   AND x.endpoint_id = " endpoint "))"
+
 // Deliveries of one case to one endpoint leave in store order: writers and completions that touch
 // a case's lanes hold this lock (hash of the case key) until they commit.
 constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
@@ -27,7 +36,7 @@ constexpr const char* kPromoteLanes =
     "  FROM unnest($1::bigint[], $2::text[]) AS l(endpoint_id, case_key) "
     "  WHERE NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = l.endpoint_id AND b.case_key = l.case_key "
     "                    AND b.state IN ('pending', 'in_flight'))) n "
-    "WHERE d.id = n.id";
+    "WHERE d.id = n.id" CJHUB_NOTHING_EARLIER_ON_THE_LOG("d.endpoint_id", "d.case_key", "d.seq");
 constexpr const char* kNotifyDeliveries = "NOTIFY cjhub_deliveries";
 // The next queued delivery of a lane becomes pending once nothing earlier is pending or in flight.
 constexpr const char* kPromoteLane =
@@ -35,7 +44,8 @@ constexpr const char* kPromoteLane =
     "WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 AND state = 'queued' "
     "            ORDER BY seq LIMIT 1) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND case_key = $2 "
-    "                AND state IN ('pending', 'in_flight'))";
+    "                AND state IN ('pending', 'in_flight'))"
+    CJHUB_NOTHING_EARLIER_ON_THE_LOG("$1", "$2", "deliveries.seq");
 // Every lane of one case at once: after an erasure suppressed their heads, each lets its next
 // delivery go.
 constexpr const char* kPromoteCaseLanesName = "promote_case_lanes";
@@ -44,7 +54,20 @@ constexpr const char* kPromoteCaseLanes =
     "  SELECT DISTINCT ON (endpoint_id) id, endpoint_id FROM deliveries "
     "  WHERE case_key = $1 AND state = 'queued' ORDER BY endpoint_id, seq) h "
     "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
-    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))";
+    "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))"
+    CJHUB_NOTHING_EARLIER_ON_THE_LOG("d.endpoint_id", "$1", "d.seq");
+// The lanes of one endpoint whose queued head the cursor has passed ($2: its new position), once
+// nothing of the lane is pending or in flight: everything of the log before them is finished.
+constexpr const char* kPassedHeads =
+    "SELECT DISTINCT ON (case_key) id::text, case_key FROM deliveries "
+    "WHERE endpoint_id = $1 AND state = 'queued' AND seq <= $2 ORDER BY case_key, seq";
+constexpr const char* kPromoteIds =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() "
+    "FROM unnest($1::uuid[]) AS h(id) WHERE d.id = h.id AND d.state = 'queued' "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = d.case_key "
+    "  AND b.endpoint_id = d.endpoint_id AND b.state IN ('pending', 'in_flight'))";
+
+#undef CJHUB_NOTHING_EARLIER_ON_THE_LOG
 
 }  // namespace
 }  // namespace lanes::sql
@@ -77,6 +100,20 @@ void promote(Transaction& tx, long long endpoint_id, const std::string& case_key
 void promote_case(Transaction& tx, const std::string& case_key) {
   if (case_key.empty()) return;
   tx.exec_prepared0(sql::kPromoteCaseLanesName, case_key);
+}
+
+std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, long long endpoint_id,
+                                                             long long position) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : tx.exec_params(sql::kPassedHeads, endpoint_id, position)) {
+    out.emplace_back(r[0].as<std::string>(), r[1].is_null() ? std::string() : r[1].as<std::string>());
+  }
+  return out;
+}
+
+std::size_t promote_heads(Transaction& tx, const std::vector<std::string>& ids) {
+  if (ids.empty()) return 0;
+  return static_cast<std::size_t>(tx.exec_params(sql::kPromoteIds, values::text_array(ids)).affected_rows());
 }
 
 void promote_all(Transaction& tx, const std::set<Lane>& lanes) {

@@ -1,4 +1,5 @@
-// Lanes: the deliveries of one case to one endpoint, which leave in store order. Routing,
+// Lanes: the deliveries of one case to one endpoint, which leave in store order, whether they are
+// entries on the log or rows. A lane's rows wait behind its entries still on the log. Routing,
 // completions, acknowledgements, erasures and replays all move lanes; they do it through these.
 // Case locks are taken in case-key order by every transaction that touches lanes, so two of them
 // can never wait on each other.
@@ -24,6 +25,13 @@ void promote(Transaction& tx, long long endpoint_id, const std::string& case_key
 void promote_case(Transaction& tx, const std::string& case_key);
 // The same for many lanes in one statement. The caller holds the cases' locks.
 void promote_all(Transaction& tx, const std::set<Lane>& lanes);
+// For an endpoint whose cursor moves to `position`: the queued heads (row id, case key) of lanes
+// it passed, read without locks so the caller can lock their cases with its others, in order.
+std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, long long endpoint_id,
+                                                             long long position);
+// Those heads go on, each once nothing of its lane is pending or in flight. The caller holds the
+// cases' locks. Returns how many.
+std::size_t promote_heads(Transaction& tx, const std::vector<std::string>& ids);
 // Locks the lanes' cases, then promotes them.
 void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes);
 // Wakes the dispatchers of every hub (delivered at commit).

@@ -3,9 +3,15 @@
 #include "store/connection_impl.hpp"
 #include "store/translate.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <set>
 #include <pqxx/pqxx>
 
+#include "cjhub/store/audit_repo.hpp"
+#include "store/endpoint_health.hpp"
+#include "store/lanes.hpp"
 #include "store/prepared.hpp"
 #include "store/values.hpp"
 
@@ -14,22 +20,38 @@ namespace cjhub::store {
 namespace sql {
 namespace {
 
-// Renew ours, then take free or expired cursors of active endpoints (oldest position first, so a
-// backlog is served), skipping those another hub is taking right now.
+// A dispatcher says it is alive; those not seen for an hour are forgotten.
+constexpr const char* kSeen =
+    "INSERT INTO dispatchers (instance_id, seen_at) VALUES ($1, now()) "
+    "ON CONFLICT (instance_id) DO UPDATE SET seen_at = now()";
+constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() - interval '1 hour'";
+// This dispatcher's share of the active endpoints: all of them over the dispatchers seen within
+// the lease, rounded up.
+constexpr const char* kShare =
+    "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
+    "  greatest(1, (SELECT count(*) FROM dispatchers WHERE seen_at > now() - make_interval(secs => $1 / 1000.0))))::int";
+// Renew ours up to the share (the lowest endpoint ids kept), give up the rest.
 constexpr const char* kRenewCursors =
-    "UPDATE endpoint_cursors SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
-    "WHERE leased_by = $1 RETURNING endpoint_id, position";
+    "UPDATE endpoint_cursors c SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
+    "FROM (SELECT endpoint_id FROM endpoint_cursors WHERE leased_by = $1 ORDER BY endpoint_id LIMIT $3) k "
+    "WHERE c.endpoint_id = k.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text";
+constexpr const char* kGiveUpBeyondShare =
+    "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL WHERE leased_by = $1 "
+    "AND endpoint_id NOT IN (SELECT endpoint_id FROM endpoint_cursors WHERE leased_by = $1 ORDER BY endpoint_id LIMIT $2)";
+// Then free or expired cursors of active endpoints (oldest position first, so a backlog is
+// served), skipping those another hub is taking right now.
 constexpr const char* kTakeCursors =
     "UPDATE endpoint_cursors c SET leased_by = $1, lease_until = now() + make_interval(secs => $2 / 1000.0) "
     "FROM (SELECT k.endpoint_id FROM endpoint_cursors k JOIN endpoints e ON e.id = k.endpoint_id AND e.active "
     "      WHERE k.leased_by IS NULL OR k.lease_until < now() "
     "      ORDER BY k.position LIMIT $3 FOR UPDATE OF k SKIP LOCKED) f "
-    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position";
+    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text";
 constexpr const char* kReleaseCursors =
     "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL "
     "WHERE leased_by = $1 AND ($2::bigint[] IS NULL OR endpoint_id = ANY ($2::bigint[]))";
-// The endpoint's entries after its cursor, within a window of the log. A lane with open rows
-// (the same case, this endpoint) keeps its later entries behind them.
+// The endpoint's entries after its cursor, within a window of the log, but those that already
+// became rows. A lane with open rows (the same case, this endpoint) keeps its later entries
+// behind them.
 constexpr const char* kReadLogName = "read_log";
 constexpr const char* kReadLog =
     "SELECT m.seq, m.id::text, m.message_type, m.sender_ori, m.case_key, "
@@ -37,14 +59,29 @@ constexpr const char* kReadLog =
     "  m.case_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.case_key = m.case_key "
     "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')) "
     "FROM messages m WHERE m.seq > $2 AND m.seq <= $2 + $4 AND $1::bigint = ANY (m.recipients) "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
     "ORDER BY m.seq LIMIT $3";
 // The end of the log now: with the append lock every message with a lower seq has committed or
 // never will.
 constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages";
 constexpr const char* kAdvanceCursorName = "advance_cursor";
 constexpr const char* kAdvanceCursor =
-    "UPDATE endpoint_cursors SET position = greatest(position, $3), advanced_at = now() "
+    "UPDATE endpoint_cursors SET position = greatest(position, $3), done = $4::bigint[], advanced_at = now() "
     "WHERE endpoint_id = $1 AND leased_by = $2";
+
+// The entries that left the normal path, as rows of their lanes ($1 the endpoint).
+constexpr const char* kInsertExceptionsName = "insert_log_exceptions";
+constexpr const char* kInsertExceptions =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
+    "ack_required, attempts, next_attempt_at, expires_at, last_status, last_error, dead_at) "
+    "SELECT u.id, m.id, coalesce(s.id, (SELECT min(s2.id) FROM subscriptions s2 WHERE s2.endpoint_id = $1)), "
+    "  $1, e.ori, m.case_key, m.seq, u.state, false, u.attempts, now() + make_interval(secs => u.delay_s), "
+    "  greatest(now(), m.stored_at + coalesce(s.retry_window, interval '1 day')), u.status, u.error, "
+    "  CASE WHEN u.state = 'dead' THEN now() END "
+    "FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::integer[], $6::float8[], $7::integer[], $8::text[], "
+    "  $9::uuid[]) AS u(message_id, subscription_id, state, attempts, delay_s, status, error, id) "
+    "JOIN messages m ON m.id = u.message_id JOIN endpoints e ON e.id = $1 "
+    "LEFT JOIN subscriptions s ON s.id = u.subscription_id";
 
 }  // namespace
 }  // namespace sql
@@ -53,12 +90,29 @@ constexpr const char* kAdvanceCursor =
 void prepare_log_statements(Connection& conn) {
   conn.prepare(sql::kReadLogName, sql::kReadLog);
   conn.prepare(sql::kAdvanceCursorName, sql::kAdvanceCursor);
+  conn.prepare(sql::kInsertExceptionsName, sql::kInsertExceptions);
+}
+
+std::string log_delivery_id(long long endpoint_id, long long seq) {
+  const auto e = static_cast<unsigned long long>(endpoint_id) & 0xFFFFFFFFFFFFULL;
+  const auto q = static_cast<unsigned long long>(seq) & 0xFFFFFFFFFFFFULL;
+  return fmt::format("{:08x}-{:04x}-8000-8000-{:012x}", e >> 16, e & 0xFFFF, q);
 }
 
 namespace {
 std::vector<CursorLease> leases(const pqxx::result& r) {
   std::vector<CursorLease> out;
-  for (const auto& row : r) out.push_back({row[0].as<long long>(), row[1].as<long long>()});
+  for (const auto& row : r) {
+    CursorLease l{row[0].as<long long>(), row[1].as<long long>(), {}};
+    const auto done = row[2].as<std::string>();  // {1,2,3}
+    std::size_t i = 1;
+    while (i + 1 < done.size()) {
+      const auto j = done.find_first_of(",}", i);
+      l.done.push_back(std::stoll(done.substr(i, j - i)));
+      i = j + 1;
+    }
+    out.push_back(std::move(l));
+  }
   return out;
 }
 }  // namespace
@@ -66,9 +120,14 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
 std::vector<CursorLease> lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new) {
   return translate_errors([&] {
     Transaction tx(conn, "lease_cursors");
-    auto out = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
-    if (max_new > 0) {
-      for (const auto& l : leases(tx.exec_params(sql::kTakeCursors, hub, lease_ms, max_new))) out.push_back(l);
+    tx.exec_params0(sql::kSeen, hub);
+    tx.exec0(sql::kForget);
+    const int share = tx.exec_params1(sql::kShare, lease_ms)[0].as<int>();
+    tx.exec_params0(sql::kGiveUpBeyondShare, hub, share);
+    auto out = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms, share));
+    const int room = std::min(max_new, share - static_cast<int>(out.size()));
+    if (room > 0) {
+      for (const auto& l : leases(tx.exec_params(sql::kTakeCursors, hub, lease_ms, room))) out.push_back(l);
     }
     tx.commit();
     return out;
@@ -117,8 +176,128 @@ LogBatch read_log(Connection& conn, long long endpoint_id, long long after, int 
   });
 }
 
-bool advance_cursor(Transaction& tx, long long endpoint_id, const std::string& hub, long long position) {
-  return tx.exec_prepared(sql::kAdvanceCursorName, endpoint_id, hub, position).affected_rows() == 1;
+bool advance_cursor(Transaction& tx, long long endpoint_id, const std::string& hub, long long position,
+                    const std::vector<long long>& done) {
+  std::vector<long long> after;
+  for (const auto s : done) {
+    if (s > position) after.push_back(s);
+  }
+  return tx.exec_prepared(sql::kAdvanceCursorName, endpoint_id, hub, position, values::int_array(after))
+             .affected_rows() == 1;
+}
+
+namespace {
+
+const char* state_of(LogOutcome::Kind k) {
+  switch (k) {
+    case LogOutcome::Kind::retry: return "pending";
+    case LogOutcome::Kind::dead: return "dead";
+    case LogOutcome::Kind::suppressed: return "suppressed";
+    case LogOutcome::Kind::queued: return "queued";
+    case LogOutcome::Kind::delivered: break;
+  }
+  return "delivered";
+}
+
+const char* audit_outcome_of(LogOutcome::Kind k) {
+  switch (k) {
+    case LogOutcome::Kind::retry: return "retry";
+    case LogOutcome::Kind::dead: return "dead";
+    case LogOutcome::Kind::suppressed: return "suppressed";
+    case LogOutcome::Kind::queued: return "queued";
+    case LogOutcome::Kind::delivered: break;
+  }
+  return "delivered";
+}
+
+}  // namespace
+
+LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogRound& round,
+                            unsigned pause_after_failures) {
+  return translate_errors([&] {
+    Transaction tx(conn, "complete_log");
+    LogRoundResult res;
+    // Case locks first and in order (the rows' lanes and the lanes the cursor passes).
+    std::vector<std::string> cases;
+    for (const auto& o : round.outcomes) {
+      if (o.kind != LogOutcome::Kind::delivered) cases.push_back(o.case_key);
+    }
+    std::set<std::string> locked;
+    for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) cases.push_back(c);
+    locked.insert(cases.begin(), cases.end());
+    lanes::lock_cases(tx, cases);
+    if (!advance_cursor(tx, round.endpoint_id, hub, round.position, round.done)) {
+      tx.abort();
+      res.lease_held = false;
+      return res;
+    }
+    std::vector<std::string> ids, states, errors, delivery_ids;
+    std::vector<long long> subs;
+    std::vector<int> attempts;
+    std::vector<double> delays;
+    std::vector<std::optional<std::string>> statuses;
+    std::vector<AuditEvent> audit;
+    long long first = 0, last = 0;
+    std::string failure;
+    int failures = 0;
+    for (const auto& o : round.outcomes) {
+      if (o.endpoint_failure) {
+        ++failures;
+        failure = o.error;
+      }
+      if (o.kind == LogOutcome::Kind::delivered) {
+        ++res.delivered;
+        if (first == 0 || o.seq < first) first = o.seq;
+        last = std::max(last, o.seq);
+        continue;
+      }
+      ids.push_back(o.message_id);
+      delivery_ids.push_back(log_delivery_id(round.endpoint_id, o.seq));
+      subs.push_back(o.subscription_id);
+      states.push_back(state_of(o.kind));
+      attempts.push_back(o.kind == LogOutcome::Kind::retry || o.kind == LogOutcome::Kind::dead ? 1 : 0);
+      delays.push_back(static_cast<double>(o.delay.count()) / 1000.0);
+      statuses.push_back(o.http_status ? std::optional<std::string>(std::to_string(*o.http_status)) : std::nullopt);
+      errors.push_back(o.error.substr(0, 1000));
+      std::string detail = o.http_status ? "HTTP " + std::to_string(*o.http_status) : std::string();
+      if (!o.error.empty()) detail += (detail.empty() ? "" : "; ") + o.error.substr(0, 200);
+      audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", audit_outcome_of(o.kind),
+                       "delivery " + log_delivery_id(round.endpoint_id, o.seq) + " message " + o.message_id,
+                       "endpoint " + std::to_string(round.endpoint_id), std::move(detail)});
+    }
+    if (!ids.empty()) {
+      std::vector<std::string> delay_text;
+      for (const double d : delays) delay_text.push_back(std::to_string(d));
+      res.rows = static_cast<std::size_t>(
+          tx.exec_prepared(sql::kInsertExceptionsName, round.endpoint_id, values::text_array(ids),
+                           values::int_array(subs), values::text_array(states), values::int_array(attempts),
+                           values::text_array(delay_text), values::opt_text_array(statuses),
+                           values::text_array(errors), values::text_array(delivery_ids))
+              .affected_rows());
+    }
+    if (res.delivered > 0) {
+      // One record for the batch: the normal path's state change is the cursor's move.
+      audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", "delivered",
+                       "endpoint " + std::to_string(round.endpoint_id) + " log " + std::to_string(first) + ".." +
+                           std::to_string(last),
+                       "endpoint " + std::to_string(round.endpoint_id),
+                       std::to_string(res.delivered) + " message(s) delivered"});
+      endpoint_health::succeeded(tx, round.endpoint_id);
+    }
+    for (int i = 0; i < failures; ++i) {
+      if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure)) res.endpoint_paused_now = true;
+    }
+    // The heads the cursor passed, now that this round's rows exist (only cases locked above).
+    std::vector<std::string> heads;
+    for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
+      if (locked.count(c)) heads.push_back(id);
+    }
+    res.promoted = lanes::promote_heads(tx, heads);
+    if (!audit.empty()) insert_audit(tx, audit);
+    if (res.promoted > 0) lanes::notify(tx);
+    tx.commit();
+    return res;
+  });
 }
 
 }  // namespace cjhub::store

@@ -156,8 +156,14 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
             rest.read_through);
   EXPECT_TRUE(store::read_log(*conn_, despp, rest.read_through, 10).entries.empty());
 
-  // Released, the cursors go to the next hub, which starts where hub A left off.
+  // Released, the cursors go to the next hub, which starts where hub A left off: half of them
+  // while hub A is alive (each hub's share), all once it is gone.
   EXPECT_EQ(store::release_cursors(*conn_, "hub-a"), 2u);
+  EXPECT_EQ(store::lease_cursors(*conn_, "hub-b", 60000, 10).size(), 1u) << "its share while hub A is alive";
+  {
+    pqxx::nontransaction gone(*conn_);
+    gone.exec0("DELETE FROM dispatchers WHERE instance_id = 'hub-a'");
+  }
   const auto b = store::lease_cursors(*conn_, "hub-b", 60000, 10);
   ASSERT_EQ(b.size(), 2u);
   for (const auto& l : b) {

@@ -10,7 +10,9 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +24,7 @@
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/log_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
 namespace cjhub::store {
@@ -79,9 +82,32 @@ class Dispatcher final : public Component {
     std::uint64_t generation = 0;  // of the session the endpoints were read on
     int completion_failures = 0;
     bool notified = true;  // something may be due: claim in this round
+    std::chrono::steady_clock::time_point cursors_leased{};
+  };
+  // An endpoint whose log this hub reads (under its cursor's lease). Guarded by mutex_.
+  struct LogEndpoint {
+    store::EndpointRow endpoint;
+    long long position = 0;      // the cursor as stored: every entry at or before it is finished
+    long long read_through = 0;  // the log was read up to here
+    std::set<long long> open;    // entries read and not finished
+    std::deque<store::LogEntry> ready;                                // may be sent now, in order
+    std::map<std::string, std::deque<store::LogEntry>> waiting;       // behind their case's entry in flight
+    // Cases with an entry in flight, or finished and not yet recorded: a case's next entry goes
+    // only once the previous one's outcome is committed (no restart can reorder a case).
+    std::set<std::string> sending;
+    std::set<long long> done;  // finished entries after `position` (recorded with the cursor)
+    std::set<std::string> blocked;  // cases whose entry became a row: the later ones queue as rows
+    std::vector<store::LogOutcome> outcomes;  // finished since the last round
+    bool more = true;                         // the last read was full: read again
   };
   void db_loop();
   void finish_at_shutdown(store::Session& db);
+  void lease_log_endpoints(store::Session& db, LoopState& st);
+  void read_log(store::Session& db, LoopState& st, bool notified);
+  void record_log_rounds(store::Session& db, LoopState& st);
+  void pump_log();  // sends what is ready within each endpoint's capacity (db thread)
+  void take_entry(LogEndpoint& le, store::LogEntry e);  // mutex_ held
+  void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r);
   void record_outcomes(store::Session& db, LoopState& st);
   void refresh_endpoints_and_leases(store::Session& db, LoopState& st);
   void claim_and_send(store::Session& db, LoopState& st);
@@ -112,6 +138,7 @@ class Dispatcher final : public Component {
   std::mutex mutex_;  // guards completions_ and in_flight_
   std::vector<store::Completion> completions_;
   std::map<long long, int> in_flight_;  // per endpoint
+  std::map<long long, LogEndpoint> log_;  // the endpoints whose log this hub reads
   // Claim cursor per endpoint (db thread only): the latest due time claimed, in microseconds.
   std::map<long long, long long> claim_cursor_;
   static constexpr long long kClaimCursorMarginUs = 10LL * 1000 * 1000;

@@ -52,6 +52,9 @@ struct Claimed {
   std::string recipient_ori;
   std::optional<std::string> body;  // nullopt: the payload was removed (erasure)
   long long due_at_us = 0;  // when it was due (microseconds since the epoch): the claim cursor
+  // A log entry rather than a row: its position on the log and the subscription that chose it.
+  long long log_seq = 0;
+  long long subscription_id = 0;
 };
 std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& requests,
                            const std::string& leased_by);

@@ -6,18 +6,25 @@
 
 #include "cjhub/store/connection.hpp"
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace cjhub::store {
 
+// The delivery id of a log entry (a UUID made of the endpoint and the position): the same for the
+// first attempt on the log and for the row a retry of it becomes.
+std::string log_delivery_id(long long endpoint_id, long long seq);
+
 struct CursorLease {
   long long endpoint_id = 0;
-  long long position = 0;  // every entry at or before it is finished
+  long long position = 0;        // every entry at or before it is finished
+  std::vector<long long> done;   // and so are these, after it
 };
-// Renews this hub's leases and takes free or expired ones, at most `max_new` new ones per call;
-// returns every cursor this hub holds now.
+// Renews this hub's leases and takes free or expired ones, at most `max_new` new ones per call and
+// no more than its share (the active endpoints over the dispatchers seen within a lease, rounded
+// up; leases beyond it are given up); returns every cursor this hub holds now.
 std::vector<CursorLease> lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
 // Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
 std::size_t release_cursors(Connection& conn, const std::string& hub,
@@ -45,8 +52,45 @@ struct LogBatch {
 // `window` positions of the log.
 LogBatch read_log(Connection& conn, long long endpoint_id, long long after, int limit, long long window = 50000);
 
-// Moves the cursor forward to `position` (never back) if `hub` still holds its lease. False when
-// the lease was lost: another hub reads this endpoint now.
-bool advance_cursor(Transaction& tx, long long endpoint_id, const std::string& hub, long long position);
+// Moves the cursor forward to `position` (never back) and records which entries after it are
+// finished (`done`; those at or before the position are dropped), if `hub` still holds its lease.
+// False when the lease was lost: another hub reads this endpoint now.
+bool advance_cursor(Transaction& tx, long long endpoint_id, const std::string& hub, long long position,
+                    const std::vector<long long>& done = {});
+
+// What became of one log entry. Delivered ones write nothing of their own; the others become
+// rows: a retry (pending, due after `delay`), a dead letter, a suppressed delivery (no payload),
+// or `queued` behind a row of its lane.
+struct LogOutcome {
+  enum class Kind { delivered, retry, dead, suppressed, queued } kind = Kind::delivered;
+  long long seq = 0;
+  std::string message_id;
+  std::string case_key;
+  long long subscription_id = 0;
+  std::optional<int> http_status;
+  std::string error;
+  std::chrono::milliseconds delay{0};
+  bool endpoint_failure = false;  // counts toward pausing the endpoint
+};
+// One transaction per endpoint and batch: the cursor moves to `position` (the low-water mark of
+// finished entries), the outcomes that left the normal path become rows, the lanes whose queued
+// head the cursor passed go on, the endpoint's health is updated and one audit record names the
+// delivered range (the exceptions one each).
+struct LogRound {
+  long long endpoint_id = 0;
+  std::string recipient_ori;
+  long long position = 0;
+  std::vector<long long> done;  // every finished entry after `position`
+  std::vector<LogOutcome> outcomes;
+};
+struct LogRoundResult {
+  bool lease_held = true;  // false: nothing was written, another hub reads this endpoint now
+  std::size_t delivered = 0;
+  std::size_t rows = 0;
+  std::size_t promoted = 0;
+  bool endpoint_paused_now = false;
+};
+LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogRound& round,
+                            unsigned pause_after_failures);
 
 }  // namespace cjhub::store

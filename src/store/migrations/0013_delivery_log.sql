@@ -19,14 +19,24 @@ CREATE TRIGGER messages_append_order BEFORE INSERT ON messages
   FOR EACH STATEMENT EXECUTE FUNCTION cjhub_log_append_lock();
 
 -- One cursor per endpoint: every log entry at or before `position` was sent (or became a row in
--- `deliveries`). One hub at a time reads an endpoint's log, under a lease.
+-- `deliveries`), and so was every entry in `done`. A case's next entry is sent only once its
+-- previous one is recorded here, so no restart sends a case's messages out of order. One hub at a
+-- time reads an endpoint's log, under a lease.
 CREATE TABLE endpoint_cursors (
   endpoint_id  bigint PRIMARY KEY REFERENCES endpoints (id),
   position     bigint NOT NULL,
+  done         bigint[] NOT NULL DEFAULT '{}',  -- entries after `position` already finished
   leased_by    text,
   lease_until  timestamptz,
   advanced_at  timestamptz NOT NULL DEFAULT now()
 );
+-- The dispatchers alive now (each renews its row with its leases): each reads at most its share of
+-- the endpoints' logs, so hubs sharing a database share the work.
+CREATE TABLE dispatchers (
+  instance_id  text PRIMARY KEY,
+  seen_at      timestamptz NOT NULL
+);
+
 -- A new endpoint starts at the end of the log (under the append lock: nothing stored meanwhile
 -- can be missed). Existing endpoints start there too: the deliveries already routed to them stay
 -- rows and drain as before.
