@@ -461,10 +461,11 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
 
 // --- the log ---------------------------------------------------------------------------------
 
-// Step: hold the cursors of the endpoints this hub reads (renewed every second, free ones taken).
+// Step: hold the cursors of the endpoints this hub reads (renewed every 250 ms, free ones taken
+// up to this hub's share, extra ones given back once nothing of theirs is open).
 void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   const auto now = std::chrono::steady_clock::now();
-  if (now - st.cursors_leased < std::chrono::seconds(1)) return;
+  if (now - st.cursors_leased < std::chrono::milliseconds(250)) return;
   st.cursors_leased = now;
   const auto& d = config_.delivery;
   int longest = 0;
@@ -472,12 +473,14 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   // Outlasts the longest exchange, with room to record it; renewed every second.
   const int lease_ms = std::max(10000, static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
                                            longest + std::max(2000, longest));
-  const auto held = db.run([&](store::Connection& conn) {
+  const auto leases = db.run([&](store::Connection& conn) {
     return store::lease_cursors(conn, instance_id_, lease_ms, 1000);
   });
+  std::vector<long long> release;
+  {
   std::lock_guard lock(mutex_);
   std::set<long long> ids;
-  for (const auto& l : held) {
+  for (const auto& l : leases.held) {
     ids.insert(l.endpoint_id);
     const auto ep = std::find_if(st.endpoints.begin(), st.endpoints.end(),
                                  [&](const store::EndpointRow& e) { return e.id == l.endpoint_id; });
@@ -493,6 +496,18 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   // are dropped; that hub sends those entries again).
   for (auto it = log_.begin(); it != log_.end();) {
     it = ids.count(it->first) ? std::next(it) : log_.erase(it);
+  }
+  // Beyond the share (another hub started): the highest endpoint ids stop reading, and go back
+  // once nothing of theirs is open or unrecorded.
+  int keep = leases.share;
+  for (auto& [id, le] : log_) {
+    le.leaving = keep-- <= 0;
+    if (le.leaving && le.open.empty() && le.outcomes.empty() && le.ready.empty()) release.push_back(id);
+  }
+  for (const auto id : release) log_.erase(id);
+  }
+  if (!release.empty()) {
+    db.run([&](store::Connection& conn) { store::release_cursors(conn, instance_id_, release); });
   }
 }
 
@@ -534,7 +549,7 @@ void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, le] : log_) {
-      if (le.endpoint.id == 0 || le.endpoint.paused) continue;
+      if (le.endpoint.id == 0 || le.endpoint.paused || le.leaving) continue;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
       const bool room = le.ready.size() < static_cast<std::size_t>(le.endpoint.max_in_flight) &&
                         le.open.size() < 10 * d.claim_batch;

@@ -11,6 +11,7 @@
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
+#include "cjhub/store/log_repo.hpp"
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
@@ -112,6 +113,17 @@ constexpr const char* kDeliveriesOfMessage =
     "to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.message_id = $1::uuid "
     "ORDER BY d.recipient_ori, e.name";
+// The recipients a message reaches on the log (no row of their own): delivered once the
+// endpoint's cursor recorded it (delivered_at: when it was recorded, within one batch of the
+// answer), else pending.
+constexpr const char* kLogRecipientsOfMessageName = "log_recipients_of_message";
+constexpr const char* kLogRecipientsOfMessage =
+    "SELECT r.endpoint_id, m.seq, e.ori, e.name, (m.seq <= c.position OR m.seq = ANY (c.done)) AS done, "
+    "to_char(c.advanced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
+    "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
+    "WHERE m.id = $1::uuid AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "
+    "  AND x.endpoint_id = r.endpoint_id)";
 
 }  // namespace
 }  // namespace sql
@@ -123,6 +135,7 @@ void prepare_deliveries_statements(Connection& conn) {
   conn.prepare(sql::kMarkRetryName, sql::kMarkRetry);
   conn.prepare(sql::kMarkDeadName, sql::kMarkDead);
   conn.prepare(sql::kDeliveriesOfMessageName, sql::kDeliveriesOfMessage);
+  conn.prepare(sql::kLogRecipientsOfMessageName, sql::kLogRecipientsOfMessage);
 }
 
 
@@ -419,6 +432,20 @@ std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_
       d.next_attempt_at = text(r[12]);
       out.push_back(std::move(d));
     }
+    for (const auto& r : tx.exec_prepared(sql::kLogRecipientsOfMessageName, message_id.str())) {
+      DeliveryStatus d;
+      d.delivery_id = log_delivery_id(r[0].as<long long>(), r[1].as<long long>());
+      d.recipient_ori = r[2].as<std::string>();
+      d.endpoint = r[3].as<std::string>();
+      const bool done = r[4].as<bool>();
+      d.state = done ? "delivered" : "pending";
+      d.attempts = done ? 1 : 0;
+      if (done) d.delivered_at = text(r[5]);
+      out.push_back(std::move(d));
+    }
+    std::sort(out.begin(), out.end(), [](const DeliveryStatus& a, const DeliveryStatus& b) {
+      return std::tie(a.recipient_ori, a.endpoint) < std::tie(b.recipient_ori, b.endpoint);
+    });
     return out;
   });
 }

@@ -24,20 +24,18 @@ namespace {
 constexpr const char* kSeen =
     "INSERT INTO dispatchers (instance_id, seen_at) VALUES ($1, now()) "
     "ON CONFLICT (instance_id) DO UPDATE SET seen_at = now()";
+constexpr const char* kGone = "DELETE FROM dispatchers WHERE instance_id = $1";
 constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() - interval '1 hour'";
 // This dispatcher's share of the active endpoints: all of them over the dispatchers seen within
 // the lease, rounded up.
 constexpr const char* kShare =
     "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
     "  greatest(1, (SELECT count(*) FROM dispatchers WHERE seen_at > now() - make_interval(secs => $1 / 1000.0))))::int";
-// Renew ours up to the share (the lowest endpoint ids kept), give up the rest.
+// Renew ours (a hub holding more than its share gives the extra ones up itself, once nothing of
+// theirs is in flight).
 constexpr const char* kRenewCursors =
-    "UPDATE endpoint_cursors c SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
-    "FROM (SELECT endpoint_id FROM endpoint_cursors WHERE leased_by = $1 ORDER BY endpoint_id LIMIT $3) k "
-    "WHERE c.endpoint_id = k.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text";
-constexpr const char* kGiveUpBeyondShare =
-    "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL WHERE leased_by = $1 "
-    "AND endpoint_id NOT IN (SELECT endpoint_id FROM endpoint_cursors WHERE leased_by = $1 ORDER BY endpoint_id LIMIT $2)";
+    "UPDATE endpoint_cursors SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
+    "WHERE leased_by = $1 RETURNING endpoint_id, position, done::text";
 // Then free or expired cursors of active endpoints (oldest position first, so a backlog is
 // served), skipping those another hub is taking right now.
 constexpr const char* kTakeCursors =
@@ -117,17 +115,17 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
 }
 }  // namespace
 
-std::vector<CursorLease> lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new) {
+CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new) {
   return translate_errors([&] {
     Transaction tx(conn, "lease_cursors");
     tx.exec_params0(sql::kSeen, hub);
     tx.exec0(sql::kForget);
-    const int share = tx.exec_params1(sql::kShare, lease_ms)[0].as<int>();
-    tx.exec_params0(sql::kGiveUpBeyondShare, hub, share);
-    auto out = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms, share));
-    const int room = std::min(max_new, share - static_cast<int>(out.size()));
+    CursorLeases out;
+    out.share = tx.exec_params1(sql::kShare, lease_ms)[0].as<int>();
+    out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
+    const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {
-      for (const auto& l : leases(tx.exec_params(sql::kTakeCursors, hub, lease_ms, room))) out.push_back(l);
+      for (auto& l : leases(tx.exec_params(sql::kTakeCursors, hub, lease_ms, room))) out.held.push_back(std::move(l));
     }
     tx.commit();
     return out;
@@ -139,6 +137,7 @@ std::size_t release_cursors(Connection& conn, const std::string& hub, const std:
     Transaction tx(conn, "release_cursors");
     const auto r = tx.exec_params(sql::kReleaseCursors, hub,
                                   endpoint_ids.empty() ? std::optional<std::string>() : values::int_array(endpoint_ids));
+    if (endpoint_ids.empty()) tx.exec_params0(sql::kGone, hub);  // all given up: no longer counted in shares
     tx.commit();
     return static_cast<std::size_t>(r.affected_rows());
   });

@@ -129,8 +129,12 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   store_all(*conn_, {message("A1", "OTN-1"), message("A2", "OTN-2"), message("A3", "OTN-1")});
 
   const auto a = store::lease_cursors(*conn_, "hub-a", 60000, 10);
-  ASSERT_EQ(a.size(), 2u);
-  EXPECT_TRUE(store::lease_cursors(*conn_, "hub-b", 60000, 10).empty()) << "both cursors are hub A's";
+  ASSERT_EQ(a.held.size(), 2u);
+  EXPECT_EQ(a.share, 2);
+  const auto b_first = store::lease_cursors(*conn_, "hub-b", 60000, 10);
+  EXPECT_TRUE(b_first.held.empty()) << "both cursors are hub A's";
+  EXPECT_EQ(b_first.share, 1) << "two hubs alive: one endpoint each";
+  EXPECT_EQ(store::lease_cursors(*conn_, "hub-a", 60000, 10).share, 1) << "hub A learns its share is one now";
 
   auto batch = store::read_log(*conn_, despp, start, 2);
   ASSERT_EQ(batch.entries.size(), 2u);
@@ -156,15 +160,13 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
             rest.read_through);
   EXPECT_TRUE(store::read_log(*conn_, despp, rest.read_through, 10).entries.empty());
 
-  // Released, the cursors go to the next hub, which starts where hub A left off: half of them
-  // while hub A is alive (each hub's share), all once it is gone.
-  EXPECT_EQ(store::release_cursors(*conn_, "hub-a"), 2u);
-  EXPECT_EQ(store::lease_cursors(*conn_, "hub-b", 60000, 10).size(), 1u) << "its share while hub A is alive";
-  {
-    pqxx::nontransaction gone(*conn_);
-    gone.exec0("DELETE FROM dispatchers WHERE instance_id = 'hub-a'");
-  }
-  const auto b = store::lease_cursors(*conn_, "hub-b", 60000, 10);
+  // Hub A gives one up (beyond its share): hub B takes it, and no more than its share.
+  EXPECT_EQ(store::release_cursors(*conn_, "hub-a", {endpoint("CTDCJ0000")}), 1u);
+  EXPECT_EQ(store::lease_cursors(*conn_, "hub-b", 60000, 10).held.size(), 1u);
+  EXPECT_EQ(store::lease_cursors(*conn_, "hub-a", 60000, 10).held.size(), 1u);
+  // Hub A stops: all its cursors go back and it no longer counts; hub B takes over where hub A left.
+  EXPECT_EQ(store::release_cursors(*conn_, "hub-a"), 1u);
+  const auto b = store::lease_cursors(*conn_, "hub-b", 60000, 10).held;
   ASSERT_EQ(b.size(), 2u);
   for (const auto& l : b) {
     if (l.endpoint_id == despp) {

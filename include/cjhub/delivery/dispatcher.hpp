@@ -99,6 +99,7 @@ class Dispatcher final : public Component {
     std::set<std::string> blocked;  // cases whose entry became a row: the later ones queue as rows
     std::vector<store::LogOutcome> outcomes;  // finished since the last round
     bool more = true;                         // the last read was full: read again
+    bool leaving = false;  // beyond this hub's share: no more reads; released once nothing is open
   };
   void db_loop();
   void finish_at_shutdown(store::Session& db);

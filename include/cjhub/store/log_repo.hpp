@@ -23,9 +23,14 @@ struct CursorLease {
   std::vector<long long> done;   // and so are these, after it
 };
 // Renews this hub's leases and takes free or expired ones, at most `max_new` new ones per call and
-// no more than its share (the active endpoints over the dispatchers seen within a lease, rounded
-// up; leases beyond it are given up); returns every cursor this hub holds now.
-std::vector<CursorLease> lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
+// none beyond its share: the active endpoints over the dispatchers seen within a lease, rounded
+// up. A hub holding more than its share (another hub started) gives the extra ones up itself
+// (release_cursors) once nothing of theirs is in flight, so no entry is sent twice.
+struct CursorLeases {
+  std::vector<CursorLease> held;  // every cursor this hub holds now
+  int share = 0;
+};
+CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
 // Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
 std::size_t release_cursors(Connection& conn, const std::string& hub,
                             const std::vector<long long>& endpoint_ids = {});
