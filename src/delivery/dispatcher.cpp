@@ -158,8 +158,11 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
     if (v.kind != store::Completion::Kind::delivered) {
       lg->info("delivery {} of message {} to {} attempt 1 failed: {}", c.delivery_id, c.message_id, c.recipient_ori,
                v.error);
+    } else if (!r.body.empty() && ack_pool_) {
+      boost::asio::post(*ack_pool_, [this, c, r, v] { finish_log(c, v, r, accept_ack(c, r)); });
+      return;
     }
-    finish_log(c, v, r);
+    finish_log(c, v, r, nullptr);
     return;
   }
   if (v.kind == store::Completion::Kind::delivered) {
@@ -471,8 +474,8 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   int longest = 0;
   for (const auto& ep : st.endpoints) longest = std::max(longest, ep.timeout_ms);
   // Outlasts the longest exchange, with room to record it; renewed every second.
-  const int lease_ms = std::max(10000, static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) +
-                                           longest + std::max(2000, longest));
+  const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) + longest +
+                       std::max(2000, longest);
   const auto leases = db.run([&](store::Connection& conn) {
     return store::lease_cursors(conn, instance_id_, lease_ms, 1000);
   });
@@ -558,11 +561,15 @@ void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
   }
   for (const auto& [id, from] : todo) {
     auto batch = db.run([&](store::Connection& conn) {
-      return store::read_log(conn, id, from, static_cast<int>(d.claim_batch));
+      return store::read_log(conn, id, instance_id_, from, static_cast<int>(d.claim_batch));
     });
     std::lock_guard lock(mutex_);
     const auto it = log_.find(id);
     if (it == log_.end() || it->second.read_through != from) continue;  // lost meanwhile
+    if (batch.lease_lost) {
+      log_.erase(it);  // another hub reads it now
+      continue;
+    }
     auto& le = it->second;
     le.more = batch.entries.size() >= d.claim_batch;
     le.read_through = std::max(le.read_through, batch.read_through);
@@ -608,7 +615,8 @@ void Dispatcher::pump_log() {
 
 // An entry's exchange ended (an I/O thread): its outcome waits for the endpoint's next round, and
 // its case's next entry waits for that round to commit.
-void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r) {
+void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r,
+                            std::shared_ptr<const store::NewMessage> ack) {
   {
     std::lock_guard lock(mutex_);
     if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
@@ -628,6 +636,8 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
       o.error = v.error;
       o.delay = v.delay;
       o.endpoint_failure = v.endpoint_failure;
+      o.ack = std::move(ack);
+      o.sender_ori = c.sender_ori;
       if (o.kind == store::LogOutcome::Kind::delivered) stats_.delivered.fetch_add(1);
       if (o.kind == store::LogOutcome::Kind::retry) stats_.retried.fetch_add(1);
       if (o.kind == store::LogOutcome::Kind::dead) stats_.dead.fetch_add(1);
@@ -644,6 +654,9 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
 void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
   auto lg = log::get("delivery");
   std::vector<store::LogRound> rounds;
+  // Entries that waited behind their case's previous one: read a while ago, so whether the case was
+  // erased since is asked again before they go.
+  std::vector<std::pair<long long, store::LogEntry>> released;
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, le] : log_) {
@@ -661,16 +674,22 @@ void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
       rounds.push_back(std::move(r));
     }
   }
-  for (auto& r : rounds) {
+  for (std::size_t k = 0; k < rounds.size(); ++k) {
+    auto& r = rounds[k];
     store::LogRoundResult res;
     try {
       res = db.run([&](store::Connection& conn) {
         return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);
       });
     } catch (...) {
-      std::lock_guard lock(mutex_);  // kept for the next round
-      if (auto it = log_.find(r.endpoint_id); it != log_.end()) {
-        it->second.outcomes.insert(it->second.outcomes.begin(), r.outcomes.begin(), r.outcomes.end());
+      // This round and the ones after it are kept for the next try: an outcome is never dropped
+      // (its case waits for it, and a failure in it becomes a row only when it is recorded).
+      std::lock_guard lock(mutex_);
+      for (std::size_t j = k; j < rounds.size(); ++j) {
+        if (auto it = log_.find(rounds[j].endpoint_id); it != log_.end()) {
+          auto& kept = it->second.outcomes;
+          kept.insert(kept.begin(), rounds[j].outcomes.begin(), rounds[j].outcomes.end());
+        }
       }
       throw;
     }
@@ -700,15 +719,46 @@ void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
       le.sending.erase(o.case_key);
       auto w = le.waiting.find(o.case_key);
       if (w == le.waiting.end()) continue;
-      auto next = std::move(w->second);
+      le.sending.insert(o.case_key);  // held until the entries are looked at again below
+      for (auto& e : w->second) released.emplace_back(r.endpoint_id, std::move(e));
       le.waiting.erase(w);
-      for (auto& e : next) take_entry(le, std::move(e));
+    }
+    for (const auto& a : res.acknowledged) {
+      if (!a.ack_outcome.empty() && a.ack_outcome != "stored") {
+        lg->warn("delivery {}: acknowledgement in the answer {}", a.delivery_id, a.ack_outcome);
+      }
     }
     if (res.endpoint_paused_now) {
       lg->warn("endpoint {} paused after {} consecutive failures; its backlog waits in order until an operator "
                "resumes it",
                r.endpoint_id, config_.delivery.pause_after_failures);
     }
+  }
+  if (released.empty()) return;
+  std::vector<std::string> ids;
+  for (const auto& [ep, e] : released) ids.push_back(e.message_id);
+  std::set<std::string> erased;
+  try {
+    erased = db.run([&](store::Connection& conn) { return store::without_payload(conn, ids); });
+  } catch (...) {
+    // Unknown: they become rows (whose claim looks at the payload again) rather than go now.
+    std::lock_guard lock(mutex_);
+    for (auto& [ep, e] : released) {
+      if (auto it = log_.find(ep); it != log_.end()) {
+        it->second.sending.erase(e.case_key);
+        it->second.blocked.insert(e.case_key);
+        take_entry(it->second, std::move(e));
+      }
+    }
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [ep, e] : released) {
+    const auto it = log_.find(ep);
+    if (it == log_.end()) continue;
+    it->second.sending.erase(e.case_key);
+    if (erased.count(e.message_id)) e.body.reset();
+    take_entry(it->second, std::move(e));
   }
 }
 

@@ -60,6 +60,25 @@ constexpr const char* kRetireEndpointDeliveries =
     "UPDATE deliveries SET state = 'dead', dead_at = now(), lease_until = NULL, leased_by = NULL, "
     "last_error = 'endpoint removed from the agencies file' "
     "WHERE endpoint_id = ANY ($1::bigint[]) AND state IN ('queued', 'pending')";
+// The same for what waits on the log for a retired endpoint (entries its cursor has not finished):
+// dead letters; its cursor moves to the end of the log and its lease is given up.
+constexpr const char* kRetireEndpointLog =
+    "WITH dead AS (INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
+    "  seq, state, ack_required, next_attempt_at, expires_at, last_error, dead_at) "
+    "  SELECT cjhub_log_delivery_id(k.endpoint_id, m.seq), m.id, "
+    "    coalesce(m.routes[array_position(m.recipients, k.endpoint_id)], "
+    "      (SELECT min(s.id) FROM subscriptions s WHERE s.endpoint_id = k.endpoint_id)), "
+    "    k.endpoint_id, e.ori, m.case_key, m.seq, 'dead', false, now(), now(), "
+    "    'endpoint removed from the agencies file', now() "
+    "  FROM endpoint_cursors k JOIN endpoints e ON e.id = k.endpoint_id "
+    "  JOIN messages m ON m.seq > k.position AND k.endpoint_id = ANY (m.recipients) AND NOT (m.seq = ANY (k.done)) "
+    "  WHERE k.endpoint_id = ANY ($1::bigint[]) "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = k.endpoint_id) "
+    "  RETURNING 1) "
+    "UPDATE endpoint_cursors SET position = (SELECT coalesce(max(seq), 0) FROM messages), done = '{}', "
+    "  read_through = greatest(read_through, (SELECT coalesce(max(seq), 0) FROM messages)), "
+    "  leased_by = NULL, lease_until = NULL "
+    "WHERE endpoint_id = ANY ($1::bigint[]) AND (SELECT count(*) FROM dead) >= 0";
 constexpr const char* kUpsertSubscription =
     "INSERT INTO subscriptions (ori, name, endpoint_id, message_types, origin_oris, jurisdictions, "
     "own_cases_only, ack_required, retry_window, active) "
@@ -148,7 +167,10 @@ void retire_endpoints(Transaction& tx, const std::string& ori, const std::vector
     ids += (ids.size() > 1 ? "," : "") + r[0].as<std::string>();
   }
   ids += "}";
-  if (ids != "{}") tx.exec_params0(sql::kRetireEndpointDeliveries, ids);
+  if (ids != "{}") {
+    tx.exec_params0(sql::kRetireEndpointDeliveries, ids);
+    tx.exec_params0(sql::kRetireEndpointLog, ids);
+  }
 }
 
 void apply_delivery(Transaction& tx, const config::Agency& a) {

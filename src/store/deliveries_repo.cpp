@@ -12,6 +12,7 @@
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/log_repo.hpp"
+#include "store/completion.hpp"
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
@@ -372,6 +373,15 @@ std::vector<CompletionResult> complete(Connection& conn, const std::vector<Compl
   if (batch.empty()) return {};
   return translate_errors([&] {
     Transaction tx(conn, "complete");
+    auto out = complete_in(tx, batch, leased_by, pause_after_failures);
+    commit_durably(tx);  // acknowledgements in answers are recorded here
+    return out;
+  });
+}
+
+std::vector<CompletionResult> complete_in(Transaction& tx, const std::vector<Completion>& batch,
+                                          const std::string& leased_by, unsigned pause_after_failures) {
+  {
     // Case locks first, in order, like the writers: never a row lock held while waiting for one.
     std::vector<std::string> cases;
     for (const auto& c : batch) cases.push_back(c.case_key);
@@ -386,9 +396,8 @@ std::vector<CompletionResult> complete(Connection& conn, const std::vector<Compl
     lanes::promote_all(tx, round.freed);  // case locks are held
     record_endpoint_health(round, pause_after_failures);
     if (receipts > 0 || !round.freed.empty()) lanes::notify(tx);
-    commit_durably(tx);  // acknowledgements in answers are recorded here
     return std::move(round.out);
-  });
+  }
 }
 
 std::size_t release_expired_leases(Connection& conn) {

@@ -34,17 +34,30 @@ constexpr const char* kEraseCase =
     "  WHERE d.case_key = $1 AND d.message_id <> $2::uuid AND d.state IN ('queued', 'pending') "
     "  AND (d.erasure_id IS NULL OR EXISTS (SELECT 1 FROM erasures c WHERE c.id = d.erasure_id AND c.scope = 'charges' "
     "       AND c.superseded_by IS NULL)) RETURNING 1), "
+    "suppressed_on_log AS ("
+    "  INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
+    "  ack_required, next_attempt_at, expires_at, last_error) "
+    "  SELECT cjhub_log_delivery_id(r.endpoint_id, m.seq), m.id, "
+    "    coalesce(m.routes[array_position(m.recipients, r.endpoint_id)], "
+    "      (SELECT min(s.id) FROM subscriptions s WHERE s.endpoint_id = r.endpoint_id)), "
+    "    r.endpoint_id, e.ori, m.case_key, m.seq, 'suppressed', false, now(), now(), 'erased before it was sent' "
+    "  FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
+    "  JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id JOIN endpoints e ON e.id = r.endpoint_id "
+    "  WHERE m.case_key = $1 AND m.id <> $2::uuid AND m.seq > k.read_through "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = r.endpoint_id) "
+    "  RETURNING 1), "
     "recorded AS ("
     "  INSERT INTO erasures (id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, "
     "  redacted_messages, suppressed_deliveries) VALUES ($2::uuid, $1, 'case', $3, $4::timestamptz, "
     "  $4::timestamptz + make_interval(secs => $5), $4::timestamptz + make_interval(secs => $6), "
-    "  (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed)) RETURNING id), "
+    "  (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed) + (SELECT count(*) FROM suppressed_on_log)) "
+    "  RETURNING id), "
     "superseded AS ("
     "  UPDATE erasures SET superseded_by = $2::uuid WHERE case_key = $1 AND scope = 'charges' AND id <> $2::uuid "
     "  AND superseded_by IS NULL RETURNING 1), "
     "marked AS (INSERT INTO erased_cases (case_key, erasure_id) VALUES ($1, $2::uuid) "
     "  ON CONFLICT (case_key) DO NOTHING RETURNING 1) "
-    "SELECT (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed), "
+    "SELECT (SELECT count(*) FROM redacted), (SELECT count(*) FROM suppressed) + (SELECT count(*) FROM suppressed_on_log), "
     "(SELECT count(*) FROM recorded), (SELECT count(*) FROM superseded), (SELECT count(*) FROM marked)";
 // A charge-level erasure is recorded (no payload is removed: the case stays open).
 constexpr const char* kInsertErasureName = "insert_erasure";
@@ -53,8 +66,9 @@ constexpr const char* kInsertErasure =
     "redacted_messages, suppressed_deliveries) VALUES ($1::uuid, $2, $3, $4, $5::timestamptz, "
     "$5::timestamptz + make_interval(secs => $6), $5::timestamptz + make_interval(secs => $7), $8, $9)";
 // One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
-// every holder of the case (case_holders: every agency the hub ever sent a message of the case,
-// whatever its subscriptions say now and however long ago), through an active endpoint of the
+// every holder of the case (case_holders: every agency the hub ever sent a row of the case; and
+// every agency a message of the case went to on the log that its endpoint's dispatcher may have
+// read: whatever its subscriptions say now and however long ago), through an active endpoint of the
 // holder (the one it was first sent to, if still active), else the endpoint it was first sent to
 // (the notice then waits there, owed, visible in the ledger).
 constexpr const char* kRouteErasureName = "route_erasure";
@@ -64,7 +78,11 @@ constexpr const char* kRouteErasure =
     "SELECT cjhub_uuid_v7(), $1::uuid, c.subscription_id, c.endpoint_id, c.ori, $5::text, "
     "(SELECT seq FROM messages WHERE id = $1::uuid), "
     "CASE WHEN EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = c.endpoint_id AND p.case_key = $5::text "
-    "  AND p.state IN ('queued', 'pending', 'in_flight')) THEN 'queued' ELSE 'pending' END, "
+    "  AND p.state IN ('queued', 'pending', 'in_flight')) "
+    "  OR EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors k ON k.endpoint_id = c.endpoint_id "
+    "    WHERE o.case_key = $5::text AND o.seq > k.position AND NOT (o.seq = ANY (k.done)) "
+    "    AND c.endpoint_id = ANY (o.recipients) AND NOT EXISTS (SELECT 1 FROM deliveries x "
+    "    WHERE x.message_id = o.id AND x.endpoint_id = c.endpoint_id)) THEN 'queued' ELSE 'pending' END, "
     "true, now(), now() + make_interval(secs => $8), $7::uuid "
     "FROM (SELECT DISTINCT ON (ori) ori, endpoint_id, subscription_id FROM ("
     "  SELECT s.ori, s.endpoint_id, s.id AS subscription_id, 1 AS pref FROM subscriptions s "
@@ -77,7 +95,24 @@ constexpr const char* kRouteErasure =
     "  SELECT h.recipient_ori, coalesce((SELECT e2.id FROM endpoints e2 WHERE e2.ori = h.recipient_ori AND e2.active "
     "    ORDER BY e2.id = h.endpoint_id DESC, e2.id LIMIT 1), h.endpoint_id), NULL::bigint, 2 "
     "  FROM case_holders h WHERE h.case_key = $5::text AND h.recipient_ori <> $3::text"
+    "  UNION ALL "
+    "  SELECT e.ori, coalesce((SELECT e2.id FROM endpoints e2 WHERE e2.ori = e.ori AND e2.active "
+    "    ORDER BY e2.id = e.id DESC, e2.id LIMIT 1), e.id), NULL::bigint, 2 "
+    "  FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
+    "  JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "
+    "  WHERE m.case_key = $5::text AND e.ori <> $3::text AND m.seq <= k.read_through"
     ") candidates ORDER BY ori, pref, endpoint_id) c";
+constexpr const char* kHoldersOf =
+    "SELECT recipient_ori FROM case_holders WHERE case_key = $1 "
+    "UNION SELECT e.ori FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
+    "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "
+    "WHERE m.case_key = $1 AND m.seq <= k.read_through";
+// The cursors of every endpoint the case went to on the log, locked before the holders are read:
+// a hub reading one of them waits (or has finished reading, and its read_through counts).
+constexpr const char* kLockCaseCursors =
+    "SELECT 1 FROM endpoint_cursors k WHERE k.endpoint_id IN "
+    "  (SELECT DISTINCT unnest(m.recipients) FROM messages m WHERE m.case_key = $1) "
+    "ORDER BY k.endpoint_id FOR SHARE";
 // Per erasure: counts of recipients, confirmations and overdue ones, and a status:
 // complete (every recipient confirmed deletion), overdue (past the deadline without), open.
 constexpr const char* kErasureSummary =
@@ -139,6 +174,7 @@ std::set<std::string> erased_among(Transaction& tx, const std::vector<std::strin
 
 ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
+  tx.exec_params(sql::kLockCaseCursors, in.case_key);  // how far each was read holds still now
   if (in.whole_case) {
     const auto row = tx.exec_prepared1(sql::kEraseCaseName, in.case_key, in.message_id, in.sender_ori,
                                        in.received_at, policy.deadline_seconds, policy.follow_up_seconds);
@@ -154,6 +190,15 @@ ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const Eras
                      .affected_rows();
   if (r.suppressed > 0) lanes::promote_case(tx, in.case_key);  // heads suppressed: the next may go
   return r;
+}
+
+std::set<std::string> holders_of(Connection& conn, const std::string& case_key) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::set<std::string> out;
+    for (const auto& r : tx.exec_params(sql::kHoldersOf, case_key)) out.insert(r[0].as<std::string>());
+    return out;
+  });
 }
 
 std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter& f) {

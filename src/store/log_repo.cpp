@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/store/audit_repo.hpp"
+#include "store/completion.hpp"
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
@@ -26,11 +27,12 @@ constexpr const char* kSeen =
     "ON CONFLICT (instance_id) DO UPDATE SET seen_at = now()";
 constexpr const char* kGone = "DELETE FROM dispatchers WHERE instance_id = $1";
 constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() - interval '1 hour'";
-// This dispatcher's share of the active endpoints: all of them over the dispatchers seen within
-// the lease, rounded up.
+// This dispatcher's share of the active endpoints: all of them over the dispatchers alive (seen in
+// the last 3 s: each renews every 250 ms), rounded up. A hub that died stops counting at once;
+// its cursors go to the others when their leases run out.
 constexpr const char* kShare =
     "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
-    "  greatest(1, (SELECT count(*) FROM dispatchers WHERE seen_at > now() - make_interval(secs => $1 / 1000.0))))::int";
+    "  greatest(1, (SELECT count(*) FROM dispatchers WHERE seen_at > now() - interval '3 seconds')))::int";
 // Renew ours (a hub holding more than its share gives the extra ones up itself, once nothing of
 // theirs is in flight).
 constexpr const char* kRenewCursors =
@@ -47,18 +49,29 @@ constexpr const char* kTakeCursors =
 constexpr const char* kReleaseCursors =
     "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL "
     "WHERE leased_by = $1 AND ($2::bigint[] IS NULL OR endpoint_id = ANY ($2::bigint[]))";
-// The endpoint's entries after its cursor, within a window of the log, but those that already
-// became rows. A lane with open rows (the same case, this endpoint) keeps its later entries
-// behind them.
+// The endpoint's entries after what was read, within a window of the log, but those that already
+// became rows: first their positions (at most $3), then, once the cursor says how far this hub
+// reads, their contents. A lane with open rows (the same case, this endpoint) keeps its later
+// entries behind them.
+constexpr const char* kNextEntries =
+    "SELECT m.seq FROM messages m WHERE m.seq > $2 AND m.seq <= $2 + $4 AND $1::bigint = ANY (m.recipients) "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
+    "ORDER BY m.seq LIMIT $3";
+// How far this hub reads (only while it holds the lease). An erasure locks the cursors of the
+// case's recipients and counts everything up to here as possibly sent (the agency holds the case);
+// after here nothing was read, so it can be suppressed outright.
+constexpr const char* kReadThrough =
+    "UPDATE endpoint_cursors SET read_through = greatest(read_through, $3) "
+    "WHERE endpoint_id = $1 AND leased_by = $2";
 constexpr const char* kReadLogName = "read_log";
 constexpr const char* kReadLog =
     "SELECT m.seq, m.id::text, m.message_type, m.sender_ori, m.case_key, "
     "  m.routes[array_position(m.recipients, $1::bigint)], m.body, "
     "  m.case_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.case_key = m.case_key "
     "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')) "
-    "FROM messages m WHERE m.seq > $2 AND m.seq <= $2 + $4 AND $1::bigint = ANY (m.recipients) "
+    "FROM messages m WHERE m.seq = ANY ($2::bigint[]) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
-    "ORDER BY m.seq LIMIT $3";
+    "ORDER BY m.seq";
 // The end of the log now: with the append lock every message with a lower seq has committed or
 // never will.
 constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages";
@@ -80,6 +93,11 @@ constexpr const char* kInsertExceptions =
     "  $9::uuid[]) AS u(message_id, subscription_id, state, attempts, delay_s, status, error, id) "
     "JOIN messages m ON m.id = u.message_id JOIN endpoints e ON e.id = $1 "
     "LEFT JOIN subscriptions s ON s.id = u.subscription_id";
+
+constexpr const char* kWithoutPayload =
+    "SELECT id::text FROM messages WHERE id = ANY ($1::uuid[]) AND body IS NULL";
+constexpr const char* kLeaseRows =
+    "UPDATE deliveries SET leased_by = $2, lease_until = now() + interval '1 minute' WHERE id = ANY ($1::uuid[])";
 
 }  // namespace
 }  // namespace sql
@@ -121,7 +139,7 @@ CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_m
     tx.exec_params0(sql::kSeen, hub);
     tx.exec0(sql::kForget);
     CursorLeases out;
-    out.share = tx.exec_params1(sql::kShare, lease_ms)[0].as<int>();
+    out.share = tx.exec1(sql::kShare)[0].as<int>();
     out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
     const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {
@@ -143,35 +161,57 @@ std::size_t release_cursors(Connection& conn, const std::string& hub, const std:
   });
 }
 
-LogBatch read_log(Connection& conn, long long endpoint_id, long long after, int limit, long long window) {
+LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
+                  long long window) {
   return translate_errors([&] {
-    pqxx::read_transaction tx(conn, "read_log");
+    Transaction tx(conn, "read_log");
     LogBatch b;
-    // The end first: whatever commits after this read has a higher seq than anything read below.
+    b.read_through = after;
+    // The end first: whatever commits after this has a higher seq than anything read below.
     const long long end = tx.exec1(sql::kLogEnd)[0].as<long long>();
-    for (const auto& row : tx.exec_prepared(sql::kReadLogName, endpoint_id, after, limit, window)) {
-      LogEntry e;
-      e.seq = row[0].as<long long>();
-      e.message_id = row[1].as<std::string>();
-      e.message_type = row[2].as<std::string>();
-      e.sender_ori = row[3].as<std::string>();
-      e.case_key = values::text(row[4]);
-      e.subscription_id = row[5].is_null() ? 0 : row[5].as<long long>();
-      if (!row[6].is_null()) {
-        const pqxx::binarystring body(row[6]);
-        e.body = body.str();
+    std::vector<long long> seqs;
+    for (const auto& row : tx.exec_params(sql::kNextEntries, endpoint_id, after, limit, window)) {
+      seqs.push_back(row[0].as<long long>());
+    }
+    const long long through = static_cast<int>(seqs.size()) >= limit
+                                  ? seqs.back()
+                                  : std::max({after, std::min(end, after + window), seqs.empty() ? 0 : seqs.back()});
+    if (tx.exec_params(sql::kReadThrough, endpoint_id, hub, through).affected_rows() != 1) {
+      tx.abort();  // the lease passed to another hub: read nothing
+      b.lease_lost = true;
+      return b;
+    }
+    if (!seqs.empty()) {
+      for (const auto& row : tx.exec_prepared(sql::kReadLogName, endpoint_id, values::int_array(seqs))) {
+        LogEntry e;
+        e.seq = row[0].as<long long>();
+        e.message_id = row[1].as<std::string>();
+        e.message_type = row[2].as<std::string>();
+        e.sender_ori = row[3].as<std::string>();
+        e.case_key = values::text(row[4]);
+        e.subscription_id = row[5].is_null() ? 0 : row[5].as<long long>();
+        if (!row[6].is_null()) {
+          const pqxx::binarystring body(row[6]);
+          e.body = body.str();
+        }
+        e.lane_has_rows = row[7].as<bool>();
+        b.entries.push_back(std::move(e));
       }
-      e.lane_has_rows = row[7].as<bool>();
-      b.entries.push_back(std::move(e));
     }
-    if (static_cast<int>(b.entries.size()) >= limit) {
-      b.read_through = b.entries.back().seq;
-    } else {
-      // The entries' statement may see messages committed after `end` was read: they were read too.
-      b.read_through = std::max(after, std::min(end, after + window));
-      if (!b.entries.empty()) b.read_through = std::max(b.read_through, b.entries.back().seq);
-    }
+    tx.commit();
+    b.read_through = through;
     return b;
+  });
+}
+
+std::set<std::string> without_payload(Connection& conn, const std::vector<std::string>& message_ids) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::set<std::string> out;
+    for (const auto& r : tx.exec_params(sql::kWithoutPayload, values::text_array(message_ids))) {
+      out.insert(r[0].as<std::string>());
+    }
+    return out;
   });
 }
 
@@ -219,7 +259,7 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     // Case locks first and in order (the rows' lanes and the lanes the cursor passes).
     std::vector<std::string> cases;
     for (const auto& o : round.outcomes) {
-      if (o.kind != LogOutcome::Kind::delivered) cases.push_back(o.case_key);
+      if (o.kind != LogOutcome::Kind::delivered || o.ack) cases.push_back(o.case_key);
     }
     std::set<std::string> locked;
     for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) cases.push_back(c);
@@ -239,10 +279,32 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     long long first = 0, last = 0;
     std::string failure;
     int failures = 0;
+    std::vector<Completion> acked;
+    std::vector<std::string> acked_ids, acked_delivery_ids;
+    std::vector<long long> acked_subs;
     for (const auto& o : round.outcomes) {
       if (o.endpoint_failure) {
         ++failures;
         failure = o.error;
+      }
+      if (o.kind == LogOutcome::Kind::delivered && o.ack) {
+        // The answer acknowledges it: it becomes a row (in flight under this hub), recorded below
+        // exactly as a row's delivery with an acknowledgement is.
+        Completion c;
+        c.kind = Completion::Kind::delivered;
+        c.delivery_id = log_delivery_id(round.endpoint_id, o.seq);
+        c.endpoint_id = round.endpoint_id;
+        c.case_key = o.case_key;
+        c.message_id = o.message_id;
+        c.sender_ori = o.sender_ori;
+        c.recipient_ori = round.recipient_ori;
+        c.http_status = o.http_status;
+        c.ack = o.ack;
+        acked.push_back(std::move(c));
+        acked_ids.push_back(o.message_id);
+        acked_subs.push_back(o.subscription_id);
+        acked_delivery_ids.push_back(log_delivery_id(round.endpoint_id, o.seq));
+        continue;
       }
       if (o.kind == LogOutcome::Kind::delivered) {
         ++res.delivered;
@@ -285,6 +347,18 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     }
     for (int i = 0; i < failures; ++i) {
       if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure)) res.endpoint_paused_now = true;
+    }
+    if (!acked.empty()) {
+      std::vector<std::string> states(acked.size(), "in_flight"), errors(acked.size());
+      std::vector<int> ones(acked.size(), 1);
+      std::vector<std::string> zero(acked.size(), "0");
+      std::vector<std::optional<std::string>> none(acked.size());
+      tx.exec_prepared(sql::kInsertExceptionsName, round.endpoint_id, values::text_array(acked_ids),
+                       values::int_array(acked_subs), values::text_array(states), values::int_array(ones),
+                       values::text_array(zero), values::opt_text_array(none), values::text_array(errors),
+                       values::text_array(acked_delivery_ids));
+      tx.exec_params0(sql::kLeaseRows, values::text_array(acked_delivery_ids), hub);
+      res.acknowledged = complete_in(tx, acked, hub, pause_after_failures);
     }
     // The heads the cursor passed, now that this round's rows exist (only cases locked above).
     std::vector<std::string> heads;

@@ -16,6 +16,14 @@ namespace cjhub::store {
 namespace sql {
 namespace {
 
+// What waits for an endpoint on the log: entries after its cursor that are not finished and not
+// rows (looking at most 100,000 positions ahead, counted up to 10,000), and the oldest one's time.
+#define CJHUB_LOG_WAITING(endpoint, what, tail)                                                          \
+  "(SELECT " what " FROM (SELECT m.stored_at FROM messages m JOIN endpoint_cursors k ON k.endpoint_id = " endpoint \
+  "  WHERE m.seq > k.position AND m.seq <= k.position + 100000 AND " endpoint " = ANY (m.recipients) "        \
+  "  AND NOT (m.seq = ANY (k.done)) AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "    \
+  "  AND x.endpoint_id = " endpoint ") ORDER BY m.seq " tail ") w)"
+
 // Dead letters by delivery id ($1), agency ($2), endpoint name ($3), dead between $4 and $5.
 constexpr const char* kDeadFilter =
     "d.state = 'dead' AND ($1::uuid IS NULL OR d.id = $1::uuid) AND ($2::text IS NULL OR e.ori = $2) "
@@ -40,11 +48,13 @@ constexpr const char* kSetEndpointPaused =
     "WHERE ori = $1 AND name = $2 AND active RETURNING id";
 constexpr const char* kEndpointStatus =
     "SELECT e.ori, e.name, e.url, e.paused, e.paused_reason, e.consecutive_failures, "
-    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending', 'in_flight')), "
+    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending', 'in_flight')) + "
+    CJHUB_LOG_WAITING("e.id", "count(*)", "LIMIT 10000") ", "
     "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead') "
     "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
 constexpr const char* kEndpointGauges =
-    "SELECT e.ori, e.name, e.paused, coalesce(b.n, 0), coalesce(extract(epoch FROM now() - b.oldest), 0), "
+    "SELECT e.ori, e.name, e.paused, coalesce(b.n, 0) + " CJHUB_LOG_WAITING("e.id", "count(*)", "LIMIT 10000") ", "
+    "coalesce(extract(epoch FROM now() - least(b.oldest, " CJHUB_LOG_WAITING("e.id", "min(stored_at)", "LIMIT 1") ")), 0), "
     "coalesce(x.n, 0) FROM endpoints e "
     "LEFT JOIN (SELECT endpoint_id, count(*) AS n, min(created_at) AS oldest FROM deliveries "
     "           WHERE state IN ('queued', 'pending', 'in_flight') GROUP BY endpoint_id) b ON b.endpoint_id = e.id "
@@ -62,10 +72,13 @@ constexpr const char* kErasureGauges =
 constexpr const char* kEndpointBacklogs =
     "SELECT e.ori, e.name, e.paused, "
     "(SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' "
-    "  LIMIT 10000) x), "
-    "coalesce(extract(epoch FROM now() - (SELECT min(d.next_attempt_at) FROM deliveries d "
-    "  WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now())), 0)::float8 "
+    "  LIMIT 10000) x) + " CJHUB_LOG_WAITING("e.id", "count(*)", "LIMIT 10000") ", "
+    "coalesce(extract(epoch FROM now() - least((SELECT min(d.next_attempt_at) FROM deliveries d "
+    "  WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= now()), "
+    "  " CJHUB_LOG_WAITING("e.id", "min(stored_at)", "LIMIT 1") ")), 0)::float8 "
     "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
+
+#undef CJHUB_LOG_WAITING
 
 }  // namespace
 }  // namespace sql

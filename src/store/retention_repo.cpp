@@ -13,13 +13,18 @@ namespace sql {
 namespace {
 
 // Payloads of messages received before $1 that nothing still needs: no delivery queued, pending,
-// in flight or dead (a dead letter may be replayed), none delivered but owing an acknowledgement.
+// in flight or dead (a dead letter may be replayed), none delivered but owing an acknowledgement,
+// no entry on the log its endpoint's cursor has not yet finished.
 // At most $2 per call, oldest first.
 constexpr const char* kPurgePayloads =
     "UPDATE messages m SET body = NULL, purged_at = now() WHERE m.id = ANY (ARRAY("
     "  SELECT c.id FROM messages c WHERE c.body IS NOT NULL AND c.received_at < $1::timestamptz "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = c.id "
     "    AND (d.state IN ('queued', 'pending', 'in_flight', 'dead') OR (d.ack_required AND d.state = 'delivered'))) "
+    "  AND NOT EXISTS (SELECT 1 FROM unnest(c.recipients) AS r(endpoint_id) "
+    "    JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "
+    "    WHERE c.seq > k.position AND NOT (c.seq = ANY (k.done)) AND NOT EXISTS (SELECT 1 FROM deliveries x "
+    "    WHERE x.message_id = c.id AND x.endpoint_id = r.endpoint_id)) "
     "  ORDER BY c.received_at LIMIT $2)) RETURNING m.id";
 constexpr const char* kRetentionLock = "SELECT pg_try_advisory_lock(hashtext('cjhub-retention'))";
 constexpr const char* kRetentionUnlock = "SELECT pg_advisory_unlock(hashtext('cjhub-retention'))";

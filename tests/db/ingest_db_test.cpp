@@ -20,6 +20,7 @@
 #include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/migrations.hpp"
+#include "support/log_delivery.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
 
@@ -182,7 +183,8 @@ TEST_F(DbTest, RemovingAnEndpointMakesItsUnsentDeliveriesDeadLetters) {
     store::ingest_group(tx, {&m});
     tx.commit();
   }
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state = 'pending'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE array_length(recipients, 1) = 1"), 1)
+      << "one recipient, waiting on the log";
   file.agencies[1].endpoints.clear();
   file.agencies[1].subscriptions.clear();
   store::apply_agencies(*c, file);
@@ -240,16 +242,9 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
     EXPECT_EQ(store::ingest_group(tx, {&a, &b, &u}).deliveries, 6u);
     tx.commit();
   }
-  // A's and B's arrests reached both agencies; C's were never sent.
-  {
-    store::Transaction w(*c);
-    w.exec0("UPDATE deliveries SET state = 'delivered', attempts = 1, delivered_at = now() "
-            "WHERE case_key IN ('OTN-A', 'OTN-B')");
-    // As the dispatcher's claim does when it first sends an agency a message of a case.
-    w.exec0("INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
-            "SELECT case_key, recipient_ori, endpoint_id, message_id FROM deliveries WHERE case_key IN ('OTN-A', 'OTN-B')");
-    w.commit();
-  }
+  // A's and B's arrests reached both agencies (each endpoint's first two entries on the log); C's
+  // were never read.
+  EXPECT_EQ(test::deliver_from_log(*c, "test-hub", 2).size(), 4u);
   std::vector<store::NewMessage> notices;
   for (const char* k : {"A", "B", "C", "D"}) {
     auto e = message(std::string("X") + k, std::string("<erase case='") + k + "'/>", "CTJUD0000");
@@ -295,8 +290,8 @@ TEST_F(DbTest, ErasuresOfSeveralCasesInOneGroupEachReachEveryRecipient) {
   EXPECT_EQ(g2.results[0].status, store::InsertStatus::case_erased);
 }
 
-// A group's plain messages are stored and routed together; each lane still gets its deliveries
-// in storing order: the first pending only if the lane has nothing open, the others queued behind
+// A group's plain messages are stored and routed together; each lane of rows (here the
+// subscriptions owe acknowledgements) still gets its deliveries in storing order: the first pending only if the lane has nothing open, the others queued behind
 // it; a subscription's filter (own cases only) sees the group's earlier messages, not later ones.
 TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
   auto file = config::parse_agencies(
@@ -304,10 +299,11 @@ TEST_F(DbTest, AGroupRoutedAtOnceKeepsEveryLaneInOrder) {
       "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n    publish: [ArrestPacket]\n"
       "  - ori: CT0093000\n    name: New Haven\n    identities: [{san_uri: 'urn:n'}]\n    publish: [ArrestPacket]\n"
       "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
-      "    subscriptions: [{name: own, endpoint: main, types: [ArrestPacket], own_cases_only: true}]\n"
+      "    subscriptions: [{name: own, endpoint: main, types: [ArrestPacket], own_cases_only: true, "
+      "ack_required: true}]\n"
       "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
       "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
-      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket]}]\n",
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket], ack_required: true}]\n",
       {"ArrestPacket"});
   auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
   store::apply_agencies(*c, file);

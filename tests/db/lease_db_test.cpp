@@ -1,4 +1,5 @@
-// Database tier: a completion counts only under the lease that claimed the delivery. A hub whose
+// Database tier: a completion counts only under the lease that claimed the delivery (a row: the
+// subscription owes an acknowledgement). A hub whose
 // lease ran out (stalled, partitioned) and was taken over cannot dead-letter or suppress what
 // another hub now holds or has just delivered.
 #include <gtest/gtest.h>
@@ -37,7 +38,7 @@ class LeaseDb : public ::testing::Test {
         "    publish: [ArrestPacket]\n"
         "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
         "    endpoints: [{name: main, url: 'https://localhost:9/d'}]\n"
-        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
+        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket], ack_required: true}]\n",
         {"ArrestPacket"}));
     store::NewMessage m;
     m.id = Uuid::v7();

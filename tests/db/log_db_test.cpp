@@ -136,7 +136,7 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   EXPECT_EQ(b_first.share, 1) << "two hubs alive: one endpoint each";
   EXPECT_EQ(store::lease_cursors(*conn_, "hub-a", 60000, 10).share, 1) << "hub A learns its share is one now";
 
-  auto batch = store::read_log(*conn_, despp, start, 2);
+  auto batch = store::read_log(*conn_, despp, "hub-a", start, 2);
   ASSERT_EQ(batch.entries.size(), 2u);
   EXPECT_EQ(batch.entries[0].message_type, "ArrestPacket");
   EXPECT_EQ(batch.entries[0].case_key, "OTN-1");
@@ -144,7 +144,7 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   EXPECT_GT(batch.entries[0].subscription_id, 0);
   EXPECT_LT(batch.entries[0].seq, batch.entries[1].seq);
   EXPECT_EQ(batch.read_through, batch.entries[1].seq) << "the limit was reached: read through the last entry";
-  const auto rest = store::read_log(*conn_, despp, batch.read_through, 10);
+  const auto rest = store::read_log(*conn_, despp, "hub-a", batch.read_through, 10);
   ASSERT_EQ(rest.entries.size(), 1u);
   EXPECT_EQ(rest.entries[0].body, "<ArrestPacket>A3</ArrestPacket>");
   EXPECT_EQ(rest.read_through, rest.entries[0].seq);
@@ -158,7 +158,8 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   }
   EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp)),
             rest.read_through);
-  EXPECT_TRUE(store::read_log(*conn_, despp, rest.read_through, 10).entries.empty());
+  EXPECT_TRUE(store::read_log(*conn_, despp, "hub-a", rest.read_through, 10).entries.empty());
+  EXPECT_TRUE(store::read_log(*conn_, despp, "hub-b", start, 10).lease_lost) << "only the lease holder reads";
 
   // Hub A gives one up (beyond its share): hub B takes it, and no more than its share.
   EXPECT_EQ(store::release_cursors(*conn_, "hub-a", {endpoint("CTDCJ0000")}), 1u);
@@ -180,7 +181,8 @@ TEST_F(LogDb, AnEntryBehindOpenRowsOfItsLaneSaysSo) {
   const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
   store_all(*conn_, {message("E1", "OTN-9", "ErasureNotice")});  // a pending row in DESPP's lane of OTN-9
   store_all(*conn_, {message("A1", "OTN-9"), message("A2", "OTN-8")});
-  const auto batch = store::read_log(*conn_, despp, start, 10);
+  store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  const auto batch = store::read_log(*conn_, despp, "hub-a", start, 10);
   ASSERT_EQ(batch.entries.size(), 2u);
   EXPECT_TRUE(batch.entries[0].lane_has_rows);
   EXPECT_FALSE(batch.entries[1].lane_has_rows);
@@ -206,7 +208,8 @@ TEST_F(LogDb, AnEndpointAddedLaterStartsAtTheEndOfTheLog) {
   EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(nh)),
             count("SELECT max(seq) FROM messages"));
   store_all(*conn_, {message("A2", "OTN-2")});
-  const auto batch = store::read_log(*conn_, nh,
+  store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  const auto batch = store::read_log(*conn_, nh, "hub-a",
                                      count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(nh)), 10);
   ASSERT_EQ(batch.entries.size(), 1u);
   EXPECT_EQ(batch.entries[0].body, "<ArrestPacket>A2</ArrestPacket>");

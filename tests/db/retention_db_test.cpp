@@ -72,12 +72,18 @@ TEST_F(RetentionDb, PayloadsGoOnlyWhenEveryRecipientHasThemAndHasAcknowledgedWhe
   const auto pending = store_message("pending", 40);  // DESPP has not received it yet
   const auto dead = store_message("dead", 40);        // a dead letter may be replayed
   const auto young = store_message("young", 2);       // too recent
-  sql("UPDATE deliveries SET state = 'delivered', attempts = 1 WHERE recipient_ori = 'CTDESPP00'");
+  // DESPP takes them on the log: its cursor has finished done, owed and young, not pending; dead
+  // left the log as a dead letter (a row).
+  const auto seq = [&](const std::string& id) { return "(SELECT seq FROM messages WHERE id = '" + id + "')"; };
+  sql("UPDATE endpoint_cursors k SET position = " + seq(owed) + ", done = ARRAY[" + seq(young) + "] "
+      "FROM endpoints e WHERE e.id = k.endpoint_id AND e.ori = 'CTDESPP00'");
+  sql("INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
+      "ack_required, attempts, next_attempt_at, expires_at) SELECT cjhub_log_delivery_id(e.id, m.seq), m.id, s.id, "
+      "e.id, e.ori, m.case_key, m.seq, 'dead', false, 1, now(), now() FROM messages m, endpoints e "
+      "JOIN subscriptions s ON s.endpoint_id = e.id WHERE m.id = '" + dead + "' AND e.ori = 'CTDESPP00'");
   sql("UPDATE deliveries SET state = 'acknowledged', ack_status = 'completed', attempts = 1 "
       "WHERE recipient_ori = 'CTDCJ0000'");
   sql("UPDATE deliveries SET state = 'delivered' WHERE recipient_ori = 'CTDCJ0000' AND message_id = '" + owed + "'");
-  sql("UPDATE deliveries SET state = 'pending' WHERE recipient_ori = 'CTDESPP00' AND message_id = '" + pending + "'");
-  sql("UPDATE deliveries SET state = 'dead' WHERE recipient_ori = 'CTDESPP00' AND message_id = '" + dead + "'");
   const auto cutoff = rfc3339(now_utc() - std::chrono::hours(24 * 30));
   EXPECT_EQ(store::purge_payloads(*conn_, cutoff, 1000), 1u);
   EXPECT_FALSE(has_body(done));
@@ -95,6 +101,17 @@ TEST_F(RetentionDb, PayloadsGoOnlyWhenEveryRecipientHasThemAndHasAcknowledgedWhe
 }
 
 TEST_F(RetentionDb, FinishedDeliveriesArePrunedInBatchesButLedgersAndDeadLettersStay) {
+  // Both agencies owe acknowledgements here, so every delivery is a row.
+  store::apply_agencies(*conn_, config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n    publish: [ArrestPacket]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket], ack_required: true}]\n"
+      "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:c'}]\n"
+      "    endpoints: [{name: main, url: 'https://localhost:9/inbox'}]\n"
+      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket], ack_required: true}]\n",
+      {"ArrestPacket"}));
   for (int i = 0; i < 7; ++i) store_message("m" + std::to_string(i), 1);
   // 14 deliveries: make 10 finished, 2 dead, 2 erasure deliveries (the ledger).
   sql("UPDATE deliveries SET state = 'delivered', attempts = 1");

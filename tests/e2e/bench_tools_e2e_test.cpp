@@ -96,7 +96,7 @@ TEST(BenchTools, LoadgenFiguresAgreeWithWhatTheHubStoredAndDelivered) {
   // What the hub says: every accepted message stored once, with its own case, delivered to both.
   EXPECT_EQ(db.count("SELECT count(*) FROM messages"), 200);
   EXPECT_EQ(db.count("SELECT count(DISTINCT case_key) FROM messages"), 200);
-  EXPECT_EQ(db.count("SELECT count(*) FROM deliveries WHERE state = 'delivered'"), 400);
+  EXPECT_EQ(db.count("SELECT count(*) FROM delivery_states WHERE state = 'delivered'"), 400);
 
   // A wrong port is a clear failure, not figures.
   const auto [bad, bad_out] = run(std::string(CJHUB_LOADGEN) + " post --port 1 --ca " + (pki / "ca.crt").string() +

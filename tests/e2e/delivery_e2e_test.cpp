@@ -88,7 +88,7 @@ TEST_F(Delivery, ASubscriberDownForAWhileGetsItsBacklogCompleteAndInOrder) {
       << "DESPP, DCJ and Judicial each get every arrest packet: " << report.summary();
   EXPECT_TRUE(report.ok()) << report.summary();
   EXPECT_EQ(report.delivered, 3 * 24);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND attempts > 1"), 4)
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND attempts > 1"), 4)
       << "only the head of each of the 4 cases should have been retried";
 }
 
@@ -106,7 +106,7 @@ TEST_F(Delivery, A4xxIsADeadLetterThatAnOperatorReplaysAfterTheFix) {
     std::this_thread::sleep_for(50ms);
   }
   ASSERT_EQ(recipient_state(hpd, id, "CTDCJ0000"), "dead");
-  EXPECT_EQ(db_->count("SELECT attempts FROM deliveries WHERE recipient_ori = 'CTDCJ0000'"), 1);  // at once
+  EXPECT_EQ(db_->count("SELECT attempts FROM delivery_states WHERE recipient_ori = 'CTDCJ0000'"), 1);  // at once
 
   // The dead letter shows in the CLI and the admin API; only operators may use the API.
   std::string out;
@@ -297,7 +297,7 @@ TEST_F(Delivery, SigtermUnderLoadExitsZeroLosesNothingAndLeavesNoLease) {
   std::string list;
   for (const auto& id : ids) list += (list.empty() ? "'" : ",'") + id + "'";
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE id IN (" + list + ")"), static_cast<long long>(ids.size()));
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state = 'in_flight' OR leased_by IS NOT NULL"), 0);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE state = 'in_flight' OR leased_by IS NOT NULL"), 0);
   EXPECT_NE(hub_->log().find("draining"), std::string::npos);
   std::cout << "SIGTERM under load: accepted=" << ids.size() << " refused_or_closed=" << refused.load()
             << " drain_ms=" << drained_ms.count() << "\n";
@@ -357,7 +357,7 @@ TEST_F(Delivery, TwoHubsOnOneDatabaseShareTheWorkWithoutDoubleSends) {
   EXPECT_GT(second, 0) << "the second hub sent nothing";
   EXPECT_EQ(first + second, 3 * static_cast<long long>(ids.size())) << "one attempt per delivery";
   std::cout << "two hubs: first sent " << first << ", second sent " << second << "\n";
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE state NOT IN ('delivered', 'acknowledged')"), 0);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE state NOT IN ('delivered', 'acknowledged')"), 0);
 }
 
 }  // namespace

@@ -65,11 +65,11 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   //    a charge-level erasure itself, is still owed). One being sent at that moment finishes its
   //    attempt, and is suppressed when it would be retried without its payload.
   until = std::chrono::steady_clock::now() + 10s;
-  while (db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed'") < 1 &&
+  while (db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed'") < 1 &&
          std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed' "
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND state = 'suppressed' "
                        "AND erasure_id IS NULL"),
             1);
 
@@ -89,7 +89,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   EXPECT_TRUE(got_erasure(*despp_));
   EXPECT_TRUE(got_erasure(*dcj_)) << db_->scalar(
       "SELECT string_agg(state || '/' || attempts || '/' || coalesce(last_error, '-') || '/' || coalesce(erasure_id::text, 'msg'), ' ; ') "
-      "FROM deliveries WHERE recipient_ori = 'CTDCJ0000'");
+      "FROM delivery_states WHERE recipient_ori = 'CTDCJ0000'");
   EXPECT_TRUE(got_erasure(*hartford_));
   for (const auto& l : dcj_->receipts()) {
     EXPECT_EQ(l.at("message_type").as_string(), "ErasureNotice") << "DCJ must get nothing else of the case";
@@ -246,10 +246,10 @@ TEST_F(Erasure, ACaseUpdateWithEveryChargeErasedErasesTheCaseAndAPartialOneIsRec
   EXPECT_EQ(db_->count("SELECT count(*) FROM erasures WHERE scope = 'charges' AND case_key = 'OTN-2026-0000999'"), 1);
   EXPECT_EQ(db_->count("SELECT count(*) FROM erased_cases WHERE case_key = 'OTN-2026-0000999'"), 0);
   // Its recipients owe an acknowledgement (there are some: DESPP and DCJ for each charge erasure).
-  EXPECT_GE(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+  EXPECT_GE(db_->count("SELECT count(*) FROM delivery_states d JOIN erasures x ON x.id = d.erasure_id "
                        "WHERE x.scope = 'charges'"),
             4);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries d JOIN erasures x ON x.id = d.erasure_id "
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states d JOIN erasures x ON x.id = d.erasure_id "
                        "WHERE x.scope = 'charges' AND NOT d.ack_required"),
             0);
 }

@@ -108,7 +108,7 @@ TEST_F(Faults, TwentyKillsAtRandomMomentsLoseNothingAndKeepCaseOrder) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
     std::lock_guard lock(hub_mutex);
     // Whether this kill lands while the hub has deliveries on the wire.
-    kills_mid_delivery += db_->count("SELECT count(*) FROM deliveries WHERE state = 'in_flight' AND leased_by LIKE '%:" +
+    kills_mid_delivery += db_->count("SELECT count(*) FROM delivery_states WHERE state = 'in_flight' AND leased_by LIKE '%:" +
                                      std::to_string(hub_->pid()) + ":%'") > 0;
     hub_->kill9();
     hub_->start();
@@ -226,7 +226,7 @@ TEST_F(Faults, ASubscriberThatNeverAnswersDoesNotHoldUpTheOthers) {
   EXPECT_LT(worst, 3000) << "a neighbour of the hung subscriber waited " << worst << " ms for a message";
   // DCJ's sink logs what it receives before hanging: at most its endpoint's max_in_flight (4).
   EXPECT_LE(count_at(*dcj_, ids), 4u);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state IN "
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND state IN "
                        "('delivered', 'acknowledged')"), 0);
   // Once DCJ answers again, its backlog arrives complete and in order.
   dcj_->stop();
@@ -279,8 +279,8 @@ TEST_F(Faults, AnEndpointWhoseDnsTakesThreeSecondsDoesNotSlowTheOthersAndIsNotPa
   EXPECT_TRUE(report.ok()) << report.summary();
   // DCJ got everything at the first attempt: the wait for its DNS was not a failure of its endpoint.
   EXPECT_EQ(db_->count("SELECT count(*) FROM endpoints WHERE paused"), 0);
-  EXPECT_EQ(db_->count("SELECT coalesce(max(attempts), 0) FROM deliveries WHERE recipient_ori = 'CTDCJ0000'"), 1);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDCJ0000' AND state IN "
+  EXPECT_EQ(db_->count("SELECT coalesce(max(attempts), 0) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND state IN "
                        "('delivered', 'acknowledged')"), 30);
   EXPECT_GE(dns.queries(dcj_->test_name()), 1);
   std::cout << "slow DNS (3 s) at DCJ: the others had all 30 after " << others_ms.count() << " ms (latency p50 "
@@ -310,7 +310,7 @@ TEST_F(Faults, WhenOneOfTwoHubsIsKilledTheOtherDeliversItsLeasedWork) {
   long long leased = 0;
   for (int i = 0; i < 50 && leased == 0; ++i) {
     std::this_thread::sleep_for(50ms);
-    leased = db_->count("SELECT count(*) FROM deliveries WHERE state = 'in_flight' AND leased_by LIKE '%:" +
+    leased = db_->count("SELECT count(*) FROM delivery_states WHERE state = 'in_flight' AND leased_by LIKE '%:" +
                         std::to_string(hub_->pid()) + ":%'");
   }
   ASSERT_GT(leased, 0) << "the first hub never held a lease";

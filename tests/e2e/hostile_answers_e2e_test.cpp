@@ -83,7 +83,7 @@ TEST_F(HostileAnswers, EveryAnswerOfTheCorpusIsHandledAsExpectedAndTheHubKeepsSe
     ++n;
     ASSERT_EQ(r.status, 202u) << r.body;
     const auto id = message_id(r);
-    const std::string where = "FROM deliveries WHERE message_id = '" + id + "' AND recipient_ori = 'CTDESPP00'";
+    const std::string where = "FROM delivery_states WHERE message_id = '" + id + "' AND recipient_ori = 'CTDESPP00'";
     const std::string done = c.state == "failed"
                                  ? "SELECT count(*) " + where + " AND attempts >= 1 AND last_error IS NOT NULL"
                                  : "SELECT count(*) " + where + " AND state = '" + c.state + "'";

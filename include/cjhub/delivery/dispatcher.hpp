@@ -108,7 +108,8 @@ class Dispatcher final : public Component {
   void record_log_rounds(store::Session& db, LoopState& st);
   void pump_log();  // sends what is ready within each endpoint's capacity (db thread)
   void take_entry(LogEndpoint& le, store::LogEntry e);  // mutex_ held
-  void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r);
+  void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r,
+                  std::shared_ptr<const store::NewMessage> ack);
   void record_outcomes(store::Session& db, LoopState& st);
   void refresh_endpoints_and_leases(store::Session& db, LoopState& st);
   void claim_and_send(store::Session& db, LoopState& st);

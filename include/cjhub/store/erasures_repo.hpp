@@ -53,6 +53,11 @@ struct ErasureRecipient {
   std::string delivered_at, acknowledged_at, ack_status, ack_reason, last_error;
   bool overdue = false, follow_up_due = false;
 };
+// Every agency that holds a case: sent a row of it (case_holders, which retention never prunes),
+// or a message of it on the log that its endpoint's dispatcher may have read (message rows are
+// never deleted). Erasures are routed to them.
+std::set<std::string> holders_of(Connection& conn, const std::string& case_key);
+
 std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter& f);
 std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids);
 

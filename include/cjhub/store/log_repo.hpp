@@ -5,9 +5,12 @@
 #pragma once
 
 #include "cjhub/store/connection.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,13 +52,18 @@ struct LogEntry {
 };
 struct LogBatch {
   std::vector<LogEntry> entries;
+  bool lease_lost = false;  // another hub holds the cursor now: nothing was read
   // The log was read up to here: an entry after it is unread. With no entries this is where the
   // cursor may move (nothing at or before it is for this endpoint).
   long long read_through = 0;
 };
 // Entries for `endpoint_id` after `after`, in order: at most `limit`, looking at no more than
-// `window` positions of the log.
-LogBatch read_log(Connection& conn, long long endpoint_id, long long after, int limit, long long window = 50000);
+// `window` positions of the log, while `hub` holds the cursor (which records how far it read).
+LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
+                  long long window = 50000);
+
+// Which of these messages have no payload any more (erased, or past retention).
+std::set<std::string> without_payload(Connection& conn, const std::vector<std::string>& message_ids);
 
 // Moves the cursor forward to `position` (never back) and records which entries after it are
 // finished (`done`; those at or before the position are dropped), if `hub` still holds its lease.
@@ -76,6 +84,9 @@ struct LogOutcome {
   std::string error;
   std::chrono::milliseconds delay{0};
   bool endpoint_failure = false;  // counts toward pausing the endpoint
+  // Delivered with an acknowledgement in the answer: the entry becomes a row, which records it.
+  std::shared_ptr<const NewMessage> ack;
+  std::string sender_ori;  // the message's sender (its receipt goes there)
 };
 // One transaction per endpoint and batch: the cursor moves to `position` (the low-water mark of
 // finished entries), the outcomes that left the normal path become rows, the lanes whose queued
@@ -90,6 +101,7 @@ struct LogRound {
 };
 struct LogRoundResult {
   bool lease_held = true;  // false: nothing was written, another hub reads this endpoint now
+  std::vector<CompletionResult> acknowledged;  // the entries whose answers carried acknowledgements
   std::size_t delivered = 0;
   std::size_t rows = 0;
   std::size_t promoted = 0;
