@@ -479,6 +479,12 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   const auto leases = db.run([&](store::Connection& conn) {
     return store::lease_cursors(conn, instance_id_, lease_ms, 1000);
   });
+  if (!leases.taken_over.empty()) {
+    log::get("delivery")->warn("released the lease(s) of {} endpoint log(s) held by a hub that stopped ({}); "
+                               "sending again what it had not recorded",
+                               leases.taken_over.size(), leases.taken_over.front());
+    stats_.leases_released.fetch_add(leases.taken_over.size());
+  }
   std::vector<long long> release;
   {
   std::lock_guard lock(mutex_);
@@ -747,16 +753,20 @@ void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
       if (auto it = log_.find(ep); it != log_.end()) {
         it->second.sending.erase(e.case_key);
         it->second.blocked.insert(e.case_key);
-        take_entry(it->second, std::move(e));
       }
+    }
+    for (auto& [ep, e] : released) {
+      if (auto it = log_.find(ep); it != log_.end()) take_entry(it->second, std::move(e));
     }
     throw;
   }
   std::lock_guard lock(mutex_);
+  for (auto& [ep, e] : released) {  // the case's hold goes once, then its entries queue in order
+    if (auto it = log_.find(ep); it != log_.end()) it->second.sending.erase(e.case_key);
+  }
   for (auto& [ep, e] : released) {
     const auto it = log_.find(ep);
     if (it == log_.end()) continue;
-    it->second.sending.erase(e.case_key);
     if (erased.count(e.message_id)) e.body.reset();
     take_entry(it->second, std::move(e));
   }

@@ -32,7 +32,8 @@ constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() -
 // its cursors go to the others when their leases run out.
 constexpr const char* kShare =
     "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
-    "  greatest(1, (SELECT count(*) FROM dispatchers WHERE seen_at > now() - interval '3 seconds')))::int";
+    "  greatest(1, (SELECT count(*) FROM dispatchers d WHERE d.seen_at > now() - interval '3 seconds' "
+    "    AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = left(d.instance_id, 63)))))::int";
 // Renew ours (a hub holding more than its share gives the extra ones up itself, once nothing of
 // theirs is in flight).
 constexpr const char* kRenewCursors =
@@ -40,12 +41,18 @@ constexpr const char* kRenewCursors =
     "WHERE leased_by = $1 RETURNING endpoint_id, position, done::text";
 // Then free or expired cursors of active endpoints (oldest position first, so a backlog is
 // served), skipping those another hub is taking right now.
+// A holder is alive while its database session is: each dispatcher names its session after
+// itself (application_name, cut to 63 characters), and a process that died has no session left
+// (its connections closed with it), so its cursors are taken at once instead of at lease expiry.
 constexpr const char* kTakeCursors =
     "UPDATE endpoint_cursors c SET leased_by = $1, lease_until = now() + make_interval(secs => $2 / 1000.0) "
-    "FROM (SELECT k.endpoint_id FROM endpoint_cursors k JOIN endpoints e ON e.id = k.endpoint_id AND e.active "
+    "FROM (SELECT k.endpoint_id, k.leased_by AS previous FROM endpoint_cursors k "
+    "      JOIN endpoints e ON e.id = k.endpoint_id AND e.active "
     "      WHERE k.leased_by IS NULL OR k.lease_until < now() "
+    "      OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = left(k.leased_by, 63)) "
     "      ORDER BY k.position LIMIT $3 FOR UPDATE OF k SKIP LOCKED) f "
-    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text";
+    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text, f.previous";
+constexpr const char* kNameSession = "SELECT set_config('application_name', $1, false)";
 constexpr const char* kReleaseCursors =
     "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL "
     "WHERE leased_by = $1 AND ($2::bigint[] IS NULL OR endpoint_id = ANY ($2::bigint[]))";
@@ -136,6 +143,7 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
 CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new) {
   return translate_errors([&] {
     Transaction tx(conn, "lease_cursors");
+    tx.exec_params(sql::kNameSession, hub);
     tx.exec_params0(sql::kSeen, hub);
     tx.exec0(sql::kForget);
     CursorLeases out;
@@ -143,7 +151,11 @@ CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_m
     out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
     const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {
-      for (auto& l : leases(tx.exec_params(sql::kTakeCursors, hub, lease_ms, room))) out.held.push_back(std::move(l));
+      const auto taken = tx.exec_params(sql::kTakeCursors, hub, lease_ms, room);
+      for (auto& l : leases(taken)) out.held.push_back(std::move(l));
+      for (const auto& row : taken) {
+        if (!row[3].is_null() && row[3].as<std::string>() != hub) out.taken_over.push_back(row[3].as<std::string>());
+      }
     }
     tx.commit();
     return out;
@@ -349,13 +361,13 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure)) res.endpoint_paused_now = true;
     }
     if (!acked.empty()) {
-      std::vector<std::string> states(acked.size(), "in_flight"), errors(acked.size());
+      std::vector<std::string> in_flight(acked.size(), "in_flight"), no_error(acked.size());
       std::vector<int> ones(acked.size(), 1);
       std::vector<std::string> zero(acked.size(), "0");
       std::vector<std::optional<std::string>> none(acked.size());
       tx.exec_prepared(sql::kInsertExceptionsName, round.endpoint_id, values::text_array(acked_ids),
-                       values::int_array(acked_subs), values::text_array(states), values::int_array(ones),
-                       values::text_array(zero), values::opt_text_array(none), values::text_array(errors),
+                       values::int_array(acked_subs), values::text_array(in_flight), values::int_array(ones),
+                       values::text_array(zero), values::opt_text_array(none), values::text_array(no_error),
                        values::text_array(acked_delivery_ids));
       tx.exec_params0(sql::kLeaseRows, values::text_array(acked_delivery_ids), hub);
       res.acknowledged = complete_in(tx, acked, hub, pause_after_failures);

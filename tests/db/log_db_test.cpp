@@ -128,15 +128,18 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
   store_all(*conn_, {message("A1", "OTN-1"), message("A2", "OTN-2"), message("A3", "OTN-1")});
 
-  const auto a = store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  // Each hub on its own session (a hub counts as alive while its session is).
+  auto hub_a = store::connect(db_->url(), 3000ms);
+  auto hub_b = store::connect(db_->url(), 3000ms);
+  const auto a = store::lease_cursors(*hub_a, "hub-a", 60000, 10);
   ASSERT_EQ(a.held.size(), 2u);
   EXPECT_EQ(a.share, 2);
-  const auto b_first = store::lease_cursors(*conn_, "hub-b", 60000, 10);
+  const auto b_first = store::lease_cursors(*hub_b, "hub-b", 60000, 10);
   EXPECT_TRUE(b_first.held.empty()) << "both cursors are hub A's";
   EXPECT_EQ(b_first.share, 1) << "two hubs alive: one endpoint each";
-  EXPECT_EQ(store::lease_cursors(*conn_, "hub-a", 60000, 10).share, 1) << "hub A learns its share is one now";
+  EXPECT_EQ(store::lease_cursors(*hub_a, "hub-a", 60000, 10).share, 1) << "hub A learns its share is one now";
 
-  auto batch = store::read_log(*conn_, despp, "hub-a", start, 2);
+  auto batch = store::read_log(*hub_a, despp, "hub-a", start, 2);
   ASSERT_EQ(batch.entries.size(), 2u);
   EXPECT_EQ(batch.entries[0].message_type, "ArrestPacket");
   EXPECT_EQ(batch.entries[0].case_key, "OTN-1");
@@ -144,7 +147,7 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   EXPECT_GT(batch.entries[0].subscription_id, 0);
   EXPECT_LT(batch.entries[0].seq, batch.entries[1].seq);
   EXPECT_EQ(batch.read_through, batch.entries[1].seq) << "the limit was reached: read through the last entry";
-  const auto rest = store::read_log(*conn_, despp, "hub-a", batch.read_through, 10);
+  const auto rest = store::read_log(*hub_a, despp, "hub-a", batch.read_through, 10);
   ASSERT_EQ(rest.entries.size(), 1u);
   EXPECT_EQ(rest.entries[0].body, "<ArrestPacket>A3</ArrestPacket>");
   EXPECT_EQ(rest.read_through, rest.entries[0].seq);
@@ -158,22 +161,37 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   }
   EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp)),
             rest.read_through);
-  EXPECT_TRUE(store::read_log(*conn_, despp, "hub-a", rest.read_through, 10).entries.empty());
-  EXPECT_TRUE(store::read_log(*conn_, despp, "hub-b", start, 10).lease_lost) << "only the lease holder reads";
+  EXPECT_TRUE(store::read_log(*hub_a, despp, "hub-a", rest.read_through, 10).entries.empty());
+  EXPECT_TRUE(store::read_log(*hub_b, despp, "hub-b", start, 10).lease_lost) << "only the lease holder reads";
 
   // Hub A gives one up (beyond its share): hub B takes it, and no more than its share.
-  EXPECT_EQ(store::release_cursors(*conn_, "hub-a", {endpoint("CTDCJ0000")}), 1u);
-  EXPECT_EQ(store::lease_cursors(*conn_, "hub-b", 60000, 10).held.size(), 1u);
-  EXPECT_EQ(store::lease_cursors(*conn_, "hub-a", 60000, 10).held.size(), 1u);
+  EXPECT_EQ(store::release_cursors(*hub_a, "hub-a", {endpoint("CTDCJ0000")}), 1u);
+  EXPECT_EQ(store::lease_cursors(*hub_b, "hub-b", 60000, 10).held.size(), 1u);
+  EXPECT_EQ(store::lease_cursors(*hub_a, "hub-a", 60000, 10).held.size(), 1u);
   // Hub A stops: all its cursors go back and it no longer counts; hub B takes over where hub A left.
-  EXPECT_EQ(store::release_cursors(*conn_, "hub-a"), 1u);
-  const auto b = store::lease_cursors(*conn_, "hub-b", 60000, 10).held;
+  EXPECT_EQ(store::release_cursors(*hub_a, "hub-a"), 1u);
+  const auto b = store::lease_cursors(*hub_b, "hub-b", 60000, 10).held;
   ASSERT_EQ(b.size(), 2u);
   for (const auto& l : b) {
     if (l.endpoint_id == despp) {
       EXPECT_EQ(l.position, rest.read_through);
     }
   }
+}
+
+TEST_F(LogDb, AHubWhoseSessionIsGoneLosesItsCursorsAtOnce) {
+  auto hub_a = store::connect(db_->url(), 3000ms);
+  ASSERT_EQ(store::lease_cursors(*hub_a, "hub-a", 600000, 10).held.size(), 2u);
+  auto hub_b = store::connect(db_->url(), 3000ms);
+  EXPECT_TRUE(store::lease_cursors(*hub_b, "hub-b", 600000, 10).held.empty()) << "hub A is alive, its leases hold";
+  hub_a.reset();  // the process died: its connections closed with it
+  store::CursorLeases b;
+  for (int i = 0; i < 50 && b.held.size() < 2; ++i) {
+    std::this_thread::sleep_for(20ms);
+    b = store::lease_cursors(*hub_b, "hub-b", 600000, 10);
+  }
+  EXPECT_EQ(b.held.size(), 2u) << "taken over long before the ten-minute lease ran out";
+  EXPECT_EQ(b.share, 2) << "hub A no longer counts";
 }
 
 TEST_F(LogDb, AnEntryBehindOpenRowsOfItsLaneSaysSo) {

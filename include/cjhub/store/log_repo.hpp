@@ -25,13 +25,17 @@ struct CursorLease {
   long long position = 0;        // every entry at or before it is finished
   std::vector<long long> done;   // and so are these, after it
 };
-// Renews this hub's leases and takes free or expired ones, at most `max_new` new ones per call and
+// Renews this hub's leases (and names its database session after it, so other hubs see it alive)
+// and takes free ones, expired ones and those of hubs with no session left, at most `max_new` new ones per call and
 // none beyond its share: the active endpoints over the dispatchers seen within a lease, rounded
 // up. A hub holding more than its share (another hub started) gives the extra ones up itself
 // (release_cursors) once nothing of theirs is in flight, so no entry is sent twice.
 struct CursorLeases {
   std::vector<CursorLease> held;  // every cursor this hub holds now
   int share = 0;
+  // The hubs whose cursors this call took over: they stopped (no session left) or their lease
+  // ran out; what they had read and not recorded is sent again.
+  std::vector<std::string> taken_over;
 };
 CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
 // Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
