@@ -441,10 +441,8 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
     for (const auto& [id, le] : log_) {
       if (!le.outcomes.empty()) return;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
-      if (le.endpoint.id != 0 && !le.endpoint.paused && busy < le.endpoint.max_in_flight &&
-          (le.more || !le.ready.empty())) {
-        return;
-      }
+      if (le.endpoint.id == 0 || le.endpoint.paused || busy >= le.endpoint.max_in_flight) continue;
+      if (!le.ready.empty() || (le.more && log_has_room(le))) return;  // something to send or to read
     }
   }
   try {
@@ -520,6 +518,13 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   }
 }
 
+// Whether an endpoint may read more of its log: not while enough is ready to fill its capacity, nor
+// while ten batches are open (entries waiting behind their cases' previous ones).
+bool Dispatcher::log_has_room(const LogEndpoint& le) const {
+  return le.ready.size() < static_cast<std::size_t>(le.endpoint.max_in_flight) &&
+         le.open.size() < 10 * config_.delivery.claim_batch;
+}
+
 // An entry read from the log: a row of its own when it cannot be sent now (no payload, or its
 // lane has rows to wait behind), else ready, or waiting behind its case's entry in flight.
 void Dispatcher::take_entry(LogEndpoint& le, store::LogEntry e) {
@@ -560,12 +565,13 @@ void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
     for (auto& [id, le] : log_) {
       if (le.endpoint.id == 0 || le.endpoint.paused || le.leaving) continue;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
-      const bool room = le.ready.size() < static_cast<std::size_t>(le.endpoint.max_in_flight) &&
-                        le.open.size() < 10 * d.claim_batch;
-      if (room && (le.more || notified) && busy <= le.endpoint.max_in_flight) todo.emplace_back(id, le.read_through);
+      if (log_has_room(le) && (le.more || notified) && busy <= le.endpoint.max_in_flight) {
+        todo.emplace_back(id, le.read_through);
+      }
     }
   }
-  for (const auto& [id, from] : todo) {
+  for (const auto& next : todo) {
+    const long long id = next.first, from = next.second;  // named: lambdas may not capture bindings in C++20
     auto batch = db.run([&](store::Connection& conn) {
       return store::read_log(conn, id, instance_id_, from, static_cast<int>(d.claim_batch));
     });

@@ -107,6 +107,7 @@ class Dispatcher final : public Component {
   void read_log(store::Session& db, LoopState& st, bool notified);
   void record_log_rounds(store::Session& db, LoopState& st);
   void pump_log();  // sends what is ready within each endpoint's capacity (db thread)
+  bool log_has_room(const LogEndpoint& le) const;  // mutex_ held
   void take_entry(LogEndpoint& le, store::LogEntry e);  // mutex_ held
   void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r,
                   std::shared_ptr<const store::NewMessage> ack);
