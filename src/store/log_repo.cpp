@@ -99,7 +99,8 @@ constexpr const char* kInsertExceptions =
     "FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::integer[], $6::float8[], $7::integer[], $8::text[], "
     "  $9::uuid[]) AS u(message_id, subscription_id, state, attempts, delay_s, status, error, id) "
     "JOIN messages m ON m.id = u.message_id JOIN endpoints e ON e.id = $1 "
-    "LEFT JOIN subscriptions s ON s.id = u.subscription_id";
+    "LEFT JOIN subscriptions s ON s.id = u.subscription_id "
+    "ON CONFLICT (id) DO NOTHING";  // an acknowledgement POSTed meanwhile made it a row already
 
 constexpr const char* kWithoutPayload =
     "SELECT id::text FROM messages WHERE id = ANY ($1::uuid[]) AND body IS NULL";

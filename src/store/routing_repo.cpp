@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "cjhub/common/ids.hpp"
+#include "cjhub/store/log_repo.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
 #include "store/values.hpp"
@@ -97,6 +98,28 @@ constexpr const char* kAckTargetCaseById =
 constexpr const char* kAckTargetCaseByDocument =
     "SELECT d.case_key FROM deliveries d JOIN messages m ON m.id = d.message_id "
     "WHERE m.document_id = $1 AND d.recipient_ori = $2 ORDER BY d.created_at DESC LIMIT 1";
+// The same on the log, when the message went to the agency's endpoint without a row: the entry,
+// whether its endpoint's cursor has finished it, and the message's case and sender.
+#define CJHUB_ACK_TARGET_ON_LOG(match)                                                                      \
+  "SELECT m.id::text, r.endpoint_id, m.case_key, m.sender_ori, m.seq, "                                   \
+  "  (m.seq <= k.position OR m.seq = ANY (k.done)) "                                                      \
+  "FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "                            \
+  "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "    \
+  "WHERE " match " AND e.ori = $2 ORDER BY m.seq DESC LIMIT 1"
+constexpr const char* kAckTargetOnLogById = CJHUB_ACK_TARGET_ON_LOG("m.id = $1::uuid");
+constexpr const char* kAckTargetOnLogByDocument = CJHUB_ACK_TARGET_ON_LOG("m.document_id = $1");
+#undef CJHUB_ACK_TARGET_ON_LOG
+// An acknowledged entry of the log becomes a row to hold the acknowledgement: delivered when its
+// cursor finished it, else queued in its lane (still to be sent, behind what is before it).
+constexpr const char* kAckRowFromLog =
+    "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
+    "ack_required, attempts, next_attempt_at, expires_at, delivered_at) "
+    "SELECT cjhub_log_delivery_id($2, m.seq), m.id, coalesce(m.routes[array_position(m.recipients, $2::bigint)], "
+    "  (SELECT min(s.id) FROM subscriptions s WHERE s.endpoint_id = $2)), $2, e.ori, m.case_key, m.seq, "
+    "  CASE WHEN $3 THEN 'delivered' ELSE 'queued' END, false, CASE WHEN $3 THEN 1 ELSE 0 END, now(), "
+    "  now() + interval '72 hours', CASE WHEN $3 THEN k.advanced_at END "
+    "FROM messages m JOIN endpoints e ON e.id = $2 JOIN endpoint_cursors k ON k.endpoint_id = $2 "
+    "WHERE m.id = $1::uuid ON CONFLICT (id) DO NOTHING";
 constexpr const char* kMessageExistsById = "SELECT count(*) FROM messages WHERE id = $1::uuid";
 constexpr const char* kMessageExistsByDocument =
     "SELECT count(*) FROM messages WHERE document_id = $1";
@@ -177,7 +200,10 @@ std::string ack_target_case(Transaction& tx, const std::string& acker, const std
   const bool by_id = Uuid::parse(reference).has_value();
   const auto r = by_id ? tx.exec_params(sql::kAckTargetCaseById, reference, acker)
                        : tx.exec_params(sql::kAckTargetCaseByDocument, reference, acker);
-  return r.empty() ? std::string() : text(r[0][0]);
+  if (!r.empty()) return text(r[0][0]);
+  const auto l = by_id ? tx.exec_params(sql::kAckTargetOnLogById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetOnLogByDocument, reference, acker);
+  return l.empty() ? std::string() : text(l[0][2]);
 }
 
 AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::string& reference) {
@@ -193,6 +219,20 @@ AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::
     t.original_sender = r[0][3].as<std::string>();
     return t;
   }
+  const auto l = by_id ? tx.exec_params(sql::kAckTargetOnLogById, reference, acker)
+                       : tx.exec_params(sql::kAckTargetOnLogByDocument, reference, acker);
+  if (!l.empty()) {
+    t.status = AckTargetStatus::found;
+    t.on_log = true;
+    t.message_id = l[0][0].as<std::string>();
+    t.endpoint_id = l[0][1].as<long long>();
+    t.case_key = text(l[0][2]);
+    t.original_sender = l[0][3].as<std::string>();
+    t.seq = l[0][4].as<long long>();
+    t.finished = l[0][5].as<bool>();
+    t.delivery_id = log_delivery_id(t.endpoint_id, t.seq);
+    return t;
+  }
   const auto exists = by_id ? tx.exec_params1(sql::kMessageExistsById, reference)
                             : tx.exec_params1(sql::kMessageExistsByDocument, reference);
   t.status = exists[0].as<long long>() > 0 ? AckTargetStatus::not_addressed : AckTargetStatus::unknown_reference;
@@ -201,6 +241,7 @@ AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::
 
 void apply_ack(Transaction& tx, const AckTarget& target, const std::string& status,
                const std::string& reason, const std::string& ack_message_id) {
+  if (target.on_log) tx.exec_params0(sql::kAckRowFromLog, target.message_id, target.endpoint_id, target.finished);
   tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
   lanes::promote(tx, target.endpoint_id, target.case_key);
 }

@@ -40,6 +40,12 @@ struct AckTarget {
   long long endpoint_id = 0;
   std::string case_key;
   std::string original_sender;
+  // The message went to the agency on the log (no row yet): applying the acknowledgement makes
+  // the entry a row, delivered if its cursor finished it, else queued in its lane.
+  bool on_log = false;
+  std::string message_id;
+  long long seq = 0;
+  bool finished = false;
 };
 // The case of the delivery an acknowledgement refers to (no lock), so the writer can take every
 // case lock of its group up front and in order.

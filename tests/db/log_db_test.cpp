@@ -17,6 +17,7 @@
 #include "store/connection_impl.hpp"
 #include "cjhub/store/log_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
+#include "support/log_delivery.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
 
@@ -204,6 +205,47 @@ TEST_F(LogDb, AnEntryBehindOpenRowsOfItsLaneSaysSo) {
   ASSERT_EQ(batch.entries.size(), 2u);
   EXPECT_TRUE(batch.entries[0].lane_has_rows);
   EXPECT_FALSE(batch.entries[1].lane_has_rows);
+}
+
+TEST_F(LogDb, AnAcknowledgementPostedForAMessageDeliveredOnTheLogSettlesIt) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u);
+  // DESPP acknowledges the arrest packet it received on the log (POSTed, through the writer).
+  const auto packet = count("SELECT count(*) FROM messages");  // one message so far
+  ASSERT_EQ(packet, 1);
+  std::string packet_id;
+  {
+    pqxx::nontransaction tx(*conn_);
+    packet_id = tx.exec1("SELECT id::text FROM messages")[0].as<std::string>();
+  }
+  store::NewMessage ack = message("K1", "", "Acknowledgement");
+  ack.sender_ori = ack.origin_ori = "CTDESPP00";
+  ack.case_key.clear();
+  ack.acknowledgement = true;
+  ack.ack_ref = packet_id;
+  ack.ack_status = "completed";
+  store::Transaction tx(*conn_);
+  const auto g = store::ingest_group(tx, {&ack});
+  tx.commit();
+  ASSERT_EQ(g.results[0].status, store::InsertStatus::inserted) << "not refused as ack-not-addressed";
+  {
+    pqxx::nontransaction q(*conn_);
+    const auto r = q.exec("SELECT recipient_ori, state, ack_status FROM deliveries");
+    ASSERT_EQ(r.size(), 1u) << "the acknowledged entry became a row";
+    EXPECT_EQ(r[0][0].as<std::string>(), "CTDESPP00");
+    EXPECT_EQ(r[0][1].as<std::string>(), "acknowledged");
+    EXPECT_EQ(r[0][2].as<std::string>(), "completed");
+  }
+  // An agency it was never sent to is still refused.
+  store::NewMessage other = message("K2", "", "Acknowledgement");
+  other.sender_ori = other.origin_ori = "CT0064000";
+  other.case_key.clear();
+  other.acknowledgement = true;
+  other.ack_ref = packet_id;
+  other.ack_status = "completed";
+  store::Transaction tx2(*conn_);
+  EXPECT_EQ(store::ingest_group(tx2, {&other}).results[0].status, store::InsertStatus::ack_not_addressed);
+  tx2.commit();
 }
 
 TEST_F(LogDb, AnEndpointAddedLaterStartsAtTheEndOfTheLog) {
