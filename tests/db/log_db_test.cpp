@@ -34,6 +34,11 @@ class LogDb : public ::testing::Test {
     db_ = std::make_unique<TestDatabase>();
     db_->migrate();
     conn_ = store::connect(db_->url(), 3000ms);
+    apply({});
+  }
+  // Hartford publishes; DESPP takes arrest packets and erasure notices, DCJ arrest packets; `more`
+  // adds agencies.
+  void apply(const std::string& more) {
     store::apply_agencies(*conn_, config::parse_agencies(
         "agencies:\n"
         "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
@@ -43,7 +48,7 @@ class LogDb : public ::testing::Test {
         "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, ErasureNotice]}]\n"
         "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:j'}]\n"
         "    endpoints: [{name: main, url: 'https://localhost:9/j'}]\n"
-        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
+        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n" + more,
         {"ArrestPacket", "ErasureNotice"}));
   }
   static store::NewMessage message(const std::string& key, const std::string& case_key,
@@ -250,20 +255,9 @@ TEST_F(LogDb, AnAcknowledgementPostedForAMessageDeliveredOnTheLogSettlesIt) {
 
 TEST_F(LogDb, AnEndpointAddedLaterStartsAtTheEndOfTheLog) {
   store_all(*conn_, {message("A1", "OTN-1")});
-  store::apply_agencies(*conn_, config::parse_agencies(
-      "agencies:\n"
-      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
-      "    publish: [ArrestPacket, ErasureNotice]\n"
-      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
-      "    endpoints: [{name: main, url: 'https://localhost:9/d'}]\n"
-      "    subscriptions: [{name: all, endpoint: main, types: [ArrestPacket, ErasureNotice]}]\n"
-      "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:j'}]\n"
-      "    endpoints: [{name: main, url: 'https://localhost:9/j'}]\n"
-      "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n"
-      "  - ori: CT0093000\n    name: New Haven\n    identities: [{san_uri: 'urn:n'}]\n"
-      "    endpoints: [{name: main, url: 'https://localhost:9/n'}]\n"
-      "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n",
-      {"ArrestPacket", "ErasureNotice"}));
+  apply("  - ori: CT0093000\n    name: New Haven\n    identities: [{san_uri: 'urn:n'}]\n"
+        "    endpoints: [{name: main, url: 'https://localhost:9/n'}]\n"
+        "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket]}]\n");
   const auto nh = endpoint("CT0093000");
   EXPECT_EQ(count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(nh)),
             count("SELECT max(seq) FROM messages"));
