@@ -17,7 +17,10 @@ ReadinessProbe::~ReadinessProbe() { stop(std::chrono::steady_clock::now()); }
 
 void ReadinessProbe::start() {
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cjhub-readiness");
+    run();
+  });
 }
 
 void ReadinessProbe::stop(std::chrono::steady_clock::time_point) {

@@ -16,7 +16,10 @@ void RetentionJob::start() {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cjhub-retention");
+    run();
+  });
 }
 
 void RetentionJob::stop(std::chrono::steady_clock::time_point) {

@@ -23,7 +23,10 @@ void AuditLog::start() {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cjhub-audit");
+    run();
+  });
 }
 
 void AuditLog::stop(std::chrono::steady_clock::time_point deadline) {

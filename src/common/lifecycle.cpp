@@ -2,7 +2,13 @@
 
 #include "cjhub/common/log.hpp"
 
+#include <pthread.h>
+
 namespace cjhub {
+
+void name_this_thread(const std::string& name) {
+  ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+}
 
 void Lifecycle::start(Component& c) {
   log::get("app")->info("starting {}", c.name());

@@ -85,11 +85,19 @@ void Dispatcher::start() {
   ack_pool_ = std::make_unique<boost::asio::thread_pool>(2);
   work_ = std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       ioc_.get_executor());
-  for (std::size_t i = 0; i < d.threads; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
+  for (std::size_t i = 0; i < d.threads; ++i) {
+    io_threads_.emplace_back([this] {
+      name_this_thread("cjhub-delivery");
+      ioc_.run();
+    });
+  }
   if (::pipe2(wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   stopping_ = false;
   running_ = true;
-  db_thread_ = std::thread([this] { db_loop(); });
+  db_thread_ = std::thread([this] {
+    name_this_thread("cjhub-dispatch");
+    db_loop();
+  });
   log::get("delivery")->info("dispatcher {} started", instance_id_);
 }
 
@@ -245,6 +253,7 @@ void Dispatcher::db_loop() {
       if (db.generation() != st.generation) {  // (re)connected: LISTEN again, read everything again
         st.generation = db.generation();
         st.endpoints_loaded = {};
+        st.bodies.clear();
       }
       if (db.take_notified()) st.notified = true;
       record_outcomes(db, st);
@@ -557,7 +566,7 @@ void Dispatcher::take_entry(LogEndpoint& le, store::LogEntry e) {
 }
 
 // Step: read each leased endpoint's log after what was read, while it has room.
-void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
+void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
   const auto& d = config_.delivery;
   std::vector<std::pair<long long, long long>> todo;  // endpoint, read from
   {
@@ -573,8 +582,17 @@ void Dispatcher::read_log(store::Session& db, LoopState&, bool notified) {
   for (const auto& next : todo) {
     const long long id = next.first, from = next.second;  // named: lambdas may not capture bindings in C++20
     auto batch = db.run([&](store::Connection& conn) {
-      return store::read_log(conn, id, instance_id_, from, static_cast<int>(d.claim_batch));
+      return store::read_log(conn, id, instance_id_, from, static_cast<int>(d.claim_batch), 50000,
+                             [&](long long seq) { return st.bodies.contains(seq); });
     });
+    // Bodies another endpoint's read brought are taken from the cache first (before the new ones
+    // make room in it), then the new ones are kept for the endpoints still to read them.
+    for (auto& e : batch.entries) {
+      if (e.body_held) e.body = st.bodies.get(e.seq);
+    }
+    for (const auto& e : batch.entries) {
+      if (e.body && !e.body_held) st.bodies.put(e.seq, *e.body);
+    }
     std::lock_guard lock(mutex_);
     const auto it = log_.find(id);
     if (it == log_.end() || it->second.read_through != from) continue;  // lost meanwhile

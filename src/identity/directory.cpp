@@ -110,7 +110,10 @@ void DirectoryRefresher::start() {
   auto conn = store::connect(url_, connect_timeout_);
   dir_.replace(load_snapshot(*conn));
   log::get("identity")->info("agency directory loaded: {} agencies", dir_.current()->size());
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cjhub-directory");
+    run();
+  });
 }
 
 void DirectoryRefresher::stop(std::chrono::steady_clock::time_point) {

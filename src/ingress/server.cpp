@@ -381,7 +381,10 @@ void HttpsServer::start() {
   // must still find a thread to run it.
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(ioc_.get_executor());
   for (std::size_t i = 0; i < settings_.io_threads; ++i) {
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      name_this_thread("cjhub-https");
+      ioc_.run();
+    });
   }
   log::get("ingress")->info("{} listening on {}:{} with {} I/O threads", settings_.name, settings_.listener.address, port_,
                             settings_.io_threads);

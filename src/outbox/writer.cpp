@@ -35,7 +35,10 @@ void GroupCommitWriter::start() {
     accepting_ = true;
     stopping_ = false;
   }
-  for (std::size_t i = 0; i < settings_.writers; ++i) threads_.emplace_back([this, i] { run(i); });
+  for (std::size_t i = 0; i < settings_.writers; ++i) threads_.emplace_back([this, i] {
+    name_this_thread("cjhub-writer");
+    run(i);
+  });
 }
 
 void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {

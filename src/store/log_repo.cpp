@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <pqxx/pqxx>
 
@@ -73,7 +74,8 @@ constexpr const char* kReadThrough =
 constexpr const char* kReadLogName = "read_log";
 constexpr const char* kReadLog =
     "SELECT m.seq, m.id::text, m.message_type, m.sender_ori, m.case_key, "
-    "  m.routes[array_position(m.recipients, $1::bigint)], m.body, "
+    "  m.routes[array_position(m.recipients, $1::bigint)], "
+    "  CASE WHEN m.seq = ANY ($3::bigint[]) THEN NULL ELSE m.body END, m.body IS NULL, "
     "  m.case_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.case_key = m.case_key "
     "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')) "
     "FROM messages m WHERE m.seq = ANY ($2::bigint[]) "
@@ -175,7 +177,7 @@ std::size_t release_cursors(Connection& conn, const std::string& hub, const std:
 }
 
 LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
-                  long long window) {
+                  long long window, const std::function<bool(long long seq)>& held) {
   return translate_errors([&] {
     Transaction tx(conn, "read_log");
     LogBatch b;
@@ -195,7 +197,10 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
       return b;
     }
     if (!seqs.empty()) {
-      for (const auto& row : tx.exec_prepared(sql::kReadLogName, endpoint_id, values::int_array(seqs))) {
+      std::vector<long long> have;
+      if (held) std::copy_if(seqs.begin(), seqs.end(), std::back_inserter(have), held);
+      for (const auto& row :
+           tx.exec_prepared(sql::kReadLogName, endpoint_id, values::int_array(seqs), values::int_array(have))) {
         LogEntry e;
         e.seq = row[0].as<long long>();
         e.message_id = row[1].as<std::string>();
@@ -207,7 +212,8 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
           const pqxx::binarystring body(row[6]);
           e.body = body.str();
         }
-        e.lane_has_rows = row[7].as<bool>();
+        e.body_held = !row[6].is_null() ? false : !row[7].as<bool>();  // not read: the reader has it
+        e.lane_has_rows = row[8].as<bool>();
         b.entries.push_back(std::move(e));
       }
     }

@@ -53,8 +53,9 @@ constexpr const char* kRouteMessages =
 // subscription limited to its own cases counts earlier messages of this run too.
 constexpr const char* kLogRoutesName = "log_routes";
 constexpr const char* kLogRoutes =
-    "SELECT r.n, array_agg(r.endpoint_id ORDER BY r.endpoint_id)::text, "
-    "  array_agg(r.subscription_id ORDER BY r.endpoint_id)::text "
+    "SELECT r.n, array_agg(r.endpoint_id ORDER BY r.endpoint_id) FILTER (WHERE NOT r.ack_required)::text, "
+    "  array_agg(r.subscription_id ORDER BY r.endpoint_id) FILTER (WHERE NOT r.ack_required)::text, "
+    "  count(*) FILTER (WHERE r.ack_required) "
     "FROM (SELECT u.n, s.endpoint_id, min(s.id) AS subscription_id, "
     "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required "
     "      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) "
@@ -69,7 +70,7 @@ constexpr const char* kLogRoutes =
     "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
     "      JOIN agencies a ON a.ori = s.ori AND a.active "
     "      GROUP BY u.n, s.endpoint_id) r "
-    "WHERE NOT r.ack_required GROUP BY r.n";
+    "GROUP BY r.n";
 // Acknowledgements go back to their original senders, through their subscriptions to the type
 // ($1 the acknowledgements' message ids, $2 original senders, $3 types; one or many).
 constexpr const char* kRouteReceiptsName = "route_receipts";
@@ -189,6 +190,8 @@ std::vector<LogRoute> log_routes(Transaction& tx, const std::vector<const NewMes
                                         values::opt_text_array(origins), values::opt_text_array(cases),
                                         values::opt_text_array(jurisdictions), values::bool_array(acks))) {
     auto& lr = out.at(static_cast<std::size_t>(r[0].as<long long>() - 1));
+    lr.owed = static_cast<std::size_t>(r[3].as<long long>());
+    if (r[1].is_null()) continue;
     lr.recipients = r[1].as<std::string>();
     lr.routes = r[2].as<std::string>();
     lr.count = static_cast<std::size_t>(std::count(lr.recipients.begin(), lr.recipients.end(), ',') + 1);

@@ -26,6 +26,7 @@ struct LogRoute {
   std::string recipients;  // endpoint ids as an array literal ("{3,5}"), empty when none
   std::string routes;      // the subscription that chose each, same positions
   std::size_t count = 0;
+  std::size_t owed = 0;    // matching endpoints that owe an acknowledgement: rows, routed after the insert
 };
 std::vector<LogRoute> log_routes(Transaction& tx, const std::vector<const NewMessage*>& run);
 

@@ -212,6 +212,29 @@ TEST_F(LogDb, AnEntryBehindOpenRowsOfItsLaneSaysSo) {
   EXPECT_FALSE(batch.entries[1].lane_has_rows);
 }
 
+TEST_F(LogDb, ABodyTheReaderHoldsIsNotReadAgainUnlessItsPayloadWasRemoved) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
+  store_all(*conn_, {message("A1", "OTN-1"), message("A2", "OTN-2"), message("A3", "OTN-3")});
+  {
+    pqxx::work tx(*conn_);
+    tx.exec0("UPDATE messages SET body = NULL WHERE idempotency_key = 'A2'");  // erased meanwhile
+    tx.commit();
+  }
+  store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  // The reader holds every body but the third's.
+  const auto batch = store::read_log(*conn_, despp, "hub-a", start, 10, 50000,
+                                     [&](long long seq) { return seq <= start + 2; });
+  ASSERT_EQ(batch.entries.size(), 3u);
+  EXPECT_FALSE(batch.entries[0].body.has_value()) << "held: not read again";
+  EXPECT_TRUE(batch.entries[0].body_held);
+  EXPECT_FALSE(batch.entries[1].body.has_value());
+  EXPECT_FALSE(batch.entries[1].body_held) << "a removed payload is said so, held or not";
+  ASSERT_TRUE(batch.entries[2].body.has_value());
+  EXPECT_FALSE(batch.entries[2].body_held);
+  EXPECT_NE(batch.entries[2].body->find("<"), std::string::npos);
+}
+
 TEST_F(LogDb, AnAcknowledgementPostedForAMessageDeliveredOnTheLogSettlesIt) {
   store_all(*conn_, {message("A1", "OTN-1")});
   ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u);

@@ -19,6 +19,10 @@ class Component {
   virtual void stop(std::chrono::steady_clock::time_point deadline) = 0;
 };
 
+// Names the calling thread (at most 15 characters are kept) so that `top -H`, `ps -L`, gdb and
+// perf show which part of the hub a thread belongs to.
+void name_this_thread(const std::string& name);
+
 class Lifecycle {
  public:
   // Starts the component now and remembers it for stop_all().

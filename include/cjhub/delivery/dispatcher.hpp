@@ -1,9 +1,12 @@
-// The dispatcher: claims due deliveries in batches (FOR UPDATE SKIP LOCKED, under a lease that
-// outlasts the HTTP exchange), sends them through the client pool within each endpoint's
-// concurrency limit, and records the outcome: delivered, retry with backoff, dead letter, and the
-// acknowledgements recipients return in a 2xx body. Several hubs may dispatch from one database.
+// The dispatcher: reads the log of each endpoint whose cursor it leases (in batches, each body read
+// once for all its endpoints) and claims the deliveries that are rows (retries, what queues behind
+// them, owed acknowledgements; FOR UPDATE SKIP LOCKED under a lease that outlasts the HTTP
+// exchange); sends through the client pool within each endpoint's concurrency limit, strictly in
+// order within a case; and records the outcomes: delivered (the cursor moves), retry with backoff,
+// dead letter, and the acknowledgements recipients return in a 2xx body. Several hubs may dispatch
+// from one database.
 //
-// Threads: one database thread (claims, completions, LISTEN cjhub_deliveries) and
+// Threads: one database thread (reads, claims, completions, LISTEN cjhub_deliveries) and
 // `delivery.threads` I/O threads for the client pool.
 #pragma once
 
@@ -12,8 +15,8 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,6 +24,7 @@
 
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/config/config.hpp"
+#include "cjhub/delivery/body_cache.hpp"
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
@@ -83,7 +87,9 @@ class Dispatcher final : public Component {
     int completion_failures = 0;
     bool notified = true;  // something may be due: claim in this round
     std::chrono::steady_clock::time_point cursors_leased{};
+    BodyCache bodies{kBodyCacheBytes};  // bodies read for one endpoint, for the others
   };
+  static constexpr std::size_t kBodyCacheBytes = 16u << 20;
   // An endpoint whose log this hub reads (under its cursor's lease). Guarded by mutex_.
   struct LogEndpoint {
     store::EndpointRow endpoint;

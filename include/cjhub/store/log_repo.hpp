@@ -8,6 +8,7 @@
 #include "cjhub/store/deliveries_repo.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -49,7 +50,8 @@ struct LogEntry {
   std::string sender_ori;
   std::string case_key;
   long long subscription_id = 0;
-  std::optional<std::string> body;  // nullopt: the payload was removed (erasure, retention)
+  std::optional<std::string> body;  // nullopt: the payload was removed (erasure, retention)...
+  bool body_held = false;           // ...or the reader holds it already (`held`): not read again
   // The lane (this endpoint, this case) has open rows (a retry, entries waiting behind it, an
   // owed acknowledgement): this entry must wait behind them as a row of its own.
   bool lane_has_rows = false;
@@ -63,8 +65,10 @@ struct LogBatch {
 };
 // Entries for `endpoint_id` after `after`, in order: at most `limit`, looking at no more than
 // `window` positions of the log, while `hub` holds the cursor (which records how far it read).
+// `held` says which entries' bodies the reader already has (read for another endpoint): those
+// come without their body and with `body_held` (unless the payload was removed meanwhile).
 LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
-                  long long window = 50000);
+                  long long window = 50000, const std::function<bool(long long seq)>& held = {});
 
 // Which of these messages have no payload any more (erased, or past retention).
 std::set<std::string> without_payload(Connection& conn, const std::vector<std::string>& message_ids);
