@@ -71,12 +71,14 @@ constexpr const char* kRetireEndpointLog =
     "    k.endpoint_id, e.ori, m.case_key, m.seq, 'dead', false, now(), now(), "
     "    'endpoint removed from the agencies file', now() "
     "  FROM endpoint_cursors k JOIN endpoints e ON e.id = k.endpoint_id "
-    "  JOIN messages m ON m.seq > k.position AND k.endpoint_id = ANY (m.recipients) AND NOT (m.seq = ANY (k.done)) "
+    "  JOIN messages m ON m.recipients IS NOT NULL AND m.seq > k.position AND k.endpoint_id = ANY (m.recipients) "
+    "    AND NOT (m.seq = ANY (k.done)) "
     "  WHERE k.endpoint_id = ANY ($1::bigint[]) "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = k.endpoint_id) "
     "  RETURNING 1) "
-    "UPDATE endpoint_cursors SET position = (SELECT coalesce(max(seq), 0) FROM messages), done = '{}', "
-    "  read_through = greatest(read_through, (SELECT coalesce(max(seq), 0) FROM messages)), "
+    "UPDATE endpoint_cursors SET position = (SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL), "
+    "  done = '{}', read_through = greatest(read_through, "
+    "    (SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL)), "
     "  leased_by = NULL, lease_until = NULL "
     "WHERE endpoint_id = ANY ($1::bigint[]) AND (SELECT count(*) FROM dead) >= 0";
 constexpr const char* kUpsertSubscription =

@@ -62,7 +62,8 @@ constexpr const char* kReleaseCursors =
 // reads, their contents. A lane with open rows (the same case, this endpoint) keeps its later
 // entries behind them.
 constexpr const char* kNextEntries =
-    "SELECT m.seq FROM messages m WHERE m.seq > $2 AND m.seq <= $2 + $4 AND $1::bigint = ANY (m.recipients) "
+    "SELECT m.seq FROM messages m WHERE m.recipients IS NOT NULL AND m.seq > $2 AND m.seq <= $2 + $4 "
+    "AND $1::bigint = ANY (m.recipients) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
     "ORDER BY m.seq LIMIT $3";
 // How far this hub reads (only while it holds the lease). An erasure locks the cursors of the
@@ -78,12 +79,14 @@ constexpr const char* kReadLog =
     "  CASE WHEN m.seq = ANY ($3::bigint[]) THEN NULL ELSE m.body END, m.body IS NULL, "
     "  m.case_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.case_key = m.case_key "
     "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')) "
-    "FROM messages m WHERE m.seq = ANY ($2::bigint[]) "
+    "FROM messages m WHERE m.recipients IS NOT NULL AND m.seq = ANY ($2::bigint[]) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
     "ORDER BY m.seq";
-// The end of the log now: with the append lock every message with a lower seq has committed or
-// never will.
-constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages";
+// The end of the log now: the last log entry committed. Every log entry with a lower position has
+// committed or never will (each took the append lock before its position and held it to its
+// commit); a message off the log may have committed with a higher position meanwhile, so not the
+// last message.
+constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL";
 constexpr const char* kAdvanceCursorName = "advance_cursor";
 constexpr const char* kAdvanceCursor =
     "UPDATE endpoint_cursors SET position = greatest(position, $3), done = $4::bigint[], advanced_at = now() "

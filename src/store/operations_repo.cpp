@@ -20,7 +20,8 @@ namespace {
 // rows (looking at most 100,000 positions ahead, counted up to 10,000), and the oldest one's time.
 #define CJHUB_LOG_WAITING(endpoint, what, tail)                                                          \
   "(SELECT " what " FROM (SELECT m.stored_at FROM messages m JOIN endpoint_cursors k ON k.endpoint_id = " endpoint \
-  "  WHERE m.seq > k.position AND m.seq <= k.position + 100000 AND " endpoint " = ANY (m.recipients) "        \
+  "  WHERE m.recipients IS NOT NULL AND m.seq > k.position AND m.seq <= k.position + 100000 "               \
+  "  AND " endpoint " = ANY (m.recipients) "                                                                  \
   "  AND NOT (m.seq = ANY (k.done)) AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "    \
   "  AND x.endpoint_id = " endpoint ") ORDER BY m.seq " tail ") w)"
 

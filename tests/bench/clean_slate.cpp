@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
@@ -111,10 +112,19 @@ int main(int argc, char** argv) try {
     threads.emplace_back([&] {
       try {
         asio::io_context ioc;
-        beast::ssl_stream<beast::tcp_stream> s(ioc, ctx);
-        beast::get_lowest_layer(s).connect(ep);
-        s.handshake(ssl::stream_base::client);
+        // A connection the hub ends (it closes keep-alive connections after
+        // limits.max_requests_per_connection requests, or at max_connection_age_ms) is opened again,
+        // as any client must; a request it did not answer is sent again (the same document id: at
+        // worst a duplicate).
+        std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
         beast::flat_buffer buf;
+        const auto open = [&] {
+          stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc, ctx);
+          beast::get_lowest_layer(*stream).connect(ep);
+          stream->handshake(ssl::stream_base::client);
+          buf.clear();
+        };
+        open();
         for (long i = next++; i <= n; i = next++) {
           auto body = notice;
           replace_all(body, "OTN-2026-0000123", "OTN-CS-" + std::to_string(i));
@@ -125,9 +135,16 @@ int main(int argc, char** argv) try {
           req.body() = std::move(body);
           req.prepare_payload();
           for (int attempt = 0;; ++attempt) {
-            http::write(s, req);
             http::response<http::string_body> res;
-            http::read(s, buf, res);
+            try {
+              http::write(*stream, req);
+              http::read(*stream, buf, res);
+            } catch (const boost::system::system_error&) {
+              if (attempt >= 100) throw;
+              open();  // ended by the hub between two requests: again on a new connection
+              continue;
+            }
+            if (!res.keep_alive()) open();  // the hub said this was the connection's last answer
             if (res.result_int() == 202) {
               accepted++;
               break;

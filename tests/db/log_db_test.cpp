@@ -129,6 +129,34 @@ TEST_F(LogDb, SeqIsCommitOrderUnderConcurrentWriters) {
   EXPECT_EQ(r[1][0].as<std::string>(), "S2");
 }
 
+TEST_F(LogDb, AMessageOffTheLogNeitherWaitsForTheAppendLockNorMovesTheEndOfTheLog) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
+  auto slow = store::connect(db_->url(), 3000ms);
+  store::Transaction held(*slow);
+  auto m1 = message("S1", "OTN-S");  // a log entry (two recipients), its transaction still open
+  store::ingest_group(held, {&m1});
+  // An erasure notice owes acknowledgements: its recipients are rows, it is nobody's log entry.
+  auto other = std::async(std::launch::async, [&] {
+    auto c = store::connect(db_->url(), 3000ms);
+    store_all(*c, {message("E1", "OTN-E", "ErasureNotice")});
+  });
+  ASSERT_EQ(other.wait_for(5s), std::future_status::ready) << "no append lock for a message off the log";
+  other.get();
+  const auto e1 = count("SELECT seq FROM messages WHERE idempotency_key = 'E1'");
+  EXPECT_EQ(count("SELECT count(*) FROM messages WHERE idempotency_key = 'E1' AND recipients IS NULL"), 1);
+  // A reader now must not pass the open entry, though a message with a higher position committed.
+  store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  const auto first = store::read_log(*conn_, despp, "hub-a", start, 10);
+  EXPECT_TRUE(first.entries.empty());
+  EXPECT_EQ(first.read_through, start) << "the end of the log is its last committed entry, not position " << e1;
+  held.commit();
+  const auto second = store::read_log(*conn_, despp, "hub-a", first.read_through, 10);
+  ASSERT_EQ(second.entries.size(), 1u);
+  EXPECT_EQ(second.entries[0].message_id, m1.id.str());
+  EXPECT_LT(second.entries[0].seq, e1) << "the entry's position was drawn before the notice's";
+}
+
 TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   const auto despp = endpoint("CTDESPP00");
   const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
