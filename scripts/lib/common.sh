@@ -18,7 +18,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages the build, the tests and the demo need.
 CJHUB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl openssl ca-certificates
-  libboost1.81-all-dev libboost-json1.81-dev libssl-dev libxerces-c-dev libpqxx-dev libc-ares-dev
+  libboost1.81-all-dev libboost-json1.81-dev libssl-dev libxerces-c-dev libpqxx-dev libc-ares-dev libsystemd-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15 libxml2-utils python3
 )

@@ -7,7 +7,7 @@
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/operations_repo.hpp"
 
@@ -98,11 +98,8 @@ void Handlers::handle(Request req, Respond respond) {
       audit(req, who.agency ? who.agency->ori : "", "authorization", "refused:forbidden", "GET " + path, "operators only");
       return respond(problem(Problem::forbidden, "operators only", path));
     }
-    std::string own = deps_.process_metrics ? deps_.process_metrics() : std::string();
-    own += "# HELP cjhub_requests_total Message submissions by outcome.\n# TYPE cjhub_requests_total counter\n";
-    own += "cjhub_requests_total{outcome=\"accepted\"} " + std::to_string(stats_.accepted.load()) + "\n";
-    own += "cjhub_requests_total{outcome=\"duplicate\"} " + std::to_string(stats_.duplicates.load()) + "\n";
-    own += "cjhub_requests_total{outcome=\"refused\"} " + std::to_string(stats_.refused.load()) + "\n";
+    std::string own;
+    metrics::registry().render(own);  // the process's figures (the database's are added below)
     if (deps_.db == nullptr) {
       Response r;
       r.content_type = "text/plain; version=0.0.4";

@@ -1,4 +1,6 @@
 #include "cjhub/app/commands.hpp"
+
+#include "cjhub/app/build_info.hpp"
 #include "cjhub/app/reload.hpp"
 
 #include <fmt/format.h>
@@ -15,35 +17,35 @@
 
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/api/problem.hpp"
-#include "cjhub/app/readiness.hpp"
-#include "cjhub/app/retention.hpp"
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/common/csv.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/common/log.hpp"
-#include "cjhub/common/metrics.hpp"
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/delivery/dispatcher.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/ingress/server.hpp"
+#include "cjhub/ops/health_listener.hpp"
+#include "cjhub/ops/metrics.hpp"
+#include "cjhub/ops/readiness.hpp"
+#include "cjhub/ops/retention.hpp"
+#include "cjhub/ops/service_manager.hpp"
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
-#include "cjhub/store/deliveries_repo.hpp"
-#include "cjhub/store/operations_repo.hpp"
-#include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/db_workers.hpp"
+#include "cjhub/store/deliveries_repo.hpp"
+#include "cjhub/store/erasures_repo.hpp"
 #include "cjhub/store/migrations.hpp"
+#include "cjhub/store/operations_repo.hpp"
 #include "cjhub/validation/validator.hpp"
-#include "cjhub_version.hpp"
-
 
 namespace cjhub::app {
 
 namespace fs = std::filesystem;
 
-std::string version_string() { return std::string("cjhub ") + CJHUB_VERSION; }
+std::string version_string() { return "cjhub " + build_version() + " (commit " + build_commit() + ")"; }
 
 namespace {
 
@@ -426,9 +428,9 @@ int serve(const ServeOptions& opts) {
                                     c->ingest.agency_queue_share_percent});
   audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
                              c->audit.seal_interval, c->audit.retention});
-  RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
+  ops::RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
                           c->retention.deliveries_after, c->retention.interval});
-  ReadinessSettings rs;
+  ops::ReadinessSettings rs;
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;
   rs.schemas = schemas.get();
@@ -457,78 +459,7 @@ int serve(const ServeOptions& opts) {
       return last;
     };
   }
-  ReadinessProbe readiness(std::move(rs));
-  ingress::HttpsServer* server_ptr = nullptr;
-  auto process_metrics = [&writer, &dispatchers, &server_ptr, &schemas, &audit_log, &retention]() {
-    std::string m;
-    auto counter = [&m](const char* name, const char* help, std::uint64_t v, const char* type = "counter") {
-      m += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, v);
-    };
-    const auto& w = writer.stats();
-    counter("cjhub_ingest_groups_total", "Transactions that stored groups of messages.", w.groups.load());
-    counter("cjhub_ingest_messages_total", "Messages stored by the group-commit writers.", w.messages.load());
-    counter("cjhub_ingest_largest_group", "Most messages stored in one transaction.", w.largest_group.load(), "gauge");
-    counter("cjhub_ingest_failures_total", "Groups that could not be stored (database errors).", w.failures.load());
-    counter("cjhub_ingest_queue_depth", "Validated messages waiting for COMMIT.", writer.queued(), "gauge");
-    counter("cjhub_schema_renewals_total", "Schema sets reloaded after namespace-table growth.", schemas->renewals());
-    if (!dispatchers.empty()) {
-      std::uint64_t delivered = 0, retried = 0, dead = 0, acks = 0, released = 0, rounds = 0;
-      std::int64_t in_flight = 0;
-      for (const auto& dp : dispatchers) {
-        const auto& d = dp->stats();
-        delivered += d.delivered.load();
-        retried += d.retried.load();
-        dead += d.dead.load();
-        acks += d.acks_in_response.load();
-        released += d.leases_released.load();
-        rounds += d.rounds.load();
-        in_flight += d.in_flight.load();
-      }
-      m += "# HELP cjhub_deliveries_total Delivery attempts by outcome.\n# TYPE cjhub_deliveries_total counter\n";
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"delivered\"}} {}\n", delivered);
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"retried\"}} {}\n", retried);
-      m += fmt::format("cjhub_deliveries_total{{outcome=\"dead\"}} {}\n", dead);
-      counter("cjhub_deliveries_in_flight", "Deliveries being sent by this process.",
-              static_cast<std::uint64_t>(std::max<std::int64_t>(0, in_flight)), "gauge");
-      counter("cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.", acks);
-      counter("cjhub_leases_released_total", "Expired leases of stopped processes taken back.", released);
-      counter("cjhub_dispatcher_rounds_total", "Dispatcher rounds (claims and outcomes).", rounds);
-    }
-    metrics::registry().render(m);
-    {
-      const auto& r = retention.stats();
-      counter("cjhub_retention_payloads_removed_total", "Payloads removed by retention (this process).",
-              r.payloads_removed.load());
-      counter("cjhub_retention_deliveries_removed_total", "Finished deliveries deleted by retention (this process).",
-              r.deliveries_removed.load());
-      counter("cjhub_retention_failures_total", "Retention passes that failed.", r.failures.load());
-    }
-    {
-      const auto& a = audit_log.stats();
-      counter("cjhub_audit_records_queued_total", "Audit records written from the queue (refusals, admin).",
-              a.recorded.load());
-      counter("cjhub_audit_records_dropped_total", "Audit records lost (queue full or database away too long).",
-              a.dropped.load());
-      counter("cjhub_audit_records_sealed_total", "Audit records sealed onto the hash chain by this process.",
-              a.sealed.load());
-      counter("cjhub_audit_failures_total", "Audit trail database rounds that failed.", a.failures.load());
-    }
-    if (server_ptr) {
-      const auto& s = server_ptr->stats();
-      counter("cjhub_connections_open", "Open client connections.",
-              static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.connections_open.load())), "gauge");
-      counter("cjhub_connections_accepted_total", "Client connections accepted.", s.connections_accepted.load());
-      counter("cjhub_connections_refused_cap_total", "Connections closed at the connection cap.",
-              s.connections_refused_cap.load());
-      counter("cjhub_connections_refused_handshaking_total",
-              "Connections closed because their address had max_handshakes_per_address handshakes open.",
-              s.connections_refused_handshaking.load());
-      counter("cjhub_tls_handshakes_failed_total", "TLS handshakes that failed (certificate, protocol).",
-              s.handshakes_failed.load());
-      counter("cjhub_http_requests_total", "HTTP requests read.", s.requests.load());
-    }
-    return m;
-  };
+  ops::ReadinessProbe readiness(std::move(rs));
   api::HandlerDeps deps;
   deps.config = &*c;
   deps.directory = &directory;
@@ -541,14 +472,38 @@ int serve(const ServeOptions& opts) {
   deps.directory_max_age = c->identity.max_age;
   api::RateLimiter rate_limiter(c->ingest.agency_rate_per_s, static_cast<double>(c->ingest.agency_burst));
   deps.rate_limiter = &rate_limiter;
-  deps.process_metrics = process_metrics;
   api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
-  server_ptr = &server;
+
+  metrics::registry().set_build(build_version(), build_commit());
+  // For orchestrators without a client certificate; started first, so it stops last and answers
+  // 503 through the whole drain.
+  ops::HealthListener health(c->health_listener, [&readiness] { return readiness.ready(); });
+  // systemd: READY=1 once serving; the watchdog is pinged while the listener's I/O threads and each
+  // dispatcher's database thread go round (a database outage stops neither).
+  std::vector<ops::ServiceManager::Check> liveness;
+  liveness.push_back([&server]() -> std::optional<std::string> {
+    if (server.responsive(std::chrono::seconds(5))) return std::nullopt;
+    return std::string("the HTTPS listener's I/O threads");
+  });
+  const auto dispatcher_patience =
+      c->delivery.poll_interval + 2 * c->database.statement_timeout + std::chrono::milliseconds(30000);
+  for (auto& d : dispatchers) {
+    liveness.push_back([&d, dispatcher_patience]() -> std::optional<std::string> {
+      const auto last = d->stats().last_loop_unix_ms.load();
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      if (last == 0 || now - last <= dispatcher_patience.count()) return std::nullopt;
+      return fmt::format("the dispatcher's database thread (last round {} s ago)", (now - last) / 1000);
+    });
+  }
+  ops::ServiceManager service(std::move(liveness));
 
   // Start in dependency order; stop_all() stops in reverse: the listener first, the store last.
   Lifecycle lifecycle;
   try {
+    lifecycle.start(health);
     lifecycle.start(refresher);
     lifecycle.start(db_workers);
     lifecycle.start(audit_log);
@@ -557,6 +512,7 @@ int serve(const ServeOptions& opts) {
     for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
     lifecycle.start(server);
+    lifecycle.start(service);
   } catch (const std::exception& e) {
     lg->critical("start-up failed: {}", e.what());
     lifecycle.stop_all(std::chrono::seconds(5));
@@ -565,7 +521,8 @@ int serve(const ServeOptions& opts) {
 
   if (!opts.ready_file.empty()) {
     const auto tmp = opts.ready_file.string() + ".tmp";
-    std::ofstream(tmp) << fmt::format("{{\"port\":{},\"pid\":{}}}\n", server.port(), ::getpid());
+    std::ofstream(tmp) << fmt::format("{{\"port\":{},\"health_port\":{},\"pid\":{}}}\n", server.port(),
+                                      health.port(), ::getpid());
     fs::rename(tmp, opts.ready_file);
   }
   lg->info("cjhub ready on port {}", server.port());
@@ -625,6 +582,8 @@ int serve(const ServeOptions& opts) {
   signals.async_wait(on_signal);
   signals_ioc.run();
   lg->info("signal {} received: draining", received);
+  readiness.begin_drain();  // /readyz answers 503 from now on, on both listeners
+  service.stopping();
   lifecycle.stop_all(std::chrono::seconds(20));
   lg->info("cjhub stopped");
   return 0;

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   cjhub::app::ServeOptions serve;
   auto* serve_cmd = cli.add_subcommand("serve", "Run the hub (migrates the database first)");
   serve_cmd->add_option("-c,--config", serve.config, "Configuration file")->required()->check(CLI::ExistingFile);
-  serve_cmd->add_option("--ready-file", serve.ready_file, "Write {\"port\",\"pid\"} here once listening");
+  serve_cmd->add_option("--ready-file", serve.ready_file, "Write {\"port\",\"health_port\",\"pid\"} here once listening (health_port 0: no health listener)");
   serve_cmd->add_option("--wait-for-db", serve.wait_for_db_seconds, "Seconds to wait for the database at start")
       ->check(CLI::Range(0, 3600));
 

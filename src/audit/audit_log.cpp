@@ -27,10 +27,22 @@ void AuditLog::start() {
     name_this_thread("cjhub-audit");
     run();
   });
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    const auto n = [](const auto& v) { return static_cast<double>(v.load()); };
+    out.push_back({"cjhub_audit_records_queued_total", "Audit records written from the queue (refusals, admin).",
+                   "counter", "", n(stats_.recorded)});
+    out.push_back({"cjhub_audit_records_dropped_total",
+                   "Audit records lost (queue full or database away too long).", "counter", "", n(stats_.dropped)});
+    out.push_back({"cjhub_audit_records_sealed_total", "Audit records sealed onto the hash chain by this process.",
+                   "counter", "", n(stats_.sealed)});
+    out.push_back({"cjhub_audit_failures_total", "Audit trail database rounds that failed.", "counter", "",
+                   n(stats_.failures)});
+  });
 }
 
 void AuditLog::stop(std::chrono::steady_clock::time_point deadline) {
   if (!thread_.joinable()) return;
+  metrics_.reset();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;

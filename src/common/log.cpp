@@ -12,7 +12,7 @@ namespace cjhub::log {
 const std::vector<std::string>& module_names() {
   static const std::vector<std::string> names = {"app",        "config", "store", "audit", "identity",
                                                  "validation", "intake", "outbox", "api", "ingress",
-                                                 "delivery",   "sink"};
+                                                 "delivery",   "sink",   "ops"};
   return names;
 }
 

@@ -248,6 +248,13 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     l.finish();
   }
   {
+    auto h = top.map_or_empty("health_listener");
+    c.health_listener.enabled = h.bool_or("enabled", false);
+    c.health_listener.address = h.str_or("address", c.health_listener.address);
+    c.health_listener.port = static_cast<unsigned short>(h.uint_or("port", c.health_listener.port, 0, 65535));
+    h.finish();
+  }
+  {
     auto t = top.map("tls");
     c.tls.server_cert = existing_file(t, "server_cert", base_dir);
     c.tls.server_key = existing_file(t, "server_key", base_dir);

@@ -11,7 +11,7 @@
 #include "cjhub/intake/admission.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/session.hpp"
 
@@ -98,6 +98,17 @@ void Dispatcher::start() {
     name_this_thread("cjhub-dispatch");
     db_loop();
   });
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    const auto n = [](const auto& v) { return static_cast<double>(v.load()); };
+    out.push_back({"cjhub_deliveries_in_flight", "Deliveries being sent by this process.", "gauge", "",
+                   std::max(0.0, n(stats_.in_flight))});
+    out.push_back({"cjhub_acknowledgements_in_answers_total", "Acknowledgements returned in delivery answers.",
+                   "counter", "", n(stats_.acks_in_response)});
+    out.push_back({"cjhub_leases_released_total", "Leases of stopped processes taken back (rows and endpoint logs).",
+                   "counter", "", n(stats_.leases_released)});
+    out.push_back({"cjhub_dispatcher_rounds_total", "Dispatcher rounds (reads, claims and outcomes).", "counter", "",
+                   n(stats_.rounds)});
+  });
   log::get("delivery")->info("dispatcher {} started", instance_id_);
 }
 
@@ -115,6 +126,7 @@ void Dispatcher::wake() {
 
 void Dispatcher::stop(std::chrono::steady_clock::time_point deadline) {
   if (!db_thread_.joinable()) return;
+  metrics_.reset();
   deadline_ = deadline;
   stopping_ = true;
   wake();
@@ -244,6 +256,9 @@ void Dispatcher::db_loop() {
                     {"cjhub_deliveries"});
   LoopState st;
   for (;;) {
+    stats_.last_loop_unix_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
     if (stopping_.load() && (stats_.in_flight.load() == 0 || std::chrono::steady_clock::now() >= deadline_)) {
       finish_at_shutdown(db);
       return;

@@ -386,8 +386,32 @@ void HttpsServer::start() {
       ioc_.run();
     });
   }
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    const auto n = [](const auto& v) { return static_cast<double>(v.load()); };
+    const auto& s = stats_;
+    out.push_back({"cjhub_connections_open", "Open client connections.", "gauge", "",
+                   std::max(0.0, n(s.connections_open))});
+    out.push_back({"cjhub_connections_accepted_total", "Client connections accepted.", "counter", "",
+                   n(s.connections_accepted)});
+    out.push_back({"cjhub_connections_refused_cap_total", "Connections closed at the connection cap.", "counter", "",
+                   n(s.connections_refused_cap)});
+    out.push_back({"cjhub_connections_refused_handshaking_total",
+                   "Connections closed because their address had max_handshakes_per_address handshakes open.",
+                   "counter", "", n(s.connections_refused_handshaking)});
+    out.push_back({"cjhub_tls_handshakes_failed_total", "TLS handshakes that failed (certificate, protocol).",
+                   "counter", "", n(s.handshakes_failed)});
+    out.push_back({"cjhub_http_requests_total", "HTTP requests read (every path).", "counter", "", n(s.requests)});
+  });
   log::get("ingress")->info("{} listening on {}:{} with {} I/O threads", settings_.name, settings_.listener.address, port_,
                             settings_.io_threads);
+}
+
+bool HttpsServer::responsive(std::chrono::milliseconds within) {
+  if (threads_.empty()) return true;  // not serving: nothing to hang
+  auto ran = std::make_shared<std::promise<void>>();
+  auto done = ran->get_future();
+  asio::post(ioc_, [ran] { ran->set_value(); });
+  return done.wait_for(within) == std::future_status::ready;
 }
 
 std::size_t HttpsServer::reload_tls() {
@@ -477,6 +501,7 @@ void HttpsServer::do_accept() {
 
 void HttpsServer::stop(std::chrono::steady_clock::time_point deadline) {
   if (threads_.empty()) return;
+  metrics_.reset();
   auto lg = log::get("ingress");
   asio::post(acceptor_.get_executor(), [this] {
     beast::error_code ignored;

@@ -1,6 +1,6 @@
 #include "cjhub/outbox/writer.hpp"
 
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 
 
 #include "cjhub/common/log.hpp"
@@ -39,9 +39,23 @@ void GroupCommitWriter::start() {
     name_this_thread("cjhub-writer");
     run(i);
   });
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    const auto n = [](const std::atomic<std::uint64_t>& v) { return static_cast<double>(v.load()); };
+    out.push_back({"cjhub_ingest_groups_total", "Transactions that stored groups of messages.", "counter", "",
+                   n(stats_.groups)});
+    out.push_back({"cjhub_ingest_messages_total", "Messages stored by the group-commit writers.", "counter", "",
+                   n(stats_.messages)});
+    out.push_back({"cjhub_ingest_largest_group", "Most messages stored in one transaction.", "gauge", "",
+                   n(stats_.largest_group)});
+    out.push_back({"cjhub_ingest_failures_total", "Groups that could not be stored (database errors).", "counter", "",
+                   n(stats_.failures)});
+    out.push_back({"cjhub_ingest_queue_depth", "Validated messages waiting for COMMIT.", "gauge", "",
+                   static_cast<double>(queued())});
+  });
 }
 
 void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {
+  metrics_.reset();
   {
     std::lock_guard lock(mutex_);
     accepting_ = false;

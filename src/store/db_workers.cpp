@@ -3,7 +3,7 @@
 #include "store/connection_impl.hpp"
 #include "store/translate.hpp"
 
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 
 #include <boost/asio/post.hpp>
 

@@ -61,6 +61,7 @@ constexpr const char* kReleaseCursors =
 // became rows: first their positions (at most $3), then, once the cursor says how far this hub
 // reads, their contents. A lane with open rows (the same case, this endpoint) keeps its later
 // entries behind them.
+constexpr const char* kNextEntriesName = "next_log_entries";
 constexpr const char* kNextEntries =
     "SELECT m.seq FROM messages m WHERE m.recipients IS NOT NULL AND m.seq > $2 AND m.seq <= $2 + $4 "
     "AND $1::bigint = ANY (m.recipients) "
@@ -69,6 +70,7 @@ constexpr const char* kNextEntries =
 // How far this hub reads (only while it holds the lease). An erasure locks the cursors of the
 // case's recipients and counts everything up to here as possibly sent (the agency holds the case);
 // after here nothing was read, so it can be suppressed outright.
+constexpr const char* kReadThroughName = "read_through";
 constexpr const char* kReadThrough =
     "UPDATE endpoint_cursors SET read_through = greatest(read_through, $3) "
     "WHERE endpoint_id = $1 AND leased_by = $2";
@@ -86,6 +88,7 @@ constexpr const char* kReadLog =
 // committed or never will (each took the append lock before its position and held it to its
 // commit); a message off the log may have committed with a higher position meanwhile, so not the
 // last message.
+constexpr const char* kLogEndName = "log_end";
 constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL";
 constexpr const char* kAdvanceCursorName = "advance_cursor";
 constexpr const char* kAdvanceCursor =
@@ -116,7 +119,11 @@ constexpr const char* kLeaseRows =
 }  // namespace sql
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
+// (Each dispatcher round runs the reads once per endpoint: planned once per connection, not per call.)
 void prepare_log_statements(Connection& conn) {
+  conn.prepare(sql::kNextEntriesName, sql::kNextEntries);
+  conn.prepare(sql::kReadThroughName, sql::kReadThrough);
+  conn.prepare(sql::kLogEndName, sql::kLogEnd);
   conn.prepare(sql::kReadLogName, sql::kReadLog);
   conn.prepare(sql::kAdvanceCursorName, sql::kAdvanceCursor);
   conn.prepare(sql::kInsertExceptionsName, sql::kInsertExceptions);
@@ -186,15 +193,15 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
     LogBatch b;
     b.read_through = after;
     // The end first: whatever commits after this has a higher seq than anything read below.
-    const long long end = tx.exec1(sql::kLogEnd)[0].as<long long>();
+    const long long end = tx.exec_prepared1(sql::kLogEndName)[0].as<long long>();
     std::vector<long long> seqs;
-    for (const auto& row : tx.exec_params(sql::kNextEntries, endpoint_id, after, limit, window)) {
+    for (const auto& row : tx.exec_prepared(sql::kNextEntriesName, endpoint_id, after, limit, window)) {
       seqs.push_back(row[0].as<long long>());
     }
     const long long through = static_cast<int>(seqs.size()) >= limit
                                   ? seqs.back()
                                   : std::max({after, std::min(end, after + window), seqs.empty() ? 0 : seqs.back()});
-    if (tx.exec_params(sql::kReadThrough, endpoint_id, hub, through).affected_rows() != 1) {
+    if (tx.exec_prepared(sql::kReadThroughName, endpoint_id, hub, through).affected_rows() != 1) {
       tx.abort();  // the lease passed to another hub: read nothing
       b.lease_lost = true;
       return b;

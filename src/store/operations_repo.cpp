@@ -6,7 +6,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/database.hpp"
 #include "store/lanes.hpp"
 #include "store/values.hpp"

@@ -1,6 +1,10 @@
 // End to end: erasure by operation of law. One case travels from arrest to erasure; afterwards
 // the hub holds no payload of it, sent nothing more of it, told every agency that had it, can
 // prove who confirmed, and leaks the person's data nowhere.
+#include <chrono>
+#include <map>
+#include <sstream>
+
 #include "e2e/delivery_fixture.hpp"
 #include "support/prometheus.hpp"
 
@@ -153,7 +157,28 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   auto m = metrics();
   EXPECT_EQ(m.at("cjhub_erasures_overdue{agency=\"CT0064000\"}"), 1) << "the case's (the superseded one is not owed)";
   EXPECT_EQ(m.count("cjhub_erasures_overdue{agency=\"CTDESPP00\"}"), 0u);
-  EXPECT_GE(m.at("cjhub_deliveries_total{outcome=\"delivered\"}"), 6);
+  // One registry: each family once, with one TYPE; the duplicates of earlier versions are gone.
+  {
+    const auto text = keep(ops.request("GET", "/metrics")).body;
+    std::map<std::string, int> families;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("# TYPE ", 0) == 0) ++families[line.substr(7, line.find(' ', 7) - 7)];
+    }
+    EXPECT_GT(families.size(), 20u);
+    for (const auto& [name, n] : families) EXPECT_EQ(n, 1) << name << " rendered " << n << " times";
+    EXPECT_EQ(families.count("cjhub_requests_total"), 0u) << "cjhub_submissions_total counts submissions";
+    EXPECT_EQ(families.count("cjhub_deliveries_total"), 0u) << "cjhub_delivery_attempts_total counts attempts";
+    EXPECT_EQ(families.count("cjhub_ingest_groups_total"), 1u);
+    EXPECT_EQ(families.count("cjhub_connections_open"), 1u);
+    const auto build = text.find("cjhub_build_info{version=\"");
+    ASSERT_NE(build, std::string::npos) << text.substr(0, 2000);
+    EXPECT_NE(text.find("\",commit=\"", build), std::string::npos);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_GT(m.at("process_start_time_seconds"), static_cast<double>(now - 600));
+    EXPECT_LE(m.at("process_start_time_seconds"), static_cast<double>(now + 1));
+  }
   EXPECT_GE(m.at("cjhub_delivery_attempts_total{outcome=\"delivered\"}"), 6);
   EXPECT_GE(m.at("cjhub_delivery_latency_seconds_count"), 6);
   EXPECT_EQ(m.at("cjhub_delivery_latency_seconds_bucket{le=\"+Inf\"}"), m.at("cjhub_delivery_latency_seconds_count"));

@@ -114,6 +114,8 @@ void HubProcess::start() {
   pid_ = spawn({binary().string(), "serve", "-c", opts_.config.string(), "--ready-file", ready.string()},
                child_env(), dir_ / "hub.log");
   port_ = wait_ready(pid_, ready, [this] { return log(); });
+  const auto fields = boost::json::parse(read_file(ready)).as_object();
+  health_port_ = fields.contains("health_port") ? static_cast<unsigned short>(fields.at("health_port").as_int64()) : 0;
   ++restarts_;
 }
 

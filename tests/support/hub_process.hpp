@@ -28,6 +28,7 @@ class HubProcess {
 
   void start();  // runs apply, then serve; waits for the ready file (fails the test on timeout)
   unsigned short port() const { return port_; }
+  unsigned short health_port() const { return health_port_; }  // the plain-HTTP health listener (0: off)
   pid_t pid() const { return pid_; }
   void kill9();
   int terminate();  // SIGTERM, returns the exit status (-1 if it had to be killed)
@@ -44,6 +45,7 @@ class HubProcess {
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   unsigned short port_ = 0;
+  unsigned short health_port_ = 0;
   int restarts_ = 0;
 };
 

@@ -65,8 +65,6 @@ struct HandlerDeps {
   // directory-stale (zero: no limit).
   std::chrono::milliseconds directory_max_age{0};
   RateLimiter* rate_limiter = nullptr;  // per-agency submission rate (none: unlimited)
-  // Process counters in Prometheus text format (the components' own figures).
-  std::function<std::string()> process_metrics;
 };
 
 struct HandlerStats {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/audit_repo.hpp"
 
 namespace cjhub::audit {
@@ -82,6 +83,7 @@ class AuditLog final : public Component, public Recorder {
 
   Settings settings_;
   Stats stats_;
+  metrics::CollectorRegistration metrics_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<store::AuditEvent> queue_;           // everything but refusals

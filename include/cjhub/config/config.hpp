@@ -30,6 +30,15 @@ struct Listener {
   std::size_t max_handshakes_per_address = 32;
 };
 
+// The plain-HTTP health listener, for orchestrators (kubelet, Docker health checks) that cannot
+// present a client certificate: `/healthz` and a bare `/readyz` status, nothing else. Off unless
+// enabled; bind it to localhost or a management address.
+struct HealthListener {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  unsigned short port = 8080;  // 0 = any free port (tests)
+};
+
 struct Tls {
   std::filesystem::path server_cert;
   std::filesystem::path server_key;
@@ -166,6 +175,7 @@ class TypeTable {
 struct Config {
   std::filesystem::path source;  // the file this came from
   Listener listener;
+  HealthListener health_listener;
   Tls tls;
   Database database;
   Limits limits;

@@ -27,6 +27,7 @@
 #include "cjhub/delivery/body_cache.hpp"
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/log_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
@@ -47,6 +48,7 @@ struct DispatcherStats {
   std::atomic<std::uint64_t> rounds{0};
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::int64_t> last_round_unix_ms{0};
+  std::atomic<std::int64_t> last_loop_unix_ms{0};  // the database thread went round (also when a round failed)
 };
 
 // What an endpoint's answer means for the delivery (the delivery policy, free of I/O).
@@ -154,6 +156,7 @@ class Dispatcher final : public Component {
   static constexpr std::chrono::seconds kClaimFullScanEvery{5};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> running_{false};
+  metrics::CollectorRegistration metrics_;
   std::chrono::steady_clock::time_point deadline_{};
 };
 

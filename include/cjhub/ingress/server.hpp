@@ -16,6 +16,7 @@
 #include "cjhub/api/http_types.hpp"
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/config/config.hpp"
+#include "cjhub/ops/metrics.hpp"
 
 namespace cjhub::ingress {
 
@@ -57,6 +58,9 @@ class HttpsServer final : public Component {
   // after its answer); returns how many were. Throws (naming the file) and keeps the current
   // files on error.
   std::size_t reload_tls();
+  // Whether the I/O threads run a handler posted now within `within` (a liveness check for the
+  // watchdog; never call it from an I/O thread).
+  bool responsive(std::chrono::milliseconds within);
 
   unsigned short port() const { return port_; }
   const ServerStats& stats() const { return stats_; }
@@ -77,6 +81,7 @@ class HttpsServer final : public Component {
   std::vector<std::thread> threads_;
   unsigned short port_ = 0;
   ServerStats stats_;
+  metrics::CollectorRegistration metrics_;
 };
 
 }  // namespace cjhub::ingress

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/session.hpp"
 
@@ -107,6 +108,7 @@ class GroupCommitWriter final : public Component, public IngestQueue {
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   WriterStats stats_;
+  metrics::CollectorRegistration metrics_;
 };
 
 }  // namespace cjhub::outbox

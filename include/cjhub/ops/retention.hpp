@@ -11,8 +11,9 @@
 #include <thread>
 
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/ops/metrics.hpp"
 
-namespace cjhub::app {
+namespace cjhub::ops {
 
 struct RetentionSettings {
   std::string db_url;
@@ -44,10 +45,11 @@ class RetentionJob final : public Component {
   bool once();  // one pass; false when stopping interrupted it
   RetentionSettings s_;
   RetentionStats stats_;
+  metrics::CollectorRegistration metrics_;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread thread_;
 };
 
-}  // namespace cjhub::app
+}  // namespace cjhub::ops

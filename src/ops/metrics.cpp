@@ -1,7 +1,8 @@
-#include "cjhub/common/metrics.hpp"
+#include "cjhub/ops/metrics.hpp"
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 
 namespace cjhub::metrics {
@@ -87,7 +88,68 @@ void Histogram::render(std::string& out) const {
   out += fmt::format("{}_count {}\n", name_, n);
 }
 
+int Registry::add_collector(Collector c) {
+  std::lock_guard lock(collectors_mutex_);
+  const int id = next_collector_++;
+  collectors_.emplace(id, std::move(c));
+  return id;
+}
+
+void Registry::remove_collector(int id) {
+  std::lock_guard lock(collectors_mutex_);
+  collectors_.erase(id);
+}
+
+void Registry::set_build(std::string version, std::string commit) {
+  std::lock_guard lock(collectors_mutex_);
+  version_ = std::move(version);
+  commit_ = std::move(commit);
+  start_time_ = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count()) /
+                1000.0;
+}
+
+namespace {
+std::string number(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<long long>(v));
+  return fmt::format("{}", v);
+}
+}  // namespace
+
 void Registry::render(std::string& out) const {
+  {
+    std::lock_guard lock(collectors_mutex_);
+    if (!version_.empty()) {
+      out += fmt::format("# HELP cjhub_build_info The running binary: version and commit (value 1).\n"
+                         "# TYPE cjhub_build_info gauge\ncjhub_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
+                         label_value(version_), label_value(commit_));
+      out += fmt::format("# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"
+                         "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {:.3f}\n",
+                         start_time_);
+    }
+    // Collected samples: one family per name (the first HELP and TYPE), one series per label set,
+    // several collectors' values of a series summed.
+    std::vector<Sample> samples;
+    for (const auto& [id, c] : collectors_) c(samples);
+    struct Family {
+      std::string help;
+      const char* type;
+      std::map<std::string, double> series;
+    };
+    std::map<std::string, Family> families;
+    for (auto& s : samples) {
+      auto [it, fresh] = families.try_emplace(s.name, Family{std::move(s.help), s.type, {}});
+      it->second.series[s.labels] += s.value;
+    }
+    for (const auto& [name, f] : families) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, f.type);
+      for (const auto& [labels, v] : f.series) {
+        out += labels.empty() ? fmt::format("{} {}\n", name, number(v))
+                              : fmt::format("{}{{{}}} {}\n", name, labels, number(v));
+      }
+    }
+  }
   submissions.render(out);
   validation_failures.render(out);
   ingest_latency.render(out);
@@ -102,6 +164,16 @@ void Registry::render(std::string& out) const {
 Registry& registry() {
   static Registry r;
   return r;
+}
+
+void CollectorRegistration::set(Collector c) {
+  reset();
+  id_ = registry().add_collector(std::move(c));
+}
+
+void CollectorRegistration::reset() {
+  if (id_ != 0) registry().remove_collector(id_);
+  id_ = 0;
 }
 
 }  // namespace cjhub::metrics

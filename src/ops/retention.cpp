@@ -1,11 +1,11 @@
-#include "cjhub/app/retention.hpp"
+#include "cjhub/ops/retention.hpp"
 
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/retention_repo.hpp"
 
-namespace cjhub::app {
+namespace cjhub::ops {
 
 RetentionJob::RetentionJob(RetentionSettings s) : s_(std::move(s)) {}
 
@@ -20,10 +20,21 @@ void RetentionJob::start() {
     name_this_thread("cjhub-retention");
     run();
   });
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    const auto n = [](const auto& v) { return static_cast<double>(v.load()); };
+    out.push_back({"cjhub_retention_payloads_removed_total", "Payloads removed by retention (this process).",
+                   "counter", "", n(stats_.payloads_removed)});
+    out.push_back({"cjhub_retention_deliveries_removed_total",
+                   "Finished deliveries deleted by retention (this process).", "counter", "",
+                   n(stats_.deliveries_removed)});
+    out.push_back({"cjhub_retention_failures_total", "Retention passes that failed.", "counter", "",
+                   n(stats_.failures)});
+  });
 }
 
 void RetentionJob::stop(std::chrono::steady_clock::time_point) {
   if (!thread_.joinable()) return;
+  metrics_.reset();
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -33,7 +44,7 @@ void RetentionJob::stop(std::chrono::steady_clock::time_point) {
 }
 
 bool RetentionJob::once() {
-  auto lg = log::get("app");
+  auto lg = log::get("ops");
   auto stopping = [this] {
     std::lock_guard lock(mutex_);
     return stopping_;
@@ -64,7 +75,7 @@ bool RetentionJob::once() {
 }
 
 void RetentionJob::run() {
-  auto lg = log::get("app");
+  auto lg = log::get("ops");
   for (;;) {
     try {
       once();
@@ -77,4 +88,4 @@ void RetentionJob::run() {
   }
 }
 
-}  // namespace cjhub::app
+}  // namespace cjhub::ops

@@ -1,11 +1,15 @@
-// Process metrics in the Prometheus text format: labelled counters and fixed-bucket histograms,
-// updated from any thread without locks on the hot path (a mutex only when a new label set
-// appears), rendered by GET /metrics.
+// Process metrics in the Prometheus text format, in one registry rendered by GET /metrics:
+// labelled counters and fixed-bucket histograms updated from any thread without locks on the hot
+// path (a mutex only when a new label set appears), and collectors: a component that keeps its own
+// counters (a writer's groups, a server's connections) registers a function that reports them when
+// scraped, from start() until stop(). Samples of the same series from several collectors (two
+// dispatchers) are summed; every family is rendered once, with one HELP and TYPE.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +53,17 @@ class Histogram {
 // Escapes a label value (backslash, quote, newline).
 std::string label_value(const std::string& v);
 
+// One sample a collector reports: `labels` already rendered (`endpoint="3",ori="CT0000000"`), or
+// empty.
+struct Sample {
+  std::string name;
+  std::string help;
+  const char* type = "counter";  // "counter" or "gauge"
+  std::string labels;
+  double value = 0;
+};
+using Collector = std::function<void(std::vector<Sample>& out)>;
+
 // The hub's own metrics, shared by the modules that feed them.
 struct Registry {
   CounterFamily submissions{"cjhub_submissions_total",
@@ -68,9 +83,36 @@ struct Registry {
                              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
   std::atomic<std::int64_t> db_pool_busy{0};  // database worker jobs running now
 
+  // A collector's samples are rendered with every scrape until it is removed (by its id).
+  int add_collector(Collector c);
+  void remove_collector(int id);
+  // The process's identity: cjhub_build_info{version,commit} and process_start_time_seconds.
+  void set_build(std::string version, std::string commit);
+
   void render(std::string& out) const;
+
+ private:
+  mutable std::mutex collectors_mutex_;
+  std::map<int, Collector> collectors_;
+  int next_collector_ = 1;
+  std::string version_, commit_;
+  double start_time_ = 0;
 };
 
 Registry& registry();
+
+// A component's collector, registered from its start() (`set`) until its stop() or destruction.
+class CollectorRegistration {
+ public:
+  CollectorRegistration() = default;
+  CollectorRegistration(const CollectorRegistration&) = delete;
+  CollectorRegistration& operator=(const CollectorRegistration&) = delete;
+  ~CollectorRegistration() { reset(); }
+  void set(Collector c);
+  void reset();
+
+ private:
+  int id_ = 0;
+};
 
 }  // namespace cjhub::metrics

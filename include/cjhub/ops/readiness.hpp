@@ -12,8 +12,9 @@
 
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/ops/metrics.hpp"
 
-namespace cjhub::app {
+namespace cjhub::ops {
 
 struct ReadinessSettings {
   std::string db_url;
@@ -42,6 +43,9 @@ class ReadinessProbe final : public Component, public api::Readiness {
   void start() override;
   void stop(std::chrono::steady_clock::time_point deadline) override;
   std::vector<ComponentState> components() const override;
+  bool ready() const;  // every component ok
+  // From now on not ready (component `process`: draining), until the process ends.
+  void begin_drain();
 
  private:
   void run();
@@ -52,7 +56,9 @@ class ReadinessProbe final : public Component, public api::Readiness {
   std::optional<ComponentState> crl_;
   std::optional<ComponentState> endpoints_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
   std::thread thread_;
+  metrics::CollectorRegistration metrics_;
 };
 
-}  // namespace cjhub::app
+}  // namespace cjhub::ops

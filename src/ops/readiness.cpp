@@ -1,4 +1,4 @@
-#include "cjhub/app/readiness.hpp"
+#include "cjhub/ops/readiness.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/session.hpp"
 
-namespace cjhub::app {
+namespace cjhub::ops {
 
 ReadinessProbe::ReadinessProbe(ReadinessSettings s) : s_(std::move(s)) {}
 
@@ -21,9 +21,16 @@ void ReadinessProbe::start() {
     name_this_thread("cjhub-readiness");
     run();
   });
+  if (s_.schemas != nullptr) {
+    metrics_.set([schemas = s_.schemas](std::vector<metrics::Sample>& out) {
+      out.push_back({"cjhub_schema_renewals_total", "Schema sets reloaded after namespace-table growth.", "counter",
+                     "", static_cast<double>(schemas->renewals())});
+    });
+  }
 }
 
 void ReadinessProbe::stop(std::chrono::steady_clock::time_point) {
+  metrics_.reset();
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
 }
@@ -75,11 +82,23 @@ std::vector<api::Readiness::ComponentState> ReadinessProbe::components() const {
     std::lock_guard lock(mutex_);
     if (endpoints_) out.push_back(*endpoints_);
   }
+  // A drain has begun (SIGTERM): not ready, so that load balancers and orchestrators stop sending
+  // before the listener closes.
+  if (draining_.load()) out.push_back({"process", false, "draining: the hub is stopping"});
   return out;
 }
 
+bool ReadinessProbe::ready() const {
+  for (const auto& c : components()) {
+    if (!c.ok) return false;
+  }
+  return true;
+}
+
+void ReadinessProbe::begin_drain() { draining_ = true; }
+
 void ReadinessProbe::run() {
-  auto lg = log::get("app");
+  auto lg = log::get("ops");
   // Probes once a second whatever happened: no backoff, and a failed probe reconnects next time.
   store::Session db(s_.db_url, s_.connect_timeout, std::chrono::seconds(5));
   bool was_ok = true;
@@ -145,4 +164,4 @@ void ReadinessProbe::run() {
   }
 }
 
-}  // namespace cjhub::app
+}  // namespace cjhub::ops
