@@ -160,7 +160,10 @@ TEST_F(Probes, ReadinessIsUnavailableFromTheFirstMomentOfADrain) {
   co.cert = client_cert("hartford-pd");
   TlsClient slow(co);
   ASSERT_FALSE(slow.connect());
-  slow.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n");  // and no more
+  // A request under way: its head and the first bytes of its body, and no more.
+  slow.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
+            "Content-Length: 1000\r\n\r\n<ArrestPacket");
+  std::this_thread::sleep_for(300ms);  // its head read: the hub waits for the body now
   const auto port = hub.health_port();
   const auto sent = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(hub.pid(), SIGTERM), 0);
