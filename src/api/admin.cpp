@@ -4,6 +4,7 @@
 //   GET  /v1/admin/endpoints
 //   POST /v1/admin/endpoints/{ori}/{name}/pause   {"reason": "..."}
 //   POST /v1/admin/endpoints/{ori}/{name}/resume
+//   GET  /v1/admin/scorecard?month=YYYY-MM (scorecard.cpp)
 #include <boost/json.hpp>
 
 #include "cjhub/api/handlers.hpp"
@@ -110,6 +111,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
         },
         std::move(respond));
   }
+  if (path == "/v1/admin/scorecard") return scorecard(req, path, std::nullopt, std::move(respond));
   if (path == "/v1/admin/endpoints") {
     if (req.method != "GET") return respond(method_not_allowed("GET", path));
     return deps_.db->run(

@@ -139,6 +139,15 @@ void Handlers::handle(Request req, Respond respond) {
   }
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
   if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
+  if (path == "/v1/scorecard") {
+    const auto who = deps_.directory->resolve(req.peer);
+    if (who.result != identity::Resolution::ok) {
+      audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result),
+            req.method + " " + path, "");
+      return respond(problem(Problem::unknown_client, "", path));
+    }
+    return scorecard(req, path, who.agency->ori, std::move(respond));
+  }
   if (path.rfind(std::string(kMessagesPath) + "/", 0) == 0) {
     if (req.method != "GET") return wrong_method("GET");
     return get_message(req, path.substr(kMessagesPath.size() + 1), std::move(respond));

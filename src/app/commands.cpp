@@ -30,6 +30,7 @@
 #include "cjhub/ops/metrics.hpp"
 #include "cjhub/ops/readiness.hpp"
 #include "cjhub/ops/retention.hpp"
+#include "cjhub/ops/scorecard.hpp"
 #include "cjhub/ops/service_manager.hpp"
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
@@ -243,7 +244,11 @@ int with_database(const fs::path& file, F&& fn) {
   log::setup(c->logging);
   try {
     auto conn = store::connect(c->database.url, c->database.connect_timeout);
-    return fn(*conn);
+    if constexpr (std::is_invocable_v<F, store::Connection&, const config::Config&>) {
+      return fn(*conn, *c);
+    } else {
+      return fn(*conn);
+    }
   } catch (const std::exception& e) {
     std::cerr << "cjhub: " << e.what() << "\n";
     return 1;
@@ -290,6 +295,25 @@ int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
                   (args.endpoint.empty() ? "" : "endpoint " + args.endpoint));
     for (const auto& id : ids) std::cout << "replayed " << id << "\n";
     std::cout << ids.size() << " dead letter(s) replayed\n";
+    return 0;
+  });
+}
+
+int scorecard(const fs::path& file, const ScorecardArgs& args) {
+  if (!args.month.empty() && !store::month_period(args.month)) {
+    std::cerr << "cjhub: --month must be YYYY-MM\n";
+    return 2;
+  }
+  return with_database(file, [&](store::Connection& conn, const config::Config& c) {
+    const auto card = ops::read_scorecard(conn, args.month, c.watchers.objective,
+                                          args.agency.empty() ? std::nullopt : std::optional(args.agency));
+    if (args.format == "json") {
+      std::cout << boost::json::serialize(ops::to_json(card)) << "\n";
+    } else if (args.format == "csv") {
+      std::cout << ops::to_csv(card);
+    } else {
+      std::cout << ops::to_table(card);
+    }
     return 0;
   });
 }
@@ -429,7 +453,7 @@ int serve(const ServeOptions& opts) {
   audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
                              c->audit.seal_interval, c->audit.retention});
   ops::RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
-                          c->retention.deliveries_after, c->retention.interval});
+                              c->retention.deliveries_after, c->retention.interval, 1000, c->watchers});
   ops::ReadinessSettings rs;
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;

@@ -146,6 +146,14 @@ int main(int argc, char** argv) {
   er_report_cmd->add_option("--since", er.since, "Received since (timestamp)");
   er_report_cmd->add_option("--until", er.until, "Received before (timestamp)");
 
+  cjhub::app::ScorecardArgs sc;
+  auto* scorecard_cmd = cli.add_subcommand("scorecard", "Endpoint availability against the objective, for a month (UTC)");
+  scorecard_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
+  scorecard_cmd->add_option("--month", sc.month, "YYYY-MM (default: this month)");
+  scorecard_cmd->add_option("--agency", sc.agency, "Only this agency's endpoints");
+  scorecard_cmd->add_option("--format", sc.format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
+
   int audit_grace_s = 60;
   cjhub::app::AuditExportArgs ax;
   auto* audit_cmd = cli.add_subcommand("audit", "The audit trail: verify its hash chain, export it");
@@ -178,6 +186,7 @@ int main(int argc, char** argv) {
   if (*migrate_cmd) return cjhub::app::migrate(migrate_config);
   if (*apply_cmd) return cjhub::app::apply(apply_config, apply_file, dry_run);
   if (*er_report_cmd) return cjhub::app::erasures_report(ops_config, er);
+  if (*scorecard_cmd) return cjhub::app::scorecard(ops_config, sc);
   if (*audit_verify_cmd) return cjhub::app::audit_verify(ops_config, audit_grace_s);
   if (*audit_export_cmd) return cjhub::app::audit_export(ops_config, ax);
   if (*dlq_list_cmd) return cjhub::app::dlq_list(ops_config, dl);

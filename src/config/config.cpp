@@ -374,6 +374,26 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     r.finish();
   }
   {
+    auto w = top.map_or_empty("watchers");
+    c.watchers.interval = std::chrono::seconds(w.uint_or("interval_s", 300, 1, 86400));
+    c.watchers.flush_interval = std::chrono::seconds(w.uint_or("flush_interval_s", 60, 1, 3600));
+    if (w.has("objective_percent")) {
+      double pct = 0;
+      try {
+        pct = w.node("objective_percent").as<double>();
+      } catch (const YAML::Exception&) {
+        w.fail("objective_percent", "must be a number");
+      }
+      if (!(pct > 0 && pct < 100)) w.fail("objective_percent", "must be above 0 and below 100");
+      c.watchers.objective = pct / 100.0;
+    }
+    c.watchers.keep_minutes = std::chrono::hours(24 * w.uint_or("minute_days", 14, 1, 36500));
+    c.watchers.keep_hours = std::chrono::hours(24 * w.uint_or("hour_days", 90, 1, 36500));
+    c.watchers.keep_days = std::chrono::hours(24 * w.uint_or("day_days", 800, 1, 36500));
+    c.watchers.keep_outages = std::chrono::hours(24 * w.uint_or("outage_days", 800, 1, 36500));
+    w.finish();
+  }
+  {
     auto w = top.map_or_empty("workers");
     c.workers.io_threads = w.uint_or("io_threads", c.workers.io_threads, 0, 256);
     if (c.workers.io_threads == 0) c.workers.io_threads = std::max(1u, std::thread::hardware_concurrency());

@@ -174,6 +174,7 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
   m.deliveries.add({v.kind == store::Completion::Kind::delivered ? "delivered"
                     : v.kind == store::Completion::Kind::retry   ? "retry"
                                                                  : "dead"});
+  observe(c, r, v);
   if (c.log_seq > 0) {
     if (v.kind != store::Completion::Kind::delivered) {
       lg->info("delivery {} of message {} to {} attempt 1 failed: {}", c.delivery_id, c.message_id, c.recipient_ori,
@@ -213,6 +214,7 @@ void Dispatcher::record(const store::Claimed& c, const OutboundResult& r, const 
   done.error = v.error;
   done.retry_delay = v.delay;
   done.endpoint_failure = v.endpoint_failure;
+  done.attempted_at = std::chrono::system_clock::now() - r.elapsed;
   done.ack = std::move(ack);
   {
     std::lock_guard lock(mutex_);
@@ -273,6 +275,7 @@ void Dispatcher::db_loop() {
       if (db.take_notified()) st.notified = true;
       record_outcomes(db, st);
       record_log_rounds(db, st);
+      watch_endpoints(db, st);
       refresh_endpoints_and_leases(db, st);
       if (!stopping_.load()) {
         lease_log_endpoints(db, st);
@@ -307,6 +310,7 @@ void Dispatcher::finish_at_shutdown(store::Session& db) {
   try {
     LoopState st;
     record_log_rounds(db, st);
+    watch_endpoints(db, st, true);
     db.run([&](store::Connection& conn) { store::release_cursors(conn, instance_id_); });
     const auto released = db.run([&](store::Connection& conn) {
       store::complete(conn, last, instance_id_, config_.delivery.pause_after_failures);
@@ -681,6 +685,7 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
       o.error = v.error;
       o.delay = v.delay;
       o.endpoint_failure = v.endpoint_failure;
+      o.attempted_at = std::chrono::system_clock::now() - r.elapsed;
       o.ack = std::move(ack);
       o.sender_ori = c.sender_ori;
       if (o.kind == store::LogOutcome::Kind::delivered) stats_.delivered.fetch_add(1);

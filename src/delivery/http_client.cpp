@@ -814,6 +814,8 @@ void HttpClientPool::send(OutboundRequest req, std::function<void(OutboundResult
     if (!valid_header(name, value)) return reject("invalid request header field");
   }
   if (!valid_header("Content-Type", req.content_type)) return reject("invalid content type");
+  const auto verb = http::string_to_verb(req.method);
+  if (verb != http::verb::post && verb != http::verb::options) return reject("unsupported method " + req.method);
 
   auto x = std::make_shared<Impl::Exchange>();
   x->impl = impl_;
@@ -823,12 +825,12 @@ void HttpClientPool::send(OutboundRequest req, std::function<void(OutboundResult
   x->done = std::move(done);
   x->started = started;
   auto& m = x->request;
-  m.method(http::verb::post);
+  m.method(verb);
   m.target(url->target);
   m.version(11);
   m.set(http::field::host, url->host_header);
   m.set(http::field::user_agent, "cjhub");
-  m.set(http::field::content_type, req.content_type);
+  if (verb == http::verb::post) m.set(http::field::content_type, req.content_type);
   for (auto& [name, value] : req.headers) {
     if (reserved_header(name)) continue;
     if (beast::iequals(name, "user-agent") || beast::iequals(name, "content-type")) {

@@ -156,6 +156,7 @@ void Registry::render(std::string& out) const {
   group_size.render(out);
   deliveries.render(out);
   delivery_latency.render(out);
+  probes.render(out);
   out += fmt::format("# HELP cjhub_db_pool_busy Database worker jobs running now (status, admin, ledger).\n"
                      "# TYPE cjhub_db_pool_busy gauge\ncjhub_db_pool_busy {}\n",
                      db_pool_busy.load());

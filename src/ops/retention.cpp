@@ -3,6 +3,7 @@
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
 #include "cjhub/store/database.hpp"
+#include "cjhub/store/availability_repo.hpp"
 #include "cjhub/store/retention_repo.hpp"
 
 namespace cjhub::ops {
@@ -63,7 +64,15 @@ bool RetentionJob::once() {
     r = store::prune_deliveries(*conn, delivery_cutoff, s_.batch);
     deliveries += r.removed;
   }
+  std::size_t availability = 0;
+  const auto& w = s_.watchers;
+  for (std::size_t n = 1; n > 0 && !stopping();) {
+    n = store::prune_availability(*conn, rfc3339(now - w.keep_minutes), rfc3339(now - w.keep_hours),
+                                  rfc3339(now - w.keep_days), rfc3339(now - w.keep_outages), 10 * s_.batch);
+    availability += n;
+  }
   store::retention_unlock(*conn);
+  stats_.availability_rows_removed.fetch_add(availability);
   stats_.runs.fetch_add(1);
   stats_.payloads_removed.fetch_add(payloads);
   stats_.deliveries_removed.fetch_add(deliveries);
@@ -71,6 +80,7 @@ bool RetentionJob::once() {
     lg->info("retention: {} payload(s) removed (received before {}), {} finished delivery(ies) deleted (before {})",
              payloads, payload_cutoff, deliveries, delivery_cutoff);
   }
+  if (availability > 0) lg->info("retention: {} availability row(s) (buckets, ended outages) deleted", availability);
   return !stopping();
 }
 

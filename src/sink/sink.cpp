@@ -376,12 +376,30 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
       r.headers.emplace_back("Allow", "GET");
       return out;
     }
-    r.body = json::serialize(json::object{{"status", "ok"}, {"received", stats_.received.load()}});
+    r.body = json::serialize(
+        json::object{{"status", "ok"}, {"received", stats_.received.load()}, {"probes", stats_.probes.load()}});
+    return out;
+  }
+  if (req.method == "OPTIONS") {
+    // The hub's probe of an idle endpoint (docs/openapi.yaml, webhooks): answered like a delivery
+    // would be as far as the simulated faults go, else 204.
+    if (opts_.hang) {
+      out.answer = false;
+    } else if (opts_.status != 0 && !is_2xx(opts_.status)) {
+      r = simulated(opts_.status, fmt::format("this sink answers {} to every request (--status)", opts_.status),
+                    opts_.retry_after_s);
+    } else if (in_outage()) {
+      r = simulated(503, "simulated outage (--outage-after-s/--outage-for-s)", opts_.retry_after_s);
+    } else {
+      r.status = 204;
+      r.headers.emplace_back("Allow", "POST, OPTIONS");
+    }
+    stats_.probes.fetch_add(1);
     return out;
   }
   if (req.method != "POST") {
     r = api::method_not_allowed("POST", "");
-    r.headers.emplace_back("Allow", "POST");
+    r.headers.emplace_back("Allow", "POST, OPTIONS");
     return out;
   }
 

@@ -210,8 +210,10 @@ struct CompletionRound {
   const std::string& leased_by;
   std::vector<CompletionResult> out;
   std::set<lanes::Lane> freed;  // lanes whose head finished
-  std::set<long long> succeeded;  // endpoints that answered 2xx
+  // Endpoints that answered 2xx, and when the first of those exchanges began.
+  std::map<long long, std::chrono::system_clock::time_point> succeeded;
   std::map<long long, int> failures;  // endpoint failures, counted towards pausing
+  std::map<long long, std::chrono::system_clock::time_point> failed_at;  // the first failed exchange's start
   std::string failure_reason;
   std::map<std::string, std::string> ack_outcome;  // by delivery id
   std::map<std::string, std::string> ack_message_of;  // delivery id -> the stored acknowledgement
@@ -264,7 +266,9 @@ void write_delivered(CompletionRound& r) {
     if (c.kind != Completion::Kind::delivered) continue;
     ids.push_back(c.delivery_id);
     statuses.push_back(c.http_status.value_or(200));
-    r.succeeded.insert(c.endpoint_id);
+    if (auto [it, fresh] = r.succeeded.try_emplace(c.endpoint_id, c.attempted_at); !fresh) {
+      it->second = std::min(it->second, c.attempted_at);
+    }
     const auto it = r.ack_message_of.find(c.delivery_id);
     if (it == r.ack_message_of.end()) {
       ack_status.emplace_back();
@@ -319,6 +323,9 @@ void write_other_verdicts(CompletionRound& r) {
     if (c.endpoint_failure) {
       ++r.failures[c.endpoint_id];
       r.failure_reason = c.error;
+      if (auto [it, fresh] = r.failed_at.try_emplace(c.endpoint_id, c.attempted_at); !fresh) {
+        it->second = std::min(it->second, c.attempted_at);
+      }
     }
     if (!row.empty() && res.state != "pending") {
       const auto& case_field = row[0][row[0].size() - 1];
@@ -350,10 +357,10 @@ void audit_outcomes(CompletionRound& r) {
 // Endpoints that answered reset their failure count; failures count up and pause an endpoint when
 // they reach the threshold (reported on the first result of that endpoint).
 void record_endpoint_health(CompletionRound& r, unsigned pause_after_failures) {
-  for (const auto id : r.succeeded) endpoint_health::succeeded(r.tx, id);
+  for (const auto& [id, at] : r.succeeded) endpoint_health::succeeded(r.tx, id, at);
   for (const auto& [id, n] : r.failures) {
     for (int i = 0; i < n; ++i) {
-      if (!endpoint_health::failed(r.tx, id, pause_after_failures, r.failure_reason)) continue;
+      if (!endpoint_health::failed(r.tx, id, pause_after_failures, r.failure_reason, r.failed_at.at(id))) continue;
       for (auto& res : r.out) {
         const auto it = std::find_if(r.batch.begin(), r.batch.end(),
                                      [&](const Completion& c) { return c.delivery_id == res.delivery_id; });
@@ -386,7 +393,7 @@ std::vector<CompletionResult> complete_in(Transaction& tx, const std::vector<Com
     std::vector<std::string> cases;
     for (const auto& c : batch) cases.push_back(c.case_key);
     lanes::lock_cases(tx, cases);
-    CompletionRound round{tx, batch, leased_by, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+    CompletionRound round{tx, batch, leased_by, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
     round.out.reserve(batch.size());
     store_answered_acks(round);
     write_delivered(round);

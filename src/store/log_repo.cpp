@@ -308,6 +308,8 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     long long first = 0, last = 0;
     std::string failure;
     int failures = 0;
+    // When the first successful and the first failed exchange of the round began (the outage's ends).
+    std::optional<std::chrono::system_clock::time_point> first_success, first_failure;
     std::vector<Completion> acked;
     std::vector<std::string> acked_ids, acked_delivery_ids;
     std::vector<long long> acked_subs;
@@ -315,6 +317,10 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       if (o.endpoint_failure) {
         ++failures;
         failure = o.error;
+        first_failure = std::min(first_failure.value_or(o.attempted_at), o.attempted_at);
+      }
+      if (o.kind == LogOutcome::Kind::delivered) {
+        first_success = std::min(first_success.value_or(o.attempted_at), o.attempted_at);
       }
       if (o.kind == LogOutcome::Kind::delivered && o.ack) {
         // The answer acknowledges it: it becomes a row (in flight under this hub), recorded below
@@ -328,6 +334,7 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
         c.sender_ori = o.sender_ori;
         c.recipient_ori = round.recipient_ori;
         c.http_status = o.http_status;
+        c.attempted_at = o.attempted_at;
         c.ack = o.ack;
         acked.push_back(std::move(c));
         acked_ids.push_back(o.message_id);
@@ -372,10 +379,12 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
                            std::to_string(last),
                        "endpoint " + std::to_string(round.endpoint_id),
                        std::to_string(res.delivered) + " message(s) delivered"});
-      endpoint_health::succeeded(tx, round.endpoint_id);
+      endpoint_health::succeeded(tx, round.endpoint_id, *first_success);
     }
     for (int i = 0; i < failures; ++i) {
-      if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure)) res.endpoint_paused_now = true;
+      if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure, *first_failure)) {
+        res.endpoint_paused_now = true;
+      }
     }
     if (!acked.empty()) {
       std::vector<std::string> in_flight(acked.size(), "in_flight"), no_error(acked.size());

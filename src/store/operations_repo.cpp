@@ -1,8 +1,11 @@
 #include "cjhub/store/operations_repo.hpp"
 
+#include "cjhub/store/availability_repo.hpp"
+
 #include "store/connection_impl.hpp"
 #include "store/translate.hpp"
 
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -132,7 +135,7 @@ bool set_endpoint_paused(Connection& conn, const std::string& ori, const std::st
 }
 
 std::string database_gauges(Connection& conn) {
-  return translate_errors([&] {
+  std::string gauges = translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::string out;
     const auto label = metrics::label_value;
@@ -163,6 +166,20 @@ std::string database_gauges(Connection& conn) {
            "# TYPE cjhub_erasures_overdue gauge\n" + overdue;
     return out;
   });
+  // Availability: now, and over the month so far (UTC).
+  const auto month = month_period(current_month());
+  std::string up, ratio;
+  for (const auto& s : endpoint_scores(conn, month->first, month->second, 0.999, std::nullopt)) {
+    const auto l = "agency=\"" + metrics::label_value(s.ori) + "\",endpoint=\"" + metrics::label_value(s.endpoint) + "\"";
+    up += "cjhub_endpoint_up{" + l + "} " + (s.up ? "1" : "0") + "\n";
+    if (s.availability) ratio += "cjhub_endpoint_availability_ratio{" + l + ",window=\"month\"} " +
+                                 fmt::format("{:.6f}", *s.availability) + "\n";
+  }
+  gauges += "# HELP cjhub_endpoint_up 0 while an outage of the endpoint is open (a failed attempt or probe not yet "
+         "followed by a success), else 1.\n# TYPE cjhub_endpoint_up gauge\n" + up;
+  gauges += "# HELP cjhub_endpoint_availability_ratio Share of the month so far (UTC) the endpoint was up.\n"
+            "# TYPE cjhub_endpoint_availability_ratio gauge\n" + ratio;
+  return gauges;
 }
 
 std::vector<EndpointBacklog> endpoint_backlogs(Connection& conn) {

@@ -34,7 +34,11 @@ class DeliverySuite : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) {
       for (auto* h : {hub_.get(), hub2_.get()}) {
-        if (h) std::cerr << "---- hub log ----\n" << h->log().substr(0, 20000);
+        if (!h) continue;
+        // The start and the end of the log: what went wrong, and what the hub did afterwards.
+        const auto log = h->log();
+        std::cerr << "---- hub log ----\n" << log.substr(0, 15000);
+        if (log.size() > 15000) std::cerr << "\n[...]\n" << log.substr(std::max(log.size() - 30000, std::size_t{15000}));
       }
     }
     hub2_.reset();

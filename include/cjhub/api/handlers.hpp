@@ -88,6 +88,8 @@ class Handlers final : public RequestHandler {
   Response readyz(bool details) const;  // details: the components, for operators
   void admin(const Request& req, const std::string& path, Respond respond);
   void erasures(const Request& req, const std::string& path, Respond respond);
+  // The month's scorecard of one agency's endpoints (`ori`), or of every agency.
+  void scorecard(const Request& req, const std::string& path, std::optional<std::string> ori, Respond respond);
   // Records an audit event about this request (who, from where); no-op without a recorder.
   void audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
              std::string object, std::string detail) const;

@@ -32,6 +32,14 @@ int endpoint_pause(const std::filesystem::path& config, const std::string& agenc
                    const std::string& endpoint, bool pause, const std::string& reason);
 
 // The erasure compliance report: one row per (erasure, required recipient).
+// The month's availability scorecard of every endpoint (or one agency's): table, csv or json.
+struct ScorecardArgs {
+  std::string month;  // YYYY-MM; empty: this month (UTC)
+  std::string agency;
+  std::string format = "table";
+};
+int scorecard(const std::filesystem::path& config, const ScorecardArgs& args);
+
 struct ErasureReportArgs {
   std::string format = "csv";  // csv or json
   std::string status, agency, since, until;

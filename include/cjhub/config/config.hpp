@@ -140,6 +140,18 @@ struct Retention {
   std::chrono::minutes interval{60};
 };
 
+// Endpoint availability (docs/operations.md, The scorecard): idle endpoints are probed, what the
+// dispatchers see is written per minute, and the scorecard is measured against the objective.
+struct Watchers {
+  std::chrono::seconds interval{300};       // an endpoint nothing was sent to for this long is probed
+  std::chrono::seconds flush_interval{60};  // what the dispatcher saw is written this often
+  double objective = 0.999;                 // availability objective (error budget: 1 - objective)
+  std::chrono::hours keep_minutes{24 * 14};
+  std::chrono::hours keep_hours{24 * 90};
+  std::chrono::hours keep_days{24 * 800};
+  std::chrono::hours keep_outages{24 * 800};
+};
+
 struct Workers {
   std::size_t io_threads = 0;  // 0 = one per core
 };
@@ -186,6 +198,7 @@ struct Config {
   Erasure erasure;
   Audit audit;
   Retention retention;
+  Watchers watchers;
   log::Settings logging;
   std::vector<MessageType> message_types;  // as loaded from the file
   // The types in force (message_types until a reload replaces them); shared by copies.

@@ -27,6 +27,7 @@
 #include "cjhub/delivery/body_cache.hpp"
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
+#include "cjhub/ops/endpoint_watch.hpp"
 #include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/store/log_repo.hpp"
@@ -90,6 +91,7 @@ class Dispatcher final : public Component {
     bool notified = true;  // something may be due: claim in this round
     std::chrono::steady_clock::time_point cursors_leased{};
     BodyCache bodies{kBodyCacheBytes};  // bodies read for one endpoint, for the others
+    std::chrono::steady_clock::time_point watched{}, flushed{std::chrono::steady_clock::now()};
   };
   static constexpr std::size_t kBodyCacheBytes = 16u << 20;
   // An endpoint whose log this hub reads (under its cursor's lease). Guarded by mutex_.
@@ -131,6 +133,10 @@ class Dispatcher final : public Component {
               std::shared_ptr<const store::NewMessage> ack);
   std::shared_ptr<const store::NewMessage> accept_ack(const store::Claimed& c, const OutboundResult& r);
   void wake();
+  // Watching the endpoints (watch.cpp): probes of idle ones and what was seen, written per minute.
+  void watch_endpoints(store::Session& db, LoopState& st, bool final_flush = false);
+  void send_probe(const store::EndpointRow& ep);
+  void observe(const store::Claimed& c, const OutboundResult& r, const Verdict& v);
 
   const config::Config& config_;
   validation::SchemaHolder& schemas_;
@@ -150,6 +156,15 @@ class Dispatcher final : public Component {
   std::vector<store::Completion> completions_;
   std::map<long long, int> in_flight_;  // per endpoint
   std::map<long long, LogEndpoint> log_;  // the endpoints whose log this hub reads
+  struct ProbeOutcome {
+    long long endpoint_id = 0;
+    bool up = false;
+    std::string cause;
+    std::chrono::system_clock::time_point at;
+  };
+  std::vector<ProbeOutcome> probe_outcomes_;  // answered, not yet recorded (guarded by mutex_)
+  std::set<long long> probing_;               // endpoints with a probe in flight (guarded by mutex_)
+  ops::EndpointWatch watch_;
   // Claim cursor per endpoint (db thread only): the latest due time claimed, in microseconds.
   std::map<long long, long long> claim_cursor_;
   static constexpr long long kClaimCursorMarginUs = 10LL * 1000 * 1000;

@@ -26,6 +26,7 @@ struct ClientTls {
 };
 
 struct OutboundRequest {
+  std::string method = "POST";  // POST (deliveries) or OPTIONS (probes of idle endpoints)
   std::string url;  // https://host[:port]/path
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;

@@ -81,6 +81,8 @@ struct Registry {
   Histogram delivery_latency{"cjhub_delivery_latency_seconds",
                              "One delivery attempt: connect (or reuse), send, the endpoint's answer.",
                              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}};
+  CounterFamily probes{"cjhub_endpoint_probes_total",
+                       "Probes of idle endpoints by result (up: any answer but 408, 429 or 5xx).", {"result"}};
   std::atomic<std::int64_t> db_pool_busy{0};  // database worker jobs running now
 
   // A collector's samples are rendered with every scrape until it is removed (by its id).

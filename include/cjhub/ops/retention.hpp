@@ -1,7 +1,10 @@
 // Keeps the hot tables small: every `retention.interval_minutes` one hub (an advisory lock) removes
 // the payloads nothing needs any more and deletes old finished deliveries, in small batches so
-// ingest and delivery are not held up.
+// ingest and delivery are not held up, and the availability buckets and ended outages older than
+// `watchers.*_days`.
 #pragma once
+
+#include "cjhub/config/config.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,12 +25,14 @@ struct RetentionSettings {
   std::chrono::hours deliveries_after{24 * 90};
   std::chrono::minutes interval{60};
   long long batch = 1000;
+  config::Watchers watchers;  // how long availability buckets and ended outages are kept
 };
 
 struct RetentionStats {
   std::atomic<std::uint64_t> runs{0};
   std::atomic<std::uint64_t> payloads_removed{0};
   std::atomic<std::uint64_t> deliveries_removed{0};
+  std::atomic<std::uint64_t> availability_rows_removed{0};
   std::atomic<std::uint64_t> failures{0};
 };
 

@@ -154,6 +154,7 @@ struct Decision {
 
 struct SinkStats {
   std::atomic<std::uint64_t> received{0};  // delivery POSTs (whatever the answer)
+  std::atomic<std::uint64_t> probes{0};    // OPTIONS probes from the hub
   std::atomic<std::uint64_t> answered_2xx{0};
   std::atomic<std::uint64_t> answered_error{0};
   std::atomic<std::uint64_t> acks_sync{0};

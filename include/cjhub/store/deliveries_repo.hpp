@@ -71,6 +71,7 @@ struct Completion {
   std::string error;  // for retry / dead
   std::chrono::milliseconds retry_delay{0};
   bool endpoint_failure = false;  // counts towards pausing the endpoint
+  std::chrono::system_clock::time_point attempted_at{};  // when the exchange began (outages start and end there)
   // An acknowledgement the recipient returned in its 2xx answer, stored and applied in the same
   // transaction as the delivery's outcome.
   std::shared_ptr<const NewMessage> ack;
