@@ -8,6 +8,8 @@
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/ops/metrics.hpp"
+#include "cjhub/ops/scorecard.hpp"
+#include "cjhub/ops/submitter_watch.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/operations_repo.hpp"
 
@@ -110,10 +112,11 @@ void Handlers::handle(Request req, Respond respond) {
                            "# TYPE cjhub_database_up gauge\ncjhub_database_up ";
     // Without the database the process counters are still worth having (that is when they matter).
     return deps_.db->run(
-        [own, up](store::Connection& c) {
+        [own, up, rule = ops::silence_rule(deps_.config ? deps_.config->watchers : config::Watchers{})](
+            store::Connection& c) {
           Response r;
           r.content_type = "text/plain; version=0.0.4";
-          r.body = own + store::database_gauges(c) + up + "1\n";
+          r.body = own + store::database_gauges(c, rule) + up + "1\n";
           return r;
         },
         [respond = std::move(respond), own, up](Response r) {
@@ -180,6 +183,10 @@ Response Handlers::readyz(bool details) const {
   return json_response(all_ok ? 200 : 503, body);
 }
 
+void Handlers::count_submission(const std::string& ori, const std::string& outcome) const {
+  if (deps_.submitters != nullptr && !ori.empty()) deps_.submitters->count(ori, outcome, std::chrono::system_clock::now());
+}
+
 std::optional<Response> Handlers::precheck(const RequestHead& head) {
   const auto path = head.target.substr(0, head.target.find('?'));
   if (head.method != "POST" || path != kMessagesPath) return std::nullopt;
@@ -191,6 +198,7 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
   auto refuse = [&](Problem p, const std::string& ori, const std::string& detail) {
     stats_.refused.fetch_add(1);
     metrics::registry().submissions.add({"unknown", std::string("refused:") + info(p).slug});
+    count_submission(ori, std::string("refused:") + info(p).slug);
     audit(req, ori, "submission", std::string("refused:") + info(p).slug, "", "before the body was read");
     return problem(p, detail, path);
   };
@@ -224,6 +232,7 @@ void Handlers::post_message(Request req, Respond respond) {
     stats_.refused.fetch_add(1);
     const std::string slug = info(p).slug;
     metrics::registry().submissions.add({type_name, "refused:" + slug});
+    count_submission(caller_ori, "refused:" + slug);
     if (p == Problem::malformed_xml || p == Problem::forbidden_markup || p == Problem::schema_invalid ||
         p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
       metrics::registry().validation_failures.add({slug});
@@ -272,9 +281,11 @@ void Handlers::post_message(Request req, Respond respond) {
                                         received = req.received_at](outbox::Result r) {
     auto& m = metrics::registry();
     m.ingest_latency.observe(std::chrono::duration<double>(now_utc() - received).count());
-    m.submissions.add({type, r.outcome == outbox::Outcome::stored      ? std::string("accepted")
-                             : r.outcome == outbox::Outcome::duplicate ? std::string("duplicate")
-                                                                       : std::string("refused:") + outbox::to_string(r.outcome)});
+    const auto outcome = r.outcome == outbox::Outcome::stored      ? std::string("accepted")
+                         : r.outcome == outbox::Outcome::duplicate ? std::string("duplicate")
+                                                                   : std::string("refused:") + outbox::to_string(r.outcome);
+    m.submissions.add({type, outcome});
+    count_submission(ori, outcome);
     // Outcomes the storing transaction recorded itself are not audited again here.
     const bool in_store = r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate ||
                           r.outcome == outbox::Outcome::conflict || r.outcome == outbox::Outcome::case_erased ||

@@ -19,11 +19,11 @@ void Handlers::scorecard(const Request& req, const std::string& path, std::optio
   if (!month.empty() && !store::month_period(month)) {
     return respond(problem(Problem::bad_request, "month must be YYYY-MM (2000-01 to 2999-12)", path));
   }
-  const double objective = deps_.config ? deps_.config->watchers.objective : 0.999;
+  const auto watchers = deps_.config ? deps_.config->watchers : config::Watchers{};
   deps_.db->run(
-      [month, objective, ori](store::Connection& c) {
+      [month, watchers, ori](store::Connection& c) {
         Response r;
-        r.body = boost::json::serialize(ops::to_json(ops::read_scorecard(c, month, objective, ori)));
+        r.body = boost::json::serialize(ops::to_json(ops::read_scorecard(c, month, watchers, ori)));
         return r;
       },
       std::move(respond));

@@ -31,6 +31,7 @@
 #include "cjhub/ops/readiness.hpp"
 #include "cjhub/ops/retention.hpp"
 #include "cjhub/ops/scorecard.hpp"
+#include "cjhub/ops/submitter_watch.hpp"
 #include "cjhub/ops/service_manager.hpp"
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/agencies_repo.hpp"
@@ -305,12 +306,12 @@ int scorecard(const fs::path& file, const ScorecardArgs& args) {
     return 2;
   }
   return with_database(file, [&](store::Connection& conn, const config::Config& c) {
-    const auto card = ops::read_scorecard(conn, args.month, c.watchers.objective,
+    const auto card = ops::read_scorecard(conn, args.month, c.watchers,
                                           args.agency.empty() ? std::nullopt : std::optional(args.agency));
     if (args.format == "json") {
       std::cout << boost::json::serialize(ops::to_json(card)) << "\n";
     } else if (args.format == "csv") {
-      std::cout << ops::to_csv(card);
+      std::cout << ops::to_csv(card, args.submitters);
     } else {
       std::cout << ops::to_table(card);
     }
@@ -484,6 +485,7 @@ int serve(const ServeOptions& opts) {
     };
   }
   ops::ReadinessProbe readiness(std::move(rs));
+  ops::SubmitterWatch submitters(c->database.url, c->database.connect_timeout, c->watchers.flush_interval);
   api::HandlerDeps deps;
   deps.config = &*c;
   deps.directory = &directory;
@@ -496,6 +498,7 @@ int serve(const ServeOptions& opts) {
   deps.directory_max_age = c->identity.max_age;
   api::RateLimiter rate_limiter(c->ingest.agency_rate_per_s, static_cast<double>(c->ingest.agency_burst));
   deps.rate_limiter = &rate_limiter;
+  deps.submitters = &submitters;
   api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
 
@@ -533,6 +536,7 @@ int serve(const ServeOptions& opts) {
     lifecycle.start(audit_log);
     lifecycle.start(writer);
     lifecycle.start(retention);
+    lifecycle.start(submitters);
     for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
     lifecycle.start(server);

@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
   scorecard_cmd->add_option("--agency", sc.agency, "Only this agency's endpoints");
   scorecard_cmd->add_option("--format", sc.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
+  scorecard_cmd->add_flag("--submitters", sc.submitters, "csv: the submitting agencies instead of the endpoints");
 
   int audit_grace_s = 60;
   cjhub::app::AuditExportArgs ax;

@@ -391,6 +391,10 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.watchers.keep_hours = std::chrono::hours(24 * w.uint_or("hour_days", 90, 1, 36500));
     c.watchers.keep_days = std::chrono::hours(24 * w.uint_or("day_days", 800, 1, 36500));
     c.watchers.keep_outages = std::chrono::hours(24 * w.uint_or("outage_days", 800, 1, 36500));
+    c.watchers.keep_submitter_days = std::chrono::hours(24 * w.uint_or("submitter_days", 800, 1, 36500));
+    c.watchers.silence_baseline_days = static_cast<int>(w.uint_or("silence_baseline_days", 14, 1, 365));
+    c.watchers.silence_min_daily = static_cast<long long>(w.uint_or("silence_min_daily", 10, 1, 10000000));
+    c.watchers.silence_after = std::chrono::hours(w.uint_or("silence_after_hours", 24, 1, 24 * 365));
     w.finish();
   }
   {

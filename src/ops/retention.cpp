@@ -5,6 +5,7 @@
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/availability_repo.hpp"
 #include "cjhub/store/retention_repo.hpp"
+#include "cjhub/store/submitters_repo.hpp"
 
 namespace cjhub::ops {
 
@@ -71,6 +72,7 @@ bool RetentionJob::once() {
                                   rfc3339(now - w.keep_days), rfc3339(now - w.keep_outages), 10 * s_.batch);
     availability += n;
   }
+  if (!stopping()) availability += store::prune_submitters(*conn, rfc3339(now - w.keep_submitter_days));
   store::retention_unlock(*conn);
   stats_.availability_rows_removed.fetch_add(availability);
   stats_.runs.fetch_add(1);

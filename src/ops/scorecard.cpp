@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <map>
 #include <stdexcept>
 
 #include "cjhub/common/csv.hpp"
@@ -52,7 +53,11 @@ std::string duration(double secs) {
 
 }  // namespace
 
-Scorecard read_scorecard(store::Connection& conn, const std::string& month, double objective,
+store::SilenceRule silence_rule(const config::Watchers& w) {
+  return {w.silence_baseline_days, w.silence_min_daily, w.silence_after};
+}
+
+Scorecard read_scorecard(store::Connection& conn, const std::string& month, const config::Watchers& w,
                          const std::optional<std::string>& ori) {
   Scorecard s;
   s.month = month.empty() ? store::current_month() : month;
@@ -60,24 +65,53 @@ Scorecard read_scorecard(store::Connection& conn, const std::string& month, doub
   if (!period) throw std::invalid_argument("month must be YYYY-MM");
   s.from = period->first;
   s.to = period->second;
-  s.objective = objective;
-  s.endpoints = store::endpoint_scores(conn, s.from, s.to, objective, ori);
+  s.objective = w.objective;
+  s.endpoints = store::endpoint_scores(conn, s.from, s.to, w.objective, ori);
+  s.submitters = store::submitter_scores(conn, s.from, s.to, silence_rule(w), ori);
   return s;
 }
 
-json::object to_json(const Scorecard& s) {
-  json::array agencies;
-  for (std::size_t i = 0; i < s.endpoints.size();) {
-    const auto& first = s.endpoints[i];
-    json::array eps;
-    for (; i < s.endpoints.size() && s.endpoints[i].ori == first.ori; ++i) eps.push_back(endpoint_json(s.endpoints[i]));
-    agencies.push_back(json::object{{"agency", first.ori}, {"name", first.agency}, {"endpoints", std::move(eps)}});
+json::object submitter_json(const store::SubmitterScore& x) {
+  json::object refused;
+  for (const auto& [reason, n] : x.refused_by_reason) refused[reason] = n;
+  json::array days;
+  for (const auto& d : x.days) {
+    days.push_back(json::object{{"day", d.day}, {"accepted", d.accepted}, {"duplicates", d.duplicates},
+                                {"refused", d.refused}});
   }
+  json::object o{{"accepted", x.accepted},           {"duplicates", x.duplicates}, {"refused", x.refused},
+                 {"refused_by_reason", std::move(refused)}, {"days", std::move(days)}, {"usual_daily", x.usual_daily},
+                 {"silent", x.silent}};
+  o["last_submission_at"] = x.last_submission_at.empty() ? json::value(nullptr) : json::value(x.last_submission_at);
+  return o;
+}
+
+json::object to_json(const Scorecard& s) {
+  // Every agency with an endpoint or the right to publish, by ORI.
+  std::map<std::string, json::object> by_ori;
+  const auto entry = [&](const std::string& ori, const std::string& name) -> json::object& {
+    auto [it, fresh] = by_ori.try_emplace(ori);
+    if (fresh) it->second = json::object{{"agency", ori}, {"name", name}, {"endpoints", json::array{}}};
+    return it->second;
+  };
+  for (const auto& e : s.endpoints) entry(e.ori, e.agency)["endpoints"].as_array().push_back(endpoint_json(e));
+  for (const auto& x : s.submitters) entry(x.ori, x.agency)["submitter"] = submitter_json(x);
+  json::array agencies;
+  for (auto& [ori, o] : by_ori) agencies.push_back(std::move(o));
   return {{"month", s.month}, {"from", s.from}, {"to", s.to}, {"objective", s.objective},
           {"agencies", std::move(agencies)}};
 }
 
-std::string to_csv(const Scorecard& s) {
+std::string to_csv(const Scorecard& s, bool submitters) {
+  if (submitters) {
+    std::string out = "month,agency,agency_name,last_submission_at,accepted,duplicates,refused,usual_daily,silent\n";
+    for (const auto& x : s.submitters) {
+      out += csv_cell(s.month) + ',' + csv_cell(x.ori) + ',' + csv_cell(x.agency) + ',' + x.last_submission_at + ',' +
+             std::to_string(x.accepted) + ',' + std::to_string(x.duplicates) + ',' + std::to_string(x.refused) + ',' +
+             fmt::format("{:.1f}", x.usual_daily) + ',' + (x.silent ? "1" : "0") + "\n";
+    }
+    return out;
+  }
   std::string out =
       "month,agency,agency_name,endpoint,up,availability,down_seconds,budget_seconds,budget_left,outages,"
       "longest_outage_seconds,longest_outage_cause,attempts_up,attempts_down,probes_up,probes_down,answer_p50_ms,"
@@ -109,6 +143,22 @@ std::string to_table(const Scorecard& s) {
                        any ? duration(e.longest.front().seconds) : "-",
                        e.answer_p99_ms ? fmt::format("{:.0f}", *e.answer_p99_ms) : "-",
                        any ? e.longest.front().cause : "");
+  }
+  if (s.submitters.empty()) return out;
+  out += fmt::format("\n{:<9}  {:<20}  {:>9}  {:>9}  {:>8}  {:>7}  {}\n", "AGENCY", "LAST SUBMISSION", "ACCEPTED",
+                     "REFUSED", "USUAL/D", "SILENT", "TOP REFUSAL");
+  for (const auto& x : s.submitters) {
+    std::string top;
+    long long most = 0;
+    for (const auto& [reason, n] : x.refused_by_reason) {
+      if (n > most) {
+        most = n;
+        top = fmt::format("{} ({})", reason, n);
+      }
+    }
+    out += fmt::format("{:<9}  {:<20}  {:>9}  {:>9}  {:>8.1f}  {:>7}  {}\n", x.ori,
+                       x.last_submission_at.empty() ? "never" : x.last_submission_at, x.accepted, x.refused,
+                       x.usual_daily, x.silent ? "SILENT" : "-", top);
   }
   return out;
 }

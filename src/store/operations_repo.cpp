@@ -134,7 +134,7 @@ bool set_endpoint_paused(Connection& conn, const std::string& ori, const std::st
   });
 }
 
-std::string database_gauges(Connection& conn) {
+std::string database_gauges(Connection& conn, const SilenceRule& silence) {
   std::string gauges = translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::string out;
@@ -179,6 +179,20 @@ std::string database_gauges(Connection& conn) {
          "followed by a success), else 1.\n# TYPE cjhub_endpoint_up gauge\n" + up;
   gauges += "# HELP cjhub_endpoint_availability_ratio Share of the month so far (UTC) the endpoint was up.\n"
             "# TYPE cjhub_endpoint_availability_ratio gauge\n" + ratio;
+  // Submitters: silence and the last accepted submission (agencies that never had one: no series).
+  std::string silent, last;
+  for (const auto& x : submitter_scores(conn, month->first, month->second, silence, std::nullopt)) {
+    const auto l = "{agency=\"" + metrics::label_value(x.ori) + "\"}";
+    silent += "cjhub_submitter_silent" + l + (x.silent ? " 1\n" : " 0\n");
+    if (!x.last_submission_at.empty()) {
+      last += "cjhub_submitter_last_submission_timestamp_seconds" + l + " " +
+              fmt::format("{:.3f}", x.last_submission_epoch) + "\n";
+    }
+  }
+  gauges += "# HELP cjhub_submitter_silent 1 when an agency that usually submits has had nothing accepted for "
+            "watchers.silence_after_hours.\n# TYPE cjhub_submitter_silent gauge\n" + silent;
+  gauges += "# HELP cjhub_submitter_last_submission_timestamp_seconds When the agency's last submission was accepted "
+            "(Unix time).\n# TYPE cjhub_submitter_last_submission_timestamp_seconds gauge\n" + last;
   return gauges;
 }
 

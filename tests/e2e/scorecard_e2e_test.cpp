@@ -162,3 +162,98 @@ TEST_F(Scorecard, OutagesOfKnownLengthWhileTrafficFlowsAndWhileIdleAreMeasuredWi
 
 }  // namespace
 }  // namespace cjhub::test
+
+namespace cjhub::test {
+namespace {
+
+const boost::json::object* find_submitter(const boost::json::value& card, const std::string& ori) {
+  for (const auto& a : card.at("agencies").as_array()) {
+    if (a.at("agency").as_string() == ori && a.as_object().contains("submitter")) {
+      return &a.at("submitter").as_object();
+    }
+  }
+  return nullptr;
+}
+
+TEST_F(Scorecard, ASilentSubmitterIsFlaggedUntilItSubmitsAndItsOutcomesAreCountedByReason) {
+  start_sinks();
+  start_hub({{"CJHUB_WATCH_FLUSH_S", "1"}});
+  // History: Hartford PD usually sends 50 packets a day and has sent nothing for 30 hours; New
+  // Haven PD sends 3 a day (under the threshold of 10) and was as quiet.
+  {
+    auto conn = db_->connect();
+    store::Transaction tx(*conn);
+    tx.exec0("INSERT INTO submitter_days (ori, day, outcome, n) "
+             "SELECT o, (now() AT TIME ZONE 'UTC')::date - d, 'accepted', CASE o WHEN 'CT0064000' THEN 50 ELSE 3 END "
+             "FROM unnest(ARRAY['CT0064000', 'CT0093000']) o, generate_series(2, 15) d");
+    tx.exec0("UPDATE agencies SET last_submission_at = now() - interval '30 hours' "
+             "WHERE ori IN ('CT0064000', 'CT0093000')");
+    tx.commit();
+  }
+  auto ops = client("operator");
+  auto card_r = ops.request("GET", "/v1/admin/scorecard");
+  ASSERT_EQ(card_r.status, 200u) << card_r.body;
+  auto card = boost::json::parse(card_r.body);
+  const auto* hpd_card = find_submitter(card, "CT0064000");
+  ASSERT_NE(hpd_card, nullptr) << card_r.body;
+  EXPECT_TRUE(hpd_card->at("silent").as_bool()) << card_r.body;
+  EXPECT_NEAR(hpd_card->at("usual_daily").to_number<double>(), 50.0, 1e-9);
+  const auto* nh_card = find_submitter(card, "CT0093000");
+  ASSERT_NE(nh_card, nullptr) << card_r.body;
+  EXPECT_FALSE(nh_card->at("silent").as_bool()) << "3 a day is under silence_min_daily";
+  auto metrics = ops.request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("cjhub_submitter_silent{agency=\"CT0064000\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.body.find("cjhub_submitter_silent{agency=\"CT0093000\"} 0"), std::string::npos);
+
+  // Hartford PD submits again: one accepted, one refused by validation.
+  auto hpd = client("hartford-pd");
+  ASSERT_EQ(post(hpd, "CT0064000", arrest_packet("OTN-SILENT-1", 1)).status, 202u);
+  ASSERT_EQ(hpd.request("POST", "/v1/messages", sample("invalid/bad-date.xml"), {{"Idempotency-Key", "silent-2"}}).status,
+            422u);
+  const auto today = [] {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return std::string(buf);
+  }();
+  const boost::json::object* today_row = nullptr;
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  do {
+    std::this_thread::sleep_for(300ms);
+    card_r = ops.request("GET", "/v1/admin/scorecard");
+    card = boost::json::parse(card_r.body);
+    hpd_card = find_submitter(card, "CT0064000");
+    today_row = nullptr;
+    for (const auto& d : hpd_card->at("days").as_array()) {
+      if (d.at("day").as_string() == today) today_row = &d.as_object();
+    }
+  } while (std::chrono::steady_clock::now() < until &&
+           !(today_row && today_row->at("accepted").as_int64() == 1 && today_row->at("refused").as_int64() == 1));
+  ASSERT_NE(today_row, nullptr) << card_r.body;
+  EXPECT_EQ(today_row->at("accepted").as_int64(), 1) << card_r.body;
+  EXPECT_EQ(today_row->at("refused").as_int64(), 1) << card_r.body;
+  EXPECT_EQ(hpd_card->at("refused_by_reason").at("schema-invalid").as_int64(), 1) << card_r.body;
+  EXPECT_FALSE(hpd_card->at("silent").as_bool()) << card_r.body;
+  EXPECT_EQ(std::string(hpd_card->at("last_submission_at").as_string()).substr(0, 10), today);
+  metrics = ops.request("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("cjhub_submitter_silent{agency=\"CT0064000\"} 0"), std::string::npos);
+  EXPECT_NE(metrics.body.find("cjhub_submitter_last_submission_timestamp_seconds{agency=\"CT0064000\"}"),
+            std::string::npos);
+  // An agency reads its own card; the submitters' CSV names the refusals' count.
+  const auto own = boost::json::parse(hpd.request("GET", "/v1/scorecard").body);
+  ASSERT_NE(find_submitter(own, "CT0064000"), nullptr);
+  EXPECT_EQ(find_submitter(own, "CT0093000"), nullptr);
+  std::string csv;
+  ASSERT_EQ(hub_->run_command({"scorecard", "-c", (source_dir() / "config/cjhub.example.yaml").string(), "--format",
+                               "csv", "--submitters", "--agency", "CT0064000"},
+                              &csv),
+            0)
+      << csv;
+  EXPECT_NE(csv.find("CT0064000"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",1,50.0,0\n"), std::string::npos) << "refused 1, usual 50 a day, not silent: " << csv;
+}
+
+}  // namespace
+}  // namespace cjhub::test

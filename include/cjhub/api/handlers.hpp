@@ -14,6 +14,10 @@
 #include "cjhub/store/deliveries_repo.hpp"
 #include "cjhub/validation/schema_holder.hpp"
 
+namespace cjhub::ops {
+class SubmitterWatch;
+}
+
 namespace cjhub::api {
 
 // A message and where it went.
@@ -65,6 +69,7 @@ struct HandlerDeps {
   // directory-stale (zero: no limit).
   std::chrono::milliseconds directory_max_age{0};
   RateLimiter* rate_limiter = nullptr;  // per-agency submission rate (none: unlimited)
+  ops::SubmitterWatch* submitters = nullptr;  // submission outcomes per agency (none: not counted)
 };
 
 struct HandlerStats {
@@ -90,6 +95,8 @@ class Handlers final : public RequestHandler {
   void erasures(const Request& req, const std::string& path, Respond respond);
   // The month's scorecard of one agency's endpoints (`ori`), or of every agency.
   void scorecard(const Request& req, const std::string& path, std::optional<std::string> ori, Respond respond);
+  // Counts a submission's outcome for its agency's telemetry (when the agency is known).
+  void count_submission(const std::string& ori, const std::string& outcome) const;
   // Records an audit event about this request (who, from where); no-op without a recorder.
   void audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
              std::string object, std::string detail) const;

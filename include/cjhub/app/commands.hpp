@@ -37,6 +37,7 @@ struct ScorecardArgs {
   std::string month;  // YYYY-MM; empty: this month (UTC)
   std::string agency;
   std::string format = "table";
+  bool submitters = false;  // csv: one line per submitting agency instead of per endpoint
 };
 int scorecard(const std::filesystem::path& config, const ScorecardArgs& args);
 

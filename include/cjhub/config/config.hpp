@@ -150,6 +150,12 @@ struct Watchers {
   std::chrono::hours keep_hours{24 * 90};
   std::chrono::hours keep_days{24 * 800};
   std::chrono::hours keep_outages{24 * 800};
+  // Silence: an agency whose accepted submissions averaged at least `silence_min_daily` a day over
+  // the `silence_baseline_days` before the last `silence_after` has had nothing accepted since.
+  int silence_baseline_days = 14;
+  long long silence_min_daily = 10;
+  std::chrono::hours silence_after{24};
+  std::chrono::hours keep_submitter_days{24 * 800};
 };
 
 struct Workers {

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "cjhub/config/config.hpp"
 #include "cjhub/store/availability_repo.hpp"
 #include "cjhub/store/connection.hpp"
+#include "cjhub/store/submitters_repo.hpp"
 
 namespace cjhub::ops {
 
@@ -19,14 +21,18 @@ struct Scorecard {
   std::string from, to;  // the month's bounds (ISO 8601, UTC)
   double objective = 0.999;
   std::vector<store::EndpointScore> endpoints;  // by agency, then endpoint name
+  std::vector<store::SubmitterScore> submitters;  // agencies that may publish, by agency
 };
 
 // Throws std::invalid_argument when `month` is not YYYY-MM (empty: the current month).
-Scorecard read_scorecard(store::Connection& conn, const std::string& month, double objective,
+Scorecard read_scorecard(store::Connection& conn, const std::string& month, const config::Watchers& w,
                          const std::optional<std::string>& ori = std::nullopt);
 
+store::SilenceRule silence_rule(const config::Watchers& w);
+
 boost::json::object to_json(const Scorecard& s);
-std::string to_csv(const Scorecard& s);    // one line per endpoint, with a header line
-std::string to_table(const Scorecard& s);  // for people at a terminal
+// One line per endpoint (or, `submitters`, per agency that may publish), with a header line.
+std::string to_csv(const Scorecard& s, bool submitters = false);
+std::string to_table(const Scorecard& s);  // for people at a terminal: endpoints, then submitters
 
 }  // namespace cjhub::ops

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cjhub/store/connection.hpp"
+#include "cjhub/store/submitters_repo.hpp"
 
 #include <optional>
 #include <string>
@@ -58,6 +59,8 @@ std::vector<EndpointBacklog> endpoint_backlogs(Connection& conn);
 
 // Prometheus text lines for the gauges the database knows: backlog, oldest pending age, paused
 // and dead letters per endpoint; erasure confirmations awaited and overdue per agency.
-std::string database_gauges(Connection& conn);
+// Also each endpoint's state (up, the month's availability) and each submitting agency's last
+// accepted submission and silence (by `silence`).
+std::string database_gauges(Connection& conn, const SilenceRule& silence = {});
 
 }  // namespace cjhub::store
