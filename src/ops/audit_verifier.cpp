@@ -74,6 +74,14 @@ void AuditVerifier::once() {
 
 void AuditVerifier::run() {
   auto lg = log::get("ops");
+  // The first pass waits a little (at most 30 s), so that it does not compete with start-up.
+  {
+    std::unique_lock lock(mutex_);
+    if (cv_.wait_for(lock, std::min<std::chrono::seconds>(s_.interval, std::chrono::seconds(30)),
+                     [this] { return stopping_; })) {
+      return;
+    }
+  }
   for (;;) {
     try {
       once();
