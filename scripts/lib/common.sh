@@ -21,6 +21,7 @@ CJHUB_PACKAGES=(
   libboost1.81-all-dev libboost-json1.81-dev libssl-dev libxerces-c-dev libpqxx-dev libc-ares-dev libsystemd-dev
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15 libxml2-utils python3
+  prometheus  # promtool: the alert rules' tests (tests/config/promtool_test.sh)
 )
 # The fuzz targets (scripts/fuzz) need clang and its libFuzzer runtime.
 CJHUB_FUZZ_PACKAGES=(clang libclang-rt-14-dev)

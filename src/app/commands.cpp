@@ -29,6 +29,7 @@
 #include "cjhub/ops/health_listener.hpp"
 #include "cjhub/ops/metrics.hpp"
 #include "cjhub/ops/readiness.hpp"
+#include "cjhub/ops/audit_verifier.hpp"
 #include "cjhub/ops/retention.hpp"
 #include "cjhub/ops/scorecard.hpp"
 #include "cjhub/ops/submitter_watch.hpp"
@@ -455,6 +456,8 @@ int serve(const ServeOptions& opts) {
                              c->audit.seal_interval, c->audit.retention});
   ops::RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,
                               c->retention.deliveries_after, c->retention.interval, 1000, c->watchers});
+  ops::AuditVerifier audit_verifier({c->database.url, c->database.connect_timeout, c->audit.verify_interval,
+                                     c->audit.verify_records});
   ops::ReadinessSettings rs;
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;
@@ -465,6 +468,12 @@ int serve(const ServeOptions& opts) {
   rs.certificates.emplace_back("server", c->tls.server_cert);
   if (c->delivery.enabled) rs.certificates.emplace_back("delivery client", c->delivery.client_cert);
   rs.crl = c->tls.crl;
+  rs.expiry_metrics.emplace_back("server", c->tls.server_cert);
+  rs.expiry_metrics.emplace_back("ca", c->tls.client_ca);
+  if (c->delivery.enabled) {
+    rs.expiry_metrics.emplace_back("client", c->delivery.client_cert);
+    if (!c->delivery.ca_bundle.empty()) rs.expiry_metrics.emplace_back("endpoint_ca", c->delivery.ca_bundle);
+  }
   rs.expiry_warning_days = c->tls.expiry_warning_days;
   rs.dispatcher_stale_after = std::max(std::chrono::milliseconds(10000), 5 * c->delivery.poll_interval);
   StoreReader reader(db_workers);
@@ -537,6 +546,7 @@ int serve(const ServeOptions& opts) {
     lifecycle.start(writer);
     lifecycle.start(retention);
     lifecycle.start(submitters);
+    lifecycle.start(audit_verifier);
     for (auto& d : dispatchers) lifecycle.start(*d);
     lifecycle.start(readiness);
     lifecycle.start(server);

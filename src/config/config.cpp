@@ -364,6 +364,8 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     auto a = top.map_or_empty("audit");
     c.audit.retention = std::chrono::hours(24 * a.uint_or("retention_days", 400, 1, 36500));
     c.audit.seal_interval = std::chrono::milliseconds(a.uint_or("seal_interval_ms", 1000, 50, 600000));
+    c.audit.verify_interval = std::chrono::seconds(a.uint_or("verify_interval_s", 900, 0, 86400));
+    c.audit.verify_records = static_cast<long long>(a.uint_or("verify_records", 100000, 1, 100000000));
     a.finish();
   }
   {

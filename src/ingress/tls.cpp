@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <stdexcept>
 
 namespace cjhub::ingress {
@@ -184,6 +185,46 @@ MaterialState inspect_crl(const std::filesystem::path& file) {
   ERR_clear_error();
   if (n == 0) add(s, false, false, "no PEM CRL in " + file.string());
   return s;
+}
+
+namespace {
+
+std::optional<std::int64_t> unix_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+void keep_earliest(std::optional<std::int64_t>& earliest, std::optional<std::int64_t> t) {
+  if (t && (!earliest || *t < *earliest)) earliest = t;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> earliest_not_after(const std::filesystem::path& file) {
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return std::nullopt;
+  std::optional<std::int64_t> earliest;
+  while (X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
+    keep_earliest(earliest, unix_time(X509_get0_notAfter(cert)));
+    X509_free(cert);
+  }
+  std::fclose(f);
+  ERR_clear_error();  // end of file
+  return earliest;
+}
+
+std::optional<std::int64_t> earliest_crl_next_update(const std::filesystem::path& file) {
+  FILE* f = std::fopen(file.c_str(), "r");
+  if (f == nullptr) return std::nullopt;
+  std::optional<std::int64_t> earliest;
+  while (X509_CRL* crl = PEM_read_X509_CRL(f, nullptr, nullptr, nullptr)) {
+    keep_earliest(earliest, unix_time(X509_CRL_get0_nextUpdate(crl)));
+    X509_CRL_free(crl);
+  }
+  std::fclose(f);
+  ERR_clear_error();
+  return earliest;
 }
 
 }  // namespace cjhub::ingress

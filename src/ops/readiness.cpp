@@ -21,12 +21,26 @@ void ReadinessProbe::start() {
     name_this_thread("cjhub-readiness");
     run();
   });
-  if (s_.schemas != nullptr) {
-    metrics_.set([schemas = s_.schemas](std::vector<metrics::Sample>& out) {
+  metrics_.set([this](std::vector<metrics::Sample>& out) {
+    if (s_.schemas != nullptr) {
       out.push_back({"cjhub_schema_renewals_total", "Schema sets reloaded after namespace-table growth.", "counter",
-                     "", static_cast<double>(schemas->renewals())});
-    });
-  }
+                     "", static_cast<double>(s_.schemas->renewals())});
+    }
+    for (const auto& c : components()) {
+      out.push_back({"cjhub_component_up", "1 when the /readyz component is ok (a warning is still ok), else 0.",
+                     "gauge", "component=\"" + metrics::label_value(c.name) + "\"", c.ok ? 1.0 : 0.0});
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& [label, t] : not_after_) {
+      out.push_back({"cjhub_certificate_expiry_timestamp_seconds",
+                     "Earliest notAfter of the certificates in the file (server chain, client chain, CA bundles).",
+                     "gauge", "certificate=\"" + metrics::label_value(label) + "\"", static_cast<double>(t)});
+    }
+    if (crl_next_update_) {
+      out.push_back({"cjhub_crl_next_update_timestamp_seconds", "Earliest nextUpdate of the CRLs in tls.crl.",
+                     "gauge", "", static_cast<double>(*crl_next_update_)});
+    }
+  });
 }
 
 void ReadinessProbe::stop(std::chrono::steady_clock::time_point) {
@@ -130,6 +144,11 @@ void ReadinessProbe::run() {
     if (now - last_slow >= std::chrono::seconds(5)) {
       last_slow = now;
       const auto certs = ingress::inspect_certificates(s_.certificates, s_.expiry_warning_days);
+      std::map<std::string, std::int64_t> not_after;
+      for (const auto& [label, file] : s_.expiry_metrics) {
+        if (const auto t = ingress::earliest_not_after(file)) not_after[label] = *t;
+      }
+      const auto crl_next = s_.crl ? ingress::earliest_crl_next_update(*s_.crl) : std::nullopt;
       std::optional<ComponentState> crl;
       if (s_.crl) {
         const auto c = ingress::inspect_crl(*s_.crl);
@@ -159,6 +178,8 @@ void ReadinessProbe::run() {
       tls_ = {"tls", certs.ok, certs.detail, certs.warning};
       crl_ = crl;
       if (endpoints) endpoints_ = endpoints;
+      not_after_ = std::move(not_after);
+      crl_next_update_ = crl_next;
     }
     for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -69,6 +69,15 @@ constexpr const char* kAuditBlockPage =
     "(SELECT string_agg(encode(h, 'hex'), ',' ORDER BY o) FROM unnest(hashes) WITH ORDINALITY u(h, o)), "
     "xid_to::text, encode(prev_hash, 'hex'), encode(hash, 'hex') "
     "FROM audit_blocks WHERE block_seq > $1 ORDER BY block_seq LIMIT $2";
+// One block's end: number, next position, transaction bound, hash.
+constexpr const char* kAuditBlockEnd =
+    "SELECT block_seq, first_pos + cardinality(ids), xid_to::text, encode(hash, 'hex') FROM audit_blocks "
+    "WHERE block_seq = $1";
+// The first of the most recent blocks (at most $2 of them) that together hold at most $1 records;
+// NULL when the last block alone holds more.
+constexpr const char* kAuditRecentFrom =
+    "SELECT min(block_seq) FROM (SELECT block_seq, sum(cardinality(ids)) OVER (ORDER BY block_seq DESC) AS n "
+    "FROM audit_blocks ORDER BY block_seq DESC LIMIT $2) t WHERE n <= $1";
 constexpr const char* kAuditRecordsByIds =
     "SELECT " CJHUB_AUDIT_FIELDS ", xid IS NOT NULL FROM audit_log WHERE id = ANY ($1::bigint[])";
 // How many records the transactions in [$1, $2) have (a block sealing that range lists them all).
@@ -337,6 +346,18 @@ struct ChainWalk {
   }
 };
 
+// Where the chain before blocks ends (the position after its head, the head's hash): the first
+// block links there.
+std::pair<long long, std::string> chain_end_before_blocks(pqxx::read_transaction& tx) {
+  if (const auto head = tx.exec(sql::kAuditHead); !head.empty()) {
+    return {head[0][0].as<long long>() + 1, head[0][1].as<std::string>()};
+  }
+  if (const auto anchor = tx.exec(sql::kAuditAnchor); !anchor.empty()) {
+    return {anchor[0][0].as<long long>() + 1, anchor[0][1].as<std::string>()};
+  }
+  return {1, kGenesis};
+}
+
 // The chain before blocks: one link per record.
 void walk_record_chain(pqxx::read_transaction& tx, ChainWalk& w) {
   if (const auto anchor = tx.exec(sql::kAuditAnchor); !anchor.empty()) {
@@ -471,6 +492,64 @@ AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_g
     w.v.unsealed_stale = tx.exec_params1(sql::kAuditUnsealedOlderThan, static_cast<long long>(unsealed_grace.count()),
                                          xid_from, no_block)[0]
                              .as<long long>();
+    return w.v;
+  });
+}
+
+AuditVerification verify_audit_recent(Connection& conn, long long max_records, long long max_blocks) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    ChainWalk w;
+    const auto last = tx.exec(sql::kAuditLastBlock);
+    if (last.empty()) return w.v;  // nothing sealed in blocks yet
+    const long long last_block = last[0][0].as<long long>();
+    const auto from_row = tx.exec_params1(sql::kAuditRecentFrom, max_records, std::max(1LL, max_blocks));
+    long long from = from_row[0].is_null() ? last_block : from_row[0].as<long long>();
+    // Where the window starts: the end of the block before it, the blocks' anchor (the blocks
+    // before were removed by retention), or the chain before blocks.
+    long long anchor_block = 0;
+    std::string xid_from = "0";
+    if (const auto a = tx.exec(sql::kAuditBlockAnchor); !a.empty()) {
+      anchor_block = a[0][0].as<long long>();
+      from = std::max(from, anchor_block + 1);
+      if (from - 1 == anchor_block) {
+        w.expected = a[0][1].as<long long>();
+        xid_from = a[0][2].as<std::string>();
+        w.prev = a[0][3].as<std::string>();
+      }
+    }
+    if (from - 1 != anchor_block || anchor_block == 0) {
+      if (from == 1) {
+        const auto e = chain_end_before_blocks(tx);
+        w.expected = e.first;
+        w.prev = e.second;
+      } else if (const auto b = tx.exec_params(sql::kAuditBlockEnd, from - 1); !b.empty()) {
+        w.expected = b[0][1].as<long long>();
+        xid_from = b[0][2].as<std::string>();
+        w.prev = b[0][3].as<std::string>();
+      } else {
+        w.problem("block " + std::to_string(from - 1) + " is missing (deleted) before block " + std::to_string(from));
+        w.prev.clear();
+      }
+    }
+    long long block = from;
+    long long missing_from = 0, missing_to = 0;
+    for (long long after = from - 1; after < last_block;) {
+      const auto page = tx.exec_params(sql::kAuditBlockPage, after, 100LL);
+      if (page.empty()) break;
+      for (const auto& b : page) {
+        check_block(tx, w, b, block, xid_from, missing_from, missing_to);
+        xid_from = b[4].as<std::string>();
+        after = b[0].as<long long>();
+        block = after + 1;
+        if (after >= last_block) break;
+      }
+    }
+    if (missing_from != 0) {
+      w.problem("records at chain positions " + std::to_string(missing_from) + " to " + std::to_string(missing_to) +
+                " are missing (deleted) at the end of the chain");
+    }
+    w.v.head_hash = w.prev;
     return w.v;
   });
 }

@@ -238,6 +238,54 @@ TEST_F(AuditDb, ATrailSealedBeforeBlocksKeepsVerifyingAndTheFirstBlockLinksToIt)
   EXPECT_NE(v.problems[0].find("(chain position 2) was altered"), std::string::npos) << v.problems[0];
 }
 
+// The running hub's periodic check (ops::AuditVerifier): only the most recent blocks, within a
+// record budget, starting from the end of the block before them.
+TEST_F(AuditDb, TheRecentCheckReadsTheLastBlocksWithinItsBudgetAndNamesAnAlterationThere) {
+  EXPECT_TRUE(store::verify_audit_recent(*conn_, 100, 100).ok()) << "nothing sealed is intact";
+  EXPECT_EQ(store::verify_audit_recent(*conn_, 100, 100).records, 0);
+  record(30, "submission", true);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(store::seal_audit(*conn_, 5), 5u);  // blocks 1..6, 5 records each
+  auto v = store::verify_audit_recent(*conn_, 12, 100);
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
+  EXPECT_EQ(v.records, 10) << "two blocks fit in 12 records";
+  EXPECT_EQ(v.first_seq, 21);
+  EXPECT_EQ(v.last_seq, 30);
+  EXPECT_EQ(store::verify_audit_recent(*conn_, 100, 3).records, 15) << "at most 3 blocks";
+  EXPECT_EQ(store::verify_audit_recent(*conn_, 1, 100).records, 5) << "the last block even when it exceeds the budget";
+  EXPECT_EQ(store::verify_audit_recent(*conn_, 1000, 1000).records, 30) << "from the first block";
+  // An alteration in the window is named; one before it is the full verification's to find.
+  sql("UPDATE audit_log SET outcome = 'refused:forbidden' WHERE id = " + id_at(3));
+  EXPECT_TRUE(store::verify_audit_recent(*conn_, 12, 100).ok());
+  EXPECT_FALSE(store::verify_audit(*conn_, std::chrono::seconds(60)).ok());
+  sql("UPDATE audit_log SET detail = 'x' WHERE id = " + id_at(27));
+  v = store::verify_audit_recent(*conn_, 12, 100);
+  ASSERT_EQ(v.problems.size(), 1u);
+  EXPECT_NE(v.problems[0].find("was altered"), std::string::npos) << v.problems[0];
+  EXPECT_NE(v.problems[0].find("chain position 27"), std::string::npos) << v.problems[0];
+  // A block rewritten in the window, a deleted record and a deleted block before the window.
+  sql("UPDATE audit_log SET detail = 'ArrestPacket' WHERE id = " + id_at(27));
+  ASSERT_TRUE(store::verify_audit_recent(*conn_, 12, 100).ok());
+  sql("DELETE FROM audit_log WHERE id = " + id_at(22));
+  EXPECT_FALSE(store::verify_audit_recent(*conn_, 12, 100).ok());
+  sql("DELETE FROM audit_blocks WHERE block_seq = 4");
+  v = store::verify_audit_recent(*conn_, 12, 100);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.problems[0].find("block 4 is missing"), std::string::npos) << v.problems[0];
+}
+
+TEST_F(AuditDb, TheRecentCheckStartsAtTheAnchorRetentionLeft) {
+  record(6, "submission", true);
+  sql("UPDATE audit_log SET at = now() - interval '500 days' WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 4)");
+  for (int i = 0; i < 3; ++i) store::seal_audit(*conn_, 2);
+  const auto cutoff = db_->scalar("SELECT (now() - interval '400 days')::text");
+  ASSERT_EQ(store::prune_audit(*conn_, cutoff), 4u);  // blocks 1 and 2 go, the anchor remembers block 2
+  store::seal_audit(*conn_, 100);
+  const auto v = store::verify_audit_recent(*conn_, 1000, 1000);
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
+  EXPECT_EQ(v.first_seq, 5);
+  EXPECT_EQ(v.records, 3);
+}
+
 TEST_F(AuditDb, UnsealedRecordsPastTheGraceAreCounted) {
   record(3);
   sql("UPDATE audit_log SET at = now() - interval '10 minutes'");

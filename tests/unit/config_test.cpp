@@ -98,6 +98,9 @@ TEST_F(ConfigTest, BadValuesAreNamed) {
   expect_error(R"(min_version: "1.2")", "min_version: \"1.0\"", "tls.min_version");
   expect_error(R"(format: \$\{CJHUB_LOG_FORMAT:-text\})", "format: xml", "logging.format");
   expect_error(R"(retention_days: 400)", "retention_days: 0", "audit.retention_days");
+  expect_error(R"(verify_records: 100000)", "verify_records: 0", "audit.verify_records");
+  expect_error(R"(verify_interval_s: \$\{CJHUB_AUDIT_VERIFY_INTERVAL_S:-900\})", "verify_interval_s: 86401",
+               "audit.verify_interval_s");
   expect_error(R"(payload_days: 30)", "payload_days: 0", "retention.payload_days");
   expect_error(R"(interval_minutes: 60)", "interval_minutes: 100000", "retention.interval_minutes");
   expect_error(R"(group_max_messages: 128)", "group_max_messages: 0", "ingest.group_max_messages");

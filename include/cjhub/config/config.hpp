@@ -131,6 +131,10 @@ struct Erasure {
 struct Audit {
   std::chrono::hours retention{24 * 400};
   std::chrono::milliseconds seal_interval{1000};  // new records are sealed onto the chain this often
+  // The running hub checks the chain's most recent blocks this often (0: never; ops::AuditVerifier),
+  // at most this many records a pass.
+  std::chrono::seconds verify_interval{900};
+  long long verify_records = 100000;
 };
 
 // Housekeeping of the hot tables (docs/operations.md, Retention).

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,5 +31,13 @@ MaterialState inspect_certificates(const std::vector<std::pair<std::string, std:
                                    int warn_days);
 // Every CRL in the file: its nextUpdate.
 MaterialState inspect_crl(const std::filesystem::path& file);
+
+// For the metrics: the earliest notAfter of every certificate in a PEM file (a chain: the leaf and
+// its intermediates; a CA bundle: each CA), in seconds since the Unix epoch. Empty when the file
+// cannot be read or holds no certificate.
+std::optional<std::int64_t> earliest_not_after(const std::filesystem::path& file);
+// The earliest nextUpdate of the CRLs in a PEM file, in seconds since the Unix epoch. Empty when
+// the file cannot be read or no CRL in it has a nextUpdate.
+std::optional<std::int64_t> earliest_crl_next_update(const std::filesystem::path& file);
 
 }  // namespace cjhub::ingress

@@ -1,11 +1,12 @@
 // Keeps the readiness state that /readyz reports: a background probe (own database connection)
 // checks the database every second, the TLS material on disk and the delivery endpoints' backlog
-// every few seconds; the dispatchers and the schema holder report their own state.
+// every few seconds (and exports the certificates' and the CRL's dates as metrics); the dispatchers and the schema holder report their own state.
 #pragma once
 
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -24,6 +25,9 @@ struct ReadinessSettings {
   std::vector<std::pair<std::string, std::filesystem::path>> certificates;
   std::optional<std::filesystem::path> crl;
   int expiry_warning_days = 30;
+  // (label, PEM file) whose earliest notAfter is exported as
+  // cjhub_certificate_expiry_timestamp_seconds{certificate=label}: server, client, ca, endpoint_ca.
+  std::vector<std::pair<std::string, std::filesystem::path>> expiry_metrics;
   // The most recent dispatcher round (ms since the epoch); empty when delivery is off.
   std::function<std::int64_t()> dispatcher_last_round_ms;
   std::chrono::milliseconds dispatcher_stale_after{10000};
@@ -55,6 +59,9 @@ class ReadinessProbe final : public Component, public api::Readiness {
   ComponentState tls_{"tls", false, "not checked yet"};
   std::optional<ComponentState> crl_;
   std::optional<ComponentState> endpoints_;
+  // From the files on disk every few seconds, for the metrics: label -> notAfter (Unix time).
+  std::map<std::string, std::int64_t> not_after_;
+  std::optional<std::int64_t> crl_next_update_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
   std::thread thread_;

@@ -68,6 +68,11 @@ struct AuditVerification {
 // altered records, missing ones (gaps), records added after their transaction was sealed, altered
 // or missing blocks and broken links.
 AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace);
+// The same checks over the most recent blocks only, for a periodic check whose cost is bounded:
+// the last blocks that together hold at most `max_records` records (at least the last block,
+// at most `max_blocks` blocks), starting from the end of the block before them (its hash is
+// trusted) or the anchor left by retention. `unsealed_stale` is not computed.
+AuditVerification verify_audit_recent(Connection& conn, long long max_records, long long max_blocks);
 
 struct AuditRow {
   long long id = 0;
