@@ -461,6 +461,7 @@ int serve(const ServeOptions& opts) {
   ops::ReadinessSettings rs;
   rs.db_url = c->database.url;
   rs.connect_timeout = c->database.connect_timeout;
+  rs.history_flush = c->watchers.flush_interval;
   rs.schemas = schemas.get();
   rs.directory_age = [&directory] { return directory.age(); };
   rs.directory_refresh = c->identity.refresh_interval;

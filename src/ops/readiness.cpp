@@ -2,16 +2,28 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/common/utf8.hpp"
 #include "cjhub/ingress/tls.hpp"
+#include "cjhub/store/availability_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/operations_repo.hpp"
 #include "cjhub/store/session.hpp"
 
 namespace cjhub::ops {
 
-ReadinessProbe::ReadinessProbe(ReadinessSettings s) : s_(std::move(s)) {}
+ReadinessProbe::ReadinessProbe(ReadinessSettings s) : s_(std::move(s)) {
+  if (s_.instance.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+    s_.instance = std::string(host) + ":" + std::to_string(::getpid()) + ":" + Uuid::v7().str().substr(24);
+  }
+}
 
 ReadinessProbe::~ReadinessProbe() { stop(std::chrono::steady_clock::now()); }
 
@@ -181,7 +193,27 @@ void ReadinessProbe::run() {
       not_after_ = std::move(not_after);
       crl_next_update_ = crl_next;
     }
+    keep_history(db);
     for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  keep_history(db);
+}
+
+// One sample a second of every component, for the hub's own availability (the scorecard's `hub`);
+// written every history_flush, and kept in memory while the database is away.
+void ReadinessProbe::keep_history(store::Session& db) {
+  if (!stopping_) history_.sample(components(), std::chrono::system_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  if (!stopping_ && now - history_written_ < s_.history_flush) return;
+  const auto rows = history_.take();
+  if (rows.empty()) return;
+  try {
+    db.get();
+    db.run([&](store::Connection& c) { store::record_component_seconds(c, s_.instance, rows); });
+    history_written_ = now;
+  } catch (const std::exception& e) {
+    db.reset();
+    history_.restore(rows);
   }
 }
 

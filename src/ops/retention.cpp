@@ -73,6 +73,10 @@ bool RetentionJob::once() {
     availability += n;
   }
   if (!stopping()) availability += store::prune_submitters(*conn, rfc3339(now - w.keep_submitter_days));
+  for (std::size_t n = 1; n > 0 && !stopping();) {
+    n = store::prune_component_minutes(*conn, rfc3339(now - w.keep_hours), 10 * s_.batch);
+    availability += n;
+  }
   store::retention_unlock(*conn);
   stats_.availability_rows_removed.fetch_add(availability);
   stats_.runs.fetch_add(1);

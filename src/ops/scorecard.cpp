@@ -68,6 +68,8 @@ Scorecard read_scorecard(store::Connection& conn, const std::string& month, cons
   s.objective = w.objective;
   s.endpoints = store::endpoint_scores(conn, s.from, s.to, w.objective, ori);
   s.submitters = store::submitter_scores(conn, s.from, s.to, silence_rule(w), ori);
+  s.with_hub = !ori.has_value();
+  if (s.with_hub) s.hub = store::component_scores(conn, s.from, s.to);
   return s;
 }
 
@@ -98,8 +100,20 @@ json::object to_json(const Scorecard& s) {
   for (const auto& x : s.submitters) entry(x.ori, x.agency)["submitter"] = submitter_json(x);
   json::array agencies;
   for (auto& [ori, o] : by_ori) agencies.push_back(std::move(o));
-  return {{"month", s.month}, {"from", s.from}, {"to", s.to}, {"objective", s.objective},
-          {"agencies", std::move(agencies)}};
+  json::object out{{"month", s.month}, {"from", s.from}, {"to", s.to}, {"objective", s.objective},
+                   {"agencies", std::move(agencies)}};
+  if (s.with_hub) {
+    json::array components;
+    for (const auto& c : s.hub) {
+      components.push_back(json::object{{"component", c.component},
+                                        {"availability", opt(c.availability)},
+                                        {"watched_seconds", c.watched_seconds},
+                                        {"down_seconds", c.watched_seconds - c.up_seconds},
+                                        {"hubs", c.instances}});
+    }
+    out["hub"] = json::object{{"components", std::move(components)}};
+  }
+  return out;
 }
 
 std::string to_csv(const Scorecard& s, bool submitters) {
@@ -143,6 +157,14 @@ std::string to_table(const Scorecard& s) {
                        any ? duration(e.longest.front().seconds) : "-",
                        e.answer_p99_ms ? fmt::format("{:.0f}", *e.answer_p99_ms) : "-",
                        any ? e.longest.front().cause : "");
+  }
+  if (!s.hub.empty()) {
+    out += fmt::format("\n{:<12}  {:>8}  {:>8}  {:>4}   (the hub itself: best health across its hubs)\n", "COMPONENT",
+                       "AVAIL%", "DOWN", "HUBS");
+    for (const auto& c : s.hub) {
+      out += fmt::format("{:<12}  {:>8}  {:>8}  {:>4}\n", c.component, pct(c.availability),
+                         duration(c.watched_seconds - c.up_seconds), c.instances);
+    }
   }
   if (s.submitters.empty()) return out;
   out += fmt::format("\n{:<9}  {:<20}  {:>9}  {:>9}  {:>8}  {:>7}  {}\n", "AGENCY", "LAST SUBMISSION", "ACCEPTED",

@@ -75,6 +75,30 @@ std::string prune_buckets(const char* table) {
          " WHERE bucket < $1::timestamptz ORDER BY bucket LIMIT $2) o "
          "WHERE t.endpoint_id = o.endpoint_id AND t.bucket = o.bucket";
 }
+constexpr const char* kAddComponentSeconds =
+    "INSERT INTO hub_component_minutes AS t (minute, component, instance, ok_s, down_s) "
+    "SELECT to_timestamp(m), c, $1, o, d FROM unnest($2::bigint[], $3::text[], $4::int[], $5::int[]) AS u(m, c, o, d) "
+    "ORDER BY 1, 2 "
+    "ON CONFLICT (minute, component, instance) DO UPDATE SET ok_s = t.ok_s + EXCLUDED.ok_s, "
+    "down_s = t.down_s + EXCLUDED.down_s";
+// Per component and minute the best hub's seconds ok and seconds sampled; whole minutes without a
+// sample (no hub running) count as 60 s down, except the last two (not written yet).
+constexpr const char* kComponentScores =
+    "WITH p AS (SELECT $1::timestamptz AS lo, least($2::timestamptz, now()) AS hi), "
+    "best AS (SELECT h.component, h.minute, least(60, max(h.ok_s)) AS up, least(60, max(h.ok_s + h.down_s)) AS covered "
+    "  FROM hub_component_minutes h, p WHERE h.minute >= p.lo AND h.minute < p.hi GROUP BY 1, 2), "
+    // The whole minutes from the first sample up to two minutes ago, where a missing row means no hub ran.
+    "f AS (SELECT min(b.minute) AS at, greatest(0, floor(extract(epoch FROM (p.hi - interval '2 minutes') - "
+    "  min(b.minute)) / 60))::int AS n FROM best b, p GROUP BY p.hi) "
+    "SELECT b.component, (sum(b.covered) + 60 * greatest(0, f.n - count(*) FILTER ("
+    "    WHERE b.minute < f.at + make_interval(mins => f.n))))::float8, sum(b.up)::float8, "
+    "  (SELECT count(DISTINCT instance) FROM hub_component_minutes h WHERE h.component = b.component "
+    "    AND h.minute >= p.lo AND h.minute < p.hi) "
+    "FROM best b, p, f GROUP BY b.component, p.lo, p.hi, f.at, f.n ORDER BY b.component = 'overall' DESC, b.component";
+constexpr const char* kPruneComponents =
+    "DELETE FROM hub_component_minutes t USING (SELECT minute, component, instance FROM hub_component_minutes "
+    "WHERE minute < $1::timestamptz ORDER BY minute LIMIT $2) o "
+    "WHERE t.minute = o.minute AND t.component = o.component AND t.instance = o.instance";
 constexpr const char* kPruneOutages =
     "DELETE FROM endpoint_outages WHERE id IN (SELECT id FROM endpoint_outages WHERE ended_at < $1::timestamptz "
     "ORDER BY ended_at LIMIT $2)";
@@ -126,6 +150,50 @@ void record_probe(Connection& conn, long long endpoint_id, bool up, const std::s
     Transaction tx(conn, "record_probe");
     endpoint_health::probed(tx, endpoint_id, up, cause, at);
     tx.commit();
+  });
+}
+
+void record_component_seconds(Connection& conn, const std::string& instance, const std::vector<ComponentSeconds>& rows) {
+  if (rows.empty()) return;
+  std::vector<long long> minutes, ok, down;
+  std::vector<std::string> names;
+  for (const auto& r : rows) {
+    minutes.push_back(r.minute);
+    names.push_back(r.component);
+    ok.push_back(r.ok_s);
+    down.push_back(r.down_s);
+  }
+  translate_errors([&] {
+    Transaction tx(conn, "record_component_seconds");
+    tx.exec_params0(sql::kAddComponentSeconds, instance, values::int_array(minutes), values::text_array(names),
+                    values::int_array(ok), values::int_array(down));
+    tx.commit();
+  });
+}
+
+std::vector<ComponentScore> component_scores(Connection& conn, const std::string& from, const std::string& to) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<ComponentScore> out;
+    for (const auto& r : tx.exec_params(sql::kComponentScores, from, to)) {
+      ComponentScore c;
+      c.component = r[0].as<std::string>();
+      c.watched_seconds = r[1].as<double>();
+      c.up_seconds = r[2].as<double>();
+      if (c.watched_seconds > 0) c.availability = c.up_seconds / c.watched_seconds;
+      c.instances = r[3].as<long long>();
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+std::size_t prune_component_minutes(Connection& conn, const std::string& before, long long batch) {
+  return translate_errors([&] {
+    Transaction tx(conn, "retention_components");
+    const auto n = static_cast<std::size_t>(tx.exec_params(sql::kPruneComponents, before, batch).affected_rows());
+    tx.commit();
+    return n;
   });
 }
 

@@ -262,3 +262,37 @@ TEST_F(AvailabilityDb, RetentionRemovesOldBucketsAndEndedOutagesButNeverAnOpenOn
 
 }  // namespace
 }  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+TEST_F(AvailabilityDb, TheHubsComponentsCountTheBestHubOfEachMinuteAndMinutesNoHubSampledAsDown) {
+  // Three whole minutes an hour ago: in the first hub A is down 30 s and hub B up all along (the
+  // best counts: up); in the second only A reports, down 20 s; the third no hub sampled; then A
+  // again, all up, until two minutes ago.
+  const std::int64_t m0 = (Clock::to_time_t(Clock::now()) / 60 - 60) * 60;
+  using C = store::ComponentSeconds;
+  store::record_component_seconds(*conn_, "hub-a", {C{m0, "database", 30, 30}, C{m0 + 60, "database", 40, 20}});
+  store::record_component_seconds(*conn_, "hub-b", {C{m0, "database", 60, 0}});
+  std::vector<C> later;
+  for (std::int64_t m = m0 + 180; m < m0 + 60 * 60; m += 60) later.push_back(C{m, "database", 60, 0});
+  store::record_component_seconds(*conn_, "hub-a", later);
+  // Written twice (a hub's flush retried after an unknown outcome adds up; here: the same minute later).
+  store::record_component_seconds(*conn_, "hub-a", {C{m0 + 60, "database", 0, 0}});
+  const auto scores = store::component_scores(*conn_, iso(Clock::from_time_t(m0 - 3600)), iso(Clock::now() + 1h));
+  ASSERT_EQ(scores.size(), 1u);
+  const auto& s = scores[0];
+  EXPECT_EQ(s.component, "database");
+  EXPECT_EQ(s.instances, 2);
+  // Down: 20 s in the second minute, 60 s for the minute nobody sampled.
+  EXPECT_NEAR(s.watched_seconds - s.up_seconds, 80, 0.01);
+  ASSERT_TRUE(s.availability.has_value());
+  EXPECT_NEAR(*s.availability, s.up_seconds / s.watched_seconds, 1e-9);
+  EXPECT_GE(s.watched_seconds, 59 * 60 - 120);
+  const auto cut = iso(Clock::now());
+  EXPECT_GT(store::prune_component_minutes(*conn_, cut), 0u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM hub_component_minutes"), 0);
+}
+
+}  // namespace
+}  // namespace cjhub

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "e2e/delivery_fixture.hpp"
+#include "support/pg_control.hpp"
 
 namespace cjhub::test {
 namespace {
@@ -253,6 +254,65 @@ TEST_F(Scorecard, ASilentSubmitterIsFlaggedUntilItSubmitsAndItsOutcomesAreCounte
       << csv;
   EXPECT_NE(csv.find("CT0064000"), std::string::npos) << csv;
   EXPECT_NE(csv.find(",1,50.0,0\n"), std::string::npos) << "refused 1, usual 50 a day, not silent: " << csv;
+}
+
+}  // namespace
+}  // namespace cjhub::test
+
+namespace cjhub::test {
+namespace {
+
+const boost::json::object* find_component(const boost::json::value& card, const std::string& name) {
+  for (const auto& c : card.at("hub").at("components").as_array()) {
+    if (c.at("component").as_string() == name) return &c.as_object();
+  }
+  return nullptr;
+}
+
+TEST_F(Scorecard, TheHubsOwnAvailabilityCountsADatabaseOutageOfKnownLength) {
+  PgControl pg;  // whatever happens below, the cluster comes back for the other tests
+  if (!pg.available()) {
+    if (env("CJHUB_REQUIRE_ALL_TIERS")) FAIL() << "CJHUB_TEST_PG_CTL is not set (scripts/test sets it)";
+    GTEST_SKIP() << "CJHUB_TEST_PG_CTL is not set";
+  }
+  start_sinks();
+  start_hub({{"CJHUB_WATCH_FLUSH_S", "1"}});
+  auto ops = client("operator");
+  std::this_thread::sleep_for(3s);
+  const auto down_from = std::chrono::steady_clock::now();
+  ASSERT_TRUE(pg.stop());
+  std::this_thread::sleep_for(6s);
+  ASSERT_TRUE(pg.start());
+  const auto down_to = std::chrono::steady_clock::now();
+  const double outage = std::chrono::duration<double>(down_to - down_from).count();
+  // The seconds sampled while the database was away are written once it is back.
+  boost::json::value card;
+  const boost::json::object* db = nullptr;
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  do {
+    std::this_thread::sleep_for(500ms);
+    const auto r = ops.request("GET", "/v1/admin/scorecard");
+    if (r.status != 200u) continue;
+    card = boost::json::parse(r.body);
+    db = find_component(card, "database");
+  } while (std::chrono::steady_clock::now() < until &&
+           !(db && db->at("down_seconds").to_number<double>() >= outage - 3.0));
+  ASSERT_NE(db, nullptr) << boost::json::serialize(card);
+  const double down = db->at("down_seconds").to_number<double>();
+  EXPECT_NEAR(down, outage, 3.0) << boost::json::serialize(card);
+  EXPECT_LT(db->at("availability").to_number<double>(), 1.0);
+  EXPECT_EQ(db->at("hubs").as_int64(), 1);
+  const auto* overall = find_component(card, "overall");
+  ASSERT_NE(overall, nullptr);
+  EXPECT_GE(overall->at("down_seconds").to_number<double>(), down - 1.0);
+  const auto* tls = find_component(card, "tls");
+  ASSERT_NE(tls, nullptr);
+  EXPECT_LT(tls->at("down_seconds").to_number<double>(), 2.0) << "only the database was away";
+  // An agency's own card has no hub part.
+  auto hpd = client("hartford-pd");
+  const auto own = boost::json::parse(hpd.request("GET", "/v1/scorecard").body);
+  EXPECT_FALSE(own.as_object().contains("hub"));
+  std::cout << "database stopped for " << outage << " s; the hub's scorecard counts " << down << " s down\n";
 }
 
 }  // namespace

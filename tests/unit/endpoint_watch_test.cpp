@@ -3,6 +3,7 @@
 // that needs no database (months, answer-time quantiles).
 #include <gtest/gtest.h>
 
+#include "cjhub/ops/component_history.hpp"
 #include "cjhub/ops/endpoint_watch.hpp"
 #include "cjhub/store/availability_repo.hpp"
 
@@ -100,6 +101,42 @@ TEST(Scorecard, AnswerTimeQuantilesInterpolateWithinTheirBucket) {
   c = {};
   c[store::kAnswerBoundsMs.size()] = 3;  // all beyond 10 s: reported as the last bound
   EXPECT_EQ(*store::answer_quantile(c, 0.99), 10000.0);
+}
+
+}  // namespace
+}  // namespace cjhub
+
+namespace cjhub {
+namespace {
+
+TEST(ComponentHistory, EverySecondCountsPerComponentAndMinuteAndOverallIsEveryComponentAtOnce) {
+  ops::ComponentHistory h(100);
+  using C = api::Readiness::ComponentState;
+  const auto t = [](int s) { return std::chrono::system_clock::time_point(std::chrono::seconds(600 + s)); };
+  for (int s = 0; s < 50; ++s) h.sample({C{"database", true, ""}, C{"tls", true, ""}}, t(s));
+  for (int s = 50; s < 60; ++s) h.sample({C{"database", false, ""}, C{"tls", true, ""}}, t(s));
+  h.sample({C{"database", true, ""}, C{"tls", true, ""}}, t(60));  // the next minute
+  auto rows = h.take();
+  ASSERT_EQ(rows.size(), 6u);  // minute, then component: database, overall, tls
+  EXPECT_EQ(rows[0].minute, 600);
+  EXPECT_EQ(rows[0].component, "database");
+  EXPECT_EQ(rows[0].ok_s, 50);
+  EXPECT_EQ(rows[0].down_s, 10);
+  EXPECT_EQ(rows[1].component, "overall");
+  EXPECT_EQ(rows[1].down_s, 10);
+  EXPECT_EQ(rows[2].component, "tls");
+  EXPECT_EQ(rows[2].ok_s, 60);
+  EXPECT_EQ(rows[3].minute, 660);
+  // A failed write comes back merged; past the bound the oldest minutes go.
+  h.sample({C{"database", true, ""}}, t(61));
+  h.restore(rows);
+  rows = h.take();
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[3].ok_s, 2);  // minute 660's database: one restored, one new
+  ops::ComponentHistory small(2);
+  for (int m = 0; m < 3; ++m) small.sample({C{"database", true, ""}}, t(60 * m));
+  EXPECT_EQ(small.take().size(), 2u);
+  EXPECT_EQ(small.dropped(), 4u);
 }
 
 }  // namespace

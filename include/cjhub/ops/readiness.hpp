@@ -13,7 +13,12 @@
 
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/ops/component_history.hpp"
 #include "cjhub/ops/metrics.hpp"
+
+namespace cjhub::store {
+class Session;
+}
 
 namespace cjhub::ops {
 
@@ -37,6 +42,10 @@ struct ReadinessSettings {
   std::function<std::chrono::milliseconds()> directory_age;
   std::chrono::seconds directory_refresh{30};
   std::chrono::seconds directory_max_age{120};
+  // The hub's own availability: every second's component states are written per minute this often
+  // (watchers.flush_interval_s), under this hub's name (empty: host:pid:random).
+  std::chrono::seconds history_flush{60};
+  std::string instance;
 };
 
 class ReadinessProbe final : public Component, public api::Readiness {
@@ -53,7 +62,10 @@ class ReadinessProbe final : public Component, public api::Readiness {
 
  private:
   void run();
+  void keep_history(store::Session& db);  // this second's states; written when due
   ReadinessSettings s_;
+  ComponentHistory history_;
+  std::chrono::steady_clock::time_point history_written_{std::chrono::steady_clock::now()};
   mutable std::mutex mutex_;
   ComponentState db_{"database", false, "not checked yet"};
   ComponentState tls_{"tls", false, "not checked yet"};

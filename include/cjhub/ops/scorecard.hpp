@@ -22,6 +22,8 @@ struct Scorecard {
   double objective = 0.999;
   std::vector<store::EndpointScore> endpoints;  // by agency, then endpoint name
   std::vector<store::SubmitterScore> submitters;  // agencies that may publish, by agency
+  std::vector<store::ComponentScore> hub;          // the hub's own components (`overall` first)
+  bool with_hub = true;                            // false for an agency's own card
 };
 
 // Throws std::invalid_argument when `month` is not YYYY-MM (empty: the current month).

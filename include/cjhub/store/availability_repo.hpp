@@ -70,6 +70,26 @@ struct EndpointScore {
 std::vector<EndpointScore> endpoint_scores(Connection& conn, const std::string& from, const std::string& to,
                                            double objective, const std::optional<std::string>& ori);
 
+// The hub's own availability: seconds each /readyz component was ok and down in a minute, as one
+// hub sampled them (`overall`: every component ok at once).
+struct ComponentSeconds {
+  std::int64_t minute = 0;  // Unix seconds, a multiple of 60
+  std::string component;
+  long long ok_s = 0, down_s = 0;
+};
+void record_component_seconds(Connection& conn, const std::string& instance, const std::vector<ComponentSeconds>& rows);
+struct ComponentScore {
+  std::string component;
+  double watched_seconds = 0;  // seconds sampled (by the best hub of each minute), plus 60 for each
+                               // whole minute since the period's first sample that no hub sampled
+  double up_seconds = 0;       // per minute, the best hub's seconds ok
+  std::optional<double> availability;
+  long long instances = 0;     // hubs that reported the component in the period
+};
+// Best health across the hubs: a minute counts as well as its best hub; minutes no hub reported
+// (all stopped) count as down.
+std::vector<ComponentScore> component_scores(Connection& conn, const std::string& from, const std::string& to);
+
 // A month "YYYY-MM" as [first day, first day of the next month), both at midnight UTC (ISO 8601
 // texts); none when the text is not such a month (years 2000-2999).
 std::optional<std::pair<std::string, std::string>> month_period(const std::string& month);
@@ -84,5 +104,6 @@ std::optional<double> answer_quantile(const AnswerCounts& counts, double q);
 std::size_t prune_availability(Connection& conn, const std::string& minutes_before, const std::string& hours_before,
                                const std::string& days_before, const std::string& outages_before,
                                long long batch = 10000);
+std::size_t prune_component_minutes(Connection& conn, const std::string& before, long long batch = 10000);
 
 }  // namespace cjhub::store
