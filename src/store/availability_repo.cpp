@@ -136,9 +136,10 @@ void record_buckets(Connection& conn, const std::vector<EndpointBucket>& buckets
   translate_errors([&] {
     Transaction tx(conn, "record_buckets");
     // Always minute, hour, day, in one order: two hubs adding to the same rows never deadlock.
-    for (const auto& [table, unit] : {std::pair{"endpoint_minutes", "minute"}, std::pair{"endpoint_hours", "hour"},
-                                      std::pair{"endpoint_days", "day"}}) {
-      std::apply([&](const auto&... a) { tx.exec_params0(sql::add_buckets(table, unit), a...); }, args);
+    for (const auto& table_unit : {std::pair{"endpoint_minutes", "minute"}, std::pair{"endpoint_hours", "hour"},
+                                   std::pair{"endpoint_days", "day"}}) {
+      const auto statement = sql::add_buckets(table_unit.first, table_unit.second);
+      std::apply([&](const auto&... a) { tx.exec_params0(statement, a...); }, args);
     }
     tx.commit();
   });
