@@ -147,10 +147,10 @@ int main(int argc, char** argv) {
   er_report_cmd->add_option("--until", er.until, "Received before (timestamp)");
 
   cjhub::app::ScorecardArgs sc;
-  auto* scorecard_cmd = cli.add_subcommand("scorecard", "Endpoint availability against the objective, for a month (UTC)");
+  auto* scorecard_cmd = cli.add_subcommand("scorecard", "The month's scorecard (UTC): endpoint availability against the objective, submitters, the hub's components");
   scorecard_cmd->add_option("-c,--config", ops_config, "Configuration file")->required()->check(CLI::ExistingFile);
   scorecard_cmd->add_option("--month", sc.month, "YYYY-MM (default: this month)");
-  scorecard_cmd->add_option("--agency", sc.agency, "Only this agency's endpoints");
+  scorecard_cmd->add_option("--agency", sc.agency, "Only this agency: its endpoints and submissions (no hub part)");
   scorecard_cmd->add_option("--format", sc.format, "table, csv or json")
       ->check(CLI::IsMember({"table", "csv", "json"}))->capture_default_str();
   scorecard_cmd->add_flag("--submitters", sc.submitters, "csv: the submitting agencies instead of the endpoints");
