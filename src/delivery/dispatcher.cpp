@@ -521,6 +521,7 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
                                  [&](const store::EndpointRow& e) { return e.id == l.endpoint_id; });
     auto [it, fresh] = log_.try_emplace(l.endpoint_id);
     if (fresh) {
+      it->second.epoch = ++log_epochs_;
       it->second.position = l.position;
       it->second.read_through = l.position;
       it->second.done.insert(l.done.begin(), l.done.end());
@@ -537,7 +538,7 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   int keep = leases.share;
   for (auto& [id, le] : log_) {
     le.leaving = keep-- <= 0;
-    if (le.leaving && le.open.empty() && le.outcomes.empty() && le.ready.empty()) release.push_back(id);
+    if (le.leaving && le.idle()) release.push_back(id);
   }
   for (const auto id : release) log_.erase(id);
   }
@@ -546,43 +547,7 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   }
 }
 
-// Whether an endpoint may read more of its log: not while enough is ready to fill its capacity, nor
-// while ten batches are open (entries waiting behind their cases' previous ones).
-bool Dispatcher::log_has_room(const LogEndpoint& le) const {
-  return le.ready.size() < static_cast<std::size_t>(le.endpoint.max_in_flight) &&
-         le.open.size() < 10 * config_.delivery.claim_batch;
-}
-
-// An entry read from the log: a row of its own when it cannot be sent now (no payload, or its
-// lane has rows to wait behind), else ready, or waiting behind its case's entry in flight.
-void Dispatcher::take_entry(LogEndpoint& le, store::LogEntry e) {
-  le.open.insert(e.seq);
-  const auto as_row = [&](store::LogOutcome::Kind kind, std::string why) {
-    store::LogOutcome o;
-    o.kind = kind;
-    o.seq = e.seq;
-    o.message_id = e.message_id;
-    o.case_key = e.case_key;
-    o.subscription_id = e.subscription_id;
-    o.error = std::move(why);
-    le.outcomes.push_back(std::move(o));
-    le.open.erase(e.seq);
-  };
-  if (!e.body) {
-    metrics::registry().deliveries.add({"suppressed"});
-    return as_row(store::LogOutcome::Kind::suppressed, "payload removed (erased case)");
-  }
-  if (!e.case_key.empty() && (e.lane_has_rows || le.blocked.count(e.case_key))) {
-    le.blocked.insert(e.case_key);
-    return as_row(store::LogOutcome::Kind::queued, "");
-  }
-  if (!e.case_key.empty() && (le.sending.count(e.case_key) || le.waiting.count(e.case_key))) {
-    le.waiting[e.case_key].push_back(std::move(e));
-    return;
-  }
-  if (!e.case_key.empty()) le.sending.insert(e.case_key);
-  le.ready.push_back(std::move(e));
-}
+bool Dispatcher::log_has_room(const EndpointLog& le) const { return le.has_room(config_.delivery.claim_batch); }
 
 // Step: read each leased endpoint's log after what was read, while it has room.
 void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
@@ -624,7 +589,7 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
     le.read_through = std::max(le.read_through, batch.read_through);
     stats_.claimed.fetch_add(batch.entries.size());
     for (auto& e : batch.entries) {
-      if (!le.done.count(e.seq)) take_entry(le, std::move(e));  // finished before a restart: not again
+      if (!le.done.count(e.seq)) le.take(std::move(e));  // finished before a restart: not again
     }
   }
 }
@@ -651,6 +616,7 @@ void Dispatcher::pump_log() {
         c.recipient_ori = le.endpoint.ori;
         c.body = std::move(e.body);
         c.log_seq = e.seq;
+        c.log_epoch = le.epoch;
         c.subscription_id = e.subscription_id;
         ++busy;
         stats_.in_flight.fetch_add(1);
@@ -671,8 +637,7 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
     if (--in_flight_[c.endpoint_id] <= 0) in_flight_.erase(c.endpoint_id);
     stats_.in_flight.fetch_sub(1);
     const auto it = log_.find(c.endpoint_id);
-    if (it != log_.end()) {
-      auto& le = it->second;
+    if (it != log_.end() && it->second.epoch == c.log_epoch) {
       store::LogOutcome o;
       o.kind = v.kind == store::Completion::Kind::delivered ? store::LogOutcome::Kind::delivered
                : v.kind == store::Completion::Kind::retry   ? store::LogOutcome::Kind::retry
@@ -691,9 +656,7 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
       if (o.kind == store::LogOutcome::Kind::delivered) stats_.delivered.fetch_add(1);
       if (o.kind == store::LogOutcome::Kind::retry) stats_.retried.fetch_add(1);
       if (o.kind == store::LogOutcome::Kind::dead) stats_.dead.fetch_add(1);
-      le.outcomes.push_back(std::move(o));
-      le.open.erase(c.log_seq);
-      le.done.insert(c.log_seq);  // the case's next entry waits until this is recorded
+      it->second.finished(std::move(o));
     }
   }
   wake();
@@ -703,76 +666,19 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
 // mark (everything before the first entry still open). A lost lease drops the endpoint's state.
 void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
   auto lg = log::get("delivery");
-  std::vector<store::LogRound> rounds;
-  // Entries that waited behind their case's previous one: read a while ago, so whether the case was
-  // erased since is asked again before they go.
-  std::vector<std::pair<long long, store::LogEntry>> released;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [id, le] : log_) {
-      const long long low = le.open.empty() ? le.read_through : *le.open.begin() - 1;
-      if (le.outcomes.empty() && low <= le.position) continue;
-      store::LogRound r;
-      r.endpoint_id = id;
-      r.recipient_ori = le.endpoint.ori;
-      r.position = std::max(low, le.position);
-      for (const auto seq : le.done) {
-        if (seq > r.position) r.done.push_back(seq);
-      }
-      r.outcomes = std::move(le.outcomes);
-      le.outcomes.clear();
-      rounds.push_back(std::move(r));
-    }
-  }
-  for (std::size_t k = 0; k < rounds.size(); ++k) {
-    auto& r = rounds[k];
-    store::LogRoundResult res;
-    try {
-      res = db.run([&](store::Connection& conn) {
-        return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);
-      });
-    } catch (...) {
-      // This round and the ones after it are kept for the next try: an outcome is never dropped
-      // (its case waits for it, and a failure in it becomes a row only when it is recorded).
-      std::lock_guard lock(mutex_);
-      for (std::size_t j = k; j < rounds.size(); ++j) {
-        if (auto it = log_.find(rounds[j].endpoint_id); it != log_.end()) {
-          auto& kept = it->second.outcomes;
-          kept.insert(kept.begin(), rounds[j].outcomes.begin(), rounds[j].outcomes.end());
-        }
-      }
-      throw;
-    }
-    std::lock_guard lock(mutex_);
-    const auto it = log_.find(r.endpoint_id);
-    if (it == log_.end()) continue;
-    if (!res.lease_held) {
-      lg->warn("endpoint {}: the log's lease passed to another hub; it sends what was open here again", r.endpoint_id);
-      log_.erase(it);
-      continue;
-    }
-    auto& le = it->second;
-    le.position = r.position;
-    le.done.erase(le.done.begin(), le.done.upper_bound(r.position));
-    // A lane whose rows were all created is no longer blocked once nothing of it is open here.
-    for (auto b = le.blocked.begin(); b != le.blocked.end();) {
-      const bool busy = le.sending.count(*b) || le.waiting.count(*b);
-      b = busy ? std::next(b) : le.blocked.erase(b);
-    }
-    // Recorded: each sent entry's case lets its next entry go (behind a retry, as a row).
-    for (const auto& o : r.outcomes) {
-      if (o.case_key.empty() || o.kind == store::LogOutcome::Kind::queued ||
-          o.kind == store::LogOutcome::Kind::suppressed) {
-        continue;
-      }
-      if (o.kind == store::LogOutcome::Kind::retry) le.blocked.insert(o.case_key);
-      le.sending.erase(o.case_key);
-      auto w = le.waiting.find(o.case_key);
-      if (w == le.waiting.end()) continue;
-      le.sending.insert(o.case_key);  // held until the entries are looked at again below
-      for (auto& e : w->second) released.emplace_back(r.endpoint_id, std::move(e));
-      le.waiting.erase(w);
-    }
+  RoundRecording how;
+  how.complete = [&](const store::LogRound& r) {
+    return db.run([&](store::Connection& conn) {
+      return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);
+    });
+  };
+  how.without_payload = [&](const std::vector<std::string>& ids) {
+    return db.run([&](store::Connection& conn) { return store::without_payload(conn, ids); });
+  };
+  how.on_lease_lost = [&](long long endpoint_id) {
+    lg->warn("endpoint {}: the log's lease passed to another hub; it sends what was open here again", endpoint_id);
+  };
+  how.on_recorded = [&](const store::LogRound& r, const store::LogRoundResult& res) {
     for (const auto& a : res.acknowledged) {
       if (!a.ack_outcome.empty() && a.ack_outcome != "stored") {
         lg->warn("delivery {}: acknowledgement in the answer {}", a.delivery_id, a.ack_outcome);
@@ -783,37 +689,8 @@ void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
                "resumes it",
                r.endpoint_id, config_.delivery.pause_after_failures);
     }
-  }
-  if (released.empty()) return;
-  std::vector<std::string> ids;
-  for (const auto& [ep, e] : released) ids.push_back(e.message_id);
-  std::set<std::string> erased;
-  try {
-    erased = db.run([&](store::Connection& conn) { return store::without_payload(conn, ids); });
-  } catch (...) {
-    // Unknown: they become rows (whose claim looks at the payload again) rather than go now.
-    std::lock_guard lock(mutex_);
-    for (auto& [ep, e] : released) {
-      if (auto it = log_.find(ep); it != log_.end()) {
-        it->second.sending.erase(e.case_key);
-        it->second.blocked.insert(e.case_key);
-      }
-    }
-    for (auto& [ep, e] : released) {
-      if (auto it = log_.find(ep); it != log_.end()) take_entry(it->second, std::move(e));
-    }
-    throw;
-  }
-  std::lock_guard lock(mutex_);
-  for (auto& [ep, e] : released) {  // the case's hold goes once, then its entries queue in order
-    if (auto it = log_.find(ep); it != log_.end()) it->second.sending.erase(e.case_key);
-  }
-  for (auto& [ep, e] : released) {
-    const auto it = log_.find(ep);
-    if (it == log_.end()) continue;
-    if (erased.count(e.message_id)) e.body.reset();
-    take_entry(it->second, std::move(e));
-  }
+  };
+  record_rounds(log_, mutex_, how);
 }
 
 }  // namespace cjhub::delivery

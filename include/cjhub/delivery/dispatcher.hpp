@@ -13,7 +13,6 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
-#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -25,6 +24,7 @@
 #include "cjhub/common/lifecycle.hpp"
 #include "cjhub/config/config.hpp"
 #include "cjhub/delivery/body_cache.hpp"
+#include "cjhub/delivery/endpoint_log.hpp"
 #include "cjhub/delivery/http_client.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/ops/endpoint_watch.hpp"
@@ -94,31 +94,13 @@ class Dispatcher final : public Component {
     std::chrono::steady_clock::time_point watched{}, flushed{std::chrono::steady_clock::now()};
   };
   static constexpr std::size_t kBodyCacheBytes = 16u << 20;
-  // An endpoint whose log this hub reads (under its cursor's lease). Guarded by mutex_.
-  struct LogEndpoint {
-    store::EndpointRow endpoint;
-    long long position = 0;      // the cursor as stored: every entry at or before it is finished
-    long long read_through = 0;  // the log was read up to here
-    std::set<long long> open;    // entries read and not finished
-    std::deque<store::LogEntry> ready;                                // may be sent now, in order
-    std::map<std::string, std::deque<store::LogEntry>> waiting;       // behind their case's entry in flight
-    // Cases with an entry in flight, or finished and not yet recorded: a case's next entry goes
-    // only once the previous one's outcome is committed (no restart can reorder a case).
-    std::set<std::string> sending;
-    std::set<long long> done;  // finished entries after `position` (recorded with the cursor)
-    std::set<std::string> blocked;  // cases whose entry became a row: the later ones queue as rows
-    std::vector<store::LogOutcome> outcomes;  // finished since the last round
-    bool more = true;                         // the last read was full: read again
-    bool leaving = false;  // beyond this hub's share: no more reads; released once nothing is open
-  };
   void db_loop();
   void finish_at_shutdown(store::Session& db);
   void lease_log_endpoints(store::Session& db, LoopState& st);
   void read_log(store::Session& db, LoopState& st, bool notified);
   void record_log_rounds(store::Session& db, LoopState& st);
   void pump_log();  // sends what is ready within each endpoint's capacity (db thread)
-  bool log_has_room(const LogEndpoint& le) const;  // mutex_ held
-  void take_entry(LogEndpoint& le, store::LogEntry e);  // mutex_ held
+  bool log_has_room(const EndpointLog& le) const;  // mutex_ held
   void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r,
                   std::shared_ptr<const store::NewMessage> ack);
   void record_outcomes(store::Session& db, LoopState& st);
@@ -155,7 +137,8 @@ class Dispatcher final : public Component {
   std::mutex mutex_;  // guards completions_ and in_flight_
   std::vector<store::Completion> completions_;
   std::map<long long, int> in_flight_;  // per endpoint
-  std::map<long long, LogEndpoint> log_;  // the endpoints whose log this hub reads
+  std::uint64_t log_epochs_ = 0;          // readings of endpoint logs begun (guarded by mutex_)
+  std::map<long long, EndpointLog> log_;  // the endpoints whose log this hub reads (under their cursors' leases)
   struct ProbeOutcome {
     long long endpoint_id = 0;
     bool up = false;

@@ -5,6 +5,7 @@
 
 #include "cjhub/store/connection.hpp"
 
+#include <cstdint>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -54,6 +55,7 @@ struct Claimed {
   long long due_at_us = 0;  // when it was due (microseconds since the epoch): the claim cursor
   // A log entry rather than a row: its position on the log and the subscription that chose it.
   long long log_seq = 0;
+  std::uint64_t log_epoch = 0;  // which reading of the endpoint's log sent it (a lease lost and taken again starts another)
   long long subscription_id = 0;
 };
 std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& requests,
