@@ -216,6 +216,7 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
                       "agency " + who.agency->ori + " is over its submission rate; retry in " +
                           std::to_string(seconds) + " s");
       r.headers.emplace_back("Retry-After", std::to_string(seconds));
+      r.pace = std::chrono::seconds(seconds);  // what the client was told: its connection waits as long
       return r;
     }
   }

@@ -5,6 +5,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -47,7 +48,11 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<HttpsServer::Shared> shared, std::shared_ptr<asio::ssl::context> tls,
           std::string address)
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), shared_(std::move(shared)), address_(std::move(address)) {
+      : tls_(std::move(tls)),
+        stream_(std::move(socket), *tls_),
+        pace_timer_(stream_.get_executor()),
+        shared_(std::move(shared)),
+        address_(std::move(address)) {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     remote_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -78,7 +83,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                 self->remote_, X509_verify_cert_error_string(error));
       self->untrusted_ = true;
       self->keep_alive_ = false;
-      if (self->idle_) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->idle_) self->interrupt_idle();
       done(true);
     });
   }
@@ -92,7 +97,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // must not run while that read is still outstanding on the same stream.
   void close_when_idle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_ && !self->closed_) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->idle_ && !self->closed_) self->interrupt_idle();
     });
   }
   void cancel() {
@@ -124,6 +129,25 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     peer_ = identity::describe(SSL_get0_peer_certificate(stream_.native_handle()));
     read_header();
+  }
+
+  // Between two requests: waiting for the next one's head, or pacing (see `next_request`).
+  // Cancelling the wait lets its handler close the connection.
+  void interrupt_idle() {
+    pace_timer_.cancel();
+    beast::get_lowest_layer(stream_).cancel();
+  }
+
+  // The next request, after the pace the last answer set (a 429's Retry-After): a client over its
+  // rate that sends again at once on this connection is read when it was told to come back, so a
+  // flood costs the hub one refusal per connection and Retry-After, not one per request.
+  void next_request() {
+    const auto pace = pace_;
+    pace_ = {};
+    if (pace.count() <= 0) return read_header();
+    idle_ = true;
+    pace_timer_.expires_after(pace);
+    pace_timer_.async_wait([self = shared_from_this()](beast::error_code) { self->read_header(); });
   }
 
   void read_header() {
@@ -243,6 +267,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep = keep_alive_ && !r.close && !shared_->closing && !worn && !untrusted_;
     res_->keep_alive(keep);
     res_->prepare_payload();
+    pace_ = r.pace;
     arm(shared_->limits.write_timeout);
     http::async_write(stream_, *res_, [self = shared_from_this(), keep](beast::error_code ec, std::size_t) {
       self->res_.reset();
@@ -252,7 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return keep ? self->discard_body() : self->close_draining();
       }
       if (ec || !keep) return self->close();
-      self->read_header();
+      self->next_request();
     });
   }
 
@@ -275,7 +300,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) return self->close();
       if (!self->discarding_->is_done()) return self->discard_more();
       self->discarding_.reset();
-      self->read_header();
+      self->next_request();
     });
   }
 
@@ -335,6 +360,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<asio::ssl::context> tls_;  // the context this connection was accepted with: outlives the stream
   beast::ssl_stream<beast::tcp_stream> stream_;
+  asio::steady_timer pace_timer_;          // the wait before the next request's head (next_request)
+  std::chrono::milliseconds pace_{0};      // set by the answer being written
   std::shared_ptr<HttpsServer::Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

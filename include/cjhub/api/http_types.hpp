@@ -2,6 +2,7 @@
 // Request from the wire (after TLS, limits and framing checks) and writes the Response back.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // close the connection after writing
+  // The connection's next request is read no sooner than this after the answer (a client told to
+  // retry later that sends again at once on the same connection waits here, costing nothing).
+  std::chrono::milliseconds pace{0};
 };
 
 using Respond = std::function<void(Response)>;
