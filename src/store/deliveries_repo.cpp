@@ -73,10 +73,15 @@ constexpr const char* kClaim =
     "RETURNING d.id::text AS id, d.message_id, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
     "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint AS due_us), "
     // The agency holds the case from the first attempt on (the bytes may arrive even if the answer
-    // is lost): erasures are routed from case_holders, which retention never prunes.
+    // is lost): erasures are routed from case_holders, which retention never prunes. A whole-case
+    // erasure notice makes nobody a holder (it carries the order to delete, not the case's data;
+    // a repeated notice still reaches whoever held the data, and the notice's subscribers): in a
+    // Clean Slate night that is five rows fewer per erasure.
     "held AS (INSERT INTO case_holders (case_key, recipient_ori, endpoint_id, first_message_id) "
     "  SELECT DISTINCT ON (c.case_key, c.recipient_ori) c.case_key, c.recipient_ori, c.endpoint_id, c.message_id "
-    "  FROM claimed c WHERE c.case_key IS NOT NULL ORDER BY c.case_key, c.recipient_ori "
+    "  FROM claimed c WHERE c.case_key IS NOT NULL "
+    "  AND NOT EXISTS (SELECT 1 FROM erasures x WHERE x.id = c.message_id AND x.scope = 'case') "
+    "  ORDER BY c.case_key, c.recipient_ori "
     "  ON CONFLICT (case_key, recipient_ori) DO NOTHING) "
     "SELECT id, message_id::text, endpoint_id, attempts, case_key, ack_required, message_type, sender_ori, body, "
     "recipient_ori, due_us FROM claimed";
