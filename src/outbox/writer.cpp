@@ -67,14 +67,12 @@ void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {
   }
   threads_.clear();
   // Whatever could not be committed (no database while stopping) is answered, never dropped.
-  std::deque<Item> left;
+  FairQueue<Item> left;
   {
     std::lock_guard lock(mutex_);
-    left.swap(queue_);
-    queued_bytes_ = 0;
-    by_sender_.clear();
+    std::swap(left, queue_);
   }
-  for (auto& item : left) item.done({Outcome::shutting_down, {}});
+  while (auto item = left.pop()) item->done({Outcome::shutting_down, {}});
   (void)deadline;
 }
 
@@ -90,20 +88,18 @@ void GroupCommitWriter::submit(store::NewMessage msg, Completion done) {
     if (!accepting_) {
       refused = Outcome::shutting_down;
     } else if (queue_.size() >= settings_.queue_capacity ||
-               queued_bytes_ + msg.body.size() > settings_.queue_max_bytes) {
+               queue_.bytes() + msg.body.size() > settings_.queue_max_bytes) {
       refused = Outcome::overloaded;
     } else {
-      auto& share = by_sender_[msg.sender_ori];
+      const auto share = queue_.share_of(msg.sender_ori);
       const auto pct = settings_.agency_queue_share_percent;
-      if ((share.messages + 1) * 100 > settings_.queue_capacity * pct ||
+      if ((share.items + 1) * 100 > settings_.queue_capacity * pct ||
           (share.bytes + msg.body.size()) * 100 > settings_.queue_max_bytes * pct) {
-        if (share.messages == 0) by_sender_.erase(msg.sender_ori);
         refused = Outcome::overloaded;  // this agency's share is full; the others still have room
       } else {
-        share.messages += 1;
-        share.bytes += msg.body.size();
-        queued_bytes_ += msg.body.size();
-        queue_.push_back({std::move(msg), std::move(done)});
+        const auto sender = msg.sender_ori;
+        const auto bytes = msg.body.size();
+        queue_.push(sender, {std::move(msg), std::move(done)}, bytes);
       }
     }
   }
@@ -124,17 +120,9 @@ void GroupCommitWriter::run(std::size_t index) {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && group.size() < settings_.group_max_messages) {
-        const auto& m = queue_.front().msg;
-        queued_bytes_ -= m.body.size();
-        if (auto it = by_sender_.find(m.sender_ori); it != by_sender_.end()) {
-          it->second.messages -= 1;
-          it->second.bytes -= m.body.size();
-          if (it->second.messages == 0) by_sender_.erase(it);
-        }
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      // Round-robin between agencies: another agency's burst queued ahead does not keep a
+      // message out of the next group.
+      while (!queue_.empty() && group.size() < settings_.group_max_messages) group.push_back(std::move(*queue_.pop()));
     }
     if (!db.connected()) {
       try {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cjhub/common/lifecycle.hpp"
+#include "cjhub/outbox/fair_queue.hpp"
 #include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/session.hpp"
@@ -98,12 +99,7 @@ class GroupCommitWriter final : public Component, public IngestQueue {
   WriterSettings settings_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;
-  std::size_t queued_bytes_ = 0;
-  struct Share {
-    std::size_t messages = 0, bytes = 0;
-  };
-  std::map<std::string, Share> by_sender_;  // what each agency has in the queue
+  FairQueue<Item> queue_;  // one FIFO per agency, taken round-robin into groups
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
