@@ -216,7 +216,9 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
                       "agency " + who.agency->ori + " is over its submission rate; retry in " +
                           std::to_string(seconds) + " s");
       r.headers.emplace_back("Retry-After", std::to_string(seconds));
-      r.pace = std::chrono::seconds(seconds);  // what the client was told: its connection waits as long
+      // The connection waits for the request's turn (at most what the client was told), so the
+      // agency's waiting connections come back one by one as its tokens arrive.
+      r.pace = wait;
       return r;
     }
   }
