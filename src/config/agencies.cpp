@@ -129,6 +129,15 @@ AgenciesFile parse_agencies(const std::string& yaml_text, const std::vector<std:
     } else {
       m.fail("role", "must be agency or operator");
     }
+    const auto environment = m.str_or("environment", "production");
+    if (environment == "sandbox") {
+      a.sandbox = true;
+    } else if (environment != "production") {
+      m.fail("environment", "must be production or sandbox");
+    }
+    if (a.sandbox && a.role == Role::operator_) {
+      m.fail("environment", "operators see every environment: an operator cannot be a sandbox agency");
+    }
     if (a.role == Role::agency && !std::regex_match(a.ori, ori_re)) {
       m.fail("ori", "must be a 9-character ORI (upper-case letters and digits)");
     }

@@ -60,6 +60,7 @@ Snapshot::Snapshot(const std::vector<config::Agency>& active, const std::vector<
     agency->ori = a.ori;
     agency->name = a.name;
     agency->role = a.role;
+    agency->sandbox = a.sandbox;
     agency->publish = std::set<std::string>(a.publish.begin(), a.publish.end());
     by_ori_[a.ori] = agency;
     for (const auto& id : a.identities) owner_[{id.kind, id.value}] = a.ori;

@@ -164,6 +164,14 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
     return Refusal{Problem::bad_routing_key, "the document's case key element is empty", {}};
   }
 
+  if (const auto ck = outcome.first("case_key"); !agency.sandbox && ck.rfind(kSandboxCasePrefix, 0) == 0) {
+    lg->warn("refused {} from {}: case key in the sandbox's namespace", outcome.type_name, agency.ori);
+    return Refusal{Problem::bad_routing_key,
+                   fmt::format("a case key may not begin with \"{}\" (reserved for sandbox agencies)",
+                               kSandboxCasePrefix),
+                   {}};
+  }
+
   store::NewMessage msg;
   msg.id = Uuid::v7();
   msg.type = outcome.type_name;
@@ -178,6 +186,7 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
                    {}};
   }
   msg.case_key = outcome.first("case_key");
+  if (agency.sandbox && !msg.case_key.empty()) msg.case_key = std::string(kSandboxCasePrefix) + msg.case_key;
   msg.origin_ori = origin;
   msg.jurisdiction = outcome.first("jurisdiction");
   if (auto it = outcome.keys.find("erasure"); it != outcome.keys.end() && !it->second.empty()) {

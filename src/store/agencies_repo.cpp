@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
+#include "cjhub/config/config.hpp"
 #include "cjhub/store/database.hpp"
 #include "store/values.hpp"
 
@@ -19,13 +21,13 @@ namespace {
 constexpr const char* kAgenciesLock =
     "SELECT pg_advisory_xact_lock(hashtext('cjhub-apply-agencies'))";
 constexpr const char* kSelectAgencies =
-    "SELECT ori, name, role, active FROM agencies ORDER BY ori";
+    "SELECT ori, name, role, active, sandbox FROM agencies ORDER BY ori";
 constexpr const char* kSelectIdentities =
     "SELECT kind, value, ori FROM agency_identities ORDER BY ori, kind, value";
 constexpr const char* kSelectPublish =
     "SELECT ori, message_type FROM agency_publish ORDER BY ori, message_type";
 constexpr const char* kUpsertAgency =
-    "INSERT INTO agencies (ori, name, role, active) VALUES ($1, $2, $3, true) "
+    "INSERT INTO agencies (ori, name, role, active, sandbox) VALUES ($1, $2, $3, true, $4) "
     "ON CONFLICT (ori) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, active = true, "
     "updated_at = now()";
 constexpr const char* kDisableAgency =
@@ -118,6 +120,7 @@ std::vector<AgencyRecord> read_all(pqxx::transaction_base& tx) {
     rec.agency.name = r[1].as<std::string>();
     rec.agency.role = r[2].as<std::string>() == "operator" ? config::Role::operator_ : config::Role::agency;
     rec.active = r[3].as<bool>();
+    rec.agency.sandbox = r[4].as<bool>();
     by_ori.emplace(rec.agency.ori, std::move(rec));
   }
   for (const auto& r : tx.exec(sql::kSelectIdentities)) {
@@ -242,9 +245,20 @@ ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file) {
         }
       }
     }
+    // An agency's environment is fixed when it is created: its messages, cases and holders belong
+    // to that environment (a vendor going live gets a production agency of its own).
     for (const auto& a : file.agencies) {
       const auto it = current.find(a.ori);
-      tx.exec_params0(sql::kUpsertAgency, a.ori, a.name, config::to_string(a.role));
+      if (it != current.end() && it->second.agency.sandbox != a.sandbox) {
+        throw config::ConfigError(fmt::format(
+            "agency {} is a {} agency: an agency's environment cannot change (its messages and cases stay in "
+            "it); list a new agency with its own ORI instead",
+            a.ori, it->second.agency.sandbox ? "sandbox" : "production"));
+      }
+    }
+    for (const auto& a : file.agencies) {
+      const auto it = current.find(a.ori);
+      tx.exec_params0(sql::kUpsertAgency, a.ori, a.name, config::to_string(a.role), a.sandbox);
       for (const auto& id : a.identities) {
         tx.exec_params0(sql::kReleaseIdentity, config::to_string(id.kind), id.value);
         tx.exec_params0(sql::kInsertIdentity, config::to_string(id.kind), id.value, a.ori);

@@ -68,7 +68,9 @@ constexpr const char* kInsertErasure =
 // One delivery with a required acknowledgement per recipient agency: the erasure's subscribers and
 // every holder of the case (case_holders: every agency the hub ever sent a row of the case; and
 // every agency a message of the case went to on the log that its endpoint's dispatcher may have
-// read: whatever its subscriptions say now and however long ago), through an active endpoint of the
+// read: whatever its subscriptions say now and however long ago; subscribers of the notice's own
+// environment only, and a sandbox case's holders are sandbox agencies, since its key is the
+// sandbox's), through an active endpoint of the
 // holder (the one it was first sent to, if still active), else the endpoint it was first sent to
 // (the notice then waits there, owed, visible in the ledger).
 constexpr const char* kRouteErasureName = "route_erasure";
@@ -87,6 +89,7 @@ constexpr const char* kRouteErasure =
     "FROM (SELECT DISTINCT ON (ori) ori, endpoint_id, subscription_id FROM ("
     "  SELECT s.ori, s.endpoint_id, s.id AS subscription_id, 1 AS pref FROM subscriptions s "
     "  JOIN endpoints e ON e.id = s.endpoint_id AND e.active JOIN agencies a ON a.ori = s.ori AND a.active "
+    "    AND a.sandbox = coalesce((SELECT x.sandbox FROM agencies x WHERE x.ori = $3::text), false) "
     "  WHERE s.active AND $2::text = ANY (s.message_types) AND s.ori <> $3::text "
     "  AND (s.origin_oris IS NULL OR $4::text = ANY (s.origin_oris)) "
     "  AND (s.jurisdictions IS NULL OR $6::text = ANY (s.jurisdictions)) "

@@ -18,6 +18,11 @@ namespace cjhub::store {
 namespace sql {
 namespace {
 
+// Sandbox and production never meet: a message goes only to agencies of its sender's environment
+// (an unknown sender counts as production).
+#define CJHUB_SANDBOX_OF(sender) "coalesce((SELECT x.sandbox FROM agencies x WHERE x.ori = " sender "), false)"
+
+
 // One delivery row per matching endpoint that owes an acknowledgement ($1.. arrays, in storing
 // order; one message or a group's many); the others are on the log (kLogRoutes). A lane's first
 // row is pending only if the lane has nothing open, neither a row nor a log entry its endpoint's
@@ -44,7 +49,7 @@ constexpr const char* kRouteMessages =
     "        AND (NOT s.own_cases_only OR (u.case_key IS NOT NULL AND EXISTS "
     "          (SELECT 1 FROM messages o WHERE o.case_key = u.case_key AND o.origin_ori = s.ori AND o.seq <= m.seq))) "
     "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
-    "      JOIN agencies a ON a.ori = s.ori AND a.active "
+    "      JOIN agencies a ON a.ori = s.ori AND a.active AND a.sandbox = " CJHUB_SANDBOX_OF("u.sender") " "
     "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id "
     "      HAVING bool_or(coalesce(s.ack_required, u.ack_required))) r";
 // Where each message of a run goes on the log ($1.. arrays in storing order), computed before the
@@ -68,7 +73,7 @@ constexpr const char* kLogRoutes =
     "          OR EXISTS (SELECT 1 FROM unnest($4::text[], $3::text[]) WITH ORDINALITY AS p(case_key, origin, k) "
     "                     WHERE p.k <= u.n AND p.case_key = u.case_key AND p.origin = s.ori)))) "
     "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
-    "      JOIN agencies a ON a.ori = s.ori AND a.active "
+    "      JOIN agencies a ON a.ori = s.ori AND a.active AND a.sandbox = " CJHUB_SANDBOX_OF("u.sender") " "
     "      GROUP BY u.n, s.endpoint_id) r "
     "GROUP BY r.n";
 // Acknowledgements go back to their original senders, through their subscriptions to the type
@@ -110,6 +115,7 @@ constexpr const char* kAckTargetCaseByDocument =
 constexpr const char* kAckTargetOnLogById = CJHUB_ACK_TARGET_ON_LOG("m.id = $1::uuid");
 constexpr const char* kAckTargetOnLogByDocument = CJHUB_ACK_TARGET_ON_LOG("m.document_id = $1");
 #undef CJHUB_ACK_TARGET_ON_LOG
+#undef CJHUB_SANDBOX_OF
 // An acknowledged entry of the log becomes a row to hold the acknowledgement: delivered when its
 // cursor finished it, else queued in its lane (still to be sent, behind what is before it).
 constexpr const char* kAckRowFromLog =

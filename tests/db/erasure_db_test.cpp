@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
+#include <tuple>
 
 #include "cjhub/common/time.hpp"
 #include "cjhub/config/agencies.hpp"
+#include "cjhub/config/config.hpp"
 #include "cjhub/store/agencies_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "store/connection_impl.hpp"
@@ -29,11 +31,14 @@ class ErasureDb : public ::testing::Test {
     db_ = std::make_unique<TestDatabase>();
     db_->migrate();
     conn_ = store::connect(db_->url(), std::chrono::milliseconds(3000));
+    store::apply_agencies(*conn_, config::parse_agencies(agencies_yaml(), kTypes));
+  }
+  static inline const std::vector<std::string> kTypes{"ArrestPacket", "CaseUpdate", "ErasureNotice", "Acknowledgement"};
+  virtual std::string agencies_yaml() const {
     // DESPP takes arrest packets only (no erasure notices); DCJ takes erasure notices, but only
     // from Hartford PD (its origin filter excludes the court); New Britain PD takes every
     // erasure notice and never got anything of the case.
-    store::apply_agencies(*conn_, config::parse_agencies(
-        "agencies:\n"
+    return "agencies:\n"
         "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
         "    publish: [ArrestPacket, CaseUpdate, Acknowledgement]\n"
         "    endpoints: [{name: main, url: 'https://localhost:9/h'}]\n"
@@ -50,8 +55,7 @@ class ErasureDb : public ::testing::Test {
         "origin_oris: [CT0064000]}]\n"
         "  - ori: CT0089000\n    name: New Britain\n    identities: [{san_uri: 'urn:n'}]\n"
         "    endpoints: [{name: main, url: 'https://localhost:9/n'}]\n"
-        "    subscriptions: [{name: erasures, endpoint: main, types: [ErasureNotice]}]\n",
-        {"ArrestPacket", "CaseUpdate", "ErasureNotice", "Acknowledgement"}));
+        "    subscriptions: [{name: erasures, endpoint: main, types: [ErasureNotice]}]\n";
   }
 
   store::NewMessage message(const std::string& key, const std::string& type, const std::string& sender,
@@ -242,6 +246,98 @@ TEST_F(ErasureDb, ANoticeAcknowledgedBeforeItWasSentIsStillSentAndOnlyThenConfir
   ASSERT_EQ(ledger.size(), 1u);
   EXPECT_EQ(ledger[0].confirmed, 1);
   EXPECT_EQ(ledger[0].status, "complete");
+}
+
+// Sandbox and production: each side's messages reach only its own agencies, by the log and by rows,
+// and an erasure on one side (its case keys are its own: intake prefixes a sandbox agency's) never
+// touches the other's messages nor tells the other's holders. An agency's environment is fixed.
+class SandboxDb : public ErasureDb {
+ protected:
+  std::string agencies_yaml() const override {
+    std::string out = "agencies:\n";
+    for (const auto& [env, vendor, court, despp] :
+         std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+             {"production", "CT0064000", "CTJUD0000", "CTDESPP00"}, {"sandbox", "CTSBX0001", "CTSBXJUD0", "CTSBXDSP0"}}) {
+      out += "  - {ori: " + vendor + ", name: RMS " + env + ", environment: " + env + ", identities: [{san_uri: 'urn:v:" +
+             env + "'}], publish: [ArrestPacket, CaseUpdate]}\n";
+      out += "  - {ori: " + court + ", name: Court " + env + ", environment: " + env + ", identities: [{san_uri: 'urn:c:" +
+             env + "'}], publish: [ErasureNotice, CaseUpdate]}\n";
+      out += "  - ori: " + despp + "\n    name: DESPP " + env + "\n    environment: " + env +
+             "\n    identities: [{san_uri: 'urn:d:" + env + "'}]\n"
+             "    endpoints: [{name: main, url: 'https://localhost:9/" + env + "'}]\n"
+             "    subscriptions: [{name: arrests, endpoint: main, types: [ArrestPacket, ErasureNotice]}, "
+             "{name: updates, endpoint: main, types: [CaseUpdate], ack_required: true}]\n";
+    }
+    return out;
+  }
+  std::set<std::string> recipients_of(const std::vector<store::Claimed>& sent, const store::NewMessage& m) {
+    std::set<std::string> out;
+    for (const auto& c : sent) {
+      if (c.message_id == m.id.str()) out.insert(c.recipient_ori);
+    }
+    return out;
+  }
+};
+
+TEST_F(SandboxDb, EachSidesMessagesReachOnlyItsOwnAgenciesOnTheLogAndAsRows) {
+  const auto prod_arrest = message("P1", "ArrestPacket", "CT0064000", "OTN-1");
+  const auto sbx_arrest = message("S1", "ArrestPacket", "CTSBX0001", "sandbox:OTN-1");
+  ingest({&prod_arrest, &sbx_arrest});
+  auto sent = deliver_all();
+  EXPECT_EQ(recipients_of(sent, prod_arrest), (std::set<std::string>{"CTDESPP00"}));
+  EXPECT_EQ(recipients_of(sent, sbx_arrest), (std::set<std::string>{"CTSBXDSP0"}));
+  // Case updates owe an acknowledgement here: routed as rows.
+  const auto prod_update = message("P2", "CaseUpdate", "CTJUD0000", "OTN-1");
+  const auto sbx_update = message("S2", "CaseUpdate", "CTSBXJUD0", "sandbox:OTN-1");
+  ingest({&sbx_update, &prod_update});
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + prod_update.id.str() +
+                       "' AND recipient_ori = 'CTDESPP00'"), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM deliveries WHERE message_id = '" + sbx_update.id.str() +
+                       "' AND recipient_ori = 'CTSBXDSP0'"), 1);
+  sent = deliver_all();
+  EXPECT_EQ(recipients_of(sent, prod_update), (std::set<std::string>{"CTDESPP00"}));
+  EXPECT_EQ(recipients_of(sent, sbx_update), (std::set<std::string>{"CTSBXDSP0"}));
+  EXPECT_EQ(store::holders_of(*conn_, "OTN-1"), (std::set<std::string>{"CTDESPP00"}));
+  EXPECT_EQ(store::holders_of(*conn_, "sandbox:OTN-1"), (std::set<std::string>{"CTSBXDSP0"}));
+}
+
+TEST_F(SandboxDb, AnErasureOnOneSideLeavesTheOtherSidesCaseAndHoldersAlone) {
+  const auto prod_arrest = message("P1", "ArrestPacket", "CT0064000", "OTN-7");
+  const auto sbx_arrest = message("S1", "ArrestPacket", "CTSBX0001", "sandbox:OTN-7");
+  ingest({&prod_arrest, &sbx_arrest});
+  deliver_all();
+  auto sbx_notice = message("SE", "ErasureNotice", "CTSBXJUD0", "sandbox:OTN-7");
+  sbx_notice.erasure = true;
+  ASSERT_EQ(ingest({&sbx_notice}).results[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(ledger_recipients(sbx_notice.id.str()), (std::set<std::string>{"CTSBXDSP0"}));
+  auto body_kept = [&](const store::NewMessage& m) {
+    return db_->count("SELECT count(*) FROM messages WHERE id = '" + m.id.str() + "' AND redacted_at IS NULL") == 1;
+  };
+  EXPECT_FALSE(body_kept(sbx_arrest)) << "the sandbox's own case is erased";
+  EXPECT_TRUE(body_kept(prod_arrest)) << "a sandbox erasure removed a production message";
+  // And the other way: the production court's erasure of its case tells production only.
+  auto prod_notice = message("PE", "ErasureNotice", "CTJUD0000", "OTN-7");
+  prod_notice.erasure = true;
+  ASSERT_EQ(ingest({&prod_notice}).results[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(ledger_recipients(prod_notice.id.str()), (std::set<std::string>{"CTDESPP00"}));
+  EXPECT_FALSE(body_kept(prod_arrest));
+  std::set<std::string> told;
+  for (const auto& c : deliver_all()) told.insert(c.recipient_ori + " " + (c.message_id == sbx_notice.id.str() ? "sandbox" : "production"));
+  EXPECT_EQ(told, (std::set<std::string>{"CTSBXDSP0 sandbox", "CTDESPP00 production"}));
+}
+
+TEST_F(SandboxDb, AnAgencysEnvironmentCannotChange) {
+  auto yaml = agencies_yaml();
+  const std::string from = "{ori: CTSBX0001, name: RMS sandbox, environment: sandbox,";
+  ASSERT_NE(yaml.find(from), std::string::npos);
+  yaml.replace(yaml.find(from), from.size(), "{ori: CTSBX0001, name: RMS sandbox, environment: production,");
+  try {
+    store::apply_agencies(*conn_, config::parse_agencies(yaml, kTypes));
+    ADD_FAILURE() << "a sandbox agency was made a production one";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("CTSBX0001 is a sandbox agency"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(db_->count("SELECT count(*) FROM agencies WHERE ori = 'CTSBX0001' AND sandbox"), 1) << "nothing applied";
 }
 
 }  // namespace

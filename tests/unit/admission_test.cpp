@@ -148,5 +148,29 @@ TEST_F(Admission, AnOriginMismatchQuotesTheOriginAsValidUtf8) {
   EXPECT_NE(refusal->detail.find("x\xC3\x84"), std::string::npos) << refusal->detail;
 }
 
+// A sandbox agency's case keys live in the sandbox's own namespace (its cases, holders and erasures
+// never meet production's), and a production document cannot name a case in it.
+TEST_F(Admission, ASandboxAgencysCaseKeysAreItsOwnAndProductionCannotNameOne) {
+  const auto doc = sample("valid/arrest-packet-1.xml");
+  EXPECT_EQ(admitted("CT0064000", doc).case_key, "OTN-2026-0000123");
+  auto vendor = *directory_->current()->find("CT0064000");
+  vendor.sandbox = true;
+  auto r = intake::admit(*config_, *schemas_, vendor, doc, "key-1", now_utc());
+  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r));
+  EXPECT_EQ(std::get<store::NewMessage>(r).case_key, "sandbox:OTN-2026-0000123");
+
+  auto reaching = doc;
+  replace(reaching, ">OTN-2026-0000123<", ">sandbox:OTN-2026-0000123<");
+  const auto refused = admit("CT0064000", reaching);
+  const auto* refusal = std::get_if<intake::Refusal>(&refused);
+  ASSERT_NE(refusal, nullptr) << "a production document named a sandbox case";
+  EXPECT_EQ(refusal->problem, intake::Problem::bad_routing_key);
+  EXPECT_NE(refusal->detail.find("reserved for sandbox agencies"), std::string::npos) << refusal->detail;
+  // The sandbox agency itself sending such a key gets it prefixed once more: still its own.
+  r = intake::admit(*config_, *schemas_, vendor, reaching, "key-2", now_utc());
+  ASSERT_TRUE(std::holds_alternative<store::NewMessage>(r));
+  EXPECT_EQ(std::get<store::NewMessage>(r).case_key, "sandbox:sandbox:OTN-2026-0000123");
+}
+
 }  // namespace
 }  // namespace cjhub

@@ -161,6 +161,20 @@ TEST(AgenciesFile, MistakesAreNamed) {
                         "already mapped");
   expect_agencies_error(ok + "  - ori: CT0064000\n    name: y\n    identities: [{san_uri: urn:y}]\n", "duplicate ORI");
   expect_agencies_error(ok + "    role: admin\n", "agencies[0].role");
+  expect_agencies_error(ok + "    environment: staging\n", "agencies[0].environment");
+  expect_agencies_error(ok + "    environment: sandbox\n    role: operator\n", "operator cannot be a sandbox");
+}
+
+TEST(AgenciesFile, AnAgencyIsProductionUnlessMarkedSandbox) {
+  const auto f = config::parse_agencies(
+      "agencies:\n  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: urn:x}]\n"
+      "  - ori: CTSBX0001\n    name: Vendor sandbox\n    environment: sandbox\n    identities: [{san_uri: urn:y}]\n"
+      "  - ori: CT0093000\n    name: New Haven\n    environment: production\n    identities: [{san_uri: urn:z}]\n",
+      kTypes);
+  ASSERT_EQ(f.agencies.size(), 3u);
+  EXPECT_FALSE(f.agencies[0].sandbox);
+  EXPECT_TRUE(f.agencies[1].sandbox);
+  EXPECT_FALSE(f.agencies[2].sandbox);
 }
 
 TEST(AgenciesFile, FingerprintsAreNormalised) {

@@ -51,6 +51,9 @@ struct Agency {
   std::vector<std::string> publish;  // message type names it may post
   std::vector<Endpoint> endpoints;
   std::vector<Subscription> subscriptions;
+  // `environment: sandbox`: a vendor's test agency. Its messages are validated, stored and routed
+  // as in production, but only among sandbox agencies, and its case keys are its own.
+  bool sandbox = false;
   friend bool operator==(const Agency&, const Agency&) = default;
 };
 

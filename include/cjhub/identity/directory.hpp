@@ -34,6 +34,7 @@ struct Agency {
   std::string name;
   config::Role role = config::Role::agency;
   std::set<std::string> publish;
+  bool sandbox = false;  // a sandbox agency: its case keys carry intake::kSandboxCasePrefix
   bool is_operator() const { return role == config::Role::operator_; }
 };
 

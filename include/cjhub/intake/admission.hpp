@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "cjhub/intake/problem.hpp"
@@ -23,6 +24,11 @@ struct Refusal {
   boost::json::object extensions;
   std::string message_type = {};  // the document's type when it was recognised, else empty
 };
+
+// A sandbox agency's case keys are stored with this prefix, so its cases (their order, holders,
+// erasures and the refusal of an erased case) never meet a production case of the same number.
+// A production document's case key may not begin with it.
+inline constexpr std::string_view kSandboxCasePrefix = "sandbox:";
 
 // A message ready for the outbox, or why not. `body` is moved into the message.
 std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
