@@ -98,7 +98,7 @@ FROM (SELECT i, c, at, case_key, type, body,
                    CASE WHEN k < 35 THEN 'ArrestPacket' WHEN k < 50 THEN 'EarlyArrestNotification'
                         WHEN k < 85 THEN 'CaseUpdate' WHEN k < 99 THEN 'Acknowledgement' ELSE 'ErasureNotice' END AS type,
                    convert_to('<m n="' || i || '"/>', 'UTF8') AS body
-            FROM (SELECT i, i % ($n / 5) AS c, ((i::bigint * 2654435761) % 4294967296) % 100 AS k,
+            FROM (SELECT i, i % ($n / 5) AS c, ((i::bigint * 2654435761) % 4294967296) / 65536 % 100 AS k,
                          now() - interval '365 days' + (i - (i % 1000 = 0)::int) * (interval '365 days' / $n) AS at
                   FROM generate_series($from, $to) i) x) g0
       JOIN bench_pd pd ON pd.n = (g0.c * 7) % $SEARCH_PDS CROSS JOIN bench_ep ep) g;
@@ -122,10 +122,10 @@ INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_
                         attempts, next_attempt_at, expires_at, created_at, delivered_at, acknowledged_at, ack_status,
                         erasure_id)
 SELECT cjhub_uuid_v7(), m.id, NULL, r.endpoint_id, e.ori, m.case_key, m.seq,
-       CASE WHEN m.seq / 3 % 20 = 0 THEN 'delivered' ELSE 'acknowledged' END, true, 1, m.received_at,
+       CASE WHEN m.seq % 7 = 0 THEN 'delivered' ELSE 'acknowledged' END, true, 1, m.received_at,
        m.received_at + interval '72 hours', m.received_at, m.received_at + interval '1 second',
-       CASE WHEN m.seq / 3 % 20 <> 0 THEN m.received_at + interval '1 hour' END,
-       CASE WHEN m.seq / 3 % 20 <> 0 THEN 'completed' END, m.id
+       CASE WHEN m.seq % 7 <> 0 THEN m.received_at + interval '1 hour' END,
+       CASE WHEN m.seq % 7 <> 0 THEN 'completed' END, m.id
 FROM messages m JOIN bench_pd pd ON pd.n = (substring(m.case_key FROM 5)::bigint * 7) % $SEARCH_PDS
 CROSS JOIN bench_ep ep CROSS JOIN LATERAL unnest(ARRAY[ep.despp, ep.dcj, pd.endpoint_id]) AS r(endpoint_id)
 JOIN endpoints e ON e.id = r.endpoint_id
@@ -187,12 +187,12 @@ PYT
 }
 
 # search_run NAME CLIENT TARGETS PAGES: the loadgen's `get` over TARGETS as CLIENT (a dev PKI
-# client name); prints its output and leaves its result line in $BENCH/NAME.txt.
+# client name); prints its output (kept in $BENCH/NAME.out) and its result line.
 search_run() {
   "$BENCH_BIN/cjhub-loadgen" get --port "$BENCH_PORT" --ca "$CJHUB_PKI/ca.crt" \
     --cert "$CJHUB_PKI/clients/$2.crt" --key "$CJHUB_PKI/clients/$2.key" --targets "$3" --pages "$4" |
-    tee "$BENCH/$1.txt" >&2 || die "search queries ($1) failed: $(grep 'last error' "$BENCH/$1.txt")"
-  grep '^result' "$BENCH/$1.txt"
+    tee "$BENCH/$1.out" >&2 || die "search queries ($1) failed: $(grep 'last error' "$BENCH/$1.out")"
+  grep '^result' "$BENCH/$1.out"
 }
 
 scenario_search() {

@@ -174,6 +174,21 @@ TEST_F(SearchDb, EachFilterFindsExactlyItsMessages) {
   EXPECT_EQ(found(q), (std::set<std::string>{notice[0]})) << "the other recipient's row is still claimed";
   q.state = "acknowledged";
   EXPECT_TRUE(found(q).empty());
+  // For an agency, a recipient's dead letter is its own business and the sender's.
+  const auto& other = claimed[1].recipient_ori;
+  q.state = "dead";
+  q.party = claimed[0].recipient_ori;
+  EXPECT_EQ(found(q), (std::set<std::string>{notice[0]}));
+  q.party = other;
+  EXPECT_TRUE(found(q).empty()) << other << " sees only its own recipients' states";
+  q.state = "in_flight";
+  EXPECT_EQ(found(q), (std::set<std::string>{notice[0]}));
+  q.party = "CTJUD0000";
+  q.state = "dead";
+  EXPECT_EQ(found(q), (std::set<std::string>{notice[0]})) << "the sender sees every recipient's state";
+  q.party = "CT0064000";
+  EXPECT_TRUE(found(q).empty());
+  q.party.reset();
   const auto& listed = only([&] {
     store::MessageSearch s;
     s.state = "dead";
@@ -267,6 +282,17 @@ TEST_F(SearchDb, AnAgencySeesOnlyWhatItSentOrReceived) {
   q.recipient_ori.reset();
   q.state = "pending";
   EXPECT_TRUE(found(q).empty());
+  // A sender filter: the agency's own messages, or those of the sender routed to it.
+  q = {};
+  q.party = "CTDESPP00";
+  q.sender_ori = "CT0064000";
+  EXPECT_EQ(found(q), (std::set<std::string>{h1, h2}));
+  q.sender_ori = "CTDESPP00";
+  EXPECT_TRUE(found(q).empty());
+  q.party = "CT0064000";
+  q.sender_ori = "CT0064000";
+  q.state = "pending";
+  EXPECT_EQ(found(q), (std::set<std::string>{h1, h2}));
 
   // The sender sees every recipient; a recipient only itself.
   q = {};
