@@ -18,6 +18,7 @@ namespace {
 
 // The endpoints of an agency, retired ones too: what was routed to them was routed to it.
 constexpr const char* kEndpointsOf = "SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM endpoints WHERE ori = $1";
+constexpr const char* kNoParallelWorkers = "SET LOCAL max_parallel_workers_per_gather = 0";
 // The messages with a row in one of the states $1, at most $2 of them (deliveries_state_message).
 constexpr const char* kRowStateCandidates =
     "SELECT DISTINCT message_id::text FROM (SELECT message_id FROM deliveries WHERE state = ANY ($1::text[]) LIMIT $2) d";
@@ -98,6 +99,8 @@ bool is_search_state(const std::string& s) {
 SearchPage search_messages(Connection& conn, const MessageSearch& q) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn, "search");
+    // A page is at most a few hundred rows: starting parallel workers would cost more than it saves.
+    tx.exec0(sql::kNoParallelWorkers);
     const int limit = std::max(1, q.limit);
     Params params;
     // The filters every branch shares.
@@ -142,24 +145,33 @@ SearchPage search_messages(Connection& conn, const MessageSearch& q) {
       // sender filter leaves one of the branches.
       const bool want_sent = !q.sender_ori || *q.sender_ori == *q.party;
       const bool want_received = !q.sender_ori || *q.sender_ori != *q.party;
-      std::string sent, received;
+      std::vector<std::string> branches;
       if (want_sent) {
-        sent = std::string(sql::kBranch) + common + " AND m.sender_ori = " + party +
-               (q.state ? " AND " + has_recipient_in(*q.state, "", "") : "") + order;
+        branches.push_back(std::string(sql::kBranch) + common + " AND m.sender_ori = " + party +
+                           (q.state ? " AND " + has_recipient_in(*q.state, "", "") : "") + order);
       }
       if (want_received && row_state) {
         // Its rows in that state are the messages routed to it in that state.
         const auto state = params.add(*q.state);
-        received = std::string(sql::kBranch) + common + " AND m.id IN (SELECT d.message_id FROM deliveries d " +
-                   "WHERE d.recipient_ori = " + party + " AND d.state = " + state + ")" + order;
+        branches.push_back(std::string(sql::kBranch) + common + " AND m.id IN (SELECT d.message_id FROM deliveries d " +
+                           "WHERE d.recipient_ori = " + party + " AND d.state = " + state + ")" + order);
       } else if (want_received) {
+        // Routed to it on the log, or as a row: a branch each, the first on the GIN index of
+        // `recipients` or the time order, the second from its rows.
         const auto endpoints = params.add(tx.exec_params1(sql::kEndpointsOf, *q.party)[0].as<std::string>());
-        received = std::string(sql::kBranch) + common + " AND " + routed_to(party, endpoints) +
-                   (q.state ? " AND " + has_recipient_in(*q.state, party, endpoints) : "") + order;
+        const auto state = q.state ? " AND " + has_recipient_in(*q.state, party, endpoints) : std::string();
+        branches.push_back(std::string(sql::kBranch) + common + " AND m.recipients && " + endpoints + "::bigint[]" +
+                           state + order);
+        branches.push_back(std::string(sql::kBranch) + common + " AND m.id IN (SELECT d.message_id FROM deliveries d " +
+                           "WHERE d.recipient_ori = " + party + ")" + state + order);
       }
-      statement = sent.empty()       ? received
-                  : received.empty() ? sent
-                                     : "SELECT id, received_at FROM ((" + sent + ") UNION (" + received + ")) m" + order;
+      if (branches.size() == 1) {
+        statement = branches.front();
+      } else {
+        statement = "SELECT id, received_at FROM ((" + branches.front();
+        for (std::size_t i = 1; i < branches.size(); ++i) statement += ") UNION (" + branches[i];
+        statement += ")) m" + order;
+      }
     }
     std::vector<std::string> found;
     for (const auto& r : tx.exec_params(statement, pqxx::prepare::make_dynamic_params(params.values()))) {
