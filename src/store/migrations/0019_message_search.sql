@@ -5,9 +5,11 @@
 -- read from the top of one index and stops after `limit` rows however many messages match. The
 -- case key keeps its index of 0001 (a case has few messages: they are sorted after the look-up).
 CREATE INDEX messages_received ON messages (received_at, id);
--- Each carries the other's column, so a sender and a type together are checked in the index.
-CREATE INDEX messages_sender_received ON messages (sender_ori, received_at, id) INCLUDE (message_type);
-CREATE INDEX messages_type_received ON messages (message_type, received_at, id) INCLUDE (sender_ori);
+CREATE INDEX messages_sender_received ON messages (sender_ori, received_at, id);
+CREATE INDEX messages_type_received ON messages (message_type, received_at, id);
+-- A sender and a type together: without it, an agency asking for a type it never sends (a police
+-- department's case updates) would walk its whole sending history to find none.
+CREATE INDEX messages_sender_type_received ON messages (sender_ori, message_type, received_at, id);
 -- A message's log recipients (endpoint ids): an agency's received messages, and the recipient
 -- filter, for agencies that receive too little for a walk down `messages_received` to find a page.
 CREATE INDEX messages_recipients ON messages USING gin (recipients);
