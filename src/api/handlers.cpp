@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "cjhub/intake/admission.hpp"
+#include "api/message_json.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
@@ -137,7 +138,8 @@ void Handlers::handle(Request req, Respond respond) {
     return respond(readyz(details));
   }
   if (path == kMessagesPath) {
-    if (req.method != "POST") return wrong_method("POST");
+    if (req.method == "GET") return search_messages(req, std::move(respond));
+    if (req.method != "POST") return wrong_method("GET, POST");
     return post_message(std::move(req), std::move(respond));
   }
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
@@ -388,24 +390,7 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
                        {"payload_removed", rec->payload_removed},
                        {"status", "accepted"}};
         json::array recipients;
-        for (const auto& d : view->recipients) {
-          json::object r{{"delivery_id", d.delivery_id},
-                         {"recipient_ori", d.recipient_ori},
-                         {"endpoint", d.endpoint},
-                         // "queued" is internal: waiting behind an earlier message of the case.
-                         {"state", d.state == "queued" ? "pending" : d.state},
-                         {"waiting_for_earlier_message", d.state == "queued"},
-                         {"attempts", d.attempts},
-                         {"ack_required", d.ack_required}};
-          if (d.last_status) r["last_status"] = *d.last_status;
-          if (!d.last_error.empty()) r["last_error"] = d.last_error;
-          if (!d.delivered_at.empty()) r["delivered_at"] = d.delivered_at;
-          if (!d.acknowledged_at.empty()) r["acknowledged_at"] = d.acknowledged_at;
-          if (!d.ack_status.empty()) r["ack_status"] = d.ack_status;
-          if (!d.ack_reason.empty()) r["ack_reason"] = d.ack_reason;
-          if (d.state == "pending" || d.state == "queued") r["next_attempt_at"] = d.next_attempt_at;
-          recipients.push_back(std::move(r));
-        }
+        for (const auto& d : view->recipients) recipients.push_back(recipient_json(d));
         o["recipients"] = std::move(recipients);
         respond(json_response(200, o));
       },

@@ -16,6 +16,7 @@
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
 #include "store/prepared.hpp"
+#include "store/recipient_states.hpp"
 #include "store/routing_repo.hpp"
 #include "store/values.hpp"
 
@@ -116,20 +117,18 @@ constexpr const char* kDeliveriesOfMessage =
     "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "d.ack_status, d.ack_reason, d.ack_required, "
-    "to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.message_id = $1::uuid "
-    "ORDER BY d.recipient_ori, e.name";
-// The recipients a message reaches on the log (no row of their own): delivered once the
-// endpoint's cursor recorded it (delivered_at: when it was recorded, within one batch of the
-// answer), else pending.
+    "to_char(d.next_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), d.message_id::text "
+    "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.message_id = ANY ($1::uuid[])";
+// The recipients messages reach on the log (no row of their own): delivered once the endpoint's
+// cursor recorded it (delivered_at: when it was recorded, within one batch of the answer), else
+// pending (recipient_states.hpp).
 constexpr const char* kLogRecipientsOfMessageName = "log_recipients_of_message";
 constexpr const char* kLogRecipientsOfMessage =
-    "SELECT r.endpoint_id, m.seq, e.ori, e.name, (m.seq <= c.position OR m.seq = ANY (c.done)) AS done, "
-    "to_char(c.advanced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+    "SELECT r.endpoint_id, m.seq, e.ori, e.name, " CJHUB_LOG_ENTRY_DONE(m, c) " AS done, "
+    "to_char(c.advanced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), m.id::text "
     "FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
     "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
-    "WHERE m.id = $1::uuid AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "
-    "  AND x.endpoint_id = r.endpoint_id)";
+    "WHERE m.id = ANY ($1::uuid[]) AND " CJHUB_LOG_ENTRY_HAS_NO_ROW(m, r);
 
 }  // namespace
 }  // namespace sql
@@ -432,41 +431,51 @@ std::size_t release_leases_of(Connection& conn, const std::string& leased_by) {
   });
 }
 
+std::vector<std::pair<std::string, DeliveryStatus>> recipients_of(pqxx::transaction_base& tx,
+                                                                   const std::vector<std::string>& message_ids) {
+  std::vector<std::pair<std::string, DeliveryStatus>> out;
+  if (message_ids.empty()) return out;
+  const auto ids = text_array(message_ids);
+  for (const auto& r : tx.exec_prepared(sql::kDeliveriesOfMessageName, ids)) {
+    DeliveryStatus d;
+    d.delivery_id = r[0].as<std::string>();
+    d.recipient_ori = r[1].as<std::string>();
+    d.endpoint = r[2].as<std::string>();
+    d.state = r[3].as<std::string>();
+    d.attempts = r[4].as<int>();
+    d.last_status = opt_int(r[5]);
+    d.last_error = text(r[6]);
+    d.delivered_at = text(r[7]);
+    d.acknowledged_at = text(r[8]);
+    d.ack_status = text(r[9]);
+    d.ack_reason = text(r[10]);
+    d.ack_required = r[11].as<bool>();
+    d.next_attempt_at = text(r[12]);
+    out.emplace_back(r[13].as<std::string>(), std::move(d));
+  }
+  for (const auto& r : tx.exec_prepared(sql::kLogRecipientsOfMessageName, ids)) {
+    DeliveryStatus d;
+    d.delivery_id = log_delivery_id(r[0].as<long long>(), r[1].as<long long>());
+    d.recipient_ori = r[2].as<std::string>();
+    d.endpoint = r[3].as<std::string>();
+    const bool done = r[4].as<bool>();
+    d.state = done ? "delivered" : "pending";
+    d.attempts = done ? 1 : 0;
+    if (done) d.delivered_at = text(r[5]);
+    out.emplace_back(r[6].as<std::string>(), std::move(d));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.first, a.second.recipient_ori, a.second.endpoint) <
+           std::tie(b.first, b.second.recipient_ori, b.second.endpoint);
+  });
+  return out;
+}
+
 std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_id) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<DeliveryStatus> out;
-    for (const auto& r : tx.exec_prepared(sql::kDeliveriesOfMessageName, message_id.str())) {
-      DeliveryStatus d;
-      d.delivery_id = r[0].as<std::string>();
-      d.recipient_ori = r[1].as<std::string>();
-      d.endpoint = r[2].as<std::string>();
-      d.state = r[3].as<std::string>();
-      d.attempts = r[4].as<int>();
-      d.last_status = opt_int(r[5]);
-      d.last_error = text(r[6]);
-      d.delivered_at = text(r[7]);
-      d.acknowledged_at = text(r[8]);
-      d.ack_status = text(r[9]);
-      d.ack_reason = text(r[10]);
-      d.ack_required = r[11].as<bool>();
-      d.next_attempt_at = text(r[12]);
-      out.push_back(std::move(d));
-    }
-    for (const auto& r : tx.exec_prepared(sql::kLogRecipientsOfMessageName, message_id.str())) {
-      DeliveryStatus d;
-      d.delivery_id = log_delivery_id(r[0].as<long long>(), r[1].as<long long>());
-      d.recipient_ori = r[2].as<std::string>();
-      d.endpoint = r[3].as<std::string>();
-      const bool done = r[4].as<bool>();
-      d.state = done ? "delivered" : "pending";
-      d.attempts = done ? 1 : 0;
-      if (done) d.delivered_at = text(r[5]);
-      out.push_back(std::move(d));
-    }
-    std::sort(out.begin(), out.end(), [](const DeliveryStatus& a, const DeliveryStatus& b) {
-      return std::tie(a.recipient_ori, a.endpoint) < std::tie(b.recipient_ori, b.endpoint);
-    });
+    for (auto& entry : recipients_of(tx, {message_id.str()})) out.push_back(std::move(entry.second));
     return out;
   });
 }

@@ -13,6 +13,8 @@
 //                                          over any window, e.g. while a snapshot was held)
 //   cjhub-loadgen sink --sinks 9461,9462,9463 --ca ca.crt --sink-cert s.crt --sink-key s.key
 //                      [--expect N] [--seconds S]
+//   cjhub-loadgen get  --port 8443 --ca ca.crt --cert agency.crt --key agency.key --targets FILE
+//                      [--pages 1] [--host 127.0.0.1]
 //
 // post: N keep-alive mutual-TLS connections POST the payload files in turn to /v1/messages, each
 // request with a fresh Idempotency-Key and, with --case-token, a fresh case key written over that
@@ -25,6 +27,11 @@
 //
 // sink: only the receivers, for deliveries from any source; answers 200 at once. With --expect it
 // exits when that many deliveries arrived, printing when the first and last arrived.
+//
+// get: one keep-alive mutual-TLS connection GETs each target of FILE (one request target a line,
+// e.g. /v1/messages?case_key=X) in turn, one request at a time, and times each answer; with
+// --pages N it follows the answer's `next` cursor for up to N pages of each target (each page
+// timed on its own). Any answer but 200 is an error.
 //
 // Output: human-readable lines, then one `result` line of key=value pairs for the scripts.
 #include <boost/asio/co_spawn.hpp>
@@ -520,13 +527,93 @@ int sink(const Args& a) {
   return expect == 0 || n >= expect ? 0 : 1;
 }
 
+// The value of the top-level string member `"next"` of a search answer, or "" (the cursor is
+// base64url: no escapes to undo).
+std::string next_cursor(const std::string& body) {
+  const auto k = body.rfind("\"next\":\"");
+  if (k == std::string::npos) return "";
+  const auto from = k + 8;
+  const auto to = body.find('"', from);
+  return to == std::string::npos ? "" : body.substr(from, to - from);
+}
+
+int get(const Args& a) {
+  std::vector<std::string> targets;
+  {
+    std::istringstream in(cjhub::bench::slurp(need(a, "targets")));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) targets.push_back(line);
+  }
+  if (targets.empty()) throw std::invalid_argument("--targets names no request");
+  const int pages = a.count("pages") ? std::max(1, std::stoi(a.at("pages"))) : 1;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(need(a, "ca"));
+  ctx.use_certificate_chain_file(need(a, "cert"));
+  ctx.use_private_key_file(need(a, "key"), ssl::context::pem);
+  ctx.set_verify_mode(ssl::verify_peer);
+  asio::io_context ioc;
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  const tcp::endpoint ep(asio::ip::make_address(a.at("host")), static_cast<unsigned short>(std::stoi(need(a, "port"))));
+  beast::get_lowest_layer(stream).connect(ep);
+  beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true));
+  stream.handshake(ssl::stream_base::client);
+  beast::flat_buffer buffer;
+  Histogram first, later;
+  long answers = 0, errors = 0, items = 0;
+  std::string last_error;
+  for (const auto& target : targets) {
+    std::string cursor;
+    for (int page = 0; page < pages; ++page) {
+      const auto t = target + (cursor.empty() ? "" : (target.find('?') == std::string::npos ? "?" : "&") + ("cursor=" + cursor));
+      http::request<http::empty_body> req{http::verb::get, t, 11};
+      req.set(http::field::host, "localhost");
+      req.keep_alive(true);
+      const auto start = now_ns();
+      http::write(stream, req);
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(64 << 20);
+      http::read(stream, buffer, parser);
+      const auto took = now_ns() - start;
+      const auto& res = parser.get();
+      ++answers;
+      if (res.result_int() != 200) {
+        ++errors;
+        last_error = std::to_string(res.result_int()) + " for " + t + ": " + res.body().substr(0, 300);
+        break;
+      }
+      (page == 0 ? first : later).record(took);
+      for (auto p = res.body().find("\"message_id\""); p != std::string::npos; p = res.body().find("\"message_id\"", p + 1)) ++items;
+      cursor = next_cursor(res.body());
+      if (cursor.empty()) break;
+    }
+  }
+  Histogram all;
+  all.merge(first);
+  all.merge(later);
+  std::printf("%ld answers to %zu targets (%d page(s) each at most), %ld messages listed; errors %ld\n", answers,
+              targets.size(), pages, items, errors);
+  if (!last_error.empty()) std::printf("last error: %s\n", last_error.c_str());
+  std::printf("first pages ms: p50 %.2f  p99 %.2f  max %.2f (%llu)\n", ms(first.percentile(50)), ms(first.percentile(99)),
+              ms(static_cast<double>(first.max())), static_cast<unsigned long long>(first.count()));
+  if (later.count() > 0)
+    std::printf("later pages ms: p50 %.2f  p99 %.2f  max %.2f (%llu)\n", ms(later.percentile(50)), ms(later.percentile(99)),
+                ms(static_cast<double>(later.max())), static_cast<unsigned long long>(later.count()));
+  std::printf("result answers=%ld errors=%ld items=%ld p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", answers, errors, items,
+              ms(all.percentile(50)), ms(all.percentile(99)), ms(static_cast<double>(all.max())));
+  std::fflush(stdout);
+  beast::error_code ec;
+  stream.shutdown(ec);
+  return errors == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "post") return post(parse_args(argc, argv, 2));
   if (mode == "sink") return sink(parse_args(argc, argv, 2));
-  std::cerr << "usage: cjhub-loadgen post|sink --option value ... (see the head of tests/bench/loadgen.cpp)\n";
+  if (mode == "get") return get(parse_args(argc, argv, 2));
+  std::cerr << "usage: cjhub-loadgen post|sink|get --option value ... (see the head of tests/bench/loadgen.cpp)\n";
   return 2;
 } catch (const std::invalid_argument& e) {
   std::cerr << "cjhub-loadgen: " << e.what() << "\n";

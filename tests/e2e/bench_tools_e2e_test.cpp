@@ -1,5 +1,6 @@
 // The benchmark load generator against a real hub: the figures it prints agree with what the hub
-// stored and delivered, so the suite's numbers (tests/bench/run) can be trusted.
+// stored and delivered, and its search client counts the pages it read, so the suite's numbers
+// (tests/bench/run) can be trusted.
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -105,6 +106,56 @@ TEST(BenchTools, LoadgenFiguresAgreeWithWhatTheHubStoredAndDelivered) {
                                   " --connections 1 --seconds 1 2>&1");
   EXPECT_EQ(bad, 1) << bad_out;
   EXPECT_NE(bad_out.find("connection errors 1"), std::string::npos) << bad_out;
+  if (::testing::Test::HasFailure()) std::cerr << "---- hub log ----\n" << hub.log().substr(0, 20000);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST(BenchTools, LoadgenGetTimesEveryPageFollowingTheSearchCursorAndFailsOnARefusal) {
+  CJHUB_REQUIRE_CLUSTER();
+  TestDatabase db;
+  HubOptions opts;
+  opts.database_url = db.url();
+  HubProcess hub(opts);
+  hub.start();
+  const auto pki = pki_dir();
+  const auto client = client_cert("newhaven-pd");
+  const auto tls = " --port " + std::to_string(hub.port()) + " --ca " + (pki / "ca.crt").string() + " --cert " +
+                   client.cert.string() + " --key " + client.key.string();
+  const auto [posted, post_out] =
+      run(std::string(CJHUB_LOADGEN) + " post" + tls + " --file " +
+          (data_dir() / "ciss" / "valid" / "arrest-packet-2.xml").string() +
+          " --case-token OTN-2026-0000456 --connections 2 --count 120 2>&1");
+  ASSERT_EQ(posted, 0) << post_out;
+  ASSERT_EQ(db.count("SELECT count(*) FROM messages"), 120);
+
+  char tmpl[] = "/tmp/cjhub-bench-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::filesystem::path dir = tmpl;
+  std::ofstream(dir / "targets.txt") << "/v1/messages?limit=50\n/v1/messages?sender=CT0093000&limit=100\n";
+  // 120 messages: pages of 50, 50, 20 for the first target, 100 and 20 for the second.
+  const auto [status, out] = run(std::string(CJHUB_LOADGEN) + " get" + tls + " --targets " +
+                                 (dir / "targets.txt").string() + " --pages 10 2>&1");
+  EXPECT_EQ(status, 0) << out;
+  auto r = result_of(out);
+  EXPECT_EQ(r["answers"], "5") << out;
+  EXPECT_EQ(r["items"], "240") << out;
+  EXPECT_EQ(r["errors"], "0") << out;
+  EXPECT_GE(std::stod(r["p99_ms"]), std::stod(r["p50_ms"])) << out;
+  EXPECT_GT(std::stod(r["p50_ms"]), 0.0) << out;
+  // --pages bounds the pages followed.
+  const auto [one, one_out] = run(std::string(CJHUB_LOADGEN) + " get" + tls + " --targets " +
+                                  (dir / "targets.txt").string() + " --pages 1 2>&1");
+  EXPECT_EQ(one, 0) << one_out;
+  EXPECT_EQ(result_of(one_out)["answers"], "2") << one_out;
+  EXPECT_EQ(result_of(one_out)["items"], "150") << one_out;
+  // An answer other than 200 is an error, named, and the exit status says so.
+  std::ofstream(dir / "bad.txt") << "/v1/messages?colour=blue\n";
+  const auto [bad, bad_out] =
+      run(std::string(CJHUB_LOADGEN) + " get" + tls + " --targets " + (dir / "bad.txt").string() + " 2>&1");
+  EXPECT_EQ(bad, 1) << bad_out;
+  EXPECT_EQ(result_of(bad_out)["errors"], "1") << bad_out;
+  EXPECT_NE(bad_out.find("400 for /v1/messages?colour=blue"), std::string::npos) << bad_out;
   if (::testing::Test::HasFailure()) std::cerr << "---- hub log ----\n" << hub.log().substr(0, 20000);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

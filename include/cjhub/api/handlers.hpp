@@ -90,6 +90,8 @@ class Handlers final : public RequestHandler {
  private:
   void post_message(Request req, Respond respond);
   void get_message(const Request& req, const std::string& id, Respond respond);
+  // GET /v1/messages: the search (messages_search.cpp).
+  void search_messages(const Request& req, Respond respond);
   Response readyz(bool details) const;  // details: the components, for operators
   void admin(const Request& req, const std::string& path, Respond respond);
   void erasures(const Request& req, const std::string& path, Respond respond);
