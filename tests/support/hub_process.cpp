@@ -179,7 +179,12 @@ std::vector<boost::json::object> SinkProcess::receipts() const {
 int HubProcess::terminate() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  return wait_exit(std::chrono::seconds(30));
+}
+
+int HubProcess::wait_exit(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  const auto until = std::chrono::steady_clock::now() + limit;
   int status = 0;
   while (waitpid(pid_, &status, WNOHANG) != pid_) {
     if (std::chrono::steady_clock::now() > until) {

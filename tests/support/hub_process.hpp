@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -32,6 +33,10 @@ class HubProcess {
   pid_t pid() const { return pid_; }
   void kill9();
   int terminate();  // SIGTERM, returns the exit status (-1 if it had to be killed)
+  // Waits for a process already told to stop (no signal of its own: a second SIGTERM after the
+  // hub's signal handling ended would kill it); its exit status, -1 if killed or still running
+  // after `limit` (then killed).
+  int wait_exit(std::chrono::milliseconds limit);
   bool running();
   std::string log() const;  // everything the hub wrote to stderr
   const std::filesystem::path& workdir() const { return dir_; }
