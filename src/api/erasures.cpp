@@ -52,15 +52,12 @@ json::object to_json(const store::ErasureRecipient& r) {
 }  // namespace
 
 void Handlers::erasures(const Request& req, const std::string& path, Respond respond) {
-  const auto who = deps_.directory->resolve(req.peer);
-  if (who.result != identity::Resolution::ok) {
-    audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), req.method + " " + path, "");
-    return respond(problem(Problem::unknown_client, "", path));
-  }
+  const auto who = caller(req, path, respond);
+  if (!who) return;
   if (req.method != "GET") return respond(method_not_allowed("GET", path));
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
   store::ErasureFilter f;
-  if (!who.agency->is_operator()) f.requested_by = who.agency->ori;
+  if (!who->is_operator()) f.requested_by = who->ori;
 
   if (path == "/v1/erasures") {
     const auto q = query_params(req.target);

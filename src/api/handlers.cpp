@@ -145,13 +145,9 @@ void Handlers::handle(Request req, Respond respond) {
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
   if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
   if (path == "/v1/scorecard") {
-    const auto who = deps_.directory->resolve(req.peer);
-    if (who.result != identity::Resolution::ok) {
-      audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result),
-            req.method + " " + path, "");
-      return respond(problem(Problem::unknown_client, "", path));
-    }
-    return scorecard(req, path, who.agency->ori, std::move(respond));
+    const auto who = caller(req, path, respond);
+    if (!who) return;
+    return scorecard(req, path, who->ori, std::move(respond));
   }
   if (path.rfind(std::string(kMessagesPath) + "/", 0) == 0) {
     if (req.method != "GET") return wrong_method("GET");
@@ -353,18 +349,24 @@ void Handlers::post_message(Request req, Respond respond) {
   });
 }
 
+std::shared_ptr<const identity::Agency> Handlers::caller(const Request& req, const std::string& instance,
+                                                         Respond& respond) const {
+  auto who = deps_.directory->resolve(req.peer);
+  if (who.result == identity::Resolution::ok) return who.agency;
+  audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result),
+        req.method + " " + instance, "");
+  const auto [p, detail] = identity_refusal(who.result);
+  respond(problem(p == Problem::client_disabled ? p : Problem::unknown_client, detail, instance));
+  return nullptr;
+}
+
 void Handlers::get_message(const Request& req, const std::string& id_text, Respond respond) {
   const auto instance = std::string(kMessagesPath) + "/" + id_text.substr(0, 64);
-  const auto who = deps_.directory->resolve(req.peer);
-  if (who.result != identity::Resolution::ok) {
-    audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), "GET " + instance, "");
-    return respond(problem(who.result == identity::Resolution::disabled ? Problem::client_disabled
-                                                                        : Problem::unknown_client,
-                           "", instance));
-  }
+  const auto who = caller(req, instance, respond);
+  if (!who) return;
   const auto id = Uuid::parse(id_text);
   if (!id) return respond(problem(Problem::not_found, "not a message id", instance));
-  auto agency = who.agency;
+  auto agency = who;
   deps_.reader->find(
       *id,
       [respond, agency, instance](std::optional<MessageView> view) {

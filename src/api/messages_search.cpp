@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <set>
 
 #include "api/message_json.hpp"
@@ -31,63 +30,22 @@ constexpr std::size_t kMaxValueLength = 200;
 constexpr std::array<const char*, 9> kParameters{"case_key",      "type",        "sender", "recipient", "state",
                                                  "received_from", "received_to", "limit",  "cursor"};
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(const std::string& in) {
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    for (int s = 18; s >= 6; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  return out;
-}
-
-std::optional<std::string> from_base64url(const std::string& in) {
-  if (in.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const char* p = std::strchr(kAlphabet, c);
-    if (c == '\0' || p == nullptr) return std::nullopt;
-    v = (v << 6) | static_cast<unsigned>(p - kAlphabet);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
-// The cursor: where the page ended, "1:<received_at in microseconds>:<id>", base64url. Opaque to
-// clients; the leading version lets its form change.
+// The cursor: where the page ended, "1.<received_at in microseconds>.<id>" (nothing in it needs
+// escaping in a query string). Opaque to clients; the leading version lets its form change.
 std::string encode_cursor(const store::SearchPosition& p) {
-  return base64url("1:" + std::to_string(p.received_us) + ":" + p.id);
+  return "1." + std::to_string(p.received_us) + "." + p.id;
 }
 
 std::optional<store::SearchPosition> decode_cursor(const std::string& text) {
-  if (text.size() > 100) return std::nullopt;
-  const auto raw = from_base64url(text);
-  if (!raw || raw->rfind("1:", 0) != 0) return std::nullopt;
-  const auto colon = raw->find(':', 2);
-  if (colon == std::string::npos) return std::nullopt;
+  if (text.size() > 100 || text.rfind("1.", 0) != 0) return std::nullopt;
+  const auto dot = text.find('.', 2);
+  if (dot == std::string::npos) return std::nullopt;
   store::SearchPosition p;
-  const auto* first = raw->data() + 2;
-  const auto* last = raw->data() + colon;
+  const auto* first = text.data() + 2;
+  const auto* last = text.data() + dot;
   const auto [end, ec] = std::from_chars(first, last, p.received_us);
   if (ec != std::errc() || end != last || first == last) return std::nullopt;
-  const auto id = Uuid::parse(raw->substr(colon + 1));
+  const auto id = Uuid::parse(text.substr(dot + 1));
   if (!id) return std::nullopt;
   p.id = id->str();
   return p;
@@ -114,20 +72,15 @@ json::object to_json(const store::FoundMessage& m) {
 
 void Handlers::search_messages(const Request& req, Respond respond) {
   const std::string instance(kPath);
-  const auto who = deps_.directory->resolve(req.peer);
-  if (who.result != identity::Resolution::ok) {
-    audit(req, "", "authorization", std::string("refused:") + identity::to_string(who.result), "GET " + instance, "");
-    return respond(problem(who.result == identity::Resolution::disabled ? Problem::client_disabled
-                                                                        : Problem::unknown_client,
-                           "", instance));
-  }
+  const auto who = caller(req, instance, respond);
+  if (!who) return;
   auto bad = [&](const std::string& parameter, const std::string& detail) {
     respond(problem(Problem::bad_request, detail, instance, {{"parameter", parameter}}));
   };
 
   store::MessageSearch q;
   q.limit = kDefaultLimit;
-  if (!who.agency->is_operator()) q.party = who.agency->ori;
+  if (!who->is_operator()) q.party = who->ori;
   std::set<std::string> seen;
   for (const auto& [name, value] : query_pairs(req.target)) {
     if (std::find(kParameters.begin(), kParameters.end(), name) == kParameters.end()) {

@@ -29,23 +29,6 @@ inline std::string percent_decode(std::string_view s) {
   return out;
 }
 
-inline std::map<std::string, std::string> query_params(const std::string& target) {
-  std::map<std::string, std::string> out;
-  const auto q = target.find('?');
-  if (q == std::string::npos) return out;
-  std::string_view rest(target);
-  rest.remove_prefix(q + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto part = rest.substr(0, amp);
-    const auto eq = part.find('=');
-    if (eq != std::string_view::npos) out[percent_decode(part.substr(0, eq))] = percent_decode(part.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return out;
-}
-
 // Every name=value pair in order, decoded, repeats kept (a part without '=' is a name with an
 // empty value).
 inline std::vector<std::pair<std::string, std::string>> query_pairs(const std::string& target) {
@@ -65,6 +48,13 @@ inline std::vector<std::pair<std::string, std::string>> query_pairs(const std::s
     if (amp == std::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
+  return out;
+}
+
+// The pairs as a map: a repeated name keeps its last value.
+inline std::map<std::string, std::string> query_params(const std::string& target) {
+  std::map<std::string, std::string> out;
+  for (auto& [name, value] : query_pairs(target)) out[std::move(name)] = std::move(value);
   return out;
 }
 

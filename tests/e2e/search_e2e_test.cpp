@@ -110,6 +110,9 @@ TEST_F(Search, BadParametersAre400ProblemJsonNamingTheParameter) {
       {"/v1/messages?limit=ten", "limit"},
       {"/v1/messages?cursor=bm90IGEgY3Vyc29y", "cursor"},
       {"/v1/messages?cursor=%%%", "cursor"},
+      {"/v1/messages?cursor=1.17x.01a242af-92d3-7ad7-916a-550f8b2f850e", "cursor"},  // not a time
+      {"/v1/messages?cursor=1.1700000000000000.not-an-id", "cursor"},
+      {"/v1/messages?cursor=2.1700000000000000.01a242af-92d3-7ad7-916a-550f8b2f850e", "cursor"},  // another version
       {"/v1/messages?state=lost", "state"},
       {"/v1/messages?type=A&type=B", "type"},
       {"/v1/messages?case_key=", "case_key"},

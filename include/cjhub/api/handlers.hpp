@@ -99,6 +99,10 @@ class Handlers final : public RequestHandler {
   void scorecard(const Request& req, const std::string& path, std::optional<std::string> ori, Respond respond);
   // Counts a submission's outcome for its agency's telemetry (when the agency is known).
   void count_submission(const std::string& ori, const std::string& outcome) const;
+  // The agency whose certificate made this request; when there is none, the refusal (403 naming
+  // why, audited against `instance`, the method and target refused) is answered and null returned.
+  std::shared_ptr<const identity::Agency> caller(const Request& req, const std::string& instance,
+                                                 Respond& respond) const;
   // Records an audit event about this request (who, from where); no-op without a recorder.
   void audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
              std::string object, std::string detail) const;
