@@ -30,45 +30,6 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-std::optional<HttpsUrl> parse_https_url(std::string_view url) {
-  constexpr std::string_view scheme = "https://";
-  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
-  url.remove_prefix(scheme.size());
-  const auto slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view{} : url.substr(slash);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.find_first_of("?# ") != std::string_view::npos) return std::nullopt;
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;
-  HttpsUrl u;
-  u.path = std::string(path);
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    u.host = std::string(authority.substr(1, close - 1));
-    const auto rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else {
-    const auto colon = authority.find(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (u.host.empty()) return std::nullopt;
-  if (port.empty()) {
-    u.port = "443";
-  } else {
-    unsigned value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc{} || end != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
-    u.port = std::string(port);
-  }
-  return u;
-}
-
 namespace {
 
 bool retryable(unsigned status) { return status == 0 || status == 408 || status == 429 || status >= 500; }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace cjhub::app {
 
@@ -56,5 +57,20 @@ struct AuditExportArgs {
 int audit_export(const std::filesystem::path& config, const AuditExportArgs& args);
 
 std::string version_string();
+
+// `cjhub submit`: post XML documents (files, or every *.xml of a directory, in name order) with an
+// agency's certificate, as the reference client (src/client) does it; prints each one's outcome
+// and, with --wait, its recipients' states. Exit 0 when every document was accepted, 1 when one
+// was not, 3 when nothing could be sent (certificates, files).
+struct SubmitArgs {
+  std::string hub_url = "https://localhost:8443";
+  std::filesystem::path cert, key, ca;
+  std::vector<std::filesystem::path> paths;
+  int wait_seconds = 10;  // follow each accepted message's status this long (0: do not)
+  int max_tries = 10;
+  int timeout_seconds = 30;
+  std::string format = "table";  // table or json (one object per line)
+};
+int submit(const SubmitArgs& args);
 
 }  // namespace cjhub::app

@@ -17,17 +17,14 @@
 #include <string_view>
 #include <thread>
 
+#include "cjhub/client/hub_client.hpp"
 #include "cjhub/common/lifecycle.hpp"
 
 namespace cjhub::sink {
 
-struct HttpsUrl {
-  std::string host;   // name or address (IPv6 without brackets)
-  std::string port;   // "443" when absent
-  std::string path;   // path prefix without the trailing '/', may be empty
-};
-// https://host[:port][/prefix] -> parts; nullopt for anything else.
-std::optional<HttpsUrl> parse_https_url(std::string_view url);
+// The hub's URL, parsed as the reference client parses it.
+using client::HttpsUrl;
+using client::parse_https_url;
 
 struct AckPosterSettings {
   std::string hub_url = "https://localhost:8443";
