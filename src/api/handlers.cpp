@@ -143,6 +143,10 @@ void Handlers::handle(Request req, Respond respond) {
     return post_message(std::move(req), std::move(respond));
   }
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
+  if (constexpr std::string_view court = "/v1/sandbox/court/"; path.rfind(court, 0) == 0) {
+    if (req.method != "POST") return wrong_method("POST");
+    return sandbox_court(req, path.substr(court.size()), std::move(respond));
+  }
   if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
   if (path == "/v1/scorecard") {
     const auto who = caller(req, path, respond);
@@ -223,23 +227,27 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
   return std::nullopt;
 }
 
+void Handlers::refuse_submission(const Request& req, const std::string& ori, const std::string& type, Problem p,
+                                 const std::string& detail, json::object ext, const std::string& instance,
+                                 const Respond& respond) {
+  stats_.refused.fetch_add(1);
+  const std::string slug = info(p).slug;
+  metrics::registry().submissions.add({type, "refused:" + slug});
+  count_submission(ori, "refused:" + slug);
+  if (p == Problem::malformed_xml || p == Problem::forbidden_markup || p == Problem::schema_invalid ||
+      p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
+    metrics::registry().validation_failures.add({slug});
+  }
+  // The audit record names the problem, never its detail (which may quote the document).
+  audit(req, ori, "submission", std::string("refused:") + slug, "", "");
+  respond(problem(p, detail, instance, std::move(ext)));
+}
+
 void Handlers::post_message(Request req, Respond respond) {
   auto lg = log::get("api");
   const auto instance = std::string(kMessagesPath);
-  std::string caller_ori;
-  // The audit record names the problem, never its detail (which may quote the document).
-  std::string type_name = "unknown";  // known once admitted
-  auto refuse = [&](Problem p, const std::string& detail, json::object ext = {}) {
-    stats_.refused.fetch_add(1);
-    const std::string slug = info(p).slug;
-    metrics::registry().submissions.add({type_name, "refused:" + slug});
-    count_submission(caller_ori, "refused:" + slug);
-    if (p == Problem::malformed_xml || p == Problem::forbidden_markup || p == Problem::schema_invalid ||
-        p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
-      metrics::registry().validation_failures.add({slug});
-    }
-    audit(req, caller_ori, "submission", std::string("refused:") + info(p).slug, "", "");
-    respond(problem(p, detail, instance, std::move(ext)));
+  auto refuse = [&](const std::string& ori, Problem p, const std::string& detail) {
+    refuse_submission(req, ori, "unknown", p, detail, {}, instance, respond);
   };
 
   // 1. Who is calling.
@@ -248,27 +256,34 @@ void Handlers::post_message(Request req, Respond respond) {
     lg->warn("refused submission from {}: certificate {} ({})", req.remote, req.peer.sha256,
              identity::to_string(who.result));
     const auto [p, detail] = identity_refusal(who.result);
-    return refuse(p, detail);
+    return refuse("", p, detail);
   }
   const auto& agency = *who.agency;
-  caller_ori = agency.ori;
 
   // 2. What was sent.
   if (!is_xml_media_type(req.content_type)) {
-    return refuse(Problem::unsupported_media_type,
+    return refuse(agency.ori, Problem::unsupported_media_type,
                   "Content-Type must be application/xml (got \"" + req.content_type.substr(0, 100) + "\")");
   }
   if (!req.idempotency_key.empty() && !valid_idempotency_key(req.idempotency_key)) {
-    return refuse(Problem::bad_request,
+    return refuse(agency.ori, Problem::bad_request,
                   "Idempotency-Key must be 1 to 200 printable ASCII characters without spaces");
   }
+  auto body = std::move(req.body);
+  admit_and_store(req, agency, std::move(body), req.idempotency_key, instance, std::move(respond));
+}
 
+void Handlers::admit_and_store(const Request& req, const identity::Agency& agency, std::string body,
+                               const std::string& idempotency_key, const std::string& instance, Respond respond) {
+  auto lg = log::get("api");
+  std::string type_name = "unknown";  // known once admitted
   // 3. Validation, type rights, origin, keys.
-  auto admitted = intake::admit(*deps_.config, *deps_.schemas, agency, std::move(req.body), req.idempotency_key,
-                        req.received_at);
+  auto admitted = intake::admit(*deps_.config, *deps_.schemas, agency, std::move(body), idempotency_key,
+                                req.received_at);
   if (auto* refusal = std::get_if<intake::Refusal>(&admitted)) {
     if (!refusal->message_type.empty()) type_name = refusal->message_type;
-    return refuse(refusal->problem, refusal->detail, std::move(refusal->extensions));
+    return refuse_submission(req, agency.ori, type_name, refusal->problem, refusal->detail,
+                             std::move(refusal->extensions), instance, respond);
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
   type_name = msg.type;

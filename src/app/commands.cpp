@@ -25,6 +25,8 @@
 #include "cjhub/config/config.hpp"
 #include "cjhub/delivery/dispatcher.hpp"
 #include "cjhub/identity/directory.hpp"
+#include "cjhub/intake/admission.hpp"
+#include "cjhub/intake/template.hpp"
 #include "cjhub/ingress/server.hpp"
 #include "cjhub/ops/health_listener.hpp"
 #include "cjhub/ops/metrics.hpp"
@@ -137,6 +139,48 @@ std::vector<std::string> type_names(const config::Config& c) {
 
 }  // namespace
 
+// Each sandbox court template, filled in with sample values, must be a document the court may send:
+// valid, its keys readable, its origin the court.
+static bool check_sandbox_templates(const config::Config& c) {
+  if (c.sandbox.templates.empty()) return true;
+  validation::SchemaHolder schemas(c.type_specs(), validation_limits(c));
+  bool ok = true;
+  for (const auto& [type, file] : c.sandbox.templates) {
+    identity::Agency court;
+    court.ori = c.sandbox.court_ori;
+    court.publish = {type};
+    court.sandbox = true;
+    std::ifstream in(file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto stamp = rfc3339(now_utc());
+    std::string why;
+    try {
+      auto r = intake::admit(c, schemas, court,
+                             intake::fill_template(text, {{"message_id", court.ori + "-SB-CHECK"},
+                                                          {"case_key", "OTN-CHECK-0000001"},
+                                                          {"court_ori", court.ori},
+                                                          {"requested_by", "CT0000000"},
+                                                          {"now", stamp},
+                                                          {"today", stamp.substr(0, 10)}}),
+                             "", now_utc());
+      if (const auto* refusal = std::get_if<intake::Refusal>(&r)) {
+        why = std::string(intake::info(refusal->problem).slug) + ": " + refusal->detail;
+      } else if (std::get<store::NewMessage>(r).type != type) {
+        why = "it is a " + std::get<store::NewMessage>(r).type + ", not a " + type;
+      }
+    } catch (const intake::TemplateError& e) {
+      why = e.what();
+    }
+    if (!why.empty()) {
+      std::cerr << "cjhub: sandbox.templates." << type << " (" << file.string() << ") does not make a " << type
+                << " document the sandbox court may send: " << why << "\n";
+      ok = false;
+    }
+  }
+  if (ok) std::cout << "sandbox court " << c.sandbox.court_ori << ": " << c.sandbox.templates.size() << " template(s) OK\n";
+  return ok;
+}
+
 int check_config(const fs::path& file) {
   auto c = load_config(file);
   if (!c) return 2;
@@ -147,6 +191,7 @@ int check_config(const fs::path& file) {
                              c->message_types.size(), schemas->grammar_count(), schemas->pool_count());
     for (const auto& w : schemas->warnings()) std::cout << "warning: " << w << "\n";
     if (!c->tls.crl) std::cout << "warning: tls.crl is not set: no revocation checks\n";
+    if (!check_sandbox_templates(*c)) return 2;
   } catch (const std::exception& e) {
     std::cerr << "cjhub: schema error: " << e.what() << "\n";
     return 2;

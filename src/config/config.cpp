@@ -361,6 +361,24 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     e.finish();
   }
   {
+    auto sb = top.map_or_empty("sandbox");
+    c.sandbox.court_ori = sb.str_or("court_ori", "");
+    if (sb.has("templates")) {
+      auto t = sb.map("templates");
+      for (const auto& [type, file] : sb.str_map("templates")) {
+        auto path = resolve(base_dir, file);
+        std::error_code ec;
+        if (!fs::is_regular_file(path, ec)) t.fail(type, fmt::format("file not found: {}", path.string()));
+        c.sandbox.templates[type] = path;
+      }
+    }
+    if (c.sandbox.court_ori.empty() != c.sandbox.templates.empty()) {
+      sb.fail(c.sandbox.court_ori.empty() ? "court_ori" : "templates",
+              "a sandbox court needs both court_ori and templates");
+    }
+    sb.finish();
+  }
+  {
     auto a = top.map_or_empty("audit");
     c.audit.retention = std::chrono::hours(24 * a.uint_or("retention_days", 400, 1, 36500));
     c.audit.seal_interval = std::chrono::milliseconds(a.uint_or("seal_interval_ms", 1000, 50, 600000));

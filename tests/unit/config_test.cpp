@@ -113,6 +113,15 @@ TEST_F(ConfigTest, MissingFilesAreNamed) {
   expect_error(R"(\.\./schemas/ciss/1\.0/ciss\.xsd)", "../schemas/ciss/1.0/missing.xsd", "message_types[0].schemas[0]");
 }
 
+TEST_F(ConfigTest, TheSandboxCourtNeedsItsOriAndTemplatesThatExist) {
+  const auto c = parse(example_yaml());
+  EXPECT_EQ(c.sandbox.court_ori, "CTJUD00SB");
+  ASSERT_EQ(c.sandbox.templates.size(), 2u);
+  EXPECT_EQ(c.sandbox.templates.at("ErasureNotice"), source_dir() / "config" / "sandbox" / "erasure-notice.xml");
+  expect_error(R"(/erasure-notice\.xml)", "/nope.xml", "sandbox.templates.ErasureNotice");
+  expect_error(R"(court_ori: \$\{CJHUB_SANDBOX_COURT_ORI:-CTJUD00SB\})", "court_ori: ''", "sandbox.court_ori");
+}
+
 TEST_F(ConfigTest, MessageTypeMistakesAreNamed) {
   expect_error(R"(message_id: ciss:ArrestPacket/)", "message_id: zz:ArrestPacket/", "message_types[0].keys.message_id");
   expect_error(R"(message_id: ciss:ArrestPacket/)", "message_id: ciss:CaseUpdate/", "message_types[0].keys.message_id");

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cjhub/api/http_types.hpp"
+#include "cjhub/api/problem.hpp"
 #include "cjhub/api/rate_limit.hpp"
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/config/config.hpp"
@@ -89,6 +90,17 @@ class Handlers final : public RequestHandler {
 
  private:
   void post_message(Request req, Respond respond);
+  // Admits `body` as sent by `agency` (validation, rights, origin, keys) and stores it: 202 after
+  // COMMIT, or the refusal. The request says who asked and from where (audit, metrics).
+  void admit_and_store(const Request& req, const identity::Agency& agency, std::string body,
+                       const std::string& idempotency_key, const std::string& instance, Respond respond);
+  // Answers a submission's refusal, counted (metrics, the agency's telemetry) and audited.
+  void refuse_submission(const Request& req, const std::string& ori, const std::string& type, Problem p,
+                         const std::string& detail, boost::json::object ext, const std::string& instance,
+                         const Respond& respond);
+  // POST /v1/sandbox/court/{type}: the sandbox court sends a document about the caller's case
+  // (sandbox_court.cpp).
+  void sandbox_court(const Request& req, const std::string& type, Respond respond);
   void get_message(const Request& req, const std::string& id, Respond respond);
   // GET /v1/messages: the search (messages_search.cpp).
   void search_messages(const Request& req, Respond respond);

@@ -127,6 +127,14 @@ struct Erasure {
   std::string later_messages = "reject";                // reject (409 case-erased) or accept
 };
 
+// The sandbox's court (docs/vendor-guide.md, The sandbox): a sandbox agency on whose behalf the hub
+// sends, when a sandbox vendor asks (POST /v1/sandbox/court/{type}), a document about the vendor's
+// own case, filled in from a template per message type.
+struct Sandbox {
+  std::string court_ori;                              // empty: no sandbox court
+  std::map<std::string, std::filesystem::path> templates;  // message type -> template file
+};
+
 // The audit trail (CJIS AU-11: keep at least one year).
 struct Audit {
   std::chrono::hours retention{24 * 400};
@@ -206,6 +214,7 @@ struct Config {
   Workers workers;
   Delivery delivery;
   Erasure erasure;
+  Sandbox sandbox;
   Audit audit;
   Retention retention;
   Watchers watchers;

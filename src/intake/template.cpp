@@ -1,0 +1,41 @@
+#include "cjhub/intake/template.hpp"
+
+namespace cjhub::intake {
+
+namespace {
+
+void append_escaped(std::string& out, std::string_view v) {
+  for (const char c : v) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+}
+
+}  // namespace
+
+std::string fill_template(std::string_view text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  out.reserve(text.size() + 256);
+  for (;;) {
+    const auto open = text.find("{{");
+    if (open == std::string_view::npos) break;
+    const auto close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) throw TemplateError("a {{ without its }}");
+    const std::string name(text.substr(open + 2, close - open - 2));
+    const auto it = values.find(name);
+    if (it == values.end()) throw TemplateError("no value for the placeholder {{" + name + "}}");
+    out.append(text.substr(0, open));
+    append_escaped(out, it->second);
+    text.remove_prefix(close + 2);
+  }
+  out.append(text);
+  return out;
+}
+
+}  // namespace cjhub::intake
