@@ -138,7 +138,8 @@ HubClient::HubClient(const std::string& hub_url, const Credentials& creds, std::
 HubClient::~HubClient() = default;
 
 Answer HubClient::request(std::string_view method, const std::string& target, const std::string& body,
-                          const std::vector<std::pair<std::string, std::string>>& headers) {
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          const std::function<bool()>& abandon) {
   auto& d = *impl_;
   http::request<http::string_body> req{http::string_to_verb(method), d.url.path + target, 11};
   const bool v6 = d.url.host.find(':') != std::string::npos;
@@ -155,9 +156,33 @@ Answer HubClient::request(std::string_view method, const std::string& target, co
     Answer out;
     std::string stage;
     std::exception_ptr failure;
-    asio::co_spawn(d.ioc, d.exchange(req, out, stage), [&](std::exception_ptr e) { failure = e; });
+    bool done = false;
+    asio::co_spawn(d.ioc, d.exchange(req, out, stage), [&](std::exception_ptr e) {
+      failure = e;
+      done = true;
+    });
     d.ioc.restart();
-    d.ioc.run();
+    if (!abandon) {
+      d.ioc.run();
+    } else {
+      while (!done) {
+        d.ioc.run_for(std::chrono::milliseconds(50));
+        if (!done && abandon()) {
+          // Closing the socket ends the exchange's pending operation with an error; the stream
+          // is dropped once the exchange has returned.
+          if (d.stream) {
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(*d.stream).socket().close(ignored);
+          }
+          d.ioc.restart();
+          d.ioc.run();
+          d.stream.reset();
+          Answer gone;
+          gone.error = stage + ": abandoned";
+          return gone;
+        }
+      }
+    }
     if (!failure) return out;
     d.stream.reset();
     try {

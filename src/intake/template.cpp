@@ -1,23 +1,8 @@
 #include "cjhub/intake/template.hpp"
 
+#include "cjhub/common/xml_text.hpp"
+
 namespace cjhub::intake {
-
-namespace {
-
-void append_escaped(std::string& out, std::string_view v) {
-  for (const char c : v) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
-    }
-  }
-}
-
-}  // namespace
 
 std::string fill_template(std::string_view text, const std::map<std::string, std::string>& values) {
   std::string out;
@@ -31,7 +16,7 @@ std::string fill_template(std::string_view text, const std::map<std::string, std
     const auto it = values.find(name);
     if (it == values.end()) throw TemplateError("no value for the placeholder {{" + name + "}}");
     out.append(text.substr(0, open));
-    append_escaped(out, it->second);
+    out += xml_text(it->second);
     text.remove_prefix(close + 2);
   }
   out.append(text);

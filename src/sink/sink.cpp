@@ -23,6 +23,7 @@
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
+#include "cjhub/common/xml_text.hpp"
 #include "cjhub/ingress/server.hpp"
 #include "cjhub/ingress/tls.hpp"
 #include "cjhub/sink/ack_poster.hpp"
@@ -56,27 +57,6 @@ std::string printable(std::string_view v) {
     if (u < 0x20 || u > 0x7E) c = '?';
   }
   return s;
-}
-
-// Text for an XML element: markup characters escaped, characters XML 1.0 forbids dropped.
-std::string xml_text(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (const char c : v) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 && u != '\t' && u != '\n' && u != '\r') break;
-        out.push_back(c);
-      }
-    }
-  }
-  return out;
 }
 
 bool is_2xx(unsigned s) { return s >= 200 && s < 300; }

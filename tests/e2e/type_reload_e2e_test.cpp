@@ -38,9 +38,11 @@ class TypeReload : public ::testing::Test {
     char tmpl[] = "/tmp/cjhub-types-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    // The example configuration with its schema paths made absolute, so the copy can live here.
+    // The example configuration with its schema and template paths made absolute, so the copy can
+    // live here.
     base_ = std::regex_replace(read_file(source_dir() / "config" / "cjhub.example.yaml"), std::regex(R"(\.\./schemas/)"),
                                (source_dir() / "schemas").string() + "/");
+    base_ = std::regex_replace(base_, std::regex(R"(:-sandbox\})"), ":-" + (source_dir() / "config" / "sandbox").string() + "}");
     write(base_);
   }
   void TearDown() override {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,10 +46,13 @@ class HubClient {
   HubClient(const HubClient&) = delete;
   HubClient& operator=(const HubClient&) = delete;
 
-  // One request; `target` is the path below the hub URL ("/v1/messages"). Never throws for what
-  // the network or the hub does: a failure is an Answer with status 0.
+  // One request; `target` is the path below the hub URL ("/v1/messages"); `headers` are added
+  // (or replace the client's own, such as User-Agent). Never throws for what the network or the
+  // hub does: a failure is an Answer with status 0. `abandon`, when given, is asked every 50 ms
+  // while the exchange is under way; once it says true the exchange is given up (status 0).
   Answer request(std::string_view method, const std::string& target, const std::string& body = {},
-                 const std::vector<std::pair<std::string, std::string>>& headers = {});
+                 const std::vector<std::pair<std::string, std::string>>& headers = {},
+                 const std::function<bool()>& abandon = {});
 
  private:
   struct Impl;

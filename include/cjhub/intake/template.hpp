@@ -1,5 +1,5 @@
 // Documents made from templates (the sandbox court's case updates and erasure notices): every
-// {{name}} in the text is replaced by its value, escaped for XML text and attributes. A template is
+// {{name}} in the text is replaced by its value, escaped for XML text and attributes (characters XML forbids dropped). A template is
 // configuration; a placeholder without a value is an error naming it, so a document is never sent
 // with a hole in it.
 #pragma once

@@ -1,10 +1,10 @@
 // Asynchronous acknowledgements of `cjhub sink --ack async`: after a delay, POST the
 // Acknowledgement to the hub's /v1/messages with the agency's client certificate, retrying
-// connection errors, 408, 429 and 5xx with backoff for about a minute. One worker thread, one
-// short-lived connection per attempt; every outcome is reported as a JSON line.
+// connection errors, 408, 429 and 5xx with backoff for about a minute. One worker thread with one
+// connection to the hub (the reference client's, client::HubClient, opened again when the hub
+// closed it); every outcome is reported as a JSON line.
 #pragma once
 
-#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -62,7 +62,8 @@ class AckPoster final : public Component {
   void submit(AckJob job);
   std::size_t pending() const;
 
-  // One exchange on a new connection; gives up when `abort` returns true. Used by the worker.
+  // One exchange (on the connection kept since the last one, or a new one); gives up when `abort`
+  // returns true. Used by the worker.
   PostOutcome post(const AckJob& job, const std::function<bool()>& abort);
 
  private:
@@ -75,9 +76,8 @@ class AckPoster final : public Component {
   void log(const Entry& e, const PostOutcome& o, const char* outcome, std::chrono::milliseconds retry_in);
 
   AckPosterSettings settings_;
-  HttpsUrl url_;
   std::function<void(const std::string&)> log_line_;
-  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<client::HubClient> hub_;  // the worker's connection to the hub
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::multimap<std::chrono::steady_clock::time_point, Entry> queue_;
