@@ -275,7 +275,6 @@ void Handlers::post_message(Request req, Respond respond) {
 
 void Handlers::admit_and_store(const Request& req, const identity::Agency& agency, std::string body,
                                const std::string& idempotency_key, const std::string& instance, Respond respond) {
-  auto lg = log::get("api");
   std::string type_name = "unknown";  // known once admitted
   // 3. Validation, type rights, origin, keys.
   auto admitted = intake::admit(*deps_.config, *deps_.schemas, agency, std::move(body), idempotency_key,

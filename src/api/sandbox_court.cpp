@@ -74,6 +74,12 @@ void Handlers::sandbox_court(const Request& req, const std::string& type, Respon
   }
   // The document, from its template.
   std::ifstream in(tmpl->second, std::ios::binary);
+  if (!in) {
+    log::get("api")->error("sandbox court template {} cannot be read", tmpl->second.string());
+    return respond(problem(Problem::internal_error,
+                           "the sandbox court's template for " + type + " cannot be read; tell the hub's operators",
+                           instance));
+  }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto now = now_utc();
   const auto stamp = rfc3339(now);

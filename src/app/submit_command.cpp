@@ -63,6 +63,10 @@ void print(const std::string& format, const fs::path& file, const client::Submis
     }
     return;
   }
+  if (s.tries == 0) {
+    std::cout << file.string() << ": NOT sent: " << s.detail << "\n";
+    return;
+  }
   std::cout << file.string() << ": NOT accepted after " << s.tries << " tr" << (s.tries == 1 ? "y" : "ies") << ": "
             << (s.status == 0 ? std::string("no answer") : "HTTP " + std::to_string(s.status))
             << (s.problem.empty() ? "" : " " + s.problem) << (s.detail.empty() ? "" : ": " + s.detail) << "\n";
@@ -96,9 +100,12 @@ int submit(const SubmitArgs& args) {
   int refused = 0;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::cerr << "cjhub submit: cannot read " << file.string() << "\n";
-      return 3;
+    if (!in) {  // reported like a document that was not accepted; the others are still sent
+      client::Submission unread;
+      unread.detail = "cannot read the file";
+      ++refused;
+      print(args.format, file, unread);
+      continue;
     }
     const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto s = submitter.submit(doc);
