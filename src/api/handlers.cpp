@@ -21,6 +21,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::string_view kMessagesPath = "/v1/messages";
+constexpr std::string_view kSandboxCourtPath = "/v1/sandbox/court/";
 
 // The refusal of a submission whose certificate did not resolve to one active agency.
 std::pair<Problem, std::string> identity_refusal(identity::Resolution r) {
@@ -143,9 +144,9 @@ void Handlers::handle(Request req, Respond respond) {
     return post_message(std::move(req), std::move(respond));
   }
   if (path.rfind("/v1/admin/", 0) == 0) return admin(req, path, std::move(respond));
-  if (constexpr std::string_view court = "/v1/sandbox/court/"; path.rfind(court, 0) == 0) {
+  if (path.rfind(kSandboxCourtPath, 0) == 0) {
     if (req.method != "POST") return wrong_method("POST");
-    return sandbox_court(req, path.substr(court.size()), std::move(respond));
+    return sandbox_court(req, path.substr(kSandboxCourtPath.size()), std::move(respond));
   }
   if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
   if (path == "/v1/scorecard") {
@@ -191,7 +192,9 @@ void Handlers::count_submission(const std::string& ori, const std::string& outco
 
 std::optional<Response> Handlers::precheck(const RequestHead& head) {
   const auto path = head.target.substr(0, head.target.find('?'));
-  if (head.method != "POST" || path != kMessagesPath) return std::nullopt;
+  // Submissions, and what a sandbox agency asks the sandbox court to submit: both cost the hub a
+  // document, so both count against the asking agency's rate.
+  if (head.method != "POST" || (path != kMessagesPath && path.rfind(kSandboxCourtPath, 0) != 0)) return std::nullopt;
   Request req;  // for the audit record: no body
   req.method = head.method;
   req.target = head.target;

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 
 class SandboxCourt : public DeliverySuite {
  protected:
-  void start_sandbox_hub() {
+  void start_sandbox_hub(std::map<std::string, std::string> env = {}) {
     auto ep = [](SinkProcess& s) {
       return "    endpoints:\n      - {name: main, url: \"" + s.url() + "\", max_in_flight: 4, timeout_ms: 2000}\n";
     };
@@ -39,7 +39,8 @@ class SandboxCourt : public DeliverySuite {
         << "    identities: [{san_uri: 'urn:cjhub:ori:CT0093000'}]\n"
         << "    publish: [ArrestPacket]\n"
         << "  - ori: ops1\n    name: Operations\n    role: operator\n    identities: [{san_uri: 'urn:cjhub:operator:ops1'}]\n";
-    auto o = hub_options({{"CJHUB_SANDBOX_COURT_ORI", "CTJUD0000"}});
+    env["CJHUB_SANDBOX_COURT_ORI"] = "CTJUD0000";
+    auto o = hub_options(env);
     o.agencies = file;
     hub_ = std::make_unique<HubProcess>(o);
     hub_->start();
@@ -139,6 +140,21 @@ TEST_F(SandboxCourt, OnlySandboxAgenciesMayAskAndABadRequestIsToldWhatIsWrong) {
   EXPECT_EQ(vendor.request("GET", "/v1/sandbox/court/CaseUpdate").status, 405u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE sender_ori = 'CTJUD0000'"), 1)
       << "nothing else was stored";
+}
+
+TEST_F(SandboxCourt, WhatAVendorAsksTheCourtCountsAgainstItsOwnRate) {
+  start_sandbox_hub({{"CJHUB_AGENCY_RATE_PER_S", "1"}, {"CJHUB_AGENCY_BURST", "1"}});
+  auto vendor = client("hartford-pd");
+  const auto first = vendor.request("POST", "/v1/sandbox/court/CaseUpdate", court_request("OTN-RATE-1"), {},
+                                    "application/json");
+  EXPECT_EQ(first.status, 202u) << first.body;
+  const auto second = vendor.request("POST", "/v1/sandbox/court/CaseUpdate", court_request("OTN-RATE-2"), {},
+                                     "application/json");
+  EXPECT_EQ(second.status, 429u) << second.body;
+  EXPECT_NE(second.body.find("rate-limited"), std::string::npos) << second.body;
+  EXPECT_FALSE(second.headers.count("retry-after") == 0) << "a 429 says when to come back";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE sender_ori = 'CTJUD0000'"), 1)
+      << "the refused request made no document";
 }
 
 TEST_F(SandboxCourt, CheckConfigFillsInEveryTemplateAndNamesABrokenOne) {
