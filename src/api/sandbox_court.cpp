@@ -81,16 +81,11 @@ void Handlers::sandbox_court(const Request& req, const std::string& type, Respon
                            instance));
   }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto now = now_utc();
-  const auto stamp = rfc3339(now);
   std::string document;
   try {
-    document = intake::fill_template(text, {{"message_id", court->ori + "-SB-" + Uuid::v7().str()},
-                                            {"case_key", std::string(*key)},
-                                            {"court_ori", court->ori},
-                                            {"requested_by", who->ori},
-                                            {"now", stamp},
-                                            {"today", stamp.substr(0, 10)}});
+    document = intake::fill_template(
+        text, intake::sandbox_court_values(court->ori + "-SB-" + Uuid::v7().str(), std::string(*key), court->ori,
+                                           who->ori, rfc3339(now_utc())));
   } catch (const intake::TemplateError& e) {
     log::get("api")->error("sandbox court template {}: {}", tmpl->second.string(), e.what());
     return respond(problem(Problem::internal_error,

@@ -152,17 +152,11 @@ static bool check_sandbox_templates(const config::Config& c) {
     court.sandbox = true;
     std::ifstream in(file, std::ios::binary);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto stamp = rfc3339(now_utc());
     std::string why;
     try {
-      auto r = intake::admit(c, schemas, court,
-                             intake::fill_template(text, {{"message_id", court.ori + "-SB-CHECK"},
-                                                          {"case_key", "OTN-CHECK-0000001"},
-                                                          {"court_ori", court.ori},
-                                                          {"requested_by", "CT0000000"},
-                                                          {"now", stamp},
-                                                          {"today", stamp.substr(0, 10)}}),
-                             "", now_utc());
+      const auto values = intake::sandbox_court_values(court.ori + "-SB-CHECK", "OTN-CHECK-0000001", court.ori,
+                                                       "CT0000000", rfc3339(now_utc()));
+      auto r = intake::admit(c, schemas, court, intake::fill_template(text, values), "", now_utc());
       if (const auto* refusal = std::get_if<intake::Refusal>(&r)) {
         why = std::string(intake::info(refusal->problem).slug) + ": " + refusal->detail;
       } else if (std::get<store::NewMessage>(r).type != type) {

@@ -23,4 +23,11 @@ std::string fill_template(std::string_view text, const std::map<std::string, std
   return out;
 }
 
+std::map<std::string, std::string> sandbox_court_values(const std::string& message_id, const std::string& case_key,
+                                                        const std::string& court_ori, const std::string& requested_by,
+                                                        const std::string& now_rfc3339) {
+  return {{"message_id", message_id}, {"case_key", case_key},   {"court_ori", court_ori},
+          {"requested_by", requested_by}, {"now", now_rfc3339}, {"today", now_rfc3339.substr(0, 10)}};
+}
+
 }  // namespace cjhub::intake

@@ -17,4 +17,11 @@ struct TemplateError : std::runtime_error {
 
 std::string fill_template(std::string_view text, const std::map<std::string, std::string>& values);
 
+// The values the sandbox court fills in (docs/operations.md): message_id, case_key, court_ori,
+// requested_by, now (RFC 3339, UTC) and today (its date). One list, for the court and for
+// `check-config`, which fills every template in the same way.
+std::map<std::string, std::string> sandbox_court_values(const std::string& message_id, const std::string& case_key,
+                                                        const std::string& court_ori, const std::string& requested_by,
+                                                        const std::string& now_rfc3339);
+
 }  // namespace cjhub::intake
