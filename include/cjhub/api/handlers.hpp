@@ -84,7 +84,8 @@ class Handlers final : public RequestHandler {
   explicit Handlers(HandlerDeps deps);
   // Routes and answers one request; `respond` is called exactly once, possibly on another thread.
   void handle(Request req, Respond respond) override;
-  // POST /v1/messages: the certificate must be an active agency's, and the agency within its rate.
+  // POST /v1/messages and POST /v1/sandbox/court/{type}: the certificate must be an active agency's, and
+  // the agency within its rate.
   std::optional<Response> precheck(const RequestHead& head) override;
   const HandlerStats& stats() const { return stats_; }
 
