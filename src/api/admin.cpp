@@ -1,7 +1,7 @@
 // The operators' API: dead letters and endpoints. Operator certificates only.
 //   GET  /v1/admin/dead-letters?agency=&endpoint=&since=&until=&limit=
 //   POST /v1/admin/dead-letters/replay   {"delivery_id"|"agency"|"endpoint"|"since"|"until"}
-//   GET  /v1/admin/endpoints
+//   GET  /v1/admin/endpoints                     (endpoints.cpp)
 //   POST /v1/admin/endpoints/{ori}/{name}/pause   {"reason": "..."}
 //   POST /v1/admin/endpoints/{ori}/{name}/resume
 //   GET  /v1/admin/scorecard?month=YYYY-MM (scorecard.cpp)
@@ -114,22 +114,7 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
   if (path == "/v1/admin/scorecard") return scorecard(req, path, std::nullopt, std::move(respond));
   if (path == "/v1/admin/endpoints") {
     if (req.method != "GET") return respond(method_not_allowed("GET", path));
-    return deps_.db->run(
-        [](store::Connection& c) {
-          json::array items;
-          for (const auto& e : store::endpoint_states(c)) {
-            items.push_back(json::object{{"agency", e.ori},
-                                         {"endpoint", e.name},
-                                         {"url", e.url},
-                                         {"paused", e.paused},
-                                         {"paused_reason", e.paused_reason},
-                                         {"consecutive_failures", e.consecutive_failures},
-                                         {"backlog", e.backlog},
-                                         {"dead_letters", e.dead}});
-          }
-          return json_ok(json::object{{"endpoints", std::move(items)}});
-        },
-        std::move(respond));
+    return endpoints(path, std::nullopt, std::move(respond));
   }
   // /v1/admin/endpoints/{ori}/{name}/(pause|resume)
   const std::string prefix = "/v1/admin/endpoints/";

@@ -2,12 +2,14 @@
 // acknowledged times, deadline and state. Operators see every erasure; the agency that
 // requested an erasure (the court) sees its own.
 //   GET /v1/erasures?status=open|overdue|complete&agency=&since=&until=&limit=&after_at=&after_id=
+//       &format=json|csv   (csv: one row per erasure and recipient, for a spreadsheet or an auditor)
 //   GET /v1/erasures/{id}
 #include <boost/json.hpp>
 
 #include "api/query.hpp"
 #include "cjhub/api/handlers.hpp"
 #include "cjhub/api/problem.hpp"
+#include "cjhub/common/csv.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/store/erasures_repo.hpp"
 
@@ -49,6 +51,40 @@ json::object to_json(const store::ErasureRecipient& r) {
   return o;
 }
 
+constexpr long long kCsvMaxErasures = 50000;
+
+// The ledger page as CSV: a row per erasure and recipient (an erasure without recipients: one row).
+Response ledger_csv(const std::vector<store::ErasureSummary>& items, const std::vector<store::ErasureRecipient>& recipients) {
+  std::string out =
+      "erasure_id,case_key,scope,requested_by,received_at,deadline_at,status,recipient_ori,endpoint,state,"
+      "delivered_at,acknowledged_at,ack_status,overdue\r\n";
+  auto row = [&out](std::initializer_list<std::string> cells) {
+    bool first = true;
+    for (const auto& c : cells) {
+      if (!first) out += ',';
+      out += csv_cell(c);
+      first = false;
+    }
+    out += "\r\n";
+  };
+  for (const auto& s : items) {
+    bool any = false;
+    for (const auto& r : recipients) {
+      if (r.erasure_id != s.id) continue;
+      any = true;
+      row({s.id, s.case_key, s.scope, s.requested_by, s.received_at, s.deadline_at, s.status, r.recipient_ori,
+           r.endpoint, r.state == "queued" ? "pending" : r.state, r.delivered_at, r.acknowledged_at, r.ack_status,
+           r.overdue ? "true" : "false"});
+    }
+    if (!any) row({s.id, s.case_key, s.scope, s.requested_by, s.received_at, s.deadline_at, s.status, "", "", "", "", "", "", ""});
+  }
+  Response r;
+  r.content_type = "text/csv; charset=utf-8";
+  r.body = std::move(out);
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"erasures.csv\"");
+  return r;
+}
+
 }  // namespace
 
 void Handlers::erasures(const Request& req, const std::string& path, Respond respond) {
@@ -80,8 +116,34 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
     if (f.after_at.has_value() != f.after_id.has_value()) {
       return respond(problem(Problem::bad_request, "after_at and after_id go together", path));
     }
+    const auto format = get(q, "format").value_or("json");
+    if (format != "json" && format != "csv") return respond(problem(Problem::bad_request, "format must be json or csv", path));
     return deps_.db->run(
-        [f](store::Connection& c) {
+        [f, csv = format == "csv"](store::Connection& c) {
+          if (csv) {
+            // An export is every erasure the filter selects, up to kCsvMaxErasures; past that the
+            // answer names where the next export starts (X-Next-After-At, X-Next-After-Id).
+            std::vector<store::ErasureSummary> all;
+            std::vector<store::ErasureRecipient> recipients;
+            auto page = f;
+            page.limit = 1000;
+            while (static_cast<long long>(all.size()) < kCsvMaxErasures) {
+              const auto items = store::list_erasures(c, page);
+              std::vector<std::string> ids;
+              for (const auto& s : items) ids.push_back(s.id);
+              for (auto& r : store::erasure_recipients(c, ids)) recipients.push_back(std::move(r));
+              all.insert(all.end(), items.begin(), items.end());
+              if (static_cast<long long>(items.size()) < page.limit) break;
+              page.after_at = items.back().received_at;
+              page.after_id = items.back().id;
+            }
+            auto r = ledger_csv(all, recipients);
+            if (static_cast<long long>(all.size()) >= kCsvMaxErasures) {
+              r.headers.emplace_back("X-Next-After-At", all.back().received_at);
+              r.headers.emplace_back("X-Next-After-Id", all.back().id);
+            }
+            return r;
+          }
           const auto items = store::list_erasures(c, f);
           std::vector<std::string> ids;
           for (const auto& s : items) ids.push_back(s.id);

@@ -22,6 +22,7 @@ namespace {
 
 constexpr std::string_view kMessagesPath = "/v1/messages";
 constexpr std::string_view kSandboxCourtPath = "/v1/sandbox/court/";
+constexpr std::string_view kDocumentSuffix = "/document";
 
 // The refusal of a submission whose certificate did not resolve to one active agency.
 std::pair<Problem, std::string> identity_refusal(identity::Resolution r) {
@@ -81,6 +82,14 @@ void Handlers::audit(const Request& req, const std::string& ori, std::string act
 
 void Handlers::handle(Request req, Respond respond) {
   const std::string path = req.target.substr(0, req.target.find('?'));
+  // No answer is kept by a browser or a cache on the way: what the hub says about messages and
+  // agencies must not outlive the screen it was shown on.
+  respond = [inner = std::move(respond)](Response r) {
+    if (std::none_of(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "Cache-Control"; })) {
+      r.headers.emplace_back("Cache-Control", "no-store");
+    }
+    inner(std::move(r));
+  };
   auto wrong_method = [&](const char* allow) { respond(method_not_allowed(allow, path)); };
   if (path == "/healthz") {
     if (req.method != "GET") return wrong_method("GET");
@@ -94,6 +103,15 @@ void Handlers::handle(Request req, Respond respond) {
                           age_s);
     return respond(problem(Problem::directory_stale,
                            "the agency directory could not be confirmed for " + std::to_string(age_s) + " s", path));
+  }
+  if (path == "/console" || path.rfind("/console/", 0) == 0) return console(req, path, std::move(respond));
+  if (from_browser(req)) {
+    std::string refreshed;
+    if (auto refused = judge_browser(req, path, true, refreshed)) return respond(std::move(*refused));
+    respond = [inner = std::move(respond), refreshed](Response r) {
+      r.headers.emplace_back("X-Cjhub-Session", refreshed);
+      inner(std::move(r));
+    };
   }
   if (path == "/metrics") {
     if (req.method != "GET") return wrong_method("GET");
@@ -149,6 +167,14 @@ void Handlers::handle(Request req, Respond respond) {
     return sandbox_court(req, path.substr(kSandboxCourtPath.size()), std::move(respond));
   }
   if (path == "/v1/erasures" || path.rfind("/v1/erasures/", 0) == 0) return erasures(req, path, std::move(respond));
+  if (path == "/v1/series") return series(req, path, std::move(respond));
+  if (path == "/v1/endpoints") {
+    if (req.method != "GET") return wrong_method("GET");
+    const auto who = caller(req, path, respond);
+    if (!who) return;
+    return endpoints(path, who->is_operator() ? std::nullopt : std::optional<std::string>(who->ori),
+                     std::move(respond));
+  }
   if (path == "/v1/scorecard") {
     const auto who = caller(req, path, respond);
     if (!who) return;
@@ -156,7 +182,11 @@ void Handlers::handle(Request req, Respond respond) {
   }
   if (path.rfind(std::string(kMessagesPath) + "/", 0) == 0) {
     if (req.method != "GET") return wrong_method("GET");
-    return get_message(req, path.substr(kMessagesPath.size() + 1), std::move(respond));
+    auto id = path.substr(kMessagesPath.size() + 1);
+    if (id.ends_with(kDocumentSuffix)) {
+      return get_document(req, id.substr(0, id.size() - kDocumentSuffix.size()), std::move(respond));
+    }
+    return get_message(req, id, std::move(respond));
   }
   respond(problem(Problem::not_found, "no resource at " + path, path));
 }
@@ -375,57 +405,6 @@ std::shared_ptr<const identity::Agency> Handlers::caller(const Request& req, con
   const auto [p, detail] = identity_refusal(who.result);
   respond(problem(p == Problem::client_disabled ? p : Problem::unknown_client, detail, instance));
   return nullptr;
-}
-
-void Handlers::get_message(const Request& req, const std::string& id_text, Respond respond) {
-  const auto instance = std::string(kMessagesPath) + "/" + id_text.substr(0, 64);
-  const auto who = caller(req, instance, respond);
-  if (!who) return;
-  const auto id = Uuid::parse(id_text);
-  if (!id) return respond(problem(Problem::not_found, "not a message id", instance));
-  auto agency = who;
-  deps_.reader->find(
-      *id,
-      [respond, agency, instance](std::optional<MessageView> view) {
-        const auto* rec = view ? &view->message : nullptr;
-        // Senders see their own messages; operators see all. Others learn nothing, not even
-        // that the message exists.
-        if (!rec || (!agency->is_operator() && rec->sender_ori != agency->ori)) {
-          return respond(problem(Problem::not_found, "no such message for this agency", instance));
-        }
-        json::object o{{"message_id", rec->id},
-                       {"type", rec->type},
-                       {"sender_ori", rec->sender_ori},
-                       {"document_id", rec->document_id},
-                       {"idempotency_key", rec->idempotency_key},
-                       {"case_key", rec->case_key},
-                       {"origin_ori", rec->origin_ori},
-                       {"jurisdiction", rec->jurisdiction},
-                       {"erasure", rec->erasure},
-                       {"body_size", rec->body_size},
-                       {"body_sha256", rec->body_sha256_hex},
-                       {"received_at", rec->received_at},
-                       {"stored_at", rec->stored_at},
-                       {"payload_removed", rec->payload_removed},
-                       {"status", "accepted"}};
-        json::array recipients;
-        for (const auto& d : view->recipients) recipients.push_back(recipient_json(d));
-        o["recipients"] = std::move(recipients);
-        respond(json_response(200, o));
-      },
-      [respond, instance](std::exception_ptr e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          if (store::is_connection_failure(ex)) {
-            return respond(problem(Problem::database_unavailable, "", instance));
-          }
-          log::get("api")->error("status query failed: {}", ex.what());
-        } catch (...) {
-          log::get("api")->error("status query failed with an unknown exception");
-        }
-        respond(problem(Problem::internal_error, "", instance));
-      });
 }
 
 }  // namespace cjhub::api

@@ -548,6 +548,8 @@ int serve(const ServeOptions& opts) {
   api::RateLimiter rate_limiter(c->ingest.agency_rate_per_s, static_cast<double>(c->ingest.agency_burst));
   deps.rate_limiter = &rate_limiter;
   deps.submitters = &submitters;
+  const console::Sessions console_sessions(c->console.idle_timeout);
+  deps.sessions = &console_sessions;
   api::Handlers handlers(std::move(deps));
   ingress::HttpsServer server(ingress::ServerSettings::from(*c), handlers);
 

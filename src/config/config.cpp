@@ -379,6 +379,11 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     sb.finish();
   }
   {
+    auto cn = top.map_or_empty("console");
+    c.console.idle_timeout = std::chrono::seconds(cn.uint_or("idle_timeout_s", c.console.idle_timeout.count(), 5, 86400));
+    cn.finish();
+  }
+  {
     auto a = top.map_or_empty("audit");
     c.audit.retention = std::chrono::hours(24 * a.uint_or("retention_days", 400, 1, 36500));
     c.audit.seal_interval = std::chrono::milliseconds(a.uint_or("seal_interval_ms", 1000, 50, 600000));

@@ -37,6 +37,10 @@ const ProblemInfo& info(Problem p) {
       {503, "outcome-unknown", "The store did not confirm the commit; retry with the same idempotency key"},
       {503, "shutting-down", "The hub is shutting down; retry against another instance"},
       {503, "directory-stale", "The hub cannot confirm who may call it; retry shortly"},
+      {410, "payload-removed", "The document was removed: erased by operation of law, or past retention"},
+      {401, "session-required", "Requests from a browser need the console's session; open the console"},
+      {401, "session-expired", "The console session ended after a time without activity; reload the console"},
+      {403, "cross-origin", "Requests from a page of another origin are refused"},
       {500, "internal-error", "Internal error"},
   };
   static_assert(std::size(table) == static_cast<std::size_t>(Problem::internal_error) + 1,

@@ -173,7 +173,9 @@ void ReadinessProbe::run() {
         try {
           std::string text;
           bool warn = false;
+          long long total = 0;
           for (const auto& e : db.run([](store::Connection& c) { return store::endpoint_backlogs(c); })) {
+            total += e.backlog;
             const bool late = e.oldest_seconds > static_cast<double>(s_.endpoint_backlog_warning.count());
             const bool w = e.paused || late;
             warn = warn || w;
@@ -182,6 +184,7 @@ void ReadinessProbe::run() {
                                 e.paused ? ", PAUSED" : "", late ? ", LATE" : "");
           }
           endpoints = ComponentState{"endpoints", true, text.empty() ? "no endpoints" : text, warn};
+          keep_backlog(total);
         } catch (const std::exception& e) {
           endpoints = ComponentState{"endpoints", true, std::string("backlog unknown: ") + e.what(), true};
         }
@@ -215,6 +218,19 @@ void ReadinessProbe::keep_history(store::Session& db) {
     db.reset();
     history_.restore(rows);
   }
+}
+
+void ReadinessProbe::keep_backlog(long long total) {
+  const auto now = now_utc();
+  std::lock_guard lock(mutex_);
+  if (!backlog_.empty() && now - backlog_.back().at < kBacklogSpacing) return;
+  backlog_.push_back({now, total});
+  while (backlog_.size() > kBacklogSamples) backlog_.pop_front();
+}
+
+std::vector<api::BacklogSample> ReadinessProbe::backlog_history() const {
+  std::lock_guard lock(mutex_);
+  return {backlog_.begin(), backlog_.end()};
 }
 
 }  // namespace cjhub::ops

@@ -48,6 +48,8 @@ constexpr const char* kSelectMessage =
     "to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "body IS NULL "
     "FROM messages WHERE id = $1::uuid";
+// The document itself (NULL once redacted or past retention).
+constexpr const char* kSelectDocument = "SELECT body FROM messages WHERE id = $1::uuid";
 // A message about a case already erased as a whole, accepted under `later_messages: accept`: kept
 // as a record (id, type, sender, times, SHA-256) without its content, and routed nowhere.
 constexpr const char* kRedactOnArrival =
@@ -312,6 +314,17 @@ std::optional<MessageRecord> find_message(Connection& conn, const Uuid& id) {
     m.stored_at = row[12].as<std::string>();
     m.payload_removed = row[13].as<bool>();
     return m;
+  });
+}
+
+std::optional<StoredDocument> message_document(Connection& conn, const Uuid& id) {
+  return translate_errors([&]() -> std::optional<StoredDocument> {
+    pqxx::read_transaction tx(conn);
+    const auto r = tx.exec_params(sql::kSelectDocument, id.str());
+    if (r.empty()) return std::nullopt;
+    if (r[0][0].is_null()) return StoredDocument{true, {}};
+    const pqxx::binarystring bytes(r[0][0]);
+    return StoredDocument{false, bytes.str()};
   });
 }
 

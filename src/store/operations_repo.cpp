@@ -54,8 +54,27 @@ constexpr const char* kEndpointStatus =
     "SELECT e.ori, e.name, e.url, e.paused, e.paused_reason, e.consecutive_failures, "
     "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending', 'in_flight')) + "
     CJHUB_LOG_WAITING("e.id", "count(*)", "LIMIT 10000") ", "
-    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead') "
+    "(SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead'), "
+    // When it last answered and last failed, and its three latest outages (newest first).
+    "coalesce(to_char(e.last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "coalesce(to_char(e.last_failure_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
+    "(SELECT coalesce(json_agg(json_build_object("
+    "   'started_at', to_char(o.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "   'ended_at', to_char(o.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+    "   'cause', o.cause, 'last_cause', o.last_cause, 'failures', o.failures) ORDER BY o.started_at DESC), '[]') "
+    " FROM (SELECT * FROM endpoint_outages o WHERE o.endpoint_id = e.id ORDER BY o.started_at DESC LIMIT 3) o)::text "
     "FROM endpoints e WHERE e.active ORDER BY e.ori, e.name";
+// Messages by received_at (its index) and attempts from the per-minute buckets every hub adds to.
+constexpr const char* kThroughputMinutes =
+    "WITH m AS (SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1::int - 1), "
+    "                                  date_trunc('minute', now()), interval '1 minute') AS at), "
+    "a AS (SELECT date_trunc('minute', received_at) AS at, count(*) AS n FROM messages "
+    "      WHERE received_at >= date_trunc('minute', now()) - make_interval(mins => $1::int - 1) GROUP BY 1), "
+    "d AS (SELECT bucket AS at, sum(attempts_up) AS up, sum(attempts_down + attempts_other) AS down "
+    "      FROM endpoint_minutes WHERE bucket >= date_trunc('minute', now()) - make_interval(mins => $1::int - 1) "
+    "      GROUP BY 1) "
+    "SELECT to_char(m.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(a.n, 0), "
+    "coalesce(d.up, 0), coalesce(d.down, 0) FROM m LEFT JOIN a USING (at) LEFT JOIN d USING (at) ORDER BY m.at";
 constexpr const char* kEndpointGauges =
     "SELECT e.ori, e.name, e.paused, coalesce(b.n, 0) + " CJHUB_LOG_WAITING("e.id", "count(*)", "LIMIT 10000") ", "
     "coalesce(extract(epoch FROM now() - least(b.oldest, " CJHUB_LOG_WAITING("e.id", "min(stored_at)", "LIMIT 1") ")), 0), "
@@ -214,7 +233,19 @@ std::vector<EndpointState> endpoint_states(Connection& conn) {
     std::vector<EndpointState> out;
     for (const auto& r : tx.exec(sql::kEndpointStatus)) {
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>(),
-                     text(r[4]), r[5].as<int>(), r[6].as<long long>(), r[7].as<long long>()});
+                     text(r[4]), r[5].as<int>(), r[6].as<long long>(), r[7].as<long long>(), text(r[8]), text(r[9]),
+                     text(r[10])});
+    }
+    return out;
+  });
+}
+
+std::vector<ThroughputMinute> throughput_minutes(Connection& conn, int minutes) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::vector<ThroughputMinute> out;
+    for (const auto& r : tx.exec_params(sql::kThroughputMinutes, minutes)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<long long>(), r[2].as<long long>(), r[3].as<long long>()});
     }
     return out;
   });

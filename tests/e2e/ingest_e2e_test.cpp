@@ -3,6 +3,8 @@
 
 #include <regex>
 
+#include <thread>
+
 #include "e2e/hub_fixture.hpp"
 
 namespace cjhub::test {
@@ -206,7 +208,13 @@ TEST_F(Ingest, HealthAndReadiness) {
   auto c = client("operator");
   const auto h = c.request("GET", "/healthz");
   EXPECT_EQ(h.status, 200u);
-  const auto r = c.request("GET", "/readyz");
+  // Ready once the probe has checked every component (its first round may still be running just
+  // after the listener opened: "not checked yet" is a 503 until then).
+  auto r = c.request("GET", "/readyz");
+  for (int i = 0; i < 100 && r.status != 200u && r.body.find("not checked yet") != std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = c.request("GET", "/readyz");
+  }
   ASSERT_EQ(r.status, 200u) << r.body;
   const auto j = json(r);
   EXPECT_TRUE(j.at("components").at("database").at("ok").as_bool());

@@ -10,6 +10,7 @@
 #include "cjhub/api/rate_limit.hpp"
 #include "cjhub/audit/audit_log.hpp"
 #include "cjhub/config/config.hpp"
+#include "cjhub/console/sessions.hpp"
 #include "cjhub/identity/directory.hpp"
 #include "cjhub/outbox/writer.hpp"
 #include "cjhub/store/deliveries_repo.hpp"
@@ -44,6 +45,12 @@ class DbRunner {
   virtual void run(std::function<Response(store::Connection&)> job, Respond respond) = 0;
 };
 
+// The total backlog of every endpoint at one moment (counted up to 10,000 per endpoint).
+struct BacklogSample {
+  SystemTime at;
+  long long backlog = 0;
+};
+
 // What /readyz reports; kept current by the readiness probe.
 class Readiness {
  public:
@@ -55,6 +62,8 @@ class Readiness {
     bool warning = false;  // ready, but an operator should act (a certificate about to expire, ...)
   };
   virtual std::vector<ComponentState> components() const = 0;
+  // The backlog this process sampled, oldest first (the console's chart; none: not watched here).
+  virtual std::vector<BacklogSample> backlog_history() const { return {}; }
 };
 
 struct HandlerDeps {
@@ -71,6 +80,7 @@ struct HandlerDeps {
   std::chrono::milliseconds directory_max_age{0};
   RateLimiter* rate_limiter = nullptr;  // per-agency submission rate (none: unlimited)
   ops::SubmitterWatch* submitters = nullptr;  // submission outcomes per agency (none: not counted)
+  const console::Sessions* sessions = nullptr;  // the console's sessions (none: browsers are refused)
 };
 
 struct HandlerStats {
@@ -78,6 +88,13 @@ struct HandlerStats {
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> refused{0};
 };
+
+// Request headers by name, case-insensitively (null: absent); console.cpp.
+const std::string* header(const Request& req, std::string_view name);
+// Whether a browser made this request (it names an origin or a fetch's mode or site).
+bool from_browser(const Request& req);
+// The console's security headers: CSP, no sniffing, no referrer, no framing.
+void add_console_headers(Response& r);
 
 class Handlers final : public RequestHandler {
  public:
@@ -102,7 +119,19 @@ class Handlers final : public RequestHandler {
   // POST /v1/sandbox/court/{type}: the sandbox court sends a document about the caller's case
   // (sandbox_court.cpp).
   void sandbox_court(const Request& req, const std::string& type, Respond respond);
+  // GET /v1/messages/{id} and its document (message_status.cpp).
   void get_message(const Request& req, const std::string& id, Respond respond);
+  void get_document(const Request& req, const std::string& id, Respond respond);
+  // GET /v1/endpoints and /v1/admin/endpoints: one agency's endpoints (`ori`) or all (endpoints.cpp).
+  void endpoints(const std::string& path, std::optional<std::string> ori, Respond respond);
+  // GET /v1/series: accepted, delivered and backlog over time, for the console (series.cpp).
+  void series(const Request& req, const std::string& path, Respond respond);
+  // /console and /console/*: the page, its assets and its sessions (console.cpp).
+  void console(const Request& req, const std::string& path, Respond respond);
+  // A browser's request: refused (the answer) unless it comes from the hub's own origin and, when
+  // `needs_session`, carries a live console session; `refreshed` is then the token to send back.
+  std::optional<Response> judge_browser(const Request& req, const std::string& path, bool needs_session,
+                                        std::string& refreshed) const;
   // GET /v1/messages: the search (messages_search.cpp).
   void search_messages(const Request& req, Respond respond);
   Response readyz(bool details) const;  // details: the components, for operators

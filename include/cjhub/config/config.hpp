@@ -135,6 +135,11 @@ struct Sandbox {
   std::map<std::string, std::filesystem::path> templates;  // message type -> template file
 };
 
+// The console in the browser (docs/operations.md, The console).
+struct Console {
+  std::chrono::seconds idle_timeout{900};  // a session ends after this long without a request
+};
+
 // The audit trail (CJIS AU-11: keep at least one year).
 struct Audit {
   std::chrono::hours retention{24 * 400};
@@ -215,6 +220,7 @@ struct Config {
   Delivery delivery;
   Erasure erasure;
   Sandbox sandbox;
+  Console console;
   Audit audit;
   Retention retention;
   Watchers watchers;

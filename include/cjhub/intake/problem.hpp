@@ -39,6 +39,10 @@ enum class Problem {
   outcome_unknown,         // 503 commit result unknown: retry with the same idempotency key
   shutting_down,           // 503
   directory_stale,         // 503 the agency directory could not be confirmed recently: fail closed
+  payload_removed,         // 410 the document was removed (erased, or past retention)
+  session_required,        // 401 a browser's request without the console's session token
+  session_expired,         // 401 the console session was idle past its timeout (or the hub restarted)
+  cross_origin,            // 403 a browser request from a page of another origin
   internal_error,          // 500 (a bug: logged as an error)
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -63,6 +64,11 @@ class ReadinessProbe final : public Component, public api::Readiness {
  private:
   void run();
   void keep_history(store::Session& db);  // this second's states; written when due
+  void keep_backlog(long long total);     // a sample every kBacklogSpacing, for the console's chart
+  std::vector<api::BacklogSample> backlog_history() const override;
+  static constexpr auto kBacklogSpacing = std::chrono::seconds(10);
+  static constexpr std::size_t kBacklogSamples = 360;  // an hour
+  std::deque<api::BacklogSample> backlog_;  // guarded by mutex_
   ReadinessSettings s_;
   ComponentHistory history_;
   std::chrono::steady_clock::time_point history_written_{std::chrono::steady_clock::now()};

@@ -94,4 +94,12 @@ struct MessageRecord {
 
 std::optional<MessageRecord> find_message(Connection& conn, const Uuid& id);
 
+// A stored document as it was received: none when there is no such message; `removed` when its
+// content is gone (redacted by an erasure, or past payload retention).
+struct StoredDocument {
+  bool removed = false;
+  std::string body;
+};
+std::optional<StoredDocument> message_document(Connection& conn, const Uuid& id);
+
 }  // namespace cjhub::store

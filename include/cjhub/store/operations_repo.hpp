@@ -44,8 +44,19 @@ struct EndpointState {
   int consecutive_failures = 0;
   long long backlog = 0;
   long long dead = 0;
+  std::string last_success_at, last_failure_at;  // ISO 8601, empty: never
+  std::string recent_outages_json;  // its three latest outages, newest first (a JSON array)
 };
 std::vector<EndpointState> endpoint_states(Connection& conn);
+
+// The last `minutes` minutes, per minute (oldest first, minutes without traffic included): messages
+// accepted, and delivery attempts answered 2xx and failed, as every hub wrote them
+// (endpoint_minutes). The console's throughput chart.
+struct ThroughputMinute {
+  std::string at;  // the minute's start, ISO 8601
+  long long accepted = 0, delivered = 0, failed = 0;
+};
+std::vector<ThroughputMinute> throughput_minutes(Connection& conn, int minutes);
 
 // Per active endpoint, for /readyz: pending deliveries (counted up to 10,000) and how long the
 // oldest due one has waited.
