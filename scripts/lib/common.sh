@@ -27,6 +27,9 @@ CJHUB_PACKAGES=(
 CJHUB_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The benchmark suite (tests/bench/run): the RabbitMQ peer and perf for the profiles.
 CJHUB_BENCH_PACKAGES=(rabbitmq-server librabbitmq-dev linux-perf)
+# The console's browser test (tests/browser/console_test.py, run with Debian's /usr/bin/python3):
+# headless Chromium driven by Selenium, and NSS's tools for the test users' client certificates.
+CJHUB_BROWSER_PACKAGES=(chromium chromium-driver python3-selenium libnss3-tools)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

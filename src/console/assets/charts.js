@@ -14,15 +14,17 @@
     return el;
   }
 
+  // The top of the y axis: four equal whole steps (1, 2, 3, 5, 10, 20, 25, 50, ...).
   function niceMax(v) {
-    if (v <= 4) return 4;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-    return 10 * p;
+    const raw = Math.max(1, v / 4);
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of (p >= 10 ? [1, 2, 2.5, 5, 10] : [1, 2, 3, 5, 10])) if (m * p >= raw) return 4 * m * p;
+    return 40 * p;
   }
 
-  function hhmm(d) {
-    return d.toISOString().slice(11, 16);
+  // Axis labels: hours and minutes, with seconds when the chart spans less than ten minutes.
+  function timeLabel(d, spanMs) {
+    return d.toISOString().slice(11, spanMs < 600000 ? 19 : 16);
   }
 
   // lineChart({id, title, unit, times: [Date], series: [{name, cls, values: [number]}]})
@@ -33,6 +35,8 @@
     const all = o.series.flatMap((x) => x.values);
     const ymax = niceMax(Math.max(0, ...all));
     const count = o.times.length;
+    const span = count > 1 ? o.times[count - 1] - o.times[0] : 0;
+    const hhmm = (d) => timeLabel(d, span);
     const x = (i) => L + (count <= 1 ? pw / 2 : (i * pw) / (count - 1));
     const y = (v) => T + ph - (v / ymax) * ph;
 

@@ -96,7 +96,9 @@
     const body = h('div', {class: 'panel-body'});
     results.appendChild(body);
 
-    async function load() {
+    // moveFocus: after "Next page" / "Previous page" (the button itself is replaced), the
+    // keyboard continues at the results' heading.
+    async function load(moveFocus) {
       const main = document.getElementById('main');
       main.setAttribute('aria-busy', 'true');
       try {
@@ -105,9 +107,14 @@
         if (data.next) st.cursors[st.page + 1] = data.next;
         else st.cursors.length = st.page + 1;
         const nav = h('div', {class: 'actions pager'},
-          st.page > 0 ? h('button', {type: 'button', class: 'secondary', id: 'prev-page', on: {click: () => { st.page--; load(); }}}, 'Previous page') : null,
-          data.next ? h('button', {type: 'button', class: 'secondary', id: 'next-page', on: {click: () => { st.page++; load(); }}}, 'Next page') : null);
+          st.page > 0 ? h('button', {type: 'button', class: 'secondary', id: 'prev-page', on: {click: () => { st.page--; load(true); }}}, 'Previous page') : null,
+          data.next ? h('button', {type: 'button', class: 'secondary', id: 'next-page', on: {click: () => { st.page++; load(true); }}}, 'Next page') : null);
         CJ.clear(body).append(resultsTable(data, st.page + 1), nav);
+        if (moveFocus) {
+          const heading = results.querySelector('h2');
+          heading.setAttribute('tabindex', '-1');
+          heading.focus();
+        }
         const n = (data.messages || []).length;
         CJ.ui.status(n ? n + ' message' + (n === 1 ? '' : 's') + ' on page ' + (st.page + 1) + (data.next ? '; more follow.' : '.') : 'No message matches.');
       } catch (e) {
