@@ -219,7 +219,7 @@ scenario_search() {
   search_targets "$BENCH/own.txt" own "$queries" "$messages"
   # A first pass over other targets warms the caches as a hub in service would have them.
   search_targets "$BENCH/warm.txt" filtered 60 "$messages"
-  search_run warm operator "$BENCH/warm.txt" 1 >/dev/null
+  local warm; warm=$(search_run warm operator "$BENCH/warm.txt" 1)
   say "case-key queries: $queries as the operator, $queries as Hartford PD (its own cases)"
   local case_op case_pd filt_op filt_pd
   case_op=$(search_run case-operator operator "$BENCH/case.txt" 1)
@@ -263,6 +263,9 @@ scenario_search() {
     row "filtered pages, Hartford PD" "$filt_pd"
     echo
     echo "Targets: a case-key query p99 < 50 ms: **$verdict_case**; a filtered page p99 < 200 ms: **$verdict_page**."
+    echo "Before the timed queries, $(result_of "$warm" answers) first pages of other filtered targets warm the caches as a hub"
+    echo "in service would have them (not counted: p50 $(result_of "$warm" p50_ms) ms, p99 $(result_of "$warm" p99_ms) ms from cold)."
+    echo "Hub peak RSS: $rss MB."
   } >"$BENCH/doc.md"
   bench_write_doc search "$BENCH/doc.md"
 }

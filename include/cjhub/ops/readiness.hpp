@@ -58,6 +58,7 @@ class ReadinessProbe final : public Component, public api::Readiness {
   void stop(std::chrono::steady_clock::time_point deadline) override;
   std::vector<ComponentState> components() const override;
   bool ready() const;  // every component ok
+  std::vector<api::BacklogSample> backlog_history() const override;
   // From now on not ready (component `process`: draining), until the process ends.
   void begin_drain();
 
@@ -65,7 +66,6 @@ class ReadinessProbe final : public Component, public api::Readiness {
   void run();
   void keep_history(store::Session& db);  // this second's states; written when due
   void keep_backlog(long long total);     // a sample every kBacklogSpacing, for the console's chart
-  std::vector<api::BacklogSample> backlog_history() const override;
   static constexpr auto kBacklogSpacing = std::chrono::seconds(10);
   static constexpr std::size_t kBacklogSamples = 360;  // an hour
   std::deque<api::BacklogSample> backlog_;  // guarded by mutex_
