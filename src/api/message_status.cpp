@@ -57,14 +57,14 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
         if (!rec || !may_see(*agency, *view)) {
           return respond(problem(Problem::not_found, "no such message for this agency", instance));
         }
-        if (!agency->is_operator() && rec->sender_ori != agency->ori) {
+        const bool recipient_only = !agency->is_operator() && rec->sender_ori != agency->ori;
+        if (recipient_only) {
           std::erase_if(view->recipients, [&](const auto& d) { return d.recipient_ori != agency->ori; });
         }
         json::object o{{"message_id", rec->id},
                        {"type", rec->type},
                        {"sender_ori", rec->sender_ori},
                        {"document_id", rec->document_id},
-                       {"idempotency_key", rec->idempotency_key},
                        {"case_key", rec->case_key},
                        {"origin_ori", rec->origin_ori},
                        {"jurisdiction", rec->jurisdiction},
@@ -75,6 +75,8 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
                        {"stored_at", rec->stored_at},
                        {"payload_removed", rec->payload_removed},
                        {"status", "accepted"}};
+        // The sender's own key for its retries: not the recipients' business.
+        if (!recipient_only) o["idempotency_key"] = rec->idempotency_key;
         json::array recipients;
         for (const auto& d : view->recipients) recipients.push_back(recipient_json(d));
         o["recipients"] = std::move(recipients);

@@ -176,6 +176,8 @@ TEST_F(Console, ADocumentIsShownToItsSenderAndRecipientsOnly) {
   const auto recipient = dcj.request("GET", "/v1/messages/" + id);
   ASSERT_EQ(recipient.status, 200u) << recipient.body;
   const auto seen = json(recipient);
+  EXPECT_FALSE(seen.contains("idempotency_key")) << "the sender's key is not shown to a recipient";
+  EXPECT_TRUE(json(sender.request("GET", "/v1/messages/" + id)).contains("idempotency_key"));
   for (const auto& d : seen.at("recipients").as_array()) {
     EXPECT_EQ(d.at("recipient_ori").as_string(), "CTDCJ0000") << "another recipient's delivery was shown";
   }
