@@ -159,7 +159,8 @@
       ['Origin', m.origin_ori],
       ['Jurisdiction', m.jurisdiction],
       ['Document id', m.document_id],
-      ['Idempotency key', m.idempotency_key],
+      // The sender's own key: the hub shows it to the sender and operators only.
+      ...(m.idempotency_key === undefined ? [] : [['Idempotency key', m.idempotency_key]]),
       ['Erases its case', m.erasure ? 'yes' : 'no'],
       ['Received', CJ.timeEl(m.received_at)],
       ['Stored', CJ.timeEl(m.stored_at)],
