@@ -137,6 +137,31 @@ window.CJ = window.CJ || {};
   }
 
   CJ.h = h;
+  // The notice a page shows for an id that is not there, or not this agency's to see.
+  function notFound(kind) {
+    return h('div', {class: 'notice', id: 'not-found'},
+      h('h2', null, kind + ' not found'),
+      h('p', null, 'No ' + kind.toLowerCase() + ' with this id is visible to your agency.'));
+  }
+
+  // A page's object by its id: the JSON at `path`, or null after showing `kind` not found (an id
+  // that is not a UUID, or a 404). Any other problem is thrown to the page.
+  async function loadById(ctx, kind, id, path) {
+    try {
+      if (!isUuid(id)) throw new CJ.Problem(404, {title: 'not found'});
+      return await CJ.api.getJSON(path);
+    } catch (err) {
+      if (err instanceof CJ.Problem && err.status === 404) {
+        ctx.title(kind + ' not found');
+        ctx.root.appendChild(notFound(kind));
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  CJ.notFound = notFound;
+  CJ.loadById = loadById;
   CJ.clear = clear;
   CJ.srOnly = srOnly;
   CJ.fmtTime = fmtTime;

@@ -117,18 +117,8 @@
   CJ.pages.erasure = async function (ctx) {
     ctx.title('Erasure');
     const id = ctx.params.id;
-    let e;
-    try {
-      if (!CJ.isUuid(id)) throw new CJ.Problem(404, {title: 'not found'});
-      e = await CJ.api.getJSON('/v1/erasures/' + id);
-    } catch (err) {
-      if (err instanceof CJ.Problem && err.status === 404) {
-        ctx.title('Erasure not found');
-        ctx.root.appendChild(CJ.notFound('Erasure'));
-        return;
-      }
-      throw err;
-    }
+    const e = await CJ.loadById(ctx, 'Erasure', id, '/v1/erasures/' + id);
+    if (!e) return;
     ctx.title('Erasure of ' + (e.scope === 'case' ? 'a case' : 'charges'));
     ctx.root.append(
       h('p', null, h('a', {href: '#/erasures'}, 'Back to the ledger')),

@@ -138,12 +138,6 @@
   };
 
   // --- one message ---------------------------------------------------------------------------
-  function notFound(kind) {
-    return h('div', {class: 'notice', id: 'not-found'},
-      h('h2', null, kind + ' not found'),
-      h('p', null, 'No ' + kind.toLowerCase() + ' with this id is visible to your agency.'));
-  }
-
   function redacted(why) {
     return h('div', {class: 'redacted', id: 'redacted'},
       h('p', {class: 'redacted-title'}, 'Redacted: erased by operation of law'),
@@ -250,18 +244,8 @@
   CJ.pages.message = async function (ctx) {
     ctx.title('Message');
     const id = ctx.params.id;
-    let m;
-    try {
-      if (!CJ.isUuid(id)) throw new CJ.Problem(404, {title: 'not found'});
-      m = await CJ.api.getJSON('/v1/messages/' + id);
-    } catch (e) {
-      if (e instanceof CJ.Problem && e.status === 404) {
-        ctx.title('Message not found');
-        ctx.root.appendChild(notFound('Message'));
-        return;
-      }
-      throw e;
-    }
+    const m = await CJ.loadById(ctx, 'Message', id, '/v1/messages/' + id);
+    if (!m) return;
     ctx.title(m.type + ' message');
     const back = h('p', null, h('a', {href: '#/messages'}, 'Back to the search'));
     const doc = h('div', {class: 'panel-body'});
@@ -279,5 +263,4 @@
     await documentPanel(m, doc);
   };
 
-  CJ.notFound = notFound;
 })(window.CJ);
