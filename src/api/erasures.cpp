@@ -1,6 +1,7 @@
 // The erasure ledger: for every erasure, every required recipient with delivered and
 // acknowledged times, deadline and state. Operators see every erasure; the agency that
-// requested an erasure (the court) sees its own.
+// requested an erasure (the court) sees it whole; an agency that was sent the notice sees what it
+// owes: its own recipient rows, counts and status, never another holder of the case.
 //   GET /v1/erasures?status=open|overdue|complete&agency=&since=&until=&limit=&after_at=&after_id=
 //       &format=json|csv   (csv: one row per erasure and recipient, for a spreadsheet or an auditor)
 //   GET /v1/erasures/{id}
@@ -20,7 +21,7 @@ namespace json = boost::json;
 namespace {
 
 json::object to_json(const store::ErasureSummary& s) {
-  return {{"erasure_id", s.id},
+  json::object o{{"erasure_id", s.id},
           {"case_key", s.case_key},
           {"scope", s.scope},
           {"requested_by", s.requested_by},
@@ -28,14 +29,19 @@ json::object to_json(const store::ErasureSummary& s) {
           {"deadline_at", s.deadline_at},
           {"follow_up_at", s.follow_up_at},
           {"status", s.status},
-          {"redacted_messages", s.redacted_messages},
-          {"suppressed_deliveries", s.suppressed_deliveries},
+          {"view", s.view},
           {"recipients", s.recipients},
           {"delivered", s.delivered},
           {"acknowledged", s.acknowledged},
           {"confirmed", s.confirmed},
           {"rejected", s.rejected},
           {"overdue", s.overdue}};
+  // What the erasure did at the hub and to other holders is the requester's and the operators'.
+  if (s.view != "owed") {
+    o["redacted_messages"] = s.redacted_messages;
+    o["suppressed_deliveries"] = s.suppressed_deliveries;
+  }
+  return o;
 }
 
 json::object to_json(const store::ErasureRecipient& r) {
@@ -93,7 +99,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
   if (req.method != "GET") return respond(method_not_allowed("GET", path));
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));
   store::ErasureFilter f;
-  if (!who->is_operator()) f.requested_by = who->ori;
+  if (!who->is_operator()) f.viewer = who->ori;
 
   if (path == "/v1/erasures") {
     const auto q = query_params(req.target);
@@ -131,7 +137,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
               const auto items = store::list_erasures(c, page);
               std::vector<std::string> ids;
               for (const auto& s : items) ids.push_back(s.id);
-              for (auto& r : store::erasure_recipients(c, ids)) recipients.push_back(std::move(r));
+              for (auto& r : store::erasure_recipients(c, ids, f.viewer)) recipients.push_back(std::move(r));
               all.insert(all.end(), items.begin(), items.end());
               if (static_cast<long long>(items.size()) < page.limit) break;
               page.after_at = items.back().received_at;
@@ -147,7 +153,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
           const auto items = store::list_erasures(c, f);
           std::vector<std::string> ids;
           for (const auto& s : items) ids.push_back(s.id);
-          const auto recipients = store::erasure_recipients(c, ids);
+          const auto recipients = store::erasure_recipients(c, ids, f.viewer);
           json::array out;
           for (const auto& s : items) {
             auto o = to_json(s);
@@ -179,7 +185,7 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
         if (items.empty()) return problem(Problem::not_found, "no such erasure for this agency", path);
         auto o = to_json(items.front());
         json::array rs;
-        for (const auto& r : store::erasure_recipients(c, {items.front().id})) rs.push_back(to_json(r));
+        for (const auto& r : store::erasure_recipients(c, {items.front().id}, f.viewer)) rs.push_back(to_json(r));
         o["recipient_states"] = std::move(rs);
         Response r;
         r.body = json::serialize(o);

@@ -132,13 +132,17 @@ constexpr const char* kErasureSummary =
     "CASE WHEN x.superseded_by IS NOT NULL THEN 'superseded' "
     "     WHEN count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0)) = 0 THEN 'complete' "
     "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
-    "x.received_at AS sort_at "
+    "x.received_at AS sort_at, "
+    "CASE WHEN $4::text IS NULL THEN 'all' WHEN x.requested_by = $4 THEN 'requested' ELSE 'owed' END AS view "
+    // A viewer that did not request the erasure counts its own recipient rows only.
     "FROM erasures x LEFT JOIN deliveries d ON d.message_id = x.id AND d.erasure_id = x.id "
+    "  AND ($4::text IS NULL OR x.requested_by = $4 OR d.recipient_ori = $4) "
     "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.message_id = x.id AND d2.erasure_id = x.id "
-    "AND d2.recipient_ori = $1)) "
+    "AND d2.recipient_ori = $1 AND ($4::text IS NULL OR x.requested_by = $4 OR d2.recipient_ori = $4))) "
     "AND ($2::timestamptz IS NULL OR x.received_at >= $2::timestamptz) "
     "AND ($3::timestamptz IS NULL OR x.received_at < $3::timestamptz) "
-    "AND ($4::text IS NULL OR x.requested_by = $4) "
+    "AND ($4::text IS NULL OR x.requested_by = $4 OR EXISTS (SELECT 1 FROM deliveries d3 WHERE d3.message_id = x.id "
+    "     AND d3.erasure_id = x.id AND d3.recipient_ori = $4)) "
     "AND ($5::uuid IS NULL OR x.id = $5::uuid) "
     "AND ($6::timestamptz IS NULL OR (x.received_at, x.id) > ($6::timestamptz, $7::uuid)) "
     "GROUP BY x.id) t WHERE ($8::text IS NULL OR t.status = $8) ORDER BY t.sort_at, t.id LIMIT $9";
@@ -151,7 +155,8 @@ constexpr const char* kErasureRecipients =
     "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
     "d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
-    "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id ORDER BY d.erasure_id, d.recipient_ori";
+    "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id "
+    "AND ($2::text IS NULL OR x.requested_by = $2 OR d.recipient_ori = $2) ORDER BY d.erasure_id, d.recipient_ori";
 
 }  // namespace
 }  // namespace sql
@@ -208,7 +213,7 @@ std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter&
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<ErasureSummary> out;
-    for (const auto& r : tx.exec_params(sql::kErasureSummary, f.agency, f.since, f.until, f.requested_by, f.id,
+    for (const auto& r : tx.exec_params(sql::kErasureSummary, f.agency, f.since, f.until, f.viewer, f.id,
                                         f.after_at, f.after_id, f.status, f.limit)) {
       ErasureSummary s;
       s.id = r[0].as<std::string>();
@@ -227,13 +232,15 @@ std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter&
       s.rejected = r[13].as<long long>();
       s.overdue = r[14].as<long long>();
       s.status = r[15].as<std::string>();
+      s.view = r[17].as<std::string>();
       out.push_back(std::move(s));
     }
     return out;
   });
 }
 
-std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids) {
+std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids,
+                                                 const std::optional<std::string>& viewer) {
   if (ids.empty()) return {};
   std::string arr = "{";
   for (std::size_t i = 0; i < ids.size(); ++i) arr += (i ? "," : "") + ids[i];
@@ -241,7 +248,7 @@ std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::ve
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<ErasureRecipient> out;
-    for (const auto& r : tx.exec_params(sql::kErasureRecipients, arr)) {
+    for (const auto& r : tx.exec_params(sql::kErasureRecipients, arr, viewer)) {
       ErasureRecipient e;
       e.recipient_ori = r[0].as<std::string>();
       e.endpoint = r[1].as<std::string>();

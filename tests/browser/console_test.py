@@ -72,6 +72,7 @@ class Run:
         self.pause_endpoint = env('CJHUB_PAUSE_ENDPOINT')
         self.dead_delivery = env('CJHUB_DEAD_DELIVERY_ID')
         self.dead_endpoint = env('CJHUB_DEAD_ENDPOINT', 'CTJUD0000/main')
+        self.agency_ori = env('CJHUB_AGENCY_ORI', 'CT0064000')
         self.expect_recipients = [
             tuple((item.split('=', 1) + [''])[:2])
             for item in env('CJHUB_EXPECT_RECIPIENTS', 'CTDESPP00=delivered').split(',') if item.strip()]
@@ -505,6 +506,23 @@ class Run:
         self.nav('erasures')
         self.no_operator_controls('erasures')
         self.checks('erasures')
+        # The erasure it was sent is its obligation: listed as its own to confirm, and its page shows
+        # its own confirmation and nobody else's.
+        self.wait(lambda d: self.css('#erasures-table tbody tr[data-erasure-id]'), 'the erasure the agency owes')
+        owed = [a for a in self.css('#erasures-table tbody tr[data-erasure-id]') if 'to confirm' in a.text]
+        if not self.check(bool(owed), 'no erasure is listed as the agency\'s to confirm'):
+            return
+        from selenium.webdriver.common.by import By
+        owed[0].find_element(By.CSS_SELECTOR, 'a.erasure-link').click()
+        self.page_ready('erasure', '#/erasures/')
+        self.check(bool(self.css('#erasure-owed')), 'the erasure page does not say the agency owes a confirmation')
+        shown = [r.get_attribute('data-recipient') for r in self.css('#erasure-recipients tbody tr[data-recipient]')]
+        self.log(f'  recipients shown to the agency: {shown}')
+        self.check(shown == [self.agency_ori], f'the agency sees recipients other than itself: {shown}')
+        summary = self.one('#erasure-summary').text
+        self.check('Messages redacted' not in summary and 'Deliveries suppressed' not in summary,
+                   'the agency sees what the erasure did elsewhere')
+        self.checks('erasure-owed')
 
     def ag_no_admin_calls(self):
         bad = [p for p in self.requested_paths() if p.startswith('/v1/admin/') or p == '/v1/series']

@@ -140,7 +140,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
     }
   }
   // The court sees its erasures: this one overdue at Hartford, and the charge-level erasure that
-  // case-update-1 carried, superseded by it; a police department does not see the court's.
+  // case-update-1 carried, superseded by it.
   const auto list = keep(jud.request("GET", "/v1/erasures?status=overdue"));
   ASSERT_EQ(list.status, 200u);
   const auto listed = boost::json::parse(list.body);
@@ -154,8 +154,31 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   const auto month13 = keep(jud.request("GET", "/v1/erasures?since=2026-13-01"));
   EXPECT_EQ(month13.status, 400u) << month13.body;
   EXPECT_NE(month13.body.find("out of range"), std::string::npos) << month13.body;
-  const auto other = keep(hpd.request("GET", "/v1/erasures"));
-  EXPECT_EQ(boost::json::parse(other.body).at("erasures").as_array().size(), 0u);
+  // Hartford sees what it owes: both notices it was sent, each with its own row only (never that
+  // DESPP or DCJ hold the case, not even through the agency filter), and not what the erasure did
+  // elsewhere.
+  const auto owed = boost::json::parse(keep(hpd.request("GET", "/v1/erasures")).body);
+  ASSERT_EQ(owed.at("erasures").as_array().size(), 2u) << owed;
+  for (const auto& e : owed.at("erasures").as_array()) {
+    EXPECT_EQ(e.at("view").as_string(), "owed") << e;
+    EXPECT_EQ(e.at("recipients").as_int64(), 1) << e;
+    EXPECT_FALSE(e.as_object().contains("redacted_messages")) << e;
+    EXPECT_FALSE(e.as_object().contains("suppressed_deliveries")) << e;
+    ASSERT_EQ(e.at("recipient_states").as_array().size(), 1u) << e;
+    EXPECT_EQ(e.at("recipient_states").as_array()[0].at("recipient_ori").as_string(), "CT0064000") << e;
+  }
+  const auto mine = boost::json::parse(keep(hpd.request("GET", "/v1/erasures/" + erasure_id)).body);
+  EXPECT_EQ(mine.at("status").as_string(), "overdue") << "its own confirmation is overdue: " << mine;
+  EXPECT_EQ(mine.at("confirmed").as_int64(), 0) << mine;
+  EXPECT_EQ(keep(hpd.request("GET", "/v1/erasures?agency=CTDESPP00")).body.find(erasure_id), std::string::npos)
+      << "the agency filter must not tell Hartford who else holds the case";
+  const auto hpd_csv = keep(hpd.request("GET", "/v1/erasures?format=csv"));
+  EXPECT_EQ(hpd_csv.body.find("CTDESPP00"), std::string::npos) << hpd_csv.body;
+  EXPECT_EQ(hpd_csv.body.find("CTDCJ0000"), std::string::npos) << hpd_csv.body;
+  EXPECT_NE(hpd_csv.body.find("CT0064000"), std::string::npos) << hpd_csv.body;
+  // The court's view of its own erasure is whole.
+  EXPECT_EQ(boost::json::parse(keep(jud.request("GET", "/v1/erasures/" + erasure_id)).body).at("view").as_string(),
+            "requested");
   // The metrics say the same, per agency (operators only; Prometheus text).
   auto metrics = [&] { return parse_prometheus(keep(ops.request("GET", "/metrics")).body); };
   auto m = metrics();

@@ -36,7 +36,9 @@ ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const Eras
 struct ErasureFilter {
   std::optional<std::string> agency;        // erasures that involve this recipient
   std::optional<std::string> since, until;  // received between
-  std::optional<std::string> requested_by;  // restrict to one requester (non-operators)
+  // A non-operator's view: the erasures it requested (with every recipient) and the ones it owes
+  // (a notice it was sent: its own recipient rows only, never another holder's). Unset: all.
+  std::optional<std::string> viewer;
   std::optional<std::string> id;
   std::optional<std::string> status;        // open, overdue, complete
   std::optional<std::string> after_at, after_id;  // keyset paging cursor
@@ -44,6 +46,10 @@ struct ErasureFilter {
 };
 struct ErasureSummary {
   std::string id, case_key, scope, requested_by, received_at, deadline_at, follow_up_at, status;
+  // How the viewer sees it: `all` (no viewer), `requested` (the viewer asked for it) or `owed`
+  // (the viewer is a recipient: counts, status and recipients are its own; what the erasure did
+  // elsewhere, the redacted and suppressed counts, is left out).
+  std::string view = "all";
   long long redacted_messages = 0, suppressed_deliveries = 0;
   long long recipients = 0, delivered = 0, acknowledged = 0, confirmed = 0, rejected = 0, overdue = 0;
 };
@@ -59,6 +65,8 @@ struct ErasureRecipient {
 std::set<std::string> holders_of(Connection& conn, const std::string& case_key);
 
 std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter& f);
-std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids);
+// The recipients of these erasures; with a viewer, all of those it requested and its own of the rest.
+std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids,
+                                                 const std::optional<std::string>& viewer = std::nullopt);
 
 }  // namespace cjhub::store

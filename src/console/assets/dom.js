@@ -119,7 +119,9 @@ window.CJ = window.CJ || {};
   // <dl> from [[term, value], ...]; values may be nodes.
   function defs(pairs, cls) {
     const dl = h('dl', {class: cls || 'defs'});
-    for (const [term, value] of pairs) {
+    for (const pair of pairs) {
+      if (!pair) continue;   // a row left out for this reader
+      const [term, value] = pair;
       dl.appendChild(h('dt', null, term));
       dl.appendChild(h('dd', null, value === '' || value === undefined || value === null ? h('span', {class: 'muted'}, '—') : value));
     }

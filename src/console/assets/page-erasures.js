@@ -1,5 +1,7 @@
 // Erasures: the ledger with open and overdue counts per recipient agency and each deadline's
-// countdown, a CSV export, and one erasure's page with every recipient's progress.
+// countdown, a CSV export, and one erasure's page with every recipient's progress. An agency sees
+// the erasures it requested whole and the ones it was sent as its own obligations (view "owed":
+// its own rows only).
 'use strict';
 
 (function (CJ) {
@@ -88,6 +90,8 @@
           {label: 'Case key', cell: (e) => e.case_key},
           {label: 'Scope', cell: (e) => e.scope},
           {label: 'Requested by', cell: (e) => e.requested_by},
+          {label: 'Yours', cell: (e) => (e.view === 'owed' ? CJ.badge('to confirm', 'owed')
+            : e.view === 'requested' ? CJ.badge('requested', 'requested') : '')},
           {label: 'Status', cell: (e) => CJ.badge(e.status)},
           {label: 'Deadline', cell: (e) => deadline(e, now)},
           {label: 'Confirmed', num: true, cell: (e) => e.confirmed + ' of ' + e.recipients},
@@ -120,8 +124,12 @@
     const e = await CJ.loadById(ctx, 'Erasure', id, '/v1/erasures/' + id);
     if (!e) return;
     ctx.title('Erasure of ' + (e.scope === 'case' ? 'a case' : 'charges'));
+    const owed = e.view === 'owed';
     ctx.root.append(
       h('p', null, h('a', {href: '#/erasures'}, 'Back to the ledger')),
+      owed ? h('p', {class: 'notice', id: 'erasure-owed'}, 'Your agency was sent this notice. Delete the case\'s ' +
+        'records and send an acknowledgement with status "completed" before the deadline; only your own ' +
+        'confirmation is shown here.') : '',
       CJ.section('Summary', 'erasure-summary', CJ.defs([
         ['Erasure id', h('a', {href: '#/messages/' + e.erasure_id, class: 'mono'}, e.erasure_id)],
         ['Case key', e.case_key],
@@ -131,9 +139,9 @@
         ['Received', CJ.timeEl(e.received_at)],
         ['Follow-up from', CJ.timeEl(e.follow_up_at)],
         ['Deadline', h('span', null, CJ.timeEl(e.deadline_at), ' (', deadline(e, Date.now()), ')')],
-        ['Messages redacted', CJ.fmtInt(e.redacted_messages)],
-        ['Deliveries suppressed', CJ.fmtInt(e.suppressed_deliveries)],
-        ['Recipients', e.recipients + ' (delivered ' + e.delivered + ', acknowledged ' + e.acknowledged +
+        owed ? null : ['Messages redacted', CJ.fmtInt(e.redacted_messages)],
+        owed ? null : ['Deliveries suppressed', CJ.fmtInt(e.suppressed_deliveries)],
+        [owed ? 'Your endpoints' : 'Recipients', e.recipients + ' (delivered ' + e.delivered + ', acknowledged ' + e.acknowledged +
           ', confirmed ' + e.confirmed + ', rejected ' + e.rejected + ', overdue ' + e.overdue + ')'],
       ])),
       CJ.section('Recipients', 'erasure-recipients-section', CJ.table({id: 'erasure-recipients',
