@@ -1,5 +1,5 @@
 // A message's recipient as the API shows it: the status page (`GET /v1/messages/{id}`) and the
-// search (`GET /v1/messages`) use the same fields.
+// search (`GET /v1/messages`) use the same fields; the status page adds each one's attempts.
 #pragma once
 
 #include <boost/json.hpp>
@@ -25,6 +25,18 @@ inline boost::json::object recipient_json(const store::DeliveryStatus& d) {
   if (!d.ack_reason.empty()) r["ack_reason"] = d.ack_reason;
   if (d.state == "pending" || d.state == "queued") r["next_attempt_at"] = d.next_attempt_at;
   return r;
+}
+
+// A recipient's attempts, oldest first, for the message's page (the search leaves them out).
+inline boost::json::array attempts_json(const std::vector<store::AttemptRecord>& history) {
+  boost::json::array out;
+  for (const auto& a : history) {
+    boost::json::object o{{"at", a.at}, {"took_ms", a.took_ms}};
+    if (a.status) o["status"] = *a.status;
+    if (!a.error.empty()) o["error"] = a.error;
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 }  // namespace cjhub::api

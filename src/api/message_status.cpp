@@ -78,7 +78,11 @@ void Handlers::get_message(const Request& req, const std::string& id_text, Respo
         // The sender's own key for its retries: not the recipients' business.
         if (!recipient_only) o["idempotency_key"] = rec->idempotency_key;
         json::array recipients;
-        for (const auto& d : view->recipients) recipients.push_back(recipient_json(d));
+        for (const auto& d : view->recipients) {
+          auto r = recipient_json(d);
+          r["attempt_history"] = attempts_json(d.history);
+          recipients.push_back(std::move(r));
+        }
         o["recipients"] = std::move(recipients);
         Response r;
         r.body = json::serialize(o);

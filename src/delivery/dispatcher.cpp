@@ -215,6 +215,7 @@ void Dispatcher::record(const store::Claimed& c, const OutboundResult& r, const 
   done.retry_delay = v.delay;
   done.endpoint_failure = v.endpoint_failure;
   done.attempted_at = std::chrono::system_clock::now() - r.elapsed;
+  done.took = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed);
   done.ack = std::move(ack);
   {
     std::lock_guard lock(mutex_);
@@ -651,6 +652,7 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
       o.delay = v.delay;
       o.endpoint_failure = v.endpoint_failure;
       o.attempted_at = std::chrono::system_clock::now() - r.elapsed;
+      o.took = std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed);
       o.ack = std::move(ack);
       o.sender_ori = c.sender_ori;
       if (o.kind == store::LogOutcome::Kind::delivered) stats_.delivered.fetch_add(1);

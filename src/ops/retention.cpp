@@ -65,6 +65,11 @@ bool RetentionJob::once() {
     r = store::prune_deliveries(*conn, delivery_cutoff, s_.batch);
     deliveries += r.removed;
   }
+  std::size_t answers = 0;  // the log's attempt records, as old as the deliveries just pruned
+  for (std::size_t n = s_.batch; n == static_cast<std::size_t>(s_.batch) && !stopping();) {
+    n = store::prune_log_answers(*conn, delivery_cutoff, s_.batch);
+    answers += n;
+  }
   std::size_t availability = 0;
   const auto& w = s_.watchers;
   for (std::size_t n = 1; n > 0 && !stopping();) {
@@ -82,9 +87,10 @@ bool RetentionJob::once() {
   stats_.runs.fetch_add(1);
   stats_.payloads_removed.fetch_add(payloads);
   stats_.deliveries_removed.fetch_add(deliveries);
-  if (payloads + deliveries > 0) {
-    lg->info("retention: {} payload(s) removed (received before {}), {} finished delivery(ies) deleted (before {})",
-             payloads, payload_cutoff, deliveries, delivery_cutoff);
+  if (payloads + deliveries + answers > 0) {
+    lg->info("retention: {} payload(s) removed (received before {}), {} finished delivery(ies) and {} round(s) "
+             "of attempt records deleted (before {})",
+             payloads, payload_cutoff, deliveries, answers, delivery_cutoff);
   }
   if (availability > 0) lg->info("retention: {} availability row(s) (buckets, ended outages) deleted", availability);
   return !stopping();

@@ -8,10 +8,12 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "cjhub/common/time.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "cjhub/store/database.hpp"
 #include "cjhub/store/messages_repo.hpp"
 #include "cjhub/store/log_repo.hpp"
+#include "store/attempt_history.hpp"
 #include "store/completion.hpp"
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
@@ -43,9 +45,18 @@ constexpr const char* kMarkDeliveredMany =
     "ack_reason = CASE WHEN u.ack_status IS NULL THEN d.ack_reason ELSE u.ack_reason END, "
     "ack_message_id = coalesce(u.ack_message_id, d.ack_message_id), "
     "acknowledged_at = CASE WHEN u.ack_status IS NULL THEN d.acknowledged_at ELSE now() END, "
+    // The attempt that delivered it, on its timeline (not when only an acknowledgement settles it).
+    "attempt_at = CASE WHEN d.state IN ('in_flight', 'pending') "
+    "  THEN cjhub_keep_last(d.attempt_at, u.at, " CJHUB_ATTEMPTS_KEPT ") ELSE d.attempt_at END, "
+    "attempt_status = CASE WHEN d.state IN ('in_flight', 'pending') "
+    "  THEN cjhub_keep_last(d.attempt_status, u.status, " CJHUB_ATTEMPTS_KEPT ") ELSE d.attempt_status END, "
+    "attempt_ms = CASE WHEN d.state IN ('in_flight', 'pending') "
+    "  THEN cjhub_keep_last(d.attempt_ms, u.took_ms, " CJHUB_ATTEMPTS_KEPT ") ELSE d.attempt_ms END, "
+    "attempt_error = CASE WHEN d.state IN ('in_flight', 'pending') "
+    "  THEN cjhub_keep_last(d.attempt_error, NULL::text, " CJHUB_ATTEMPTS_KEPT ") ELSE d.attempt_error END, "
     "lease_until = NULL, leased_by = NULL "
-    "FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::uuid[]) "
-    "  AS u(id, status, ack_status, ack_reason, ack_message_id) "
+    "FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::uuid[], $6::timestamptz[], $7::integer[]) "
+    "  AS u(id, status, ack_status, ack_reason, ack_message_id, at, took_ms) "
     "WHERE d.id = u.id AND (d.state IN ('in_flight', 'pending') OR (u.ack_status IS NOT NULL AND d.state <> 'suppressed')) "
     "RETURNING d.id::text, d.endpoint_id, d.case_key, d.state";
 constexpr const char* kLoadEndpoints =
@@ -93,11 +104,13 @@ constexpr const char* kMarkRetry =
     "state = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN 'dead' ELSE 'pending' END, "
     "dead_at = CASE WHEN now() + make_interval(secs => $4 / 1000.0) > expires_at THEN now() END, "
     "next_attempt_at = now() + make_interval(secs => $4 / 1000.0), last_status = $2::integer, last_error = $3, "
+    CJHUB_APPEND_ATTEMPT("$6", "$2", "$7", "$3")
     "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $5 "
     "RETURNING state, endpoint_id, case_key";
 constexpr const char* kMarkDeadName = "mark_dead";
 constexpr const char* kMarkDead =
     "UPDATE deliveries SET state = 'dead', dead_at = now(), last_status = $2::integer, last_error = $3, "
+    CJHUB_APPEND_ATTEMPT("$5", "$2", "$6", "$3")
     "lease_until = NULL, leased_by = NULL WHERE id = $1::uuid AND state = 'in_flight' AND leased_by = $4 "
     "RETURNING endpoint_id, case_key";
 // Body gone (erased): never send it. Like every verdict but a success, only under the lease that
@@ -265,11 +278,15 @@ void store_answered_acks(CompletionRound& r) {
 void write_delivered(CompletionRound& r) {
   std::vector<std::string> ids;
   std::vector<int> statuses;
+  std::vector<long long> took;
+  std::vector<std::string> began;
   std::vector<std::optional<std::string>> ack_status, ack_reason, ack_id;
   for (const auto& c : r.batch) {
     if (c.kind != Completion::Kind::delivered) continue;
     ids.push_back(c.delivery_id);
     statuses.push_back(c.http_status.value_or(200));
+    began.push_back(rfc3339(c.attempted_at));
+    took.push_back(c.took.count());
     if (auto [it, fresh] = r.succeeded.try_emplace(c.endpoint_id, c.attempted_at); !fresh) {
       it->second = std::min(it->second, c.attempted_at);
     }
@@ -288,7 +305,8 @@ void write_delivered(CompletionRound& r) {
   std::map<std::string, std::string> written;
   for (const auto& row : r.tx.exec_prepared(sql::kMarkDeliveredManyName, text_array(ids), int_array(statuses),
                                             values::opt_text_array(ack_status), values::opt_text_array(ack_reason),
-                                            values::opt_text_array(ack_id))) {
+                                            values::opt_text_array(ack_id), text_array(began),
+                                            int_array(took))) {
     written[row[0].as<std::string>()] = row[3].as<std::string>();
     if (!row[2].is_null()) r.freed.insert({row[1].as<long long>(), row[2].as<std::string>()});
   }
@@ -312,11 +330,13 @@ void write_other_verdicts(CompletionRound& r) {
         break;  // written by write_delivered
       case Completion::Kind::retry:
         row = r.tx.exec_prepared(sql::kMarkRetryName, c.delivery_id, c.http_status, c.error,
-                                 static_cast<long long>(c.retry_delay.count()), r.leased_by);
+                                 static_cast<long long>(c.retry_delay.count()), r.leased_by,
+                                 rfc3339(c.attempted_at), static_cast<long long>(c.took.count()));
         if (!row.empty()) res.state = row[0][0].as<std::string>();
         break;
       case Completion::Kind::dead:
-        row = r.tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error, r.leased_by);
+        row = r.tx.exec_prepared(sql::kMarkDeadName, c.delivery_id, c.http_status, c.error, r.leased_by,
+                                 rfc3339(c.attempted_at), static_cast<long long>(c.took.count()));
         if (!row.empty()) res.state = "dead";
         break;
       case Completion::Kind::suppressed:
@@ -471,11 +491,45 @@ std::vector<std::pair<std::string, DeliveryStatus>> recipients_of(pqxx::transact
   return out;
 }
 
+namespace {
+
+constexpr const char* kRowAttempts =
+    "SELECT d.id::text, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), a.status, a.ms, a.error "
+    "FROM deliveries d CROSS JOIN LATERAL unnest(d.attempt_at, d.attempt_status, d.attempt_ms, d.attempt_error) "
+    "  WITH ORDINALITY AS a(at, status, ms, error, n) "
+    "WHERE d.message_id = $1::uuid ORDER BY d.id, a.n";
+// The normal path's answers: the rounds of the message's endpoints that hold its seq.
+constexpr const char* kLogAttempts =
+    "WITH m AS (SELECT seq, recipients FROM messages WHERE id = $1::uuid) "
+    "SELECT la.endpoint_id, m.seq, "
+    "to_char(la.attempt_at[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), la.statuses[i], la.took_ms[i] "
+    "FROM m JOIN log_answers la ON la.seqs @> ARRAY[m.seq] AND la.endpoint_id = ANY (m.recipients) "
+    "CROSS JOIN LATERAL array_position(la.seqs, m.seq) AS i ORDER BY la.recorded_at";
+
+}  // namespace
+
+std::map<std::string, std::vector<AttemptRecord>> attempts_of(pqxx::transaction_base& tx,
+                                                              const std::string& message_id) {
+  std::map<std::string, std::vector<AttemptRecord>> out;
+  for (const auto& r : tx.exec_params(kRowAttempts, message_id)) {
+    out[r[0].as<std::string>()].push_back({text(r[1]), opt_int(r[2]), r[3].is_null() ? 0 : r[3].as<int>(), text(r[4])});
+  }
+  for (const auto& r : tx.exec_params(kLogAttempts, message_id)) {
+    out[log_delivery_id(r[0].as<long long>(), r[1].as<long long>())].push_back(
+        {text(r[2]), opt_int(r[3]), r[4].is_null() ? 0 : r[4].as<int>(), ""});
+  }
+  return out;
+}
+
 std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_id) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     std::vector<DeliveryStatus> out;
     for (auto& entry : recipients_of(tx, {message_id.str()})) out.push_back(std::move(entry.second));
+    auto attempts = attempts_of(tx, message_id.str());
+    for (auto& d : out) {
+      if (auto it = attempts.find(d.delivery_id); it != attempts.end()) d.history = std::move(it->second);
+    }
     return out;
   });
 }

@@ -10,6 +10,7 @@
 #include <set>
 #include <pqxx/pqxx>
 
+#include "cjhub/common/time.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "store/completion.hpp"
 #include "store/endpoint_health.hpp"
@@ -99,17 +100,29 @@ constexpr const char* kAdvanceCursor =
 constexpr const char* kInsertExceptionsName = "insert_log_exceptions";
 constexpr const char* kInsertExceptions =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
-    "ack_required, attempts, next_attempt_at, expires_at, last_status, last_error, dead_at) "
+    "ack_required, attempts, next_attempt_at, expires_at, last_status, last_error, dead_at, "
+    "attempt_at, attempt_status, attempt_ms, attempt_error) "
     "SELECT u.id, m.id, coalesce(s.id, (SELECT min(s2.id) FROM subscriptions s2 WHERE s2.endpoint_id = $1)), "
     "  $1, e.ori, m.case_key, m.seq, u.state, false, u.attempts, now() + make_interval(secs => u.delay_s), "
     "  greatest(now(), m.stored_at + coalesce(s.retry_window, interval '1 day')), u.status, u.error, "
-    "  CASE WHEN u.state = 'dead' THEN now() END "
+    "  CASE WHEN u.state = 'dead' THEN now() END, "
+    // The attempt made on the log (none for an entry queued or suppressed unsent, and none yet for
+    // one whose acknowledgement is recorded next, as a row's delivery).
+    "  CASE WHEN u.at IS NULL THEN '{}' ELSE ARRAY[u.at] END, CASE WHEN u.at IS NULL THEN '{}' ELSE ARRAY[u.status] END, "
+    "  CASE WHEN u.at IS NULL THEN '{}' ELSE ARRAY[u.took_ms] END, "
+    "  CASE WHEN u.at IS NULL THEN '{}' ELSE ARRAY[left(u.error, 200)] END "
     "FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::integer[], $6::float8[], $7::integer[], $8::text[], "
-    "  $9::uuid[]) AS u(message_id, subscription_id, state, attempts, delay_s, status, error, id) "
+    "  $9::uuid[], $10::timestamptz[], $11::integer[]) "
+    "  AS u(message_id, subscription_id, state, attempts, delay_s, status, error, id, at, took_ms) "
     "JOIN messages m ON m.id = u.message_id JOIN endpoints e ON e.id = $1 "
     "LEFT JOIN subscriptions s ON s.id = u.subscription_id "
     "ON CONFLICT (id) DO NOTHING";  // an acknowledgement POSTed meanwhile made it a row already
 
+// The round's delivered entries with their answers: one row per endpoint and round (migration 0021).
+constexpr const char* kInsertAnswersName = "insert_log_answers";
+constexpr const char* kInsertAnswers =
+    "INSERT INTO log_answers (endpoint_id, seqs, attempt_at, statuses, took_ms) "
+    "VALUES ($1, $2::bigint[], $3::timestamptz[], $4::integer[], $5::integer[])";
 constexpr const char* kWithoutPayload =
     "SELECT id::text FROM messages WHERE id = ANY ($1::uuid[]) AND body IS NULL";
 constexpr const char* kLeaseRows =
@@ -126,6 +139,7 @@ void prepare_log_statements(Connection& conn) {
   conn.prepare(sql::kLogEndName, sql::kLogEnd);
   conn.prepare(sql::kReadLogName, sql::kReadLog);
   conn.prepare(sql::kAdvanceCursorName, sql::kAdvanceCursor);
+  conn.prepare(sql::kInsertAnswersName, sql::kInsertAnswers);
   conn.prepare(sql::kInsertExceptionsName, sql::kInsertExceptions);
 }
 
@@ -280,6 +294,145 @@ const char* audit_outcome_of(LogOutcome::Kind k) {
 
 }  // namespace
 
+namespace {
+
+// Entries that leave the normal path, as rows (kInsertExceptions's columns, one element each).
+struct ExceptionRows {
+  std::vector<std::string> ids, states, delays, errors, delivery_ids;
+  std::vector<long long> subs, took;
+  std::vector<int> attempts;
+  std::vector<std::optional<std::string>> statuses, began;
+
+  // An entry that left the normal path (retried, dead, queued or suppressed), with its attempt
+  // here when it was sent (`began_at`).
+  void add(const LogOutcome& o, long long endpoint_id, const char* state, std::optional<std::string> began_at) {
+    push(o, endpoint_id, state, began_at ? 1 : 0);
+    delays.push_back(std::to_string(static_cast<double>(o.delay.count()) / 1000.0));
+    statuses.push_back(o.http_status ? std::optional<std::string>(std::to_string(*o.http_status)) : std::nullopt);
+    errors.push_back(o.error.substr(0, 1000));
+    began.push_back(std::move(began_at));
+    took.push_back(o.took.count());
+  }
+  // A delivered entry whose answer acknowledged it: in flight, its outcome and attempt recorded
+  // next as a row's.
+  void add_in_flight(const LogOutcome& o, long long endpoint_id) {
+    push(o, endpoint_id, "in_flight", 1);
+    delays.emplace_back("0");
+    statuses.emplace_back();
+    errors.emplace_back();
+    began.emplace_back();
+    took.push_back(0);
+  }
+  void push(const LogOutcome& o, long long endpoint_id, const char* state, int attempt_count) {
+    ids.push_back(o.message_id);
+    delivery_ids.push_back(log_delivery_id(endpoint_id, o.seq));
+    subs.push_back(o.subscription_id);
+    states.emplace_back(state);
+    attempts.push_back(attempt_count);
+  }
+  std::size_t insert(Transaction& tx, long long endpoint_id) const {
+    if (ids.empty()) return 0;
+    return static_cast<std::size_t>(
+        tx.exec_prepared(sql::kInsertExceptionsName, endpoint_id, values::text_array(ids), values::int_array(subs),
+                         values::text_array(states), values::int_array(attempts), values::text_array(delays),
+                         values::opt_text_array(statuses), values::text_array(errors),
+                         values::text_array(delivery_ids), values::opt_text_array(began), values::int_array(took))
+            .affected_rows());
+  }
+};
+
+// What one round writes, sorted from its outcomes before anything is written.
+struct RoundWrites {
+  ExceptionRows exceptions;  // retried, dead, queued and suppressed entries
+  ExceptionRows acked;       // delivered with an acknowledgement in the answer: in flight, then recorded
+  std::vector<Completion> acked_completions;
+  // The normal path: how many, their range for the audit record, and their answers (log_answers).
+  std::size_t delivered = 0;
+  long long first = 0, last = 0;
+  std::vector<long long> answered_seqs, answered_took;
+  std::vector<int> answered_status;
+  std::vector<std::string> answered_at;
+  std::vector<AuditEvent> audit;
+  // The endpoint's health: failures (with the last reason) and when the first successful and the
+  // first failed exchange began (an outage's ends).
+  int failures = 0;
+  std::string failure;
+  std::optional<std::chrono::system_clock::time_point> first_success, first_failure;
+};
+
+RoundWrites sort_outcomes(const LogRound& round, const std::string& hub) {
+  RoundWrites w;
+  for (const auto& o : round.outcomes) {
+    if (o.endpoint_failure) {
+      ++w.failures;
+      w.failure = o.error;
+      w.first_failure = std::min(w.first_failure.value_or(o.attempted_at), o.attempted_at);
+    }
+    if (o.kind == LogOutcome::Kind::delivered) {
+      w.first_success = std::min(w.first_success.value_or(o.attempted_at), o.attempted_at);
+    }
+    if (o.kind == LogOutcome::Kind::delivered && o.ack) {
+      // The answer acknowledges it: it becomes a row (in flight under this hub), recorded exactly
+      // as a row's delivery with an acknowledgement is (which puts the attempt on the row).
+      Completion c;
+      c.kind = Completion::Kind::delivered;
+      c.delivery_id = log_delivery_id(round.endpoint_id, o.seq);
+      c.endpoint_id = round.endpoint_id;
+      c.case_key = o.case_key;
+      c.message_id = o.message_id;
+      c.sender_ori = o.sender_ori;
+      c.recipient_ori = round.recipient_ori;
+      c.http_status = o.http_status;
+      c.attempted_at = o.attempted_at;
+      c.took = o.took;
+      c.ack = o.ack;
+      w.acked_completions.push_back(std::move(c));
+      w.acked.add_in_flight(o, round.endpoint_id);
+      continue;
+    }
+    if (o.kind == LogOutcome::Kind::delivered) {
+      ++w.delivered;
+      if (w.first == 0 || o.seq < w.first) w.first = o.seq;
+      w.last = std::max(w.last, o.seq);
+      w.answered_seqs.push_back(o.seq);
+      w.answered_at.push_back(rfc3339(o.attempted_at));
+      w.answered_status.push_back(o.http_status.value_or(200));
+      w.answered_took.push_back(o.took.count());
+      continue;
+    }
+    // Retried and dead entries were attempted here; queued and suppressed ones were not sent.
+    const bool attempted = o.kind == LogOutcome::Kind::retry || o.kind == LogOutcome::Kind::dead;
+    w.exceptions.add(o, round.endpoint_id, state_of(o.kind),
+                     attempted ? std::optional<std::string>(rfc3339(o.attempted_at)) : std::nullopt);
+    std::string detail = o.http_status ? "HTTP " + std::to_string(*o.http_status) : std::string();
+    if (!o.error.empty()) detail += (detail.empty() ? "" : "; ") + o.error.substr(0, 200);
+    w.audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", audit_outcome_of(o.kind),
+                       "delivery " + log_delivery_id(round.endpoint_id, o.seq) + " message " + o.message_id,
+                       "endpoint " + std::to_string(round.endpoint_id), std::move(detail)});
+  }
+  if (w.delivered > 0) {
+    // One record for the batch: the normal path's state change is the cursor's move.
+    w.audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", "delivered",
+                       "endpoint " + std::to_string(round.endpoint_id) + " log " + std::to_string(w.first) + ".." +
+                           std::to_string(w.last),
+                       "endpoint " + std::to_string(round.endpoint_id),
+                       std::to_string(w.delivered) + " message(s) delivered"});
+  }
+  return w;
+}
+
+// The round's effect on the endpoint's failure count, pause and outages; true if it paused now.
+bool record_health(Transaction& tx, long long endpoint_id, const RoundWrites& w, unsigned pause_after_failures) {
+  bool paused = false;
+  if (w.delivered > 0) endpoint_health::succeeded(tx, endpoint_id, *w.first_success);
+  for (int i = 0; i < w.failures; ++i) {
+    if (endpoint_health::failed(tx, endpoint_id, pause_after_failures, w.failure, *w.first_failure)) paused = true;
+  }
+  return paused;
+}
+
+}  // namespace
+
 LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogRound& round,
                             unsigned pause_after_failures) {
   return translate_errors([&] {
@@ -299,104 +452,19 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       res.lease_held = false;
       return res;
     }
-    std::vector<std::string> ids, states, errors, delivery_ids;
-    std::vector<long long> subs;
-    std::vector<int> attempts;
-    std::vector<double> delays;
-    std::vector<std::optional<std::string>> statuses;
-    std::vector<AuditEvent> audit;
-    long long first = 0, last = 0;
-    std::string failure;
-    int failures = 0;
-    // When the first successful and the first failed exchange of the round began (the outage's ends).
-    std::optional<std::chrono::system_clock::time_point> first_success, first_failure;
-    std::vector<Completion> acked;
-    std::vector<std::string> acked_ids, acked_delivery_ids;
-    std::vector<long long> acked_subs;
-    for (const auto& o : round.outcomes) {
-      if (o.endpoint_failure) {
-        ++failures;
-        failure = o.error;
-        first_failure = std::min(first_failure.value_or(o.attempted_at), o.attempted_at);
-      }
-      if (o.kind == LogOutcome::Kind::delivered) {
-        first_success = std::min(first_success.value_or(o.attempted_at), o.attempted_at);
-      }
-      if (o.kind == LogOutcome::Kind::delivered && o.ack) {
-        // The answer acknowledges it: it becomes a row (in flight under this hub), recorded below
-        // exactly as a row's delivery with an acknowledgement is.
-        Completion c;
-        c.kind = Completion::Kind::delivered;
-        c.delivery_id = log_delivery_id(round.endpoint_id, o.seq);
-        c.endpoint_id = round.endpoint_id;
-        c.case_key = o.case_key;
-        c.message_id = o.message_id;
-        c.sender_ori = o.sender_ori;
-        c.recipient_ori = round.recipient_ori;
-        c.http_status = o.http_status;
-        c.attempted_at = o.attempted_at;
-        c.ack = o.ack;
-        acked.push_back(std::move(c));
-        acked_ids.push_back(o.message_id);
-        acked_subs.push_back(o.subscription_id);
-        acked_delivery_ids.push_back(log_delivery_id(round.endpoint_id, o.seq));
-        continue;
-      }
-      if (o.kind == LogOutcome::Kind::delivered) {
-        ++res.delivered;
-        if (first == 0 || o.seq < first) first = o.seq;
-        last = std::max(last, o.seq);
-        continue;
-      }
-      ids.push_back(o.message_id);
-      delivery_ids.push_back(log_delivery_id(round.endpoint_id, o.seq));
-      subs.push_back(o.subscription_id);
-      states.push_back(state_of(o.kind));
-      attempts.push_back(o.kind == LogOutcome::Kind::retry || o.kind == LogOutcome::Kind::dead ? 1 : 0);
-      delays.push_back(static_cast<double>(o.delay.count()) / 1000.0);
-      statuses.push_back(o.http_status ? std::optional<std::string>(std::to_string(*o.http_status)) : std::nullopt);
-      errors.push_back(o.error.substr(0, 1000));
-      std::string detail = o.http_status ? "HTTP " + std::to_string(*o.http_status) : std::string();
-      if (!o.error.empty()) detail += (detail.empty() ? "" : "; ") + o.error.substr(0, 200);
-      audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", audit_outcome_of(o.kind),
-                       "delivery " + log_delivery_id(round.endpoint_id, o.seq) + " message " + o.message_id,
-                       "endpoint " + std::to_string(round.endpoint_id), std::move(detail)});
+    auto w = sort_outcomes(round, hub);
+    res.delivered = w.delivered;
+    res.rows = w.exceptions.insert(tx, round.endpoint_id);
+    if (!w.answered_seqs.empty()) {
+      tx.exec_prepared0(sql::kInsertAnswersName, round.endpoint_id, values::int_array(w.answered_seqs),
+                        values::text_array(w.answered_at), values::int_array(w.answered_status),
+                        values::int_array(w.answered_took));
     }
-    if (!ids.empty()) {
-      std::vector<std::string> delay_text;
-      for (const double d : delays) delay_text.push_back(std::to_string(d));
-      res.rows = static_cast<std::size_t>(
-          tx.exec_prepared(sql::kInsertExceptionsName, round.endpoint_id, values::text_array(ids),
-                           values::int_array(subs), values::text_array(states), values::int_array(attempts),
-                           values::text_array(delay_text), values::opt_text_array(statuses),
-                           values::text_array(errors), values::text_array(delivery_ids))
-              .affected_rows());
-    }
-    if (res.delivered > 0) {
-      // One record for the batch: the normal path's state change is the cursor's move.
-      audit.push_back({"hub:" + hub, round.recipient_ori, "delivery", "delivered",
-                       "endpoint " + std::to_string(round.endpoint_id) + " log " + std::to_string(first) + ".." +
-                           std::to_string(last),
-                       "endpoint " + std::to_string(round.endpoint_id),
-                       std::to_string(res.delivered) + " message(s) delivered"});
-      endpoint_health::succeeded(tx, round.endpoint_id, *first_success);
-    }
-    for (int i = 0; i < failures; ++i) {
-      if (endpoint_health::failed(tx, round.endpoint_id, pause_after_failures, failure, *first_failure)) {
-        res.endpoint_paused_now = true;
-      }
-    }
-    if (!acked.empty()) {
-      std::vector<std::string> in_flight(acked.size(), "in_flight"), no_error(acked.size());
-      std::vector<int> ones(acked.size(), 1);
-      std::vector<std::string> zero(acked.size(), "0");
-      std::vector<std::optional<std::string>> none(acked.size());
-      tx.exec_prepared(sql::kInsertExceptionsName, round.endpoint_id, values::text_array(acked_ids),
-                       values::int_array(acked_subs), values::text_array(in_flight), values::int_array(ones),
-                       values::text_array(zero), values::opt_text_array(none), values::text_array(no_error),
-                       values::text_array(acked_delivery_ids));
-      tx.exec_params0(sql::kLeaseRows, values::text_array(acked_delivery_ids), hub);
-      res.acknowledged = complete_in(tx, acked, hub, pause_after_failures);
+    res.endpoint_paused_now = record_health(tx, round.endpoint_id, w, pause_after_failures);
+    if (!w.acked_completions.empty()) {
+      w.acked.insert(tx, round.endpoint_id);
+      tx.exec_params0(sql::kLeaseRows, values::text_array(w.acked.delivery_ids), hub);
+      res.acknowledged = complete_in(tx, w.acked_completions, hub, pause_after_failures);
     }
     // The heads the cursor passed, now that this round's rows exist (only cases locked above).
     std::vector<std::string> heads;
@@ -404,7 +472,7 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       if (locked.count(c)) heads.push_back(id);
     }
     res.promoted = lanes::promote_heads(tx, heads);
-    if (!audit.empty()) insert_audit(tx, audit);
+    if (!w.audit.empty()) insert_audit(tx, w.audit);
     if (res.promoted > 0) lanes::notify(tx);
     tx.commit();
     return res;

@@ -44,6 +44,10 @@ constexpr const char* kPruneDeliveries =
     "  AND s.state IN ('delivered', 'acknowledged', 'rejected', 'suppressed') AND s.erasure_id IS NULL RETURNING 1) "
     "SELECT (SELECT max(id::text) FROM span), (SELECT count(*) FROM span), (SELECT count(*) FROM gone)";
 
+constexpr const char* kPruneLogAnswers =
+    "DELETE FROM log_answers WHERE ctid = ANY (ARRAY("
+    "  SELECT ctid FROM log_answers WHERE recorded_at < $1::timestamptz LIMIT $2))";
+
 }  // namespace
 }  // namespace sql
 
@@ -73,6 +77,15 @@ PruneResult prune_deliveries(Connection& conn, const std::string& cutoff, long l
     if (!r[0].is_null()) tx.exec_params0(sql::kSetRetentionCursor, kDeliveriesCursor, r[0].as<std::string>());
     tx.commit();
     return out;
+  });
+}
+
+std::size_t prune_log_answers(Connection& conn, const std::string& cutoff, long long batch) {
+  return translate_errors([&] {
+    Transaction tx(conn, "retention_log_answers");
+    const auto n = tx.exec_params(sql::kPruneLogAnswers, cutoff, batch).affected_rows();
+    tx.commit();
+    return static_cast<std::size_t>(n);
   });
 }
 

@@ -355,6 +355,13 @@ class Run:
             ok = {'delivered': ('delivered', 'acknowledged')}.get(state, (state,)) if state else None
             if ok:
                 self.check(shown[ori] in ok, f'recipient {ori} is {shown[ori]}, expected {state}')
+            if state == 'delivered':
+                # Its attempts, each with the answer's status and how long it took.
+                rows = self.css(f'#message-timeline article.recipient[data-recipient="{ori}"] '
+                                f'.attempts tbody tr[data-status]')
+                self.check(any(r.get_attribute('data-status').startswith('2') for r in rows),
+                           f'recipient {ori}: no 2xx attempt on its timeline')
+                self.check(all(' ms' in r.text for r in rows), f'recipient {ori}: an attempt without its answer time')
         return shown
 
     def op_message(self):

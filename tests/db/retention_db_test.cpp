@@ -137,6 +137,23 @@ TEST_F(RetentionDb, FinishedDeliveriesArePrunedInBatchesButLedgersAndDeadLetters
   EXPECT_EQ(store::prune_deliveries(*conn_, rfc3339(now_utc() - std::chrono::hours(24)), 5).scanned, 0u);
 }
 
+TEST_F(RetentionDb, TheLogsAttemptRecordsArePrunedByAgeInBatches) {
+  const auto endpoint = db_->count("SELECT min(id) FROM endpoints");
+  ASSERT_GT(endpoint, 0);
+  const auto e = std::to_string(endpoint);
+  for (int i = 0; i < 7; ++i) {
+    sql("INSERT INTO log_answers (endpoint_id, recorded_at, seqs, attempt_at, statuses, took_ms) VALUES (" + e +
+        ", now() - interval '40 days', ARRAY[" + std::to_string(i) + "]::bigint[], ARRAY[now()], ARRAY[200], ARRAY[3])");
+  }
+  sql("INSERT INTO log_answers (endpoint_id, seqs, attempt_at, statuses, took_ms) VALUES (" + e +
+      ", ARRAY[99]::bigint[], ARRAY[now()], ARRAY[200], ARRAY[3])");
+  const auto cutoff = rfc3339(now_utc() - std::chrono::hours(24 * 30));
+  EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 5u);
+  EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 2u);
+  EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 0u);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM log_answers"), 1) << "the young round stays";
+}
+
 TEST_F(RetentionDb, OneHubAtATime) {
   auto other = store::connect(db_->url(), std::chrono::milliseconds(3000));
   EXPECT_TRUE(store::try_retention_lock(*conn_));

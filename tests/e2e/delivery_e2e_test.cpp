@@ -48,6 +48,22 @@ TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
     EXPECT_EQ(d.at("state").as_string(), "delivered") << d;
     EXPECT_EQ(d.at("attempts").as_int64(), 1) << d;
     EXPECT_TRUE(d.as_object().contains("delivered_at")) << d;
+    // The one attempt on its timeline: when it began (after the message was received), the
+    // receiver's 2xx and how long the answer took.
+    const auto& history = d.at("attempt_history").as_array();
+    ASSERT_EQ(history.size(), 1u) << d;
+    const auto& a = history[0].as_object();
+    EXPECT_GE(a.at("status").as_int64(), 200) << d;
+    EXPECT_LT(a.at("status").as_int64(), 300) << d;
+    EXPECT_GE(a.at("took_ms").as_int64(), 0) << d;
+    EXPECT_LT(a.at("took_ms").as_int64(), 10000) << d;
+    EXPECT_GE(std::string(a.at("at").as_string()), std::string(s.at("received_at").as_string())) << d;
+    EXPECT_FALSE(a.contains("error")) << d;
+  }
+  // The search lists recipients without their attempts (the message's page has them).
+  const auto found = boost::json::parse(hpd.request("GET", "/v1/messages?case_key=OTN-2026-0000123").body);
+  for (const auto& m : found.at("messages").as_array()) {
+    for (const auto& d : m.at("recipients").as_array()) EXPECT_FALSE(d.as_object().contains("attempt_history")) << d;
   }
 
   // A case update for Hartford's case also reaches Hartford (its own-cases subscription).
@@ -90,6 +106,20 @@ TEST_F(Delivery, ASubscriberDownForAWhileGetsItsBacklogCompleteAndInOrder) {
   EXPECT_EQ(report.delivered, 3 * 24);
   EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND attempts > 1"), 4)
       << "only the head of each of the 4 cases should have been retried";
+  // The head's timeline: the attempts DCJ did not answer (no status, the error), then its 2xx.
+  const auto head = boost::json::parse(hpd.request("GET", "/v1/messages/" + ids[0]).body);
+  for (const auto& d : head.at("recipients").as_array()) {
+    if (d.at("recipient_ori").as_string() != "CTDCJ0000") continue;
+    const auto& history = d.at("attempt_history").as_array();
+    ASSERT_GE(history.size(), 2u) << d;
+    EXPECT_EQ(static_cast<long long>(history.size()), std::min<long long>(d.at("attempts").as_int64(), 20)) << d;
+    for (std::size_t i = 0; i + 1 < history.size(); ++i) {
+      EXPECT_FALSE(history[i].as_object().contains("status")) << "DCJ was down: " << d;
+      EXPECT_FALSE(history[i].at("error").as_string().empty()) << d;
+      EXPECT_LE(std::string(history[i].at("at").as_string()), std::string(history[i + 1].at("at").as_string())) << d;
+    }
+    EXPECT_EQ(history.back().at("status").as_int64() / 100, 2) << d;
+  }
 }
 
 TEST_F(Delivery, A4xxIsADeadLetterThatAnOperatorReplaysAfterTheFix) {
@@ -137,6 +167,16 @@ TEST_F(Delivery, A4xxIsADeadLetterThatAnOperatorReplaysAfterTheFix) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_EQ(recipient_state(hpd, id, "CTDCJ0000"), "delivered");
+  // Its timeline: the 400 that made it a dead letter, then the replay's 2xx.
+  const auto s = boost::json::parse(hpd.request("GET", "/v1/messages/" + id).body);
+  for (const auto& d : s.at("recipients").as_array()) {
+    if (d.at("recipient_ori").as_string() != "CTDCJ0000") continue;
+    const auto& history = d.at("attempt_history").as_array();
+    ASSERT_EQ(history.size(), 2u) << d;
+    EXPECT_EQ(history[0].at("status").as_int64(), 400) << d;
+    EXPECT_FALSE(history[0].at("error").as_string().empty()) << d;
+    EXPECT_EQ(history[1].at("status").as_int64() / 100, 2) << d;
+  }
 }
 
 TEST_F(Delivery, AnEndpointThatKeepsFailingIsPausedAndResumedByAnOperator) {

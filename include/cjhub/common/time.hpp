@@ -12,5 +12,9 @@ inline SystemTime now_utc() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 std::string rfc3339(SystemTime t);  // 2026-11-21T02:21:30.123456Z
+// The same for the system clock's own time points (truncated to microseconds).
+inline std::string rfc3339(std::chrono::system_clock::time_point t) {
+  return rfc3339(std::chrono::time_point_cast<std::chrono::microseconds>(t));
+}
 
 }  // namespace cjhub

@@ -74,6 +74,7 @@ struct Completion {
   std::chrono::milliseconds retry_delay{0};
   bool endpoint_failure = false;  // counts towards pausing the endpoint
   std::chrono::system_clock::time_point attempted_at{};  // when the exchange began (outages start and end there)
+  std::chrono::milliseconds took{0};  // from the start of the exchange to its answer (or its failure)
   // An acknowledgement the recipient returned in its 2xx answer, stored and applied in the same
   // transaction as the delivery's outcome.
   std::shared_ptr<const NewMessage> ack;
@@ -92,6 +93,13 @@ std::size_t release_expired_leases(Connection& conn);
 std::size_t release_leases_of(Connection& conn, const std::string& leased_by);
 
 // --- status ---
+// One attempt on a delivery's timeline: kept for every delivery (compactly: see migration 0021).
+struct AttemptRecord {
+  std::string at;             // when the exchange began (RFC 3339)
+  std::optional<int> status;  // the answer's status; none: no answer (refused, timed out, TLS)
+  int took_ms = 0;            // from the start to the answer
+  std::string error;          // why it did not count as delivered (empty when it did)
+};
 struct DeliveryStatus {
   std::string delivery_id;
   std::string recipient_ori;
@@ -106,7 +114,9 @@ struct DeliveryStatus {
   std::string ack_reason;
   bool ack_required = false;
   std::string next_attempt_at;
+  std::vector<AttemptRecord> history;  // oldest first; filled by deliveries_of only
 };
+// A message's recipients with each one's attempts (the status page).
 std::vector<DeliveryStatus> deliveries_of(Connection& conn, const Uuid& message_id);
 
 }  // namespace cjhub::store

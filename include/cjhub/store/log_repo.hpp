@@ -93,6 +93,7 @@ struct LogOutcome {
   std::chrono::milliseconds delay{0};
   bool endpoint_failure = false;  // counts toward pausing the endpoint
   std::chrono::system_clock::time_point attempted_at{};  // when the exchange began (outages start and end there)
+  std::chrono::milliseconds took{0};  // from the start of the exchange to its answer (or its failure)
   // Delivered with an acknowledgement in the answer: the entry becomes a row, which records it.
   std::shared_ptr<const NewMessage> ack;
   std::string sender_ori;  // the message's sender (its receipt goes there)

@@ -19,6 +19,9 @@ struct PruneResult {
 // The next `batch` deliveries created before `cutoff`, from where the previous call stopped.
 // Dead letters and erasure deliveries are kept.
 PruneResult prune_deliveries(Connection& conn, const std::string& cutoff, long long batch);
+// Up to `batch` of the log's attempt records (`log_answers`, one per endpoint and round) recorded
+// before `cutoff`, the same age as the finished deliveries pruned with them. Returns how many.
+std::size_t prune_log_answers(Connection& conn, const std::string& cutoff, long long batch);
 
 // Serializes retention across hubs on one database (a session advisory lock).
 bool try_retention_lock(Connection& conn);

@@ -189,6 +189,25 @@
     return h('li', {class: done ? 'done' : 'todo'}, h('span', {class: 'step-label'}, label), ' ', value);
   }
 
+  // Each attempt with when it began, the answer (its status, or none) and how long it took.
+  function attemptsTable(r) {
+    const rows = r.attempt_history || [];
+    if (!rows.length) return '';
+    const first = Math.max(1, r.attempts - rows.length + 1);
+    return h('div', {class: 'attempts'},
+      CJ.table({id: 'attempts-' + r.delivery_id, caption: 'Attempts to ' + r.recipient_ori + '/' + r.endpoint, rows: rows,
+        rowAttrs: (a) => ({'data-status': a.status === undefined ? 'none' : String(a.status)}),
+        columns: [
+          {label: '#', num: true, cell: (a) => String(first + rows.indexOf(a))},
+          {label: 'Began (UTC)', cell: (a) => CJ.timeEl(a.at)},
+          {label: 'Answer', cell: (a) => (a.status === undefined ? CJ.badge('no answer', 'failing')
+            : CJ.badge(String(a.status), a.status >= 200 && a.status < 300 ? 'ok' : 'failing'))},
+          {label: 'Took', num: true, cell: (a) => CJ.fmtInt(a.took_ms) + ' ms'},
+          {label: 'Error', cell: (a) => a.error || ''},
+        ]}),
+      first > 1 ? h('p', {class: 'muted small'}, 'The ' + rows.length + ' latest of ' + r.attempts + ' attempts.') : '');
+  }
+
   function recipientTimeline(m, r, onReplay) {
     const attempts = [String(r.attempts) + ' attempt' + (r.attempts === 1 ? '' : 's')];
     if (r.last_status !== undefined) attempts.push('last status ' + r.last_status);
@@ -207,7 +226,7 @@
     h('h3', {id: 'rcpt-' + r.delivery_id}, r.recipient_ori + '/' + r.endpoint + ' ', CJ.badge(r.state)),
     h('ol', {class: 'timeline'},
       timelineStep('Received by the hub', CJ.timeEl(m.received_at), true),
-      timelineStep('Attempts', attempts.join('; '), r.attempts > 0),
+      timelineStep('Attempts', [attempts.join('; '), attemptsTable(r)], r.attempts > 0),
       timelineStep('Delivered', r.delivered_at ? CJ.timeEl(r.delivered_at) : 'not yet', !!r.delivered_at),
       ack,
       timelineStep('State', CJ.badge(r.state), true)),
