@@ -127,9 +127,10 @@
     const owed = e.view === 'owed';
     ctx.root.append(
       h('p', null, h('a', {href: '#/erasures'}, 'Back to the ledger')),
-      owed ? h('p', {class: 'notice', id: 'erasure-owed'}, 'Your agency was sent this notice. Delete the case\'s ' +
-        'records and send an acknowledgement with status "completed" before the deadline; only your own ' +
-        'confirmation is shown here.') : '',
+      owed ? h('p', {class: 'notice', id: 'erasure-owed'}, 'Your agency was sent this notice. ' +
+        (e.status === 'complete' ? 'It confirmed the deletion; nothing more is owed.'
+          : 'Delete the case\'s records and send an acknowledgement with status "completed" before the deadline.') +
+        ' Only your own confirmation is shown here.') : '',
       CJ.section('Summary', 'erasure-summary', CJ.defs([
         ['Erasure id', h('a', {href: '#/messages/' + e.erasure_id, class: 'mono'}, e.erasure_id)],
         ['Case key', e.case_key],
