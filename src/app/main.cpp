@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
                        "(repeatable)")
       ->capture_default_str();
   sink_cmd->add_option("--threads", sink.threads, "I/O threads")->check(CLI::Range(1, 64))->capture_default_str();
+  sink_cmd->add_option("--max-body-bytes", sink.max_body_bytes, "largest delivery read (larger: 413)")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
+      ->capture_default_str();
   sink_cmd->add_option("--dir", sink.dir, "Store each accepted body as DIR/<delivery-id>.xml");
   sink_cmd->add_option("--log", sink.log_file, "Append one JSON line per delivery here (default: stdout)");
   sink_cmd->add_option("--ready-file", sink.ready_file, "Write {\"port\",\"pid\"} here once listening");

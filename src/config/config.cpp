@@ -219,6 +219,8 @@ MessageType parse_type(YamlMap m, const fs::path& base) {
   keys.finish();
   t.ack_required = m.bool_or("ack_required", false);
   t.origin_must_match_sender = m.bool_or("origin_must_match_sender", true);
+  // 0 until the types are read: then limits.max_body_bytes for a type without its own.
+  s.max_body_bytes = m.uint_or("max_body_bytes", 0, 1024, 64u << 20);
   m.finish();
   return t;
 }
@@ -461,6 +463,13 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
       c.message_types.push_back(std::move(t));
     }
     if (c.message_types.empty()) throw ConfigError("message_types: at least one type is required");
+    // Each type's body limit (its own, or limits.max_body_bytes); the listener reads up to the
+    // largest, and the validator refuses a document larger than its type allows.
+    c.limits.max_request_bytes = c.limits.max_body_bytes;
+    for (auto& t : c.message_types) {
+      if (t.spec.max_body_bytes == 0) t.spec.max_body_bytes = c.limits.max_body_bytes;
+      c.limits.max_request_bytes = std::max(c.limits.max_request_bytes, t.spec.max_body_bytes);
+    }
     c.types = std::make_shared<TypeTable>(c.message_types);
   }
   top.finish();

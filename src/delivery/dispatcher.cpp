@@ -548,7 +548,9 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   }
 }
 
-bool Dispatcher::log_has_room(const EndpointLog& le) const { return le.has_room(config_.delivery.claim_batch); }
+bool Dispatcher::log_has_room(const EndpointLog& le) const {
+  return le.has_room(config_.delivery.claim_batch, kLogReadBytes);
+}
 
 // Step: read each leased endpoint's log after what was read, while it has room.
 void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
@@ -568,7 +570,7 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
     const long long id = next.first, from = next.second;  // named: lambdas may not capture bindings in C++20
     auto batch = db.run([&](store::Connection& conn) {
       return store::read_log(conn, id, instance_id_, from, static_cast<int>(d.claim_batch), 50000,
-                             [&](long long seq) { return st.bodies.contains(seq); });
+                             [&](long long seq) { return st.bodies.contains(seq); }, kLogReadBytes);
     });
     // Bodies another endpoint's read brought are taken from the cache first (before the new ones
     // make room in it), then the new ones are kept for the endpoints still to read them.
@@ -586,7 +588,7 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
       continue;
     }
     auto& le = it->second;
-    le.more = batch.entries.size() >= d.claim_batch;
+    le.more = batch.full || batch.entries.size() >= d.claim_batch;
     le.read_through = std::max(le.read_through, batch.read_through);
     stats_.claimed.fetch_add(batch.entries.size());
     for (auto& e : batch.entries) {
@@ -604,8 +606,7 @@ void Dispatcher::pump_log() {
       if (le.endpoint.id == 0 || le.endpoint.paused) continue;
       auto& busy = in_flight_[id];
       while (!le.ready.empty() && busy < le.endpoint.max_in_flight) {
-        auto e = std::move(le.ready.front());
-        le.ready.pop_front();
+        auto e = le.pop_ready();
         store::Claimed c;
         c.delivery_id = store::log_delivery_id(id, e.seq);
         c.message_id = e.message_id;

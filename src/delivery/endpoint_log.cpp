@@ -28,6 +28,7 @@ void EndpointLog::take(store::LogEntry e) {
     blocked.insert(e.case_key);
     return as_row(store::LogOutcome::Kind::queued, "");
   }
+  held_bytes += e.body ? e.body->size() : 0;
   if (!e.case_key.empty() && (sending.count(e.case_key) || waiting.count(e.case_key))) {
     waiting[e.case_key].push_back(std::move(e));
     return;
@@ -36,8 +37,16 @@ void EndpointLog::take(store::LogEntry e) {
   ready.push_back(std::move(e));
 }
 
-bool EndpointLog::has_room(std::size_t claim_batch) const {
-  return ready.size() < static_cast<std::size_t>(endpoint.max_in_flight) && open.size() < 10 * claim_batch;
+bool EndpointLog::has_room(std::size_t claim_batch, std::size_t max_bytes) const {
+  return ready.size() < static_cast<std::size_t>(endpoint.max_in_flight) && open.size() < 10 * claim_batch &&
+         held_bytes < max_bytes;
+}
+
+store::LogEntry EndpointLog::pop_ready() {
+  auto e = std::move(ready.front());
+  ready.pop_front();
+  held_bytes -= std::min(held_bytes, e.body ? e.body->size() : 0);
+  return e;
 }
 
 void EndpointLog::finished(store::LogOutcome o) {
@@ -87,6 +96,7 @@ std::vector<store::LogEntry> EndpointLog::recorded(const store::LogRound& r) {
     auto w = waiting.find(o.case_key);
     if (w == waiting.end()) continue;
     sending.insert(o.case_key);  // held until the entries are looked at again
+    for (const auto& e : w->second) held_bytes -= std::min(held_bytes, e.body ? e.body->size() : 0);
     std::move(w->second.begin(), w->second.end(), std::back_inserter(released));
     waiting.erase(w);
   }

@@ -155,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     idle_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
-    parser_->body_limit(shared_->limits.max_body_bytes);
+    parser_->body_limit(shared_->limits.max_request_bytes);
     arm(requests_ == 0 ? shared_->limits.read_timeout : shared_->limits.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -166,7 +166,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     idle_ = false;
     if (ec) {
-      if (auto refusal = refusal_for_read_error(ec, shared_->limits.max_body_bytes)) {
+      if (auto refusal = refusal_for_read_error(ec, shared_->limits.max_request_bytes)) {
         return fail(refusal->problem, refusal->detail);
       }
       return close();
@@ -175,7 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     ++requests_;
     shared_->stats.requests.fetch_add(1);
-    if (auto refusal = check_head(*parser_, shared_->limits.max_body_bytes)) {
+    if (auto refusal = check_head(*parser_, shared_->limits.max_request_bytes)) {
       return fail(refusal->problem, refusal->detail);
     }
     // The handlers' say before the body is read (who is calling, within its rate).

@@ -76,6 +76,7 @@ Problem problem_for(validation::Verdict v) {
     case validation::Verdict::limit_exceeded: return Problem::limit_exceeded;
     case validation::Verdict::unknown_type: return Problem::unknown_message_type;
     case validation::Verdict::invalid: return Problem::schema_invalid;
+    case validation::Verdict::too_large: return Problem::payload_too_large;
     case validation::Verdict::internal_error: return Problem::internal_error;
     case validation::Verdict::ok: break;
   }

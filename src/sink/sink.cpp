@@ -502,6 +502,8 @@ int run_sink(const SinkOptions& opts) {
   settings.tls.client_ca = opts.ca;
   settings.tls.crl = opts.crl;
   settings.io_threads = opts.threads;
+  settings.limits.max_body_bytes = opts.max_body_bytes;
+  settings.limits.max_request_bytes = opts.max_body_bytes;
   settings.name = "sink " + opts.ori;
   try {
     ingress::make_server_context(settings.tls);  // report unusable certificate files as usage errors

@@ -64,7 +64,7 @@ constexpr const char* kReleaseCursors =
 // entries behind them.
 constexpr const char* kNextEntriesName = "next_log_entries";
 constexpr const char* kNextEntries =
-    "SELECT m.seq FROM messages m WHERE m.recipients IS NOT NULL AND m.seq > $2 AND m.seq <= $2 + $4 "
+    "SELECT m.seq, m.body_size FROM messages m WHERE m.recipients IS NOT NULL AND m.seq > $2 AND m.seq <= $2 + $4 "
     "AND $1::bigint = ANY (m.recipients) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
     "ORDER BY m.seq LIMIT $3";
@@ -201,7 +201,7 @@ std::size_t release_cursors(Connection& conn, const std::string& hub, const std:
 }
 
 LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
-                  long long window, const std::function<bool(long long seq)>& held) {
+                  long long window, const std::function<bool(long long seq)>& held, std::size_t max_bytes) {
   return translate_errors([&] {
     Transaction tx(conn, "read_log");
     LogBatch b;
@@ -209,10 +209,17 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
     // The end first: whatever commits after this has a higher seq than anything read below.
     const long long end = tx.exec_prepared1(sql::kLogEndName)[0].as<long long>();
     std::vector<long long> seqs;
+    std::size_t bytes = 0;
+    bool full = false;  // the batch ends before what is there: limit or bytes reached
     for (const auto& row : tx.exec_prepared(sql::kNextEntriesName, endpoint_id, after, limit, window)) {
       seqs.push_back(row[0].as<long long>());
+      bytes += row[1].is_null() ? 0 : row[1].as<std::size_t>();
+      if (bytes >= max_bytes) {
+        full = true;
+        break;
+      }
     }
-    const long long through = static_cast<int>(seqs.size()) >= limit
+    const long long through = full || static_cast<int>(seqs.size()) >= limit
                                   ? seqs.back()
                                   : std::max({after, std::min(end, after + window), seqs.empty() ? 0 : seqs.back()});
     if (tx.exec_prepared(sql::kReadThroughName, endpoint_id, hub, through).affected_rows() != 1) {
@@ -243,6 +250,7 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
     }
     tx.commit();
     b.read_through = through;
+    b.full = full || static_cast<int>(seqs.size()) >= limit;
     return b;
   });
 }

@@ -105,6 +105,7 @@ struct CompiledType {
   unsigned int ns_id = 0;              // id of `ns` in its grammar pool's URI string pool
   std::vector<KeyNode> nodes;          // the key trie, nodes[0] = root
   std::vector<std::string> key_names;  // index -> KeySpec::name
+  std::size_t max_body_bytes = 0;      // MessageTypeSpec::max_body_bytes (0: none of its own)
 };
 
 // Objects that must be destroyed before XMLPlatformUtils::Terminate (parsers, pools). The

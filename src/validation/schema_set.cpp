@@ -66,6 +66,8 @@ const char* to_string(Verdict v) noexcept {
       return "unknown_type";
     case Verdict::invalid:
       return "invalid";
+    case Verdict::too_large:
+      return "too_large";
     case Verdict::internal_error:
       return "internal_error";
   }
@@ -362,6 +364,7 @@ detail::KeyNode make_node(const xstring& ns, const xstring& local) {
 detail::CompiledType compile_type(const MessageTypeSpec& t) {
   detail::CompiledType c;
   c.name = t.name;
+  c.max_body_bytes = t.max_body_bytes;
   if (!detail::utf8_to_utf16(t.root_namespace, c.ns) ||
       !detail::utf8_to_utf16(t.root_local_name, c.local)) {
     load_error(type_label(t) + ": root name is not valid UTF-8");

@@ -11,6 +11,7 @@
 #include <new>
 #include <optional>
 #include <utility>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <xercesc/framework/MemBufInputSource.hpp>
 #include <xercesc/framework/XMLContentModel.hpp>
@@ -34,6 +35,7 @@
 #include <xercesc/util/XMLUni.hpp>
 #include <xercesc/validators/common/GrammarResolver.hpp>
 
+#include "validation/binary_check.hpp"
 #include "validation/internal.hpp"
 
 namespace xc = xercesc;
@@ -158,10 +160,12 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
     text_.reserve(256);
   }
 
-  // Starts a document that `pool` validates.
-  void begin(Outcome& out, std::size_t pool) {
+  // Starts a document of `size` bytes that `pool` validates.
+  void begin(Outcome& out, std::size_t pool, std::size_t size) {
     out_ = &out;
     pool_ = pool;
+    size_ = size;
+    binaries_.reset();
     type_ = nullptr;
     failed_ = false;
     root_seen_ = false;
@@ -224,6 +228,11 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
         throw StopParse{};
       }
       out_->type_name = type_->name;
+      if (type_->max_body_bytes > 0 && size_ > type_->max_body_bytes) {
+        fail_here(Verdict::too_large, fmt::format("messages of type {} may be at most {} bytes; this one is {}", type_->name,
+                                                  type_->max_body_bytes, size_));
+        throw StopParse{};
+      }
       f.node = 0;
     } else {
       const std::uint32_t parent = frames_[d - 1].node;
@@ -236,6 +245,10 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
           }
         }
       }
+    }
+    if (const auto part = detail::binary_part(local); part != detail::BinaryPart::none && d > 1 &&
+        detail::is_niem_core(set_.pools[pool_]->grammars->getURIStringPool()->getValueForId(uri_id))) {
+      binaries_.start_part(d, part);
     }
     if (f.node != kNoNode && !type_->nodes[f.node].keys.empty()) {
       f.capture = true;
@@ -254,6 +267,7 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
   }
 
   void docCharacters(const XMLCh* const chars, const XMLSize_t length, const bool) override {
+    if (binaries_.reading(depth_)) binaries_.characters(depth_, chars, length);
     Frame& f = frames_[depth_];
     if (!f.capture) return;
     const XMLCh* p = chars;
@@ -365,6 +379,9 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
   void end_current() {
     Frame& f = frames_[depth_];
     if (f.capture) finish_capture(f);
+    if (auto why = binaries_.end(depth_)) {
+      fail_here(Verdict::invalid, "element " + detail::to_utf8(f.decl->getElementName()->getLocalPart()) + ": " + *why);
+    }
     children_.resize(f.children_begin);  // drop this element's children
     --depth_;
   }
@@ -491,6 +508,8 @@ class DocumentHandler final : public xc::XMLDocumentHandler,
   // Per document.
   Outcome* out_ = nullptr;
   std::size_t pool_ = 0;
+  std::size_t size_ = 0;              // the document's bytes (a type's own limit)
+  detail::BinaryChecks binaries_;     // declared sizes and formats of binary objects
   const detail::CompiledType* type_ = nullptr;
   bool failed_ = false;
   bool root_seen_ = false;
@@ -605,7 +624,7 @@ Outcome Validator::validate(std::string_view document) {
     return out;
   }
   const auto pool = impl_->pool_for(document);
-  h.begin(out, pool);
+  h.begin(out, pool, document.size());
   try {
     impl_->source.resetMemBufInputSource(reinterpret_cast<const XMLByte*>(document.data()),
                                          document.size());

@@ -46,7 +46,8 @@ bench_prepare() {
   BENCH="$CJHUB_VAR/bench/$1"
   [ "${CJHUB_BENCH_NO_DEPS:-0}" = 1 ] || install_deps "${CJHUB_BENCH_PACKAGES[@]}" >/dev/null
   local peer=(); [ "$1" = fanout ] && peer=(--target cjhub-rabbitmq-peer)
-  build --target cjhub --target cjhub-loadgen --target cjhub-validate-bench --target cjhub-clean-slate "${peer[@]}" >/dev/null
+  build --target cjhub --target cjhub-loadgen --target cjhub-validate-bench --target cjhub-clean-slate \
+    --target cjhub-make-packet "${peer[@]}" >/dev/null
   dev_pki >/dev/null
   pg_start >/dev/null
   pg_recreate_db cjhub_bench

@@ -157,6 +157,28 @@ TEST_F(LogDb, AMessageOffTheLogNeitherWaitsForTheAppendLockNorMovesTheEndOfTheLo
   EXPECT_LT(second.entries[0].seq, e1) << "the entry's position was drawn before the notice's";
 }
 
+TEST_F(LogDb, AReadStopsOnceItsPayloadsReachItsByteBudgetAndSaysThereIsMore) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));
+  store_all(*conn_, {message("B1", "OTN-B1"), message("B2", "OTN-B2"), message("B3", "OTN-B3")});
+  const auto each = static_cast<std::size_t>(count("SELECT max(body_size) FROM messages WHERE idempotency_key = 'B1'"));
+  ASSERT_GT(each, 0u);
+  store::lease_cursors(*conn_, "hub-a", 60000, 10);
+  // A budget of one and a half bodies: two entries (the one that reaches it is the last).
+  const auto first = store::read_log(*conn_, despp, "hub-a", start, 10, 50000, {}, each + each / 2);
+  ASSERT_EQ(first.entries.size(), 2u);
+  EXPECT_TRUE(first.full) << "the rest is still to read";
+  EXPECT_EQ(first.read_through, first.entries.back().seq) << "the third was not read";
+  // A budget below one body still reads one: the log never stalls on a large message.
+  const auto second = store::read_log(*conn_, despp, "hub-a", first.read_through, 10, 50000, {}, 1);
+  ASSERT_EQ(second.entries.size(), 1u);
+  EXPECT_GT(second.entries[0].seq, first.entries.back().seq);
+  EXPECT_TRUE(second.full);
+  const auto rest = store::read_log(*conn_, despp, "hub-a", second.read_through, 10, 50000, {}, 1u << 30);
+  EXPECT_TRUE(rest.entries.empty());
+  EXPECT_FALSE(rest.full);
+}
+
 TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   const auto despp = endpoint("CTDESPP00");
   const auto start = count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp));

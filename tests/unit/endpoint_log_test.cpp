@@ -38,10 +38,7 @@ EndpointLog endpoint_log(long long read_through) {
 // Sends everything ready, as the dispatcher does: the seqs now in flight.
 std::set<long long> send_ready(EndpointLog& le) {
   std::set<long long> sent;
-  while (!le.ready.empty()) {
-    sent.insert(le.ready.front().seq);
-    le.ready.pop_front();
-  }
+  while (!le.ready.empty()) sent.insert(le.pop_ready().seq);
   return sent;
 }
 
@@ -64,6 +61,33 @@ std::set<long long> unaccounted(const EndpointLog& le, const std::set<long long>
   }
   for (const auto s : in_flight) out.erase(s);
   return out;
+}
+
+TEST(EndpointLog, LargePayloadsWaitingToBeSentStopFurtherReadsUntilTheyAreSent) {
+  auto le = endpoint_log(0);
+  const std::size_t mb = 1u << 20;
+  auto big = [&](long long seq, const std::string& c) {
+    auto e = entry(seq, c);
+    e.body = std::string(5 * mb, 'x');
+    return e;
+  };
+  le.take(big(1, "A"));
+  EXPECT_TRUE(le.has_room(256, 8 * mb)) << "5 MB waiting, budget 8 MB";
+  le.take(big(2, "B"));
+  le.take(big(3, "B"));  // behind B's entry: waiting, and counted too
+  EXPECT_EQ(le.held_bytes, 15 * mb);
+  EXPECT_FALSE(le.has_room(256, 8 * mb)) << "15 MB waiting";
+  EXPECT_TRUE(le.has_room(256)) << "no budget: only the counts apply";
+  EXPECT_EQ(send_ready(le), (std::set<long long>{1, 2}));
+  EXPECT_EQ(le.held_bytes, 5 * mb) << "only the entry waiting behind its case is still held";
+  EXPECT_TRUE(le.has_room(256, 8 * mb));
+  // Finished and recorded: the waiting entry is handed back and no longer counted here.
+  le.finished(delivered(le, 2, "B"));
+  const auto r = le.round(1);
+  ASSERT_TRUE(r.has_value());
+  const auto released = le.recorded(*r);
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(le.held_bytes, 0u);
 }
 
 TEST(EndpointLog, ACaseGoesInOrderAndItsNextEntryOnlyOnceThePreviousOutcomeIsRecorded) {

@@ -57,7 +57,11 @@ struct Database {
 };
 
 struct Limits {
+  // A message type's body limit unless it sets its own (message_types[].max_body_bytes).
   std::size_t max_body_bytes = 4 * 1024 * 1024;
+  // What the listener reads at most: the largest of max_body_bytes and every type's own limit
+  // (computed when the file is read; a reload that raises a type's limit beyond it takes a restart).
+  std::size_t max_request_bytes = 4 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds read_timeout{30000};

@@ -94,6 +94,10 @@ class Dispatcher final : public Component {
     std::chrono::steady_clock::time_point watched{}, flushed{std::chrono::steady_clock::now()};
   };
   static constexpr std::size_t kBodyCacheBytes = 16u << 20;
+  // Payload bytes one read of an endpoint's log brings at most (at least one entry), and that may
+  // wait to be sent there: with large documents (attachments) memory stays bounded by these and
+  // the endpoints' max_in_flight, not by claim_batch.
+  static constexpr std::size_t kLogReadBytes = 8u << 20;
   void db_loop();
   void finish_at_shutdown(store::Session& db);
   void lease_log_endpoints(store::Session& db, LoopState& st);

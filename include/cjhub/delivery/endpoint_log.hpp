@@ -40,6 +40,7 @@ struct EndpointLog {
   std::set<long long> done;       // finished entries after `position` (recorded with the cursor)
   std::set<std::string> blocked;  // cases whose entry became a row: the later ones queue as rows
   std::vector<store::LogOutcome> outcomes;  // finished since the last round
+  std::size_t held_bytes = 0;               // payload bytes of the entries ready and waiting
   bool more = true;                         // the last read was full: read again
   bool leaving = false;  // beyond this hub's share: no more reads; released once nothing is open
 
@@ -47,8 +48,10 @@ struct EndpointLog {
   // lane has rows to wait behind), else ready, or waiting behind its case's entry in flight.
   void take(store::LogEntry e);
   // Whether more of the log may be read: not while enough is ready to fill the endpoint's capacity,
-  // nor while ten batches are open.
-  bool has_room(std::size_t claim_batch) const;
+  // nor while ten batches are open, nor while the payloads waiting here reach `max_bytes`.
+  bool has_room(std::size_t claim_batch, std::size_t max_bytes = SIZE_MAX) const;
+  // The next ready entry, taken to be sent (its payload no longer counts as waiting here).
+  store::LogEntry pop_ready();
   // An exchange ended: its outcome waits for the next round, its case's next entry for that round
   // to commit.
   void finished(store::LogOutcome o);

@@ -53,6 +53,9 @@ struct SinkOptions {
   std::filesystem::path cert, key, ca;
   std::optional<std::filesystem::path> crl;
   std::size_t threads = 1;
+  // The largest delivery it reads (a larger one gets 413): by default the largest body any message
+  // type may be configured to allow.
+  std::size_t max_body_bytes = 64u << 20;
   std::string ori;  // this agency's ORI: origin of its acknowledgements, "sink_ori" in the log
   // Deliveries are taken only from a client certificate with one of these SAN URIs (the hub's):
   // any other certificate the CA issued gets 403, so nobody else can make the sink store a

@@ -62,13 +62,16 @@ struct LogBatch {
   // The log was read up to here: an entry after it is unread. With no entries this is where the
   // cursor may move (nothing at or before it is for this endpoint).
   long long read_through = 0;
+  bool full = false;  // it stopped at its limit or its bytes: there may be more to read now
 };
 // Entries for `endpoint_id` after `after`, in order: at most `limit`, looking at no more than
 // `window` positions of the log, while `hub` holds the cursor (which records how far it read).
 // `held` says which entries' bodies the reader already has (read for another endpoint): those
 // come without their body and with `body_held` (unless the payload was removed meanwhile).
+// At most `limit` entries, and no more once their payloads reach `max_bytes` (at least one).
 LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hub, long long after, int limit,
-                  long long window = 50000, const std::function<bool(long long seq)>& held = {});
+                  long long window = 50000, const std::function<bool(long long seq)>& held = {},
+                  std::size_t max_bytes = SIZE_MAX);
 
 // Which of these messages have no payload any more (erased, or past retention).
 std::set<std::string> without_payload(Connection& conn, const std::vector<std::string>& message_ids);

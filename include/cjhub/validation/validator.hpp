@@ -28,6 +28,9 @@ struct MessageTypeSpec {
   std::vector<std::string> schema_files;          // absolute paths of the XSDs to preload
   std::map<std::string, std::string> namespaces;  // prefix -> URI, used by KeySpec::path
   std::vector<KeySpec> keys;
+  // A document of this type larger than this is refused (too_large) as soon as its root element
+  // is read; 0: no limit of its own.
+  std::size_t max_body_bytes = 0;
 };
 
 struct Limits {
@@ -45,7 +48,8 @@ enum class Verdict {
   forbidden_markup,   // DOCTYPE / DTD / entity declarations (HTTP 400)
   limit_exceeded,     // nesting depth, key length (HTTP 400)
   unknown_type,       // root element is not a registered message type (HTTP 422)
-  invalid,            // schema-invalid (HTTP 422)
+  invalid,            // schema-invalid, or a binary's declared size or format contradicts it (HTTP 422)
+  too_large,          // larger than its message type allows (HTTP 413)
   internal_error,     // the hub's own code threw while reading the document: a bug (HTTP 500)
 };
 
