@@ -308,7 +308,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // error): closing at once with unread bytes makes the kernel send a reset, which can destroy the
   // answer before the client reads it. Close in stages instead: the answer is written; shut down
   // the sending side (the client reads the answer, then end of stream); read and discard what it
-  // still sends, up to kDrainBytes and kDrainTime; then close.
+  // still sends, up to the body limit and kDrainBytes more, within kDrainTime; then close.
   static constexpr std::size_t kDrainBytes = 8u << 20;
   static constexpr std::chrono::seconds kDrainTime{5};
   void close_draining() {
@@ -325,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::get_lowest_layer(stream_).async_read_some(
         asio::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
           self->drained_ += n;
-          if (!ec && self->drained_ < kDrainBytes) return self->drain_more();
+          if (!ec && self->drained_ < self->shared_->limits.max_request_bytes + kDrainBytes) return self->drain_more();
           beast::error_code ignored;
           beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
           beast::get_lowest_layer(self->stream_).close();

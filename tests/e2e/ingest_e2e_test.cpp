@@ -184,7 +184,7 @@ TEST_F(Ingest, FramingAndMediaTypeErrors) {
 
   auto big = client("hartford-pd");
   r = big.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
-              "Content-Length: 5000000\r\n\r\n");
+              "Content-Length: 17000000\r\n\r\n");  // beyond the largest type's 16 MiB
   EXPECT_EQ(r.status, 413u);
   EXPECT_EQ(problem_type(r), "urn:cjhub:problem:payload-too-large");
 
