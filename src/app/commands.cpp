@@ -100,14 +100,6 @@ class StoreRunner final : public api::DbRunner {
   store::DbWorkers& workers_;
 };
 
-std::optional<config::Config> load_config(const fs::path& file) {
-  try {
-    return config::load(file);
-  } catch (const config::ConfigError& e) {
-    std::cerr << "cjhub: configuration error in " << file.string() << ": " << e.what() << "\n";
-    return std::nullopt;
-  }
-}
 
 store::ConnectionPtr connect_with_wait(const config::Config& c, int wait_seconds) {
   auto lg = log::get("store");
@@ -138,6 +130,15 @@ std::vector<std::string> type_names(const config::Config& c) {
 }
 
 }  // namespace
+
+std::optional<config::Config> load_config(const fs::path& file) {
+  try {
+    return config::load(file);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "cjhub: configuration error in " << file.string() << ": " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
 
 // Each sandbox court template, filled in with sample values, must be a document the court may send:
 // valid, its keys readable, its origin the court.
@@ -213,7 +214,6 @@ int migrate(const fs::path& file) {
   }
 }
 
-namespace {
 // Who runs a command, as the audit trail names it.
 std::string cli_actor() {
   const char* user = std::getenv("SUDO_USER");
@@ -222,6 +222,8 @@ std::string cli_actor() {
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
   return std::string("cli:") + (user != nullptr ? user : "uid" + std::to_string(::getuid())) + "@" + host;
 }
+
+namespace {
 
 void audit_cli(store::Connection& conn, std::string action, std::string outcome, std::string object,
                std::string detail) {

@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
   outage_after->needs(outage_for);
   outage_for->needs(outage_after);
   sink_cmd->add_flag("--hang", sink.hang, "Accept deliveries and never answer them");
+  sink_cmd->add_option("--duplicate-status", sink.duplicate_status,
+                       "Answer this 4xx/5xx status to a message already received (a receiver that is not idempotent)");
   std::filesystem::path sink_answer_file;
   sink_cmd->add_option("--answer-file", sink_answer_file,
                        "Answer every delivery 200 with this file's contents ({message_id} and {delivery_id} replaced)")
@@ -195,6 +197,23 @@ int main(int argc, char** argv) {
       "Each document's Idempotency-Key is the SHA-256 of its bytes: sending it again is never stored twice.\n"
       "Exit status: 0 every document accepted, 1 one was not, 2 usage, 3 nothing could be sent.");
 
+  cjhub::app::CertifyArgs cert;
+  auto* certify_cmd = cli.add_subcommand(
+      "certify", "Grade a sandbox agency's traffic against the certification criteria and write its reports");
+  certify_cmd->add_option("-c,--config", cert.config, "Configuration file")->required()->check(CLI::ExistingFile);
+  certify_cmd->add_option("--agency", cert.agency, "The sandbox agency's ORI")->required();
+  certify_cmd->add_option("--level", cert.level, "Certification level (1 or 2; as the criteria define them)")
+      ->check(CLI::Range(1, 9))->capture_default_str();
+  certify_cmd->add_option("--since", cert.since, "Grade traffic since (RFC 3339; default: the criteria's window)");
+  certify_cmd->add_option("--criteria", cert.criteria, "Criteria file (default: certification.yaml next to the configuration)")
+      ->check(CLI::ExistingFile);
+  certify_cmd->add_option("--out", cert.out, "Directory for certification-<ORI>-level<N>.html, .json and .xml")
+      ->capture_default_str();
+  certify_cmd->footer(
+      "Example:\n  cjhub certify -c /etc/cjhub/cjhub.yaml --agency CTSBX0001 --level 2 --out reports/\n"
+      "Level 2 sends the agency's endpoint one delivered message again (a duplicate) and waits for its answer.\n"
+      "Exit status: 0 every criterion met, 1 one was not, 2 usage or criteria error, 3 the database could not be read.");
+
   auto* version_cmd = cli.add_subcommand("version", "Print the version");
 
   try {
@@ -221,6 +240,7 @@ int main(int argc, char** argv) {
   if (*ep_pause_cmd) return cjhub::app::endpoint_pause(ops_config, ep_agency, ep_name, true, ep_reason);
   if (*ep_resume_cmd) return cjhub::app::endpoint_pause(ops_config, ep_agency, ep_name, false, "");
   if (*submit_cmd) return cjhub::app::submit(sub);
+  if (*certify_cmd) return cjhub::app::certify(cert);
   if (*sink_cmd) {
     sink.ack = *cjhub::sink::parse_ack_mode(sink_ack);
     sink.ack_delay = std::chrono::milliseconds(sink_ack_delay_ms);

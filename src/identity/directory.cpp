@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 
 #include "cjhub/common/crypto.hpp"
 #include "cjhub/common/log.hpp"
@@ -31,6 +32,7 @@ PeerCertificate describe(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &len) == 1) p.sha256 = to_hex(md, len);
+  if (std::tm tm{}; ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) p.not_after = timegm(&tm);
 
   if (BIO* bio = BIO_new(BIO_s_mem())) {
     X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);

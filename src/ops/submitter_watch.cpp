@@ -36,7 +36,7 @@ void SubmitterWatch::stop(std::chrono::steady_clock::time_point) {
 }
 
 void SubmitterWatch::count(const std::string& ori, const std::string& outcome,
-                           std::chrono::system_clock::time_point at) {
+                           std::chrono::system_clock::time_point at, std::int64_t certificate_not_after) {
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
   const std::int64_t day = secs - ((secs % 86400) + 86400) % 86400;
   std::lock_guard lock(mu_);
@@ -48,7 +48,10 @@ void SubmitterWatch::count(const std::string& ori, const std::string& outcome,
     c.outcome = outcome;
   }
   ++c.n;
-  if (outcome == "accepted" && (!c.last_accepted || *c.last_accepted < at)) c.last_accepted = at;
+  if (outcome == "accepted" && (!c.last_accepted || *c.last_accepted < at)) {
+    c.last_accepted = at;
+    c.certificate_not_after = certificate_not_after;
+  }
   trim();
 }
 
@@ -69,6 +72,7 @@ void SubmitterWatch::restore(const std::vector<store::SubmissionCount>& counts) 
     it->second.n += c.n;
     if (c.last_accepted && (!it->second.last_accepted || *it->second.last_accepted < *c.last_accepted)) {
       it->second.last_accepted = c.last_accepted;
+      it->second.certificate_not_after = c.certificate_not_after;
     }
   }
   trim();

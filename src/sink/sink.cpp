@@ -139,6 +139,9 @@ std::string validate(const SinkOptions& o) {
   if (o.ack_status != "received" && o.ack_status != "completed") {
     return "--ack-status: must be received or completed";
   }
+  if (o.duplicate_status != 0 && (o.duplicate_status < 400 || o.duplicate_status > 599)) {
+    return "--duplicate-status: must be a 4xx or 5xx status";
+  }
   if (o.ack == AckMode::async) {
     if (o.client_cert.empty() || o.client_key.empty()) {
       return "--ack async needs --client-cert and --client-key (the agency's client certificate)";
@@ -405,6 +408,13 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Delivery-Id is missing or not a UUID");
   } else if (!Uuid::parse(d.message_id)) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Message-Id is missing or not a UUID");
+  } else if (opts_.duplicate_status != 0 && [&] {
+               std::lock_guard lock(mutex_);
+               return !answered_.insert(d.message_id).second;
+             }()) {
+    r = simulated(opts_.duplicate_status,
+                  fmt::format("message {} was received already (--duplicate-status)", d.message_id),
+                  opts_.retry_after_s);
   } else if (opts_.answer_body) {
     r.status = 200;
     r.content_type = opts_.answer_content_type;

@@ -518,6 +518,11 @@ std::map<std::string, std::vector<AttemptRecord>> attempts_of(pqxx::transaction_
     out[log_delivery_id(r[0].as<long long>(), r[1].as<long long>())].push_back(
         {text(r[2]), opt_int(r[3]), r[4].is_null() ? 0 : r[4].as<int>(), ""});
   }
+  // An entry answered on the log and then sent again as a row (a redelivered duplicate) has both:
+  // one timeline in time order (the times are RFC 3339 UTC of one width, so text order is time order).
+  for (auto& [id, list] : out) {
+    std::stable_sort(list.begin(), list.end(), [](const AttemptRecord& a, const AttemptRecord& b) { return a.at < b.at; });
+  }
   return out;
 }
 

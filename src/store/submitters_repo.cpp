@@ -19,10 +19,14 @@ constexpr const char* kAddCounts =
     "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[]) AS u(o, d, oc, k) "
     "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
     "ON CONFLICT (ori, day, outcome) DO UPDATE SET n = t.n + EXCLUDED.n";
-// $1 agencies, $2 the latest accepted submission of each (microseconds since the epoch).
+// $1 agencies, $2 the latest accepted submission of each (microseconds since the epoch), $3 the
+// notAfter of its certificate (Unix seconds, 0: unknown), kept when it is the agency's latest.
 constexpr const char* kLastAccepted =
-    "UPDATE agencies a SET last_submission_at = greatest(a.last_submission_at, u.t) "
-    "FROM (SELECT o, max(to_timestamp(t / 1e6)) AS t FROM unnest($1::text[], $2::float8[]) AS u(o, t) GROUP BY 1) u "
+    "UPDATE agencies a SET last_submission_at = greatest(a.last_submission_at, u.t), "
+    "certificate_not_after = CASE WHEN u.c IS NOT NULL AND (a.last_submission_at IS NULL OR u.t >= a.last_submission_at) "
+    "  THEN u.c ELSE a.certificate_not_after END "
+    "FROM (SELECT DISTINCT ON (o) o, to_timestamp(t / 1e6) AS t, CASE WHEN c > 0 THEN to_timestamp(c) END AS c "
+    "  FROM unnest($1::text[], $2::float8[], $3::bigint[]) AS u(o, t, c) ORDER BY o, t DESC) u "
     "WHERE a.ori = u.o";
 
 // The agencies scored ($1: one, or NULL) and their usual volume: accepted per day over the $2
@@ -54,7 +58,7 @@ constexpr const char* kPrune = "DELETE FROM submitter_days WHERE day < ($1::time
 void record_submissions(Connection& conn, const std::vector<SubmissionCount>& counts) {
   if (counts.empty()) return;
   std::vector<std::string> oris, outcomes, last_oris;
-  std::vector<long long> days, ns;
+  std::vector<long long> days, ns, certificates;
   std::vector<double> last_at;
   for (const auto& c : counts) {
     oris.push_back(c.ori);
@@ -63,6 +67,7 @@ void record_submissions(Connection& conn, const std::vector<SubmissionCount>& co
     ns.push_back(c.n);
     if (c.last_accepted) {
       last_oris.push_back(c.ori);
+      certificates.push_back(c.certificate_not_after);
       last_at.push_back(static_cast<double>(
           std::chrono::duration_cast<std::chrono::microseconds>(c.last_accepted->time_since_epoch()).count()));
     }
@@ -74,7 +79,7 @@ void record_submissions(Connection& conn, const std::vector<SubmissionCount>& co
     if (!last_oris.empty()) {
       std::string at = "{";
       for (std::size_t i = 0; i < last_at.size(); ++i) at += (i ? "," : "") + std::to_string(last_at[i]);
-      tx.exec_params0(sql::kLastAccepted, values::text_array(last_oris), at + "}");
+      tx.exec_params0(sql::kLastAccepted, values::text_array(last_oris), at + "}", values::int_array(certificates));
     }
     tx.commit();
   });

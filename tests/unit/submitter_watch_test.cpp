@@ -13,9 +13,9 @@ Clock::time_point at(std::int64_t day, int second) { return Clock::time_point(st
 
 TEST(SubmitterWatch, OutcomesAreCountedPerAgencyDayAndOutcomeWithTheLatestAcceptance) {
   ops::SubmitterWatch w("postgresql://unused", std::chrono::milliseconds(100), std::chrono::seconds(60));
-  w.count("CT0064000", "accepted", at(20000, 10));
-  w.count("CT0064000", "accepted", at(20000, 500));
-  w.count("CT0064000", "accepted", at(20000, 300));
+  w.count("CT0064000", "accepted", at(20000, 10), 1'800'000'000);
+  w.count("CT0064000", "accepted", at(20000, 500), 1'900'000'000);  // the latest: its certificate is kept
+  w.count("CT0064000", "accepted", at(20000, 300), 1'700'000'000);
   w.count("CT0064000", "refused:schema-invalid", at(20000, 400));
   w.count("CT0093000", "accepted", at(20001, 5));  // the next day (UTC)
   const auto c = w.take();
@@ -26,6 +26,7 @@ TEST(SubmitterWatch, OutcomesAreCountedPerAgencyDayAndOutcomeWithTheLatestAccept
   EXPECT_EQ(c[0].n, 3);
   ASSERT_TRUE(c[0].last_accepted.has_value());
   EXPECT_EQ(*c[0].last_accepted, at(20000, 500));
+  EXPECT_EQ(c[0].certificate_not_after, 1'900'000'000) << "the certificate of the latest accepted submission";
   EXPECT_EQ(c[1].outcome, "refused:schema-invalid");
   EXPECT_FALSE(c[1].last_accepted.has_value());
   EXPECT_EQ(c[2].ori, "CT0093000");

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "cjhub/config/config.hpp"
 
 namespace cjhub::app {
 
@@ -72,5 +75,24 @@ struct SubmitArgs {
   std::string format = "table";  // table or json (one object per line)
 };
 int submit(const SubmitArgs& args);
+
+// `cjhub certify`: grades a sandbox agency's traffic against the certification criteria and writes
+// the reports (HTML, JSON, JUnit XML). Exit 0 when every criterion passed, 1 when one failed, 2 for
+// a usage or criteria error (or an agency that is not a sandbox one), 3 when the database could not
+// be read.
+struct CertifyArgs {
+  std::filesystem::path config;
+  std::filesystem::path criteria;  // empty: certification.yaml next to the configuration
+  std::filesystem::path out = ".";
+  std::string agency;
+  int level = 1;
+  std::string since;  // RFC 3339; empty: the criteria's window
+};
+int certify(const CertifyArgs& args);
+
+// Shared by the commands: the configuration (errors printed, none returned) and who runs a command
+// as the audit trail names it.
+std::optional<config::Config> load_config(const std::filesystem::path& file);
+std::string cli_actor();
 
 }  // namespace cjhub::app

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@ struct PeerCertificate {
   std::vector<std::string> san_uris;
   std::string subject;  // RFC 2253
   std::string sha256;   // DER fingerprint, lower-case hex
+  std::int64_t not_after = 0;  // Unix seconds; 0: unknown
   bool present = false;
 };
 

@@ -30,8 +30,10 @@ class SubmitterWatch final : public Component {
   // Flushes what was counted (one try), then stops.
   void stop(std::chrono::steady_clock::time_point deadline) override;
 
-  // One submission of `ori` with `outcome` (accepted, duplicate, refused:<problem>) at `at`.
-  void count(const std::string& ori, const std::string& outcome, std::chrono::system_clock::time_point at);
+  // One submission of `ori` with `outcome` (accepted, duplicate, refused:<problem>) at `at`, made
+  // with a client certificate valid until `certificate_not_after` (Unix seconds; 0: unknown).
+  void count(const std::string& ori, const std::string& outcome, std::chrono::system_clock::time_point at,
+             std::int64_t certificate_not_after = 0);
 
   // What was counted since the last take, in key order; restore() puts a batch back after a failed
   // flush (merged with what came since).

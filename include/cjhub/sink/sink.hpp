@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -88,6 +89,9 @@ struct SinkOptions {
   std::optional<std::chrono::seconds> outage_after, outage_for;  // 503 in that window
   bool hang = false;                     // never answer deliveries
   bool close_connections = false;        // answer with Connection: close (no keep-alive)
+  // Answer this status (4xx or 5xx) to a message already answered 2xx: a receiver that takes the
+  // hub's redelivered duplicate for an error (0 = answer duplicates like any delivery).
+  unsigned duplicate_status = 0;
   // Answer every delivery 200 with this body instead (a receiver's own, possibly hostile,
   // acknowledgement): "{message_id}" and "{delivery_id}" are replaced by the delivery's. No
   // acknowledgement of the sink's own is sent then.
@@ -209,6 +213,7 @@ class SinkHandler final : public api::RequestHandler, public Component {
   std::map<std::string, std::string> ack_cache_;
   std::deque<std::string> ack_cache_order_;
   std::vector<api::Respond> held_;  // --hang: answers never given
+  std::set<std::string> answered_;  // --duplicate-status: the message ids received
 };
 
 // The `cjhub sink` command: returns the exit code (0 stopped by a signal, 1 runtime failure

@@ -22,8 +22,10 @@ struct SubmissionCount {
   std::string outcome;   // accepted, duplicate, refused:<problem>
   long long n = 0;
   std::optional<std::chrono::system_clock::time_point> last_accepted;  // the latest accepted among them
+  std::int64_t certificate_not_after = 0;  // its client certificate's notAfter (Unix s; 0: unknown)
 };
-// Adds the counts to their days and moves each agency's last accepted submission forward.
+// Adds the counts to their days and moves each agency's last accepted submission forward, with the
+// notAfter of the certificate it came with (agencies.certificate_not_after).
 void record_submissions(Connection& conn, const std::vector<SubmissionCount>& counts);
 
 struct SilenceRule {
