@@ -2,8 +2,9 @@
 // a day's notifications and packets (with forms attached) with `cjhub submit`, has the sandbox court
 // send updates and an erasure about its cases to its endpoint (a real `cjhub sink`), and
 // `cjhub certify` grades levels 1 and 2 from what the hub recorded: both pass, with the three
-// reports. Then the vendor makes mistakes (an invalid document, a statute off the code list, an
-// endpoint that refuses the kit's duplicate) and fails exactly the criteria that name them.
+// reports. Then the vendor makes mistakes (an invalid document, a statute off the code list, a late
+// notification, a document sent again changed under a new key, an endpoint that refuses the kit's
+// duplicate) and fails exactly the criteria that name them.
 #include <boost/json.hpp>
 
 #include "e2e/delivery_fixture.hpp"
@@ -41,12 +42,13 @@ class Certify : public DeliverySuite {
     hub_ = std::make_unique<HubProcess>(o);
     hub_->start();
   }
-  // An early arrest notification of `case_key`, the arrest ten minutes ago.
-  static std::string notification(const std::string& case_key, const std::string& statute = "53-206") {
+  // An early arrest notification of `case_key`, the arrest `ago` before now.
+  static std::string notification(const std::string& case_key, const std::string& statute = "53-206",
+                                  std::chrono::minutes ago = 10min) {
     auto doc = sample("valid/early-arrest-1.xml");
     replace_all(doc, "OTN-2026-0000123", case_key);
     replace_all(doc, "CT0064000-20260314-000866", "CT0064000-EAN-" + case_key);
-    replace_all(doc, "2026-03-14T22:47:00-04:00", rfc3339(now_utc() - 10min));
+    replace_all(doc, "2026-03-14T22:47:00-04:00", rfc3339(now_utc() - ago));
     replace_all(doc, ">53-206<", ">" + statute + "<");
     return doc;
   }
@@ -149,11 +151,14 @@ TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion
     EXPECT_NE(read_file(f).find("L2-DUPLICATE"), std::string::npos);
   }
 
-  // Mistakes: an invalid document, a statute off the code list, an endpoint that refuses duplicates.
+  // Mistakes: an invalid document, a statute off the code list, a notification three hours late, a
+  // document sent again changed under a new key, an endpoint that refuses duplicates.
   const auto bad = dir_ / "bad";
   fs::create_directories(bad);
   std::ofstream(bad / "1-invalid.xml") << sample("invalid/bad-date.xml");
   std::ofstream(bad / "2-statute.xml") << notification("OTN-2026-0000209", "99-999");
+  std::ofstream(bad / "3-late.xml") << notification("OTN-2026-0000210", "53-206", 180min);
+  std::ofstream(bad / "4-resent.xml") << notification("OTN-2026-0000201", "53-206", 12min);
   EXPECT_EQ(submit(bad, &out), 1) << out;
   ASSERT_TRUE(wait_for([&] { return db_->count("SELECT count(*) FROM audit_log WHERE ori = 'CT0064000' "
                                                "AND outcome = 'refused:schema-invalid'") == 1; },
@@ -161,13 +166,16 @@ TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion
       << "the refusal is audited (shortly after the answer)";
   const auto level1 = certify(1);
   EXPECT_EQ(level1.exit_code, 1) << level1.output;
-  EXPECT_EQ(level1.failed, (std::set<std::string>{"L1-SCHEMA", "L1-DATA"})) << level1.output;
+  EXPECT_EQ(level1.failed, (std::set<std::string>{"L1-SCHEMA", "L1-DATA", "L1-TIMELY", "L1-IDEMPOTENT"}))
+      << level1.output;
   EXPECT_NE(level1.output.find("FAIL  L1-DATA"), std::string::npos) << level1.output;
 
   hartford_->start({"--status", "409"});
   const auto level2 = certify(2);
   EXPECT_EQ(level2.exit_code, 1) << level2.output;
-  EXPECT_EQ(level2.failed, (std::set<std::string>{"L1-SCHEMA", "L1-DATA", "L2-DUPLICATE"})) << level2.output;
+  EXPECT_EQ(level2.failed,
+            (std::set<std::string>{"L1-SCHEMA", "L1-DATA", "L1-TIMELY", "L1-IDEMPOTENT", "L2-DUPLICATE"}))
+      << level2.output;
 
   // A production agency is never graded (nor sent a duplicate).
   std::string refused;
