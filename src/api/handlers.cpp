@@ -217,9 +217,9 @@ Response Handlers::readyz(bool details) const {
 }
 
 void Handlers::count_submission(const std::string& ori, const std::string& outcome,
-                                const identity::PeerCertificate& peer) const {
+                                std::int64_t certificate_not_after) const {
   if (deps_.submitters != nullptr && !ori.empty()) {
-    deps_.submitters->count(ori, outcome, std::chrono::system_clock::now(), peer.not_after);
+    deps_.submitters->count(ori, outcome, std::chrono::system_clock::now(), certificate_not_after);
   }
 }
 
@@ -236,7 +236,7 @@ std::optional<Response> Handlers::precheck(const RequestHead& head) {
   auto refuse = [&](Problem p, const std::string& ori, const std::string& detail) {
     stats_.refused.fetch_add(1);
     metrics::registry().submissions.add({"unknown", std::string("refused:") + info(p).slug});
-    count_submission(ori, std::string("refused:") + info(p).slug, head.peer);
+    count_submission(ori, std::string("refused:") + info(p).slug, head.peer.not_after);
     audit(req, ori, "submission", std::string("refused:") + info(p).slug, "", "before the body was read");
     return problem(p, detail, path);
   };
@@ -269,7 +269,7 @@ void Handlers::refuse_submission(const Request& req, const std::string& ori, con
   stats_.refused.fetch_add(1);
   const std::string slug = info(p).slug;
   metrics::registry().submissions.add({type, "refused:" + slug});
-  count_submission(ori, "refused:" + slug, req.peer);
+  count_submission(ori, "refused:" + slug, req.peer.not_after);
   if (p == Problem::malformed_xml || p == Problem::forbidden_markup || p == Problem::schema_invalid ||
       p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
     metrics::registry().validation_failures.add({slug});
@@ -328,7 +328,7 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
 
   // 4. Store it; answer after COMMIT.
   deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance, ori = agency.ori,
-                                        actor, remote = req.remote, type = type_name, peer = req.peer,
+                                        actor, remote = req.remote, type = type_name, not_after = req.peer.not_after,
                                         received = req.received_at](outbox::Result r) {
     auto& m = metrics::registry();
     m.ingest_latency.observe(std::chrono::duration<double>(now_utc() - received).count());
@@ -336,7 +336,7 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
                          : r.outcome == outbox::Outcome::duplicate ? std::string("duplicate")
                                                                    : std::string("refused:") + outbox::to_string(r.outcome);
     m.submissions.add({type, outcome});
-    count_submission(ori, outcome, peer);
+    count_submission(ori, outcome, not_after);
     // Outcomes the storing transaction recorded itself are not audited again here.
     const bool in_store = r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate ||
                           r.outcome == outbox::Outcome::conflict || r.outcome == outbox::Outcome::case_erased ||

@@ -140,8 +140,8 @@ class Handlers final : public RequestHandler {
   // The month's scorecard of one agency's endpoints (`ori`), or of every agency.
   void scorecard(const Request& req, const std::string& path, std::optional<std::string> ori, Respond respond);
   // Counts a submission's outcome for its agency's telemetry (when the agency is known).
-  void count_submission(const std::string& ori, const std::string& outcome,
-                        const identity::PeerCertificate& peer) const;
+  // `certificate_not_after`: the client certificate's (Unix seconds; 0 unknown).
+  void count_submission(const std::string& ori, const std::string& outcome, std::int64_t certificate_not_after) const;
   // The agency whose certificate made this request; when there is none, the refusal (403 naming
   // why, audited against `instance`, the method and target refused) is answered and null returned.
   std::shared_ptr<const identity::Agency> caller(const Request& req, const std::string& instance,
