@@ -20,23 +20,9 @@ namespace fs = std::filesystem;
 class Certify : public DeliverySuite {
  protected:
   void start_sandbox_hub() {
-    const auto file = dir_ / "sandbox-agencies.yaml";
-    std::ofstream(file)
-        << "agencies:\n"
-        << "  - ori: CT0064000\n    name: New sandbox RMS vendor\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CT0064000'}]\n"
-        << "    publish: [EarlyArrestNotification, ArrestPacket, Acknowledgement]\n"
-        << "    endpoints:\n      - {name: main, url: \"" << hartford_->url() << "\", max_in_flight: 4, timeout_ms: 2000}\n"
-        << "    subscriptions:\n      - {name: own, endpoint: main, types: [CaseUpdate, ErasureNotice], own_cases_only: true}\n"
-        << "  - ori: CTJUD0000\n    name: Sandbox court\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}]\n"
-        << "    publish: [CaseUpdate, ErasureNotice]\n"
-        << "  - ori: CTDESPP00\n    name: Sandbox DESPP\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CTDESPP00'}]\n"
-        << "    publish: [Acknowledgement]\n"
-        << "    endpoints:\n      - {name: main, url: \"" << despp_->url() << "\", max_in_flight: 4, timeout_ms: 2000}\n"
-        << "    subscriptions:\n      - {name: all, endpoint: main, types: [EarlyArrestNotification, ArrestPacket, CaseUpdate, ErasureNotice]}\n"
-        << "  - ori: ops1\n    name: Operations\n    role: operator\n    identities: [{san_uri: 'urn:cjhub:operator:ops1'}]\n";
+    const auto file = write_sandbox_agencies("New sandbox RMS vendor",
+                                             "EarlyArrestNotification, ArrestPacket, Acknowledgement",
+                                             "EarlyArrestNotification, ArrestPacket, CaseUpdate, ErasureNotice");
     auto o = hub_options({{"CJHUB_SANDBOX_COURT_ORI", "CTJUD0000"}, {"CJHUB_WATCH_FLUSH_S", "1"}});
     o.agencies = file;
     hub_ = std::make_unique<HubProcess>(o);

@@ -108,6 +108,34 @@ class DeliverySuite : public ::testing::Test {
     return dir_ / "agencies.yaml";
   }
 
+  // The sandbox: a vendor (CT0064000, Hartford's certificate and sink, subscribed to its own cases'
+  // court messages), the sandbox court and a sandbox DESPP (its sink), `more` agencies, an operator.
+  std::filesystem::path write_sandbox_agencies(const std::string& vendor_name, const std::string& vendor_publish,
+                                               const std::string& despp_types, const std::string& more = "") {
+    auto ep = [](SinkProcess& s) {
+      return "    endpoints:\n      - {name: main, url: \"" + s.url() + "\", max_in_flight: 4, timeout_ms: 2000}\n";
+    };
+    const auto file = dir_ / "sandbox-agencies.yaml";
+    std::ofstream(file)
+        << "agencies:\n"
+        << "  - ori: CT0064000\n    name: " << vendor_name << "\n    environment: sandbox\n"
+        << "    identities: [{san_uri: 'urn:cjhub:ori:CT0064000'}]\n"
+        << "    publish: [" << vendor_publish << "]\n"
+        << ep(*hartford_)
+        << "    subscriptions:\n      - {name: own, endpoint: main, types: [CaseUpdate, ErasureNotice], own_cases_only: true}\n"
+        << "  - ori: CTJUD0000\n    name: Sandbox court\n    environment: sandbox\n"
+        << "    identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}]\n"
+        << "    publish: [CaseUpdate, ErasureNotice]\n"
+        << "  - ori: CTDESPP00\n    name: Sandbox DESPP\n    environment: sandbox\n"
+        << "    identities: [{san_uri: 'urn:cjhub:ori:CTDESPP00'}]\n"
+        << "    publish: [Acknowledgement]\n"
+        << ep(*despp_)
+        << "    subscriptions:\n      - {name: all, endpoint: main, types: [" << despp_types << "]}\n"
+        << more
+        << "  - ori: ops1\n    name: Operations\n    role: operator\n    identities: [{san_uri: 'urn:cjhub:operator:ops1'}]\n";
+    return file;
+  }
+
   HubOptions hub_options(std::map<std::string, std::string> extra = {}) {
     HubOptions o;
     o.database_url = db_->url();

@@ -16,29 +16,10 @@ using namespace std::chrono_literals;
 class SandboxCourt : public DeliverySuite {
  protected:
   void start_sandbox_hub(std::map<std::string, std::string> env = {}) {
-    auto ep = [](SinkProcess& s) {
-      return "    endpoints:\n      - {name: main, url: \"" + s.url() + "\", max_in_flight: 4, timeout_ms: 2000}\n";
-    };
-    const auto file = dir_ / "sandbox-agencies.yaml";
-    std::ofstream(file)
-        << "agencies:\n"
-        << "  - ori: CT0064000\n    name: Sandbox RMS vendor\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CT0064000'}]\n"
-        << "    publish: [ArrestPacket, Acknowledgement]\n"
-        << ep(*hartford_)
-        << "    subscriptions:\n      - {name: own, endpoint: main, types: [CaseUpdate, ErasureNotice], own_cases_only: true}\n"
-        << "  - ori: CTJUD0000\n    name: Sandbox court\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CTJUD0000'}]\n"
-        << "    publish: [CaseUpdate, ErasureNotice]\n"
-        << "  - ori: CTDESPP00\n    name: Sandbox DESPP\n    environment: sandbox\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CTDESPP00'}]\n"
-        << "    publish: [Acknowledgement]\n"
-        << ep(*despp_)
-        << "    subscriptions:\n      - {name: all, endpoint: main, types: [ArrestPacket, CaseUpdate, ErasureNotice]}\n"
-        << "  - ori: CT0093000\n    name: New Haven Police Department\n"
-        << "    identities: [{san_uri: 'urn:cjhub:ori:CT0093000'}]\n"
-        << "    publish: [ArrestPacket]\n"
-        << "  - ori: ops1\n    name: Operations\n    role: operator\n    identities: [{san_uri: 'urn:cjhub:operator:ops1'}]\n";
+    const auto file = write_sandbox_agencies(
+        "Sandbox RMS vendor", "ArrestPacket, Acknowledgement", "ArrestPacket, CaseUpdate, ErasureNotice",
+        "  - ori: CT0093000\n    name: New Haven Police Department\n"
+        "    identities: [{san_uri: 'urn:cjhub:ori:CT0093000'}]\n    publish: [ArrestPacket]\n");
     env["CJHUB_SANDBOX_COURT_ORI"] = "CTJUD0000";
     auto o = hub_options(env);
     o.agencies = file;
