@@ -43,10 +43,10 @@ std::vector<const SentDocument*> documents_of(const Evidence& e, const std::stri
 }
 
 // What is wrong with one value of a field ("" when nothing).
-std::string fault(const Criteria& all, const Field& f, const std::string& v) {
+std::string fault(const Criteria& all, const Field& f, const std::regex* pattern, const std::string& v) {
   if (f.format == "date" && !valid_date(v)) return "'" + v + "' is not a date (YYYY-MM-DD)";
   if (f.format == "datetime" && !parse_datetime(v)) return "'" + v + "' is not a date and time with a UTC offset";
-  if (!f.pattern.empty() && !std::regex_match(v, std::regex(f.pattern))) {
+  if (pattern != nullptr && !std::regex_match(v, *pattern)) {
     return "'" + v + "' does not match " + f.pattern;
   }
   if (!f.code_list.empty() && !all.code_lists.at(f.code_list).count(v)) {
@@ -99,6 +99,10 @@ void clean_submissions(const Criterion& c, const Evidence& e, Result& r) {
 
 void required_data(const Criteria& all, const Criterion& c, const Evidence& e, Result& r) {
   long long graded = 0, faulty = 0, unreadable = 0;
+  std::map<std::string, std::regex> patterns;  // compiled once per field
+  for (const auto& f : c.fields) {
+    if (!f.pattern.empty()) patterns.emplace(f.name, std::regex(f.pattern));
+  }
   for (const auto* d : documents_of(e, c.message_type)) {
     if (!d->readable) {
       ++unreadable;
@@ -114,7 +118,10 @@ void required_data(const Criteria& all, const Criterion& c, const Evidence& e, R
       }
       std::vector<std::string> bad;
       for (const auto& v : it->second) {
-        if (auto why = fault(all, f, v); !why.empty()) bad.push_back(f.name + " " + why);
+        const auto p = patterns.find(f.name);
+        if (auto why = fault(all, f, p == patterns.end() ? nullptr : &p->second, v); !why.empty()) {
+          bad.push_back(f.name + " " + why);
+        }
       }
       if (f.every ? !bad.empty() : bad.size() == it->second.size()) problems.push_back(bad.front());
     }
