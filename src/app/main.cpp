@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
   sink_cmd->add_flag("--hang", sink.hang, "Accept deliveries and never answer them");
   sink_cmd->add_option("--duplicate-status", sink.duplicate_status,
                        "Answer this 4xx/5xx status to a message already received (a receiver that is not idempotent)");
+  sink_cmd->add_option("--refuse-first", sink.refuse_first,
+                       "Answer 400 to the first N deliveries (the hub dead-letters them), then as usual");
   std::filesystem::path sink_answer_file;
   sink_cmd->add_option("--answer-file", sink_answer_file,
                        "Answer every delivery 200 with this file's contents ({message_id} and {delivery_id} replaced)")

@@ -312,10 +312,15 @@ void erasure_acknowledged(const Criterion& c, const Evidence& e, Result& r) {
     if (o.state == "suppressed") continue;
     const bool done = o.ack_status == "completed";
     const bool in_time = done && o.acknowledged_us - o.sent_us <= allowed;
-    if (!done && e.now_us - o.sent_us <= allowed && o.ack_status.empty()) {
+    // Still owed and still possible: not acknowledged yet, or only received, and not dead-lettered
+    // (a notice the endpoint refused, or acknowledged as rejected, is graded at once).
+    const bool may_complete = (o.ack_status.empty() || o.ack_status == "received") && o.state != "dead";
+    if (!done && e.now_us - o.sent_us <= allowed && may_complete) {
       ++waiting;
-      note(r, fmt::format("notice {} (erasure {}) sent at {}: not yet acknowledged, still within {} h (not graded)",
-                          o.message_id, o.erasure_id, at(o.sent_us), c.within_hours));
+      note(r, fmt::format("notice {} (erasure {}) sent at {}: {}, still within {} h (not graded)", o.message_id,
+                          o.erasure_id, at(o.sent_us),
+                          o.ack_status.empty() ? "not yet acknowledged" : "acknowledged received, not yet completed",
+                          c.within_hours));
       continue;
     }
     ++graded;
@@ -328,7 +333,8 @@ void erasure_acknowledged(const Criterion& c, const Evidence& e, Result& r) {
     note(r, fmt::format("notice {} (erasure {}) sent at {}: {}", o.message_id, o.erasure_id, at(o.sent_us),
                         done ? "completed after " + span(o.acknowledged_us - o.sent_us) + ", later than " +
                                    std::to_string(c.within_hours) + " h"
-                        : o.ack_status.empty() ? "never acknowledged (" + o.state + ")"
+                        : o.ack_status.empty() ? (o.state == "dead" ? std::string("never received: dead-lettered")
+                                                                    : "never acknowledged (" + o.state + ")")
                                                : "acknowledged " + o.ack_status + ", not completed"));
   }
   r.passed = graded >= c.min && faulty == 0;

@@ -54,7 +54,7 @@ constexpr const char* kRedeliver =
     "  FROM endpoints e JOIN log_answers a ON a.endpoint_id = e.id "
     "  CROSS JOIN LATERAL unnest(a.seqs, a.statuses) AS u(seq, status) "
     "  JOIN messages m ON m.seq = u.seq AND m.recipients IS NOT NULL "
-    "  WHERE e.ori = $1 AND e.active AND u.status BETWEEN 200 AND 299 AND m.body IS NOT NULL "
+    "  WHERE e.ori = $1 AND e.active AND u.status BETWEEN 200 AND 299 AND m.body IS NOT NULL AND m.seq > $2 "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = e.id) "
     "  ORDER BY m.seq DESC LIMIT 1) "
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
@@ -62,6 +62,19 @@ constexpr const char* kRedeliver =
     "SELECT cjhub_log_delivery_id(c.endpoint_id, c.seq), c.id, c.subscription_id, c.endpoint_id, $1, c.case_key, "
     "  c.seq, 'pending', false, 1, now(), now() + interval '1 hour', 'redelivered by the certification kit' FROM c "
     "RETURNING id::text, message_id::text, endpoint_id, case_key, (SELECT name FROM c)";
+// A delivery that left the log's normal path (it was retried, say) and was answered 2xx at last:
+// the latest such row, locked. Rows owing an acknowledgement are left alone.
+constexpr const char* kLatestDeliveredRow =
+    "SELECT d.id, d.seq FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+    "JOIN messages m ON m.id = d.message_id "
+    "WHERE d.recipient_ori = $1 AND e.active AND d.state = 'delivered' AND NOT d.ack_required "
+    "AND d.last_status BETWEEN 200 AND 299 AND m.body IS NOT NULL "
+    "ORDER BY d.seq DESC LIMIT 1 FOR UPDATE OF d";
+constexpr const char* kRedeliverRow =
+    "UPDATE deliveries d SET state = 'pending', next_attempt_at = now(), expires_at = now() + interval '1 hour', "
+    "  last_error = 'redelivered by the certification kit' FROM endpoints e "
+    "WHERE d.id = $1 AND e.id = d.endpoint_id "
+    "RETURNING d.id::text, d.message_id::text, d.endpoint_id, d.case_key, e.name";
 
 }  // namespace
 }  // namespace sql
@@ -156,7 +169,10 @@ std::vector<ErasureObligation> erasure_obligations(Connection& conn, const std::
 std::optional<Redelivery> redeliver_latest(Connection& conn, const std::string& ori, const std::string& actor) {
   return translate_errors([&]() -> std::optional<Redelivery> {
     Transaction tx(conn, "redeliver");
-    const auto r = tx.exec_params(sql::kRedeliver, ori);
+    // The latest of the two: an entry of the log, or a row (which then becomes pending again).
+    const auto row = tx.exec_params(sql::kLatestDeliveredRow, ori);
+    auto r = tx.exec_params(sql::kRedeliver, ori, row.empty() ? 0LL : row[0][1].as<long long>());
+    if (r.empty() && !row.empty()) r = tx.exec_params(sql::kRedeliverRow, row[0][0].as<std::string>());
     if (r.empty()) return std::nullopt;
     Redelivery d{r[0][1].as<std::string>(), r[0][0].as<std::string>(), r[0][4].as<std::string>()};
     if (!r[0][3].is_null()) lanes::lock_and_promote(tx, {{r[0][2].as<long long>(), r[0][3].as<std::string>()}});

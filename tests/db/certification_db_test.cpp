@@ -96,6 +96,30 @@ TEST(CertificationDb, TheKitReadsAnAgencysTrafficAndSendsOneDuplicateOfItsLatest
   ASSERT_TRUE(again);
   EXPECT_EQ(again->message_id, "00000000-0000-7000-8000-000000000002") << "never the same entry twice";
   EXPECT_FALSE(store::redeliver_latest(*c, "CTJUD0000", "cli:test")) << "an agency without an endpoint: nothing to send";
+
+  // A later update that left the log's path (retried, then answered 2xx) is the latest: its row is
+  // sent again, as the same delivery with its next attempt.
+  {
+    store::Transaction tx(*c);
+    tx.exec0("INSERT INTO messages (id, message_type, sender_ori, idempotency_key, case_key, origin_ori, body, "
+             "body_sha256, body_size, received_at, recipients, routes) VALUES ('00000000-0000-7000-8000-000000000004', "
+             "'CaseUpdate', 'CTJUD0000', 'k4', 'sandbox:OTN-1', 'CTJUD0000', '<u/>', '\\x00', 4, now(), '{7}', '{3}')");
+    tx.exec0("UPDATE endpoint_cursors SET position = (SELECT max(seq) FROM messages) WHERE endpoint_id = 7");
+    tx.exec0("INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, seq, state, "
+             "ack_required, attempts, expires_at, last_status, delivered_at, attempt_at, attempt_status, attempt_ms, "
+             "attempt_error) SELECT '00000000-0000-7000-8000-0000000000d4', id, 3, 7, 'CTSBX0001', case_key, seq, "
+             "'delivered', false, 2, now() + interval '1 day', 200, now(), ARRAY[now(), now()], '{503,200}', '{5,5}', "
+             "'{\"HTTP 503\",\"\"}' FROM messages WHERE id = '00000000-0000-7000-8000-000000000004'");
+    tx.commit();
+  }
+  const auto row = store::redeliver_latest(*c, "CTSBX0001", "cli:test");
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->message_id, "00000000-0000-7000-8000-000000000004");
+  EXPECT_EQ(row->delivery_id, "00000000-0000-7000-8000-0000000000d4");
+  EXPECT_EQ(db.scalar("SELECT state || ' ' || attempts FROM deliveries WHERE id = '" + row->delivery_id + "'"),
+            "pending 2")
+      << "the next attempt is the third";
+  EXPECT_FALSE(store::redeliver_latest(*c, "CTSBX0001", "cli:test")) << "every 2xx answer has been sent again";
 }
 
 }  // namespace

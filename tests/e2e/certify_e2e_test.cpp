@@ -4,7 +4,9 @@
 // `cjhub certify` grades levels 1 and 2 from what the hub recorded: both pass, with the three
 // reports. Then the vendor makes mistakes (an invalid document, a statute off the code list, a late
 // notification, a document sent again changed under a new key, an endpoint that refuses the kit's
-// duplicate) and fails exactly the criteria that name them.
+// duplicate) and fails exactly the criteria that name them. Each of the other criteria's mistakes
+// is made by a vendor of its own, from nothing: it fails exactly that criterion (an endpoint that
+// refuses a message also answers it badly: L2-ORDER comes with L2-ANSWERS).
 #include <boost/json.hpp>
 
 #include "e2e/delivery_fixture.hpp"
@@ -43,8 +45,8 @@ class Certify : public DeliverySuite {
     return with_attachments(arrest_packet(case_key, n), {attachment_xml(pdf, "application/pdf", size_kb(pdf)),
                                                          attachment_xml(tiff, "image/tiff", size_kb(tiff))});
   }
-  int submit(const fs::path& outbox, std::string* out) {
-    const auto cert = client_cert("hartford-pd");
+  int submit(const fs::path& outbox, std::string* out) { return submit(outbox, out, client_cert("hartford-pd")); }
+  int submit(const fs::path& outbox, std::string* out, const ClientCert& cert) {
     return hub_->run_command({"submit", "--hub-url", "https://localhost:" + std::to_string(hub_->port()), "--cert",
                               cert.cert.string(), "--key", cert.key.string(), "--ca", (pki_dir() / "ca.crt").string(),
                               "--wait", "0", outbox.string()},
@@ -76,19 +78,68 @@ class Certify : public DeliverySuite {
     while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100ms);
     return done();
   }
+  // The state's criteria with a smaller day: three notifications and two packets.
+  void write_criteria() {
+    auto text = read_file(source_dir() / "config" / "certification.yaml");
+    replace_all(text, "min: 10", "min: 3");
+    replace_all(text, "        min: 3\n      - id: L2-PACKET-DATA", "        min: 2\n      - id: L2-PACKET-DATA");
+    criteria_ = dir_ / "certification.yaml";
+    std::ofstream(criteria_) << text;
+  }
+  // The vendor's client certificate renewed for `days` only (same key and identity, the dev CA).
+  ClientCert short_lived_certificate(int days) {
+    const auto pki = pki_dir();
+    const auto base = client_cert("hartford-pd");
+    ClientCert c{dir_ / "vendor.crt", base.key};
+    std::ofstream(dir_ / "vendor.cnf") << "[ext]\nbasicConstraints=critical,CA:FALSE\n"
+                                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+                                          "subjectAltName=URI:urn:cjhub:ori:CT0064000\n";
+    const std::string cmd = "openssl req -new -key '" + base.key.string() + "' -subj '/O=cjhub development/CN=new-vendor' -out '" +
+                            (dir_ / "vendor.csr").string() + "' 2>/dev/null && openssl x509 -req -in '" +
+                            (dir_ / "vendor.csr").string() + "' -CA '" + (pki / "ca.crt").string() + "' -CAkey '" +
+                            (pki / "ca.key").string() + "' -set_serial 0x$(openssl rand -hex 8) -days " +
+                            std::to_string(days) + " -sha256 -extfile '" + (dir_ / "vendor.cnf").string() +
+                            "' -extensions ext -out '" + c.cert.string() + "' 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return c;
+  }
+  // Message ids the vendor's endpoint answered 2xx.
+  std::set<std::string> taken() const {
+    std::set<std::string> ids;
+    for (const auto& r : hartford_->receipts()) {
+      if (r.at("status").as_int64() / 100 == 2) ids.insert(std::string(r.at("message_id").as_string()));
+    }
+    return ids;
+  }
+  HttpResult court(TlsClient& c, const std::string& type, const std::string& case_key) {
+    return c.request("POST", "/v1/sandbox/court/" + type,
+                     boost::json::serialize(boost::json::object{{"case_key", case_key}}), {}, "application/json");
+  }
   fs::path criteria_;
 };
+
+// A vendor that makes one mistake, from nothing to its level 2 report.
+struct Mistake {
+  std::string name;
+  std::vector<int> notified{1, 2, 3};  // the cases (OTN-2026-000030n) with a notification
+  bool attachments = true;
+  bool malformed_packet_statute = false;
+  int certificate_days = 0;           // 0: the dev certificate (a year)
+  std::vector<std::string> endpoint{};  // the vendor's endpoint while the court's traffic arrives
+  bool endpoint_recovers = false;     // ... then, after its first answer, as usual
+  int taken = 3;                      // the court's messages the endpoint answers 2xx
+  bool erasure_completed = true;
+  std::set<std::string> fails;
+};
+std::ostream& operator<<(std::ostream& os, const Mistake& m) { return os << m.name; }
+
+class CertifyMistake : public Certify, public ::testing::WithParamInterface<Mistake> {};
 
 TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion) {
   despp_->start();
   hartford_->start();
   start_sandbox_hub();
-  // The state's criteria with a smaller day: three notifications and two packets.
-  auto text = read_file(source_dir() / "config" / "certification.yaml");
-  replace_all(text, "min: 10", "min: 3");
-  replace_all(text, "        min: 3\n      - id: L2-PACKET-DATA", "        min: 2\n      - id: L2-PACKET-DATA");
-  criteria_ = dir_ / "certification.yaml";
-  std::ofstream(criteria_) << text;
+  write_criteria();
 
   // A day's traffic, sent by the reference client.
   const auto outbox = dir_ / "outbox";
@@ -103,8 +154,7 @@ TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion
   auto vendor = client("hartford-pd");
   for (const auto& [type, case_key] : {std::pair<std::string, std::string>{"CaseUpdate", "OTN-2026-0000201"},
                                        {"CaseUpdate", "OTN-2026-0000201"}, {"ErasureNotice", "OTN-2026-0000203"}}) {
-    const auto r = vendor.request("POST", "/v1/sandbox/court/" + type,
-                                  boost::json::serialize(boost::json::object{{"case_key", case_key}}), {}, "application/json");
+    const auto r = court(vendor, type, case_key);
     ASSERT_EQ(r.status, 202u) << r.body;
   }
   ASSERT_TRUE(wait_for([&] { return hartford_->receipts().size() >= 3; }, 20s)) << "the vendor's endpoint got the court's three";
@@ -172,6 +222,80 @@ TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion
       << refused;
   EXPECT_NE(refused.find("not a sandbox agency"), std::string::npos) << refused;
 }
+
+TEST_P(CertifyMistake, FailsExactlyItsCriteria) {
+  const auto& m = GetParam();
+  despp_->start();
+  hartford_->start();
+  start_sandbox_hub();
+  write_criteria();
+
+  const auto outbox = dir_ / "outbox";
+  fs::create_directories(outbox);
+  for (const int i : m.notified) {
+    std::ofstream(outbox / ("1-ean-" + std::to_string(i) + ".xml")) << notification("OTN-2026-000030" + std::to_string(i));
+  }
+  for (int i = 1; i <= 2; ++i) {
+    auto doc = m.attachments ? packet("OTN-2026-000030" + std::to_string(i), i)
+                             : arrest_packet("OTN-2026-000030" + std::to_string(i), i);
+    if (m.malformed_packet_statute && i == 2) replace_all(doc, ">53a-167a<", ">53A-167-A<");
+    std::ofstream(outbox / ("2-packet-" + std::to_string(i) + ".xml")) << doc;
+  }
+  std::string out;
+  const auto cert = m.certificate_days > 0 ? short_lived_certificate(m.certificate_days) : client_cert("hartford-pd");
+  ASSERT_EQ(submit(outbox, &out, cert), 0) << out;
+
+  // The court's two updates of one case, then (once the endpoint has dealt with them) an erasure
+  // of a case with only a notification (its packets stay graded), so that an endpoint refusing its first delivery refuses an update.
+  if (!m.endpoint.empty()) hartford_->start(m.endpoint);
+  auto vendor = client("hartford-pd");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(court(vendor, "CaseUpdate", "OTN-2026-0000301").status, 202u);
+  if (m.endpoint_recovers) {
+    ASSERT_TRUE(wait_for([&] { return !hartford_->receipts().empty(); }, 20s)) << "the endpoint's first answer";
+    hartford_->start();
+  }
+  ASSERT_TRUE(wait_for([&] { return static_cast<int>(taken().size()) >= m.taken - 1; }, 30s))
+      << "the endpoint answered " << taken().size() << " updates 2xx";
+  ASSERT_EQ(court(vendor, "ErasureNotice", "OTN-2026-0000303").status, 202u);
+  ASSERT_TRUE(wait_for([&] { return static_cast<int>(taken().size()) >= m.taken; }, 30s))
+      << "the endpoint answered " << taken().size() << " of the court's messages 2xx";
+  if (m.erasure_completed) {
+    ASSERT_TRUE(wait_for([&] { return db_->count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CT0064000' "
+                                                 "AND ack_status = 'completed'") == 1; },
+                         20s));
+  }
+  ASSERT_TRUE(wait_for([&] { return db_->count("SELECT count(*) FROM agencies WHERE ori = 'CT0064000' "
+                                               "AND certificate_not_after IS NOT NULL") == 1; },
+                       20s));
+
+  std::set<std::string> level1_fails;
+  for (const auto& id : m.fails) {
+    if (id.rfind("L1-", 0) == 0) level1_fails.insert(id);
+  }
+  const auto one = certify(1);
+  ASSERT_FALSE(one.report.empty()) << one.output;
+  EXPECT_EQ(one.failed, level1_fails) << one.output;
+  EXPECT_EQ(one.exit_code, level1_fails.empty() ? 0 : 1) << one.output;
+  const auto two = certify(2);
+  ASSERT_FALSE(two.report.empty()) << two.output;
+  EXPECT_EQ(two.failed, m.fails) << two.output;
+  EXPECT_EQ(two.exit_code, 1) << two.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachMistake, CertifyMistake,
+    ::testing::Values(Mistake{.name = "TooFewNotifications", .notified = {1, 3}, .fails = {"L1-VOLUME"}},
+                      Mistake{.name = "ACertificateAboutToExpire", .certificate_days = 10, .fails = {"L1-CERTIFICATE"}},
+                      Mistake{.name = "PacketsWithoutForms", .attachments = false, .fails = {"L2-PACKETS"}},
+                      Mistake{.name = "APacketWithAMalformedStatute", .malformed_packet_statute = true,
+                              .fails = {"L2-PACKET-DATA"}},
+                      Mistake{.name = "AnEndpointDownAtFirst", .endpoint = {"--status", "503"}, .endpoint_recovers = true,
+                              .fails = {"L2-ANSWERS"}},
+                      Mistake{.name = "AnEndpointThatRefusesAnUpdate", .endpoint = {"--refuse-first", "1"}, .taken = 2,
+                              .fails = {"L2-ORDER", "L2-ANSWERS"}},
+                      Mistake{.name = "AnEndpointThatNeverCompletesAnErasure", .endpoint = {"--ack", "none"},
+                              .erasure_completed = false, .fails = {"L2-ERASURE"}}),
+    [](const ::testing::TestParamInfo<Mistake>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace cjhub::test

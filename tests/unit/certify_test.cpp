@@ -235,6 +235,25 @@ TEST(CertifyGrade, AnErasureStillWithinItsTimeIsNotGradedYet) {
   const auto r = grade(criteria, 2, e);
   EXPECT_TRUE(result(r, "L2-ERASURE").passed) << result(r, "L2-ERASURE").summary;
   EXPECT_NE(result(r, "L2-ERASURE").summary.find("1 still within their time"), std::string::npos);
+
+  // Acknowledged only as received, within its time: the endpoint may still complete it.
+  e.obligations.back().ack_status = "received";
+  e.obligations.back().acknowledged_us = kNow - 4 * kMinute;
+  const auto received = grade(criteria, 2, e);
+  EXPECT_TRUE(result(received, "L2-ERASURE").passed) << result(received, "L2-ERASURE").summary;
+  EXPECT_NE(result(received, "L2-ERASURE").summary.find("1 still within their time"), std::string::npos);
+
+  // Refused by the endpoint (dead-lettered), or acknowledged as rejected: graded at once.
+  auto dead = e;
+  dead.obligations.back() = {"m2", "x2", "d2", "dead", "", kNow - 5 * kMinute, 0};
+  const auto refused = grade(criteria, 2, dead);
+  EXPECT_FALSE(result(refused, "L2-ERASURE").passed) << result(refused, "L2-ERASURE").summary;
+  EXPECT_NE(report_json(refused).find("never received: dead-lettered"), std::string::npos);
+  auto rejected = e;
+  rejected.obligations.back().ack_status = "rejected";
+  const auto no = grade(criteria, 2, rejected);
+  EXPECT_FALSE(result(no, "L2-ERASURE").passed) << result(no, "L2-ERASURE").summary;
+  EXPECT_NE(report_json(no).find("acknowledged rejected, not completed"), std::string::npos);
 }
 
 TEST(CertifyGrade, DatesAndTimesAreReadStrictly) {

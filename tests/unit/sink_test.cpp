@@ -299,6 +299,20 @@ TEST_F(SinkTest, FailRateHalfFailsAboutHalfReproduciblyWithASeed) {
   EXPECT_LT(same_as_other_seed, 600);  // another seed, other answers
 }
 
+TEST_F(SinkTest, RefuseFirstAnswers400ToThatManyDeliveriesThenAsUsual) {
+  auto o = options();
+  o.refuse_first = 2;
+  auto& h = handler(o);
+  for (int i = 0; i < 2; ++i) {
+    const auto r = answer(h, post(), delivery_headers(Uuid::v7().str(), 1, true));
+    EXPECT_EQ(r.status, 400u) << i;
+    EXPECT_NE(r.body.find("--refuse-first"), std::string::npos) << r.body;
+    EXPECT_EQ(header(r, "Retry-After"), "") << "a refusal is not to be retried";
+  }
+  EXPECT_EQ(answer(h, post(), delivery_headers(Uuid::v7().str(), 1, true)).status, 200u);
+  EXPECT_EQ(answer(h, post(), delivery_headers(Uuid::v7().str(), 1, true)).status, 200u);
+}
+
 TEST_F(SinkTest, OutageWindowAnswers503) {
   auto o = options();
   o.outage_after = 0s;

@@ -92,6 +92,9 @@ struct SinkOptions {
   // Answer this status (4xx or 5xx) to a message already answered 2xx: a receiver that takes the
   // hub's redelivered duplicate for an error (0 = answer duplicates like any delivery).
   unsigned duplicate_status = 0;
+  // Answer 400 to the first this many deliveries, then as usual: a receiver that cannot take
+  // some messages (the hub dead-letters them; later messages of the case go on).
+  unsigned refuse_first = 0;
   // Answer every delivery 200 with this body instead (a receiver's own, possibly hostile,
   // acknowledgement): "{message_id}" and "{delivery_id}" are replaced by the delivery's. No
   // acknowledgement of the sink's own is sent then.
@@ -214,6 +217,7 @@ class SinkHandler final : public api::RequestHandler, public Component {
   std::deque<std::string> ack_cache_order_;
   std::vector<api::Respond> held_;  // --hang: answers never given
   std::set<std::string> answered_;  // --duplicate-status: the message ids received
+  std::atomic<unsigned> refused_{0};  // --refuse-first: deliveries refused so far
 };
 
 // The `cjhub sink` command: returns the exit code (0 stopped by a signal, 1 runtime failure
