@@ -1,12 +1,12 @@
-// End to end: a sandbox vendor onboards alone. It is added to the agencies file and applied, sends
-// a day's notifications and packets (with forms attached) with `cjhub submit`, has the sandbox court
-// send updates and an erasure about its cases to its endpoint (a real `cjhub sink`), and
-// `cjhub certify` grades levels 1 and 2 from what the hub recorded: both pass, with the three
-// reports. Then the vendor makes mistakes (an invalid document, a statute off the code list, a late
-// notification, a document sent again changed under a new key, an endpoint that refuses the kit's
-// duplicate) and fails exactly the criteria that name them. Each of the other criteria's mistakes
-// is made by a vendor of its own, from nothing: it fails exactly that criterion (an endpoint that
-// refuses a message also answers it badly: L2-ORDER comes with L2-ANSWERS).
+// End to end: a sandbox vendor onboards alone. It is added to the agencies file and applied to the
+// running hub, sends a day's notifications and packets (with forms attached) with `cjhub submit`,
+// has the sandbox court send updates and an erasure about its cases to its endpoint (a real
+// `cjhub sink`), and `cjhub certify` grades levels 1 and 2 from what the hub recorded: both pass,
+// with the three reports. Then the vendor makes mistakes (an invalid document, a statute off the
+// code list, a late notification, a document sent again changed under a new key, an endpoint that
+// refuses the kit's duplicate) and fails exactly the criteria that name them. Each of the other
+// criteria's mistakes is made by a vendor of its own, from nothing: it fails exactly that criterion
+// (an endpoint that refuses a message also answers it badly: L2-ORDER comes with L2-ANSWERS).
 #include <boost/json.hpp>
 
 #include "e2e/delivery_fixture.hpp"
@@ -21,14 +21,37 @@ namespace fs = std::filesystem;
 
 class Certify : public DeliverySuite {
  protected:
-  void start_sandbox_hub() {
-    const auto file = write_sandbox_agencies("New sandbox RMS vendor",
-                                             "EarlyArrestNotification, ArrestPacket, Acknowledgement",
-                                             "EarlyArrestNotification, ArrestPacket, CaseUpdate, ErasureNotice");
+  // The sandbox hub with its court and DESPP; `vendor`: with the vendor already in its agencies
+  // file, else the vendor comes later (apply_vendor).
+  void start_sandbox_hub(bool vendor = true) {
+    agencies_ = write_sandbox_agencies("New sandbox RMS vendor",
+                                       "EarlyArrestNotification, ArrestPacket, Acknowledgement",
+                                       "EarlyArrestNotification, ArrestPacket, CaseUpdate, ErasureNotice");
     auto o = hub_options({{"CJHUB_SANDBOX_COURT_ORI", "CTJUD0000"}, {"CJHUB_WATCH_FLUSH_S", "1"}});
-    o.agencies = file;
+    o.agencies = agencies_;
+    if (!vendor) {
+      auto text = read_file(agencies_);
+      const auto from = text.find("  - ori: CT0064000"), to = text.find("  - ori: CTJUD0000");
+      ASSERT_TRUE(from != std::string::npos && to != std::string::npos && from < to);
+      o.agencies = dir_ / "without-vendor.yaml";
+      std::ofstream(o.agencies) << text.erase(from, to - from);
+    }
     hub_ = std::make_unique<HubProcess>(o);
     hub_->start();
+  }
+  // The state adds the vendor to the running hub's agencies: `cjhub apply`, no restart.
+  void apply_vendor() {
+    std::string out;
+    ASSERT_EQ(hub_->run_command({"apply", "-c", (source_dir() / "config" / "cjhub.example.yaml").string(), "-f",
+                                 agencies_.string()},
+                                &out),
+              0)
+        << out;
+    EXPECT_NE(out.find("+ added    CT0064000"), std::string::npos) << out;
+    auto vendor = client("hartford-pd");
+    ASSERT_TRUE(wait_for([&] { return vendor.request("GET", "/v1/messages/00000000-0000-7000-8000-000000000000").status == 404u; },
+                         10s))
+        << "the running hub knows the vendor's certificate";
   }
   // An early arrest notification of `case_key`, the arrest `ago` before now.
   static std::string notification(const std::string& case_key, const std::string& statute = "53-206",
@@ -115,7 +138,7 @@ class Certify : public DeliverySuite {
     return c.request("POST", "/v1/sandbox/court/" + type,
                      boost::json::serialize(boost::json::object{{"case_key", case_key}}), {}, "application/json");
   }
-  fs::path criteria_;
+  fs::path criteria_, agencies_;
 };
 
 // A vendor that makes one mistake, from nothing to its level 2 report.
@@ -138,7 +161,8 @@ class CertifyMistake : public Certify, public ::testing::WithParamInterface<Mist
 TEST_F(Certify, ANewSandboxVendorPassesBothLevelsAndEachMistakeFailsItsCriterion) {
   despp_->start();
   hartford_->start();
-  start_sandbox_hub();
+  start_sandbox_hub(false);
+  apply_vendor();
   write_criteria();
 
   // A day's traffic, sent by the reference client.
