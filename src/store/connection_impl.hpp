@@ -22,6 +22,14 @@ class Transaction final : public pqxx::work {
   explicit Transaction(pqxx::connection_base& c) : pqxx::internal::namedclass("transaction"), pqxx::work(c) {}
   Transaction(pqxx::connection_base& c, const std::string& name)
       : pqxx::internal::namedclass("transaction", name), pqxx::work(c, name) {}
+
+  // Every hub's dispatchers are to be woken once this transaction has committed (lanes::notify).
+  void wake_dispatchers_on_commit() { wake_ = true; }
+  // Commits; then, if asked, wakes the dispatchers (never an error once committed).
+  void commit();
+
+ private:
+  bool wake_ = false;
 };
 
 // Commits with no statement timeout on the COMMIT itself: a synchronous-replication wait is never

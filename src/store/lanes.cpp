@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <pqxx/pqxx>
 
+#include "cjhub/common/log.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
@@ -37,7 +38,8 @@ constexpr const char* kPromoteLanes =
     "  WHERE NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.endpoint_id = l.endpoint_id AND b.case_key = l.case_key "
     "                    AND b.state IN ('pending', 'in_flight'))) n "
     "WHERE d.id = n.id" CJHUB_NOTHING_EARLIER_ON_THE_LOG("d.endpoint_id", "d.case_key", "d.seq");
-constexpr const char* kNotifyDeliveries = "NOTIFY cjhub_deliveries";
+constexpr const char* kWakeDispatchers =
+    "BEGIN; SET LOCAL synchronous_commit = off; NOTIFY cjhub_deliveries; COMMIT";
 // The next queued delivery of a lane becomes pending once nothing earlier is pending or in flight.
 constexpr const char* kPromoteLane =
     "UPDATE deliveries SET state = 'pending', next_attempt_at = now() "
@@ -134,7 +136,21 @@ void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes) {
   for (const auto& [endpoint, case_key] : lanes) promote(tx, endpoint, case_key);
 }
 
-void notify(Transaction& tx) { tx.exec0(sql::kNotifyDeliveries); }
+void notify(Transaction& tx) { tx.wake_dispatchers_on_commit(); }
+
+void wake(pqxx::connection_base& conn) noexcept {
+  try {
+    pqxx::nontransaction n(conn, "wake");
+    n.exec0(sql::kWakeDispatchers);
+  } catch (const std::exception& e) {
+    log::get("store")->debug("waking the dispatchers failed (they poll): {}", e.what());
+  }
+}
 
 }  // namespace lanes
+
+void Transaction::commit() {
+  pqxx::work::commit();
+  if (wake_) lanes::wake(conn());
+}
 }  // namespace cjhub::store

@@ -34,7 +34,15 @@ std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, l
 std::size_t promote_heads(Transaction& tx, const std::vector<std::string>& ids);
 // Locks the lanes' cases, then promotes them.
 void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes);
-// Wakes the dispatchers of every hub (delivered at commit).
+// Wakes the dispatchers of every hub once the transaction has committed: NOTIFY cjhub_deliveries
+// in a transaction of its own right after the commit (Transaction::commit), never inside the
+// caller's. PostgreSQL holds a database-wide lock from a notifying transaction's commit until it
+// ends, its WAL flush included: notifying in every storing transaction made the writers' commits
+// wait for one another's flushes instead of sharing them. The wake-up's own commit does not wait
+// for the disk (a lost wake-up costs one poll interval; nothing is lost with it).
 void notify(Transaction& tx);
+// Sends the wake-up now, on a connection with no transaction open. Errors are dropped (the
+// dispatchers poll as well).
+void wake(pqxx::connection_base& conn) noexcept;
 
 }  // namespace cjhub::store::lanes

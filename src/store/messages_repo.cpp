@@ -178,18 +178,11 @@ GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& 
   // Plain messages (neither acknowledgements nor erasures) are stored and routed a run at a time,
   // two statements for the run; the run is flushed before anything that depends on it.
   std::vector<std::size_t> run;
-  bool notified = false;
   const auto flush = [&] {
     if (run.empty()) return;
     std::vector<const NewMessage*> msgs;
     for (std::size_t i : run) msgs.push_back(batch[i]);
     const auto on_log = log_routes(tx, msgs);  // before the insert: written with the messages
-    // Everything the run needs before its insert, which takes the log's append lock (held to the
-    // commit): the dispatchers' wake-up (sent at commit) is queued first.
-    if (!notified && std::any_of(on_log.begin(), on_log.end(), [](const LogRoute& r) { return r.count + r.owed > 0; })) {
-      lanes::notify(tx);
-      notified = true;
-    }
     auto stored = insert_routed_messages(tx, msgs, on_log);
     std::vector<RouteInput> routes;
     for (std::size_t k = 0; k < run.size(); ++k) {
@@ -288,7 +281,7 @@ GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& 
                      r.message_id.empty() ? "" : "message " + r.message_id, m->source, m->type});
   }
   insert_audit(tx, audit);
-  if (g.deliveries > 0 && !notified) lanes::notify(tx);
+  if (g.deliveries > 0) lanes::notify(tx);  // after the commit
   return g;
 }
 

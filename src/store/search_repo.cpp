@@ -19,9 +19,11 @@ namespace {
 // The endpoints of an agency, retired ones too: what was routed to them was routed to it.
 constexpr const char* kEndpointsOf = "SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM endpoints WHERE ori = $1";
 constexpr const char* kNoParallelWorkers = "SET LOCAL max_parallel_workers_per_gather = 0";
-// The messages with a row in one of the states $1, at most $2 of them (deliveries_state_message).
+// The messages with a row in one of the states $1, at most $2 of them (deliveries_state_message,
+// which holds only the states a log entry never has).
 constexpr const char* kRowStateCandidates =
-    "SELECT DISTINCT message_id::text FROM (SELECT message_id FROM deliveries WHERE state = ANY ($1::text[]) LIMIT $2) d";
+    "SELECT DISTINCT message_id::text FROM (SELECT message_id FROM deliveries WHERE state = ANY ($1::text[]) "
+    "AND state IN ('in_flight', 'acknowledged', 'rejected', 'dead', 'suppressed') LIMIT $2) d";
 
 // The search is assembled from these parts; every value is a parameter ($n, numbered as they are
 // added). Each filter is a condition on `m` that one of the indexes of migration 0019 (or the case

@@ -12,6 +12,7 @@
 #include "cjhub/store/database.hpp"
 #include "store/connection_impl.hpp"
 #include "cjhub/store/session.hpp"
+#include "store/lanes.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
 
@@ -83,6 +84,33 @@ TEST_F(SessionDb, AKilledConnectionIsDroppedAndTheNextCallListensAgain) {
   notify("cjhub_other_channel");
   EXPECT_EQ(s.wait(300ms), store::Session::Woken::timeout);
   EXPECT_FALSE(s.take_notified());
+}
+
+TEST_F(SessionDb, TheDispatchersAreWokenAfterTheTransactionCommitsNeverInsideIt) {
+  store::Session s(db_->url(), 3000ms, {}, {"cjhub_deliveries"});
+  backend_pid(s);
+  EXPECT_TRUE(s.take_notified());  // the fresh connection
+  auto conn = store::connect(db_->url(), 3000ms);
+  {
+    store::Transaction tx(*conn);
+    store::lanes::notify(tx);
+    tx.exec1("SELECT 1");
+    EXPECT_EQ(s.wait(300ms), store::Session::Woken::timeout) << "no wake-up before the commit";
+    tx.commit();
+  }
+  auto woken = store::Session::Woken::timeout;
+  for (int i = 0; i < 20 && woken != store::Session::Woken::notification; ++i) woken = s.wait(250ms);
+  EXPECT_EQ(woken, store::Session::Woken::notification) << "the wake-up follows the commit";
+  EXPECT_TRUE(s.take_notified());
+  {
+    store::Transaction tx(*conn);
+    store::lanes::notify(tx);
+    tx.abort();
+  }
+  EXPECT_EQ(s.wait(500ms), store::Session::Woken::timeout) << "an aborted transaction wakes nobody";
+  // The connection is free for the next transaction, and is not left without durable commits.
+  pqxx::nontransaction n(*conn);
+  EXPECT_EQ(n.exec1("SHOW synchronous_commit")[0].as<std::string>(), "on");
 }
 
 TEST_F(SessionDb, AConnectionKilledWhileWaitingIsDroppedByTheWait) {
