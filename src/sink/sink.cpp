@@ -408,7 +408,7 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Delivery-Id is missing or not a UUID");
   } else if (!Uuid::parse(d.message_id)) {
     r = api::problem(api::Problem::bad_request, "Cjhub-Message-Id is missing or not a UUID");
-  } else if (opts_.refuse_first != 0 && refused_.fetch_add(1) < opts_.refuse_first) {
+  } else if (refused_.load() < opts_.refuse_first && refused_.fetch_add(1) < opts_.refuse_first) {
     r = simulated(400, fmt::format("this sink refuses its first {} deliveries (--refuse-first)", opts_.refuse_first),
                   opts_.retry_after_s);
   } else if (opts_.duplicate_status != 0 && [&] {

@@ -8,6 +8,7 @@
 #include <pqxx/except>
 #include <pqxx/nontransaction>
 
+#include "store/lanes.hpp"
 #include "store/prepared.hpp"
 
 
@@ -24,6 +25,11 @@ constexpr const char* kNoTimeoutForCommit = "SET LOCAL statement_timeout = 0";
 
 }  // namespace
 }  // namespace sql
+
+void Transaction::commit() {
+  pqxx::work::commit();
+  if (wake_) lanes::wake(conn());
+}
 
 void commit_durably(Transaction& tx) {
   tx.exec0(sql::kNoTimeoutForCommit);

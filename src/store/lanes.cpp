@@ -148,9 +148,4 @@ void wake(pqxx::connection_base& conn) noexcept {
 }
 
 }  // namespace lanes
-
-void Transaction::commit() {
-  pqxx::work::commit();
-  if (wake_) lanes::wake(conn());
-}
 }  // namespace cjhub::store

@@ -65,8 +65,9 @@ std::vector<ErasureObligation> erasure_obligations(Connection& conn, const std::
 // Sends the message the agency's endpoint most recently answered 2xx once more, as the same
 // delivery (same message id and delivery id, the next attempt number): the duplicate an endpoint
 // meets when the hub never read its answer. The message is an entry of the log (a pending row is
-// made for it) or a delivered row that owes no acknowledgement (it becomes pending again). Nothing later of the same case was answered
-// yet, so the case's order holds. Audited as `admin redelivered` by `actor`. None: nothing to send.
+// made for it) or a delivered row that owes no acknowledgement (it becomes pending again). Nothing
+// later of the same case was answered yet, so the case's order holds. Audited as
+// `admin redelivered` by `actor`. None: nothing to send.
 struct Redelivery {
   std::string message_id, delivery_id, endpoint;
 };
