@@ -41,16 +41,32 @@ class AuditDb : public ::testing::Test {
     }
     store::record_audit(*conn_, events);
   }
-  // Waits (at most 10 s) until every recorded transaction is below the cluster's snapshot
-  // horizon, which sealing needs: a test of another tier's database may hold it back a moment.
+  // Sealing takes only the records of transactions below the cluster's snapshot horizon, which a
+  // test of another tier's database may hold back a moment. Waits (at most 10 s) until every
+  // record written so far is below the horizon as the sealing connection sees it.
   bool horizon_passed() {
     for (int i = 0; i < 200; ++i) {
-      if (db_->scalar("SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(xid) FROM audit_log)") == "t") {
-        return true;
+      {
+        store::Transaction tx(*conn_);
+        if (tx.exec1("SELECT coalesce(pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(xid) FROM audit_log), true)")[0]
+                .as<bool>()) {
+          return true;
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
+  }
+  // Seals once every record written so far can be (see horizon_passed).
+  std::size_t seal(std::size_t max_rows) {
+    EXPECT_TRUE(horizon_passed()) << "the cluster's snapshot horizon stayed below the records for 10 s";
+    return store::seal_audit(*conn_, max_rows);
+  }
+  // What sealing saw, for a failure's message: the horizon, the blocks' bounds, the records' ids.
+  std::string seal_context() {
+    return "horizon " + db_->scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text") + "; blocks end at " +
+           db_->scalar("SELECT string_agg(xid_to::text, ',' ORDER BY block_seq) FROM audit_blocks") +
+           "; record transactions " + db_->scalar("SELECT string_agg(xid::text, ',' ORDER BY xid, id) FROM audit_log");
   }
   // The id of the record at a chain position (from the block that lists it).
   std::string id_at(int pos) {
@@ -72,11 +88,11 @@ class AuditDb : public ::testing::Test {
 
 TEST_F(AuditDb, SealedRecordsVerify) {
   record(25, "submission", true);
-  EXPECT_EQ(store::seal_audit(*conn_, 10), 10u);
-  EXPECT_EQ(store::seal_audit(*conn_, 100), 15u);
-  EXPECT_EQ(store::seal_audit(*conn_, 100), 0u);
+  EXPECT_EQ(seal(10), 10u);
+  EXPECT_EQ(seal(100), 15u);
+  EXPECT_EQ(seal(100), 0u);
   record(5, "delivery");
-  EXPECT_EQ(store::seal_audit(*conn_, 100), 5u);
+  EXPECT_EQ(seal(100), 5u);
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
   EXPECT_EQ(v.records, 30);
@@ -104,15 +120,15 @@ TEST_F(AuditDb, SealedRecordsVerify) {
 TEST_F(AuditDb, ABlockHoldsWholeTransactionsAndWaitsForTheOnesStillRunning) {
   record(3, "submission", true);
   record(12);  // one transaction
-  EXPECT_EQ(store::seal_audit(*conn_, 5), 3u) << "the three single ones; the next transaction does not fit";
-  EXPECT_EQ(store::seal_audit(*conn_, 5), 12u) << "a transaction larger than a block, whole";
+  EXPECT_EQ(seal(5), 3u) << "the three single ones; the next transaction does not fit";
+  EXPECT_EQ(seal(5), 12u) << "a transaction larger than a block, whole";
   auto other = store::connect(db_->url(), std::chrono::milliseconds(3000));
   store::Transaction open(*other);
   store::insert_audit(open, {{"hub", "", "delivery", "delivered", "d1", "", ""}});
   record(2, "submission", true);  // committed after the open transaction began
   EXPECT_EQ(store::seal_audit(*conn_, 100), 0u) << "nothing after a transaction still running is sealed";
   open.commit();
-  EXPECT_EQ(store::seal_audit(*conn_, 100), 3u);
+  EXPECT_EQ(seal(100), 3u);
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
   EXPECT_EQ(v.records, 18);
@@ -122,7 +138,7 @@ TEST_F(AuditDb, ABlockHoldsWholeTransactionsAndWaitsForTheOnesStillRunning) {
 // A record inserted afterwards among the transactions a block sealed is named.
 TEST_F(AuditDb, ARecordAddedAfterItsTransactionsWereSealedIsNamed) {
   record(4, "submission", true);
-  store::seal_audit(*conn_, 100);
+  seal(100);
   const auto xid = db_->scalar("SELECT min(xid)::text FROM audit_log");
   sql("INSERT INTO audit_log (actor, action, outcome, xid) VALUES ('forger', 'admin', 'paused', '" + xid + "')");
   const auto forged = db_->scalar("SELECT id FROM audit_log WHERE actor = 'forger'");
@@ -135,7 +151,7 @@ TEST_F(AuditDb, ARecordAddedAfterItsTransactionsWereSealedIsNamed) {
 
 TEST_F(AuditDb, AnAlteredRecordIsNamed) {
   record(10);
-  store::seal_audit(*conn_, 100);
+  seal(100);
   const auto id = id_at(4);
   sql("UPDATE audit_log SET outcome = 'refused:forbidden' WHERE id = " + id);
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
@@ -147,8 +163,8 @@ TEST_F(AuditDb, AnAlteredRecordIsNamed) {
 
 TEST_F(AuditDb, ARecordAlteredWithItsHashBreaksTheBlockAndTheNextLink) {
   record(10, "submission", true);
-  store::seal_audit(*conn_, 5);
-  store::seal_audit(*conn_, 5);
+  seal(5);
+  seal(5);
   // Rewriting the record and its hash in the block still leaves the block's own hash, and the
   // next block's link, pointing at the old content.
   const auto id = id_at(3);
@@ -170,7 +186,7 @@ TEST_F(AuditDb, ARecordAlteredWithItsHashBreaksTheBlockAndTheNextLink) {
 
 TEST_F(AuditDb, ADeletedRecordIsNamed) {
   record(10);
-  store::seal_audit(*conn_, 100);
+  seal(100);
   const auto next = id_at(6);
   sql("DELETE FROM audit_log WHERE id = " + id_at(5));
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
@@ -187,15 +203,15 @@ TEST_F(AuditDb, ADeletedRecordIsNamed) {
 TEST_F(AuditDb, RetentionRemovesOldRecordsAndTheChainStillVerifies) {
   record(6, "submission", true);
   sql("UPDATE audit_log SET at = now() - interval '500 days' WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 4)");
-  store::seal_audit(*conn_, 2);
-  store::seal_audit(*conn_, 2);
-  store::seal_audit(*conn_, 2);
+  seal(2);
+  seal(2);
+  seal(2);
   const auto cutoff = db_->scalar("SELECT (now() - interval '400 days')::text");
   EXPECT_EQ(store::prune_audit(*conn_, cutoff), 4u);
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_block_anchor WHERE block_seq = 2 AND next_pos = 5"), 1);
   // The pruning is itself recorded, and sealed after the rest.
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'audit' AND outcome = 'pruned'"), 1);
-  store::seal_audit(*conn_, 100);
+  seal(100);
   const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
   EXPECT_EQ(v.first_seq, 5);
@@ -237,7 +253,7 @@ TEST_F(AuditDb, ATrailSealedBeforeBlocksKeepsVerifyingAndTheFirstBlockLinksToIt)
     prev = h;
   }
   record(2, "delivery");
-  EXPECT_EQ(store::seal_audit(*conn_, 100), 4u) << "the two left unsealed, then the new transaction";
+  EXPECT_EQ(seal(100), 4u) << "the two left unsealed, then the new transaction";
   EXPECT_EQ(db_->count("SELECT first_pos FROM audit_blocks WHERE block_seq = 1"), 4);
   EXPECT_EQ(db_->scalar("SELECT encode(prev_hash, 'hex') FROM audit_blocks WHERE block_seq = 1"), prev);
   auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
@@ -257,8 +273,7 @@ TEST_F(AuditDb, TheRecentCheckReadsTheLastBlocksWithinItsBudgetAndNamesAnAlterat
   EXPECT_TRUE(store::verify_audit_recent(*conn_, 100, 100).ok()) << "nothing sealed is intact";
   EXPECT_EQ(store::verify_audit_recent(*conn_, 100, 100).records, 0);
   record(30, "submission", true);
-  ASSERT_TRUE(horizon_passed());
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(store::seal_audit(*conn_, 5), 5u);  // blocks 1..6, 5 records each
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(seal(5), 5u) << seal_context();  // blocks 1..6, 5 records each
   auto v = store::verify_audit_recent(*conn_, 12, 100);
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
   EXPECT_EQ(v.records, 10) << "two blocks fit in 12 records";
@@ -290,10 +305,10 @@ TEST_F(AuditDb, TheRecentCheckReadsTheLastBlocksWithinItsBudgetAndNamesAnAlterat
 TEST_F(AuditDb, TheRecentCheckStartsAtTheAnchorRetentionLeft) {
   record(6, "submission", true);
   sql("UPDATE audit_log SET at = now() - interval '500 days' WHERE id IN (SELECT id FROM audit_log ORDER BY id LIMIT 4)");
-  for (int i = 0; i < 3; ++i) store::seal_audit(*conn_, 2);
+  for (int i = 0; i < 3; ++i) seal(2);
   const auto cutoff = db_->scalar("SELECT (now() - interval '400 days')::text");
   ASSERT_EQ(store::prune_audit(*conn_, cutoff), 4u);  // blocks 1 and 2 go, the anchor remembers block 2
-  store::seal_audit(*conn_, 100);
+  seal(100);
   const auto v = store::verify_audit_recent(*conn_, 1000, 1000);
   EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
   EXPECT_EQ(v.first_seq, 5);
