@@ -23,6 +23,8 @@ CJHUB_PACKAGES=(
   postgresql-15 postgresql-client-15 libxml2-utils python3
   prometheus  # promtool: the alert rules' tests (tests/config/promtool_test.sh)
 )
+# The failover tier and scripts/ha: the two-site PostgreSQL topology (scripts/lib/ha.sh).
+CJHUB_HA_PACKAGES=(patroni etcd-server etcd-client)
 # The fuzz targets (scripts/fuzz) need clang and its libFuzzer runtime.
 CJHUB_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The benchmark suite (tests/bench/run): the RabbitMQ peer and perf for the profiles.

@@ -197,9 +197,9 @@ Response Handlers::readyz(bool details) const {
   std::string failing, warnings;
   if (deps_.readiness != nullptr) {
     for (const auto& c : deps_.readiness->components()) {
-      comps[c.name] = json::object{{"ok", c.ok},
-                                   {"state", !c.ok ? "failing" : c.warning ? "warning" : "ok"},
-                                   {"detail", c.detail}};
+      json::object comp{{"ok", c.ok}, {"state", !c.ok ? "failing" : c.warning ? "warning" : "ok"}, {"detail", c.detail}};
+      for (const auto& [k, v] : c.facts) comp[k] = v;
+      comps[c.name] = std::move(comp);
       if (!c.ok) {
         all_ok = false;
         failing += (failing.empty() ? "" : ", ") + c.name;

@@ -128,18 +128,37 @@ void ReadinessProbe::run() {
   // Probes once a second whatever happened: no backoff, and a failed probe reconnects next time.
   store::Session db(s_.db_url, s_.connect_timeout, std::chrono::seconds(5));
   bool was_ok = true;
+  std::string last_replication;
   auto last_slow = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
     bool ok = false;
     std::string detail;
+    std::vector<std::pair<std::string, std::string>> facts;
     try {
       db.get();
       const auto started = std::chrono::steady_clock::now();
-      db.run([](store::Connection& c) { store::ping(c); });
+      const auto node = db.run([](store::Connection& c) { return store::describe_node(c); });
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - started).count();
-      ok = true;
-      detail = fmt::format("reachable, round trip {} us", us);
+      facts = {{"node", node.address}, {"role", node.standby ? "standby" : "primary"}, {"replication", node.replication()}};
+      if (node.standby) {
+        // A single-host URL that reaches a standby, or a node demoted under a kept connection:
+        // nothing can be stored through it. Reconnect next time (a multi-host URL finds the primary).
+        db.reset();
+        detail = fmt::format("connected to a standby at {} (read-only): writes are refused", node.address);
+        if (was_ok) lg->warn("readiness: the database at {} is a standby", node.address);
+      } else {
+        ok = true;
+        detail = fmt::format("reachable, round trip {} us; primary {}, replication {}", us, node.address,
+                             node.replication());
+        if (node.replication() != last_replication) {
+          if (!last_replication.empty()) {
+            lg->info("readiness: database primary {}, replication {} (was {})", node.address, node.replication(),
+                     last_replication);
+          }
+          last_replication = node.replication();
+        }
+      }
     } catch (const std::exception& e) {
       db.reset();
       detail = "unreachable";
@@ -149,7 +168,7 @@ void ReadinessProbe::run() {
     was_ok = ok;
     {
       std::lock_guard lock(mutex_);
-      db_ = {"database", ok, detail};
+      db_ = {"database", ok, detail, false, std::move(facts)};
     }
     // Every few seconds: the files on disk and the endpoints' backlog.
     const auto now = std::chrono::steady_clock::now();

@@ -18,6 +18,13 @@ namespace sql {
 namespace {
 
 constexpr const char* kPing = "SELECT 1";
+// The node and its replication. sync_state is NULL for a role without pg_read_all_stats.
+constexpr const char* kDescribeNode =
+    "SELECT coalesce(host(inet_server_addr()) || ':' || inet_server_port(), 'local socket'), pg_is_in_recovery(), "
+    "current_setting('synchronous_standby_names'), current_setting('synchronous_commit'), "
+    "(SELECT count(*) FROM pg_stat_replication), "
+    "CASE WHEN EXISTS (SELECT 1 FROM pg_stat_replication WHERE sync_state IS NULL) THEN -1 "
+    "ELSE (SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')) END";
 // Before a COMMIT whose success is promised to someone (a 202, a recorded acknowledgement): a
 // COMMIT that waits for a synchronous standby and is cancelled by statement_timeout still returns
 // success with only a warning, though the transaction may not have reached the standby.
@@ -74,12 +81,35 @@ void ping(Connection& conn) {
   });
 }
 
+NodeInfo describe_node(Connection& conn) {
+  return translate_errors([&] {
+    pqxx::nontransaction tx(conn);
+    const auto r = tx.exec1(sql::kDescribeNode);
+    NodeInfo n;
+    n.address = r[0].as<std::string>();
+    n.standby = r[1].as<bool>();
+    n.synchronous_standby_names = r[2].as<std::string>();
+    n.synchronous_commit = r[3].as<std::string>();
+    n.standbys = r[4].as<long long>();
+    n.synchronous_standbys = r[5].as<long long>();
+    return n;
+  });
+}
+
+std::string NodeInfo::replication() const {
+  const bool waits = !synchronous_standby_names.empty() && synchronous_commit != "local" && synchronous_commit != "off";
+  if (waits) {
+    if (synchronous_standbys > 0 || (synchronous_standbys < 0 && standbys > 0)) return "synchronous";
+    return "synchronous, no standby connected";
+  }
+  return standbys > 0 ? "asynchronous" : "none";
+}
+
 bool is_connection_failure(const std::exception& e) noexcept {
   if (dynamic_cast<const DbUnavailable*>(&e) != nullptr) return true;
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return true;
   if (const auto* s = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const std::string state = s->sqlstate();
-    return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03";
+    return connection_lost_state(s->sqlstate());
   }
   return false;
 }

@@ -7,6 +7,15 @@
 
 namespace cjhub::store {
 
+// The SQLSTATEs that mean "this connection no longer reaches a primary that can take the work":
+// 08xxx connection failures; 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+// now; 25006 read-only transaction (the node was demoted to a standby under the connection, or
+// the connection reached a standby). The caller drops the connection and reconnects, and with a
+// multi-host URL (target_session_attrs=read-write) libpq finds the new primary.
+inline bool connection_lost_state(const std::string& state) noexcept {
+  return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" || state == "25006";
+}
+
 // Runs `fn` and translates pqxx failures into DbUnavailable / DbOutcomeUnknown / DbRetryable /
 // DbInvalidValue; other SQL errors are rethrown as they are (a bug or a schema problem).
 
@@ -29,12 +38,7 @@ auto translate_errors(F&& fn) -> decltype(fn()) {
   } catch (const pqxx::data_exception& e) {
     throw DbInvalidValue(e.what());
   } catch (const pqxx::sql_error& e) {
-    // The one place SQLSTATEs are read: 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
-    // connect now, 08xxx connection.
-    const std::string state = e.sqlstate();
-    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
-      throw DbUnavailable(e.what());
-    }
+    if (connection_lost_state(e.sqlstate())) throw DbUnavailable(e.what());
     throw;
   }
 }

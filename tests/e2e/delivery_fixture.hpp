@@ -5,7 +5,11 @@
 //   Judicial (CTJUD0000)     arrest packets, early arrests; receipts
 #pragma once
 
+#include <atomic>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "e2e/hub_fixture.hpp"
@@ -199,6 +203,77 @@ class DeliverySuite : public ::testing::Test {
   }
   static std::string message_id(const HttpResult& r) {
     return std::string(boost::json::parse(r.body).at("message_id").as_string());
+  }
+
+  // A client that submits arrest packets over `cases` cases (case keys `tag` + n) until stopped,
+  // reconnecting after any failure; keeps the ids answered 202 with when each answer came, and
+  // counts everything else. With `resend`, a message not answered 202 (a 503, an in-doubt commit,
+  // a connection lost before the answer) is sent again, with the same key, until it is.
+  struct Sender {
+    bool resend = false;
+    std::atomic<long> outcome_unknown{0};  // 503 outcome-unknown answers
+    std::atomic<long> replayed{0};         // 202s that replayed an earlier commit of the same key
+    std::mutex m;
+    std::vector<std::string> ids;
+    std::vector<std::chrono::steady_clock::time_point> accepted_at;  // of each id
+    std::atomic<bool> stop{false};
+    std::atomic<long> refused{0}, errors{0};
+    std::atomic<long> unavailable{0};  // of the refusals, 503s (the promised answer in an outage)
+    std::thread thread;
+    std::size_t accepted() {
+      std::lock_guard lock(m);
+      return ids.size();
+    }
+    // When the first 202 after `t` came (none yet: nullopt).
+    std::optional<std::chrono::steady_clock::time_point> first_accepted_after(std::chrono::steady_clock::time_point t) {
+      std::lock_guard lock(m);
+      for (const auto& a : accepted_at) {
+        if (a > t) return a;
+      }
+      return std::nullopt;
+    }
+    void finish() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  };
+  // `port`: the hub to send to now (nullopt: none is up, wait).
+  void start_sender(Sender& s, int cases, const std::string& tag, std::function<std::optional<unsigned short>()> port) {
+    s.thread = std::thread([this, &s, cases, tag, port] {
+      std::unique_ptr<TlsClient> c;
+      for (int i = 0; !s.stop; ++i) {
+        bool sent = false;
+        try {
+          if (!c) {
+            const auto p = port();
+            if (!p) throw std::runtime_error("hub down");
+            TlsClient::Options o;
+            o.port = *p;
+            o.cert = client_cert("hartford-pd");
+            c = std::make_unique<TlsClient>(o);
+          }
+          const auto r = post(*c, "CT0064000", arrest_packet(tag + std::to_string(i % cases), i));
+          if (r.status == 202u) {
+            sent = true;
+            const auto h = r.headers.find("idempotent-replayed");
+            if (h != r.headers.end() && h->second == "true") ++s.replayed;
+            std::lock_guard lock(s.m);
+            s.ids.emplace_back(message_id(r));
+            s.accepted_at.push_back(std::chrono::steady_clock::now());
+          } else {
+            ++s.refused;
+            if (r.status == 503u) ++s.unavailable;
+            if (r.body.find("outcome-unknown") != std::string::npos) ++s.outcome_unknown;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        } catch (const std::exception&) {
+          ++s.errors;
+          c.reset();
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+        if (s.resend && !sent) --i;
+      }
+    });
   }
 
   // Polls until every expected delivery of `ids` is seen at its recipient (or the deadline passes).

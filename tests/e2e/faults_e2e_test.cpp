@@ -19,44 +19,12 @@ using namespace std::chrono_literals;
 
 class Faults : public DeliverySuite {
  protected:
-  // Submits arrest packets over `cases` cases until stopped, through whatever hub is current;
-  // keeps the ids answered 202 and counts everything else.
-  struct Sender {
-    std::mutex m;
-    std::vector<std::string> ids;
-    std::atomic<bool> stop{false};
-    std::atomic<long> refused{0}, errors{0};
-    std::atomic<long> unavailable{0};  // of the refusals, 503s (the promised answer in an outage)
-    std::thread thread;
-  };
+  // Submits through whatever hub is current (none while it is being restarted).
   void start_sender(Sender& s, int cases, const std::string& tag, std::mutex& hub_mutex) {
-    s.thread = std::thread([&, cases, tag] {
-      std::unique_ptr<TlsClient> c;
-      for (int i = 0; !s.stop; ++i) {
-        try {
-          if (!c) {
-            std::lock_guard lock(hub_mutex);
-            if (!hub_ || !hub_->running()) throw std::runtime_error("hub down");
-            TlsClient::Options o;
-            o.port = hub_->port();
-            o.cert = client_cert("hartford-pd");
-            c = std::make_unique<TlsClient>(o);
-          }
-          const auto r = post(*c, "CT0064000", arrest_packet(tag + std::to_string(i % cases), i));
-          if (r.status == 202u) {
-            std::lock_guard lock(s.m);
-            s.ids.emplace_back(message_id(r));
-          } else {
-            ++s.refused;
-            if (r.status == 503u) ++s.unavailable;
-            std::this_thread::sleep_for(20ms);
-          }
-        } catch (const std::exception&) {
-          ++s.errors;
-          c.reset();
-          std::this_thread::sleep_for(30ms);
-        }
-      }
+    DeliverySuite::start_sender(s, cases, tag, [&]() -> std::optional<unsigned short> {
+      std::lock_guard lock(hub_mutex);
+      if (!hub_ || !hub_->running()) return std::nullopt;
+      return hub_->port();
     });
   }
   // How many of `ids` each sink has received.

@@ -75,6 +75,8 @@ std::chrono::system_clock::time_point parse_utc(const std::string& text) {
 
 void SentLog::add(SentMessage m) {
   std::lock_guard lock(m_);
+  // A replayed answer (a retry with the same key) names a message already here: the first stays.
+  if (std::any_of(sent_.begin(), sent_.end(), [&](const SentMessage& s) { return s.id == m.id; })) return;
   sent_.push_back(std::move(m));
 }
 

@@ -45,7 +45,7 @@ SentMessage describe_sent(const std::string& sender_ori, const std::string& body
 // Everything the clients of one test got 202 for, in the order the answers came (thread-safe).
 class SentLog {
  public:
-  void add(SentMessage m);
+  void add(SentMessage m);  // a message already here (a replayed answer) is kept as first added
   std::vector<SentMessage> all() const;
   std::vector<SentMessage> of(const std::vector<std::string>& ids) const;  // in the order of `ids`
 

@@ -13,13 +13,17 @@ bool have_test_cluster() { return env("CJHUB_TEST_PG").has_value(); }
 
 namespace {
 std::string with_database(const std::string& admin, const std::string& db) {
-  // admin is postgresql://user@host:port/postgres
-  const auto slash = admin.rfind('/');
-  return admin.substr(0, slash + 1) + db;
+  // admin is postgresql://user@host:port[,host:port...]/postgres[?parameters]
+  const auto query = admin.find('?');
+  const auto path = admin.substr(0, query);
+  const auto slash = path.rfind('/');
+  return path.substr(0, slash + 1) + db + (query == std::string::npos ? "" : admin.substr(query));
 }
 }  // namespace
 
-TestDatabase::TestDatabase() : admin_url_(require_env("CJHUB_TEST_PG")) {
+TestDatabase::TestDatabase() : TestDatabase(require_env("CJHUB_TEST_PG")) {}
+
+TestDatabase::TestDatabase(std::string admin_url) : admin_url_(std::move(admin_url)) {
   unsigned char r[6];
   RAND_bytes(r, sizeof r);
   name_ = "cjhub_t_" + to_hex(r, sizeof r);

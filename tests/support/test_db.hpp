@@ -13,6 +13,9 @@ namespace cjhub::test {
 class TestDatabase {
  public:
   TestDatabase();  // creates cjhub_t_<random>; throws when the harness gave no cluster
+  // The same on another cluster: `admin_url` names its postgres database, and may list several
+  // hosts with query parameters (the two-site topology's URL).
+  explicit TestDatabase(std::string admin_url);
   ~TestDatabase();
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;

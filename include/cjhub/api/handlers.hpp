@@ -60,6 +60,8 @@ class Readiness {
     bool ok = false;
     std::string detail;
     bool warning = false;  // ready, but an operator should act (a certificate about to expire, ...)
+    // Named facts shown as fields of the component (the database's node and replication).
+    std::vector<std::pair<std::string, std::string>> facts = {};
   };
   virtual std::vector<ComponentState> components() const = 0;
   // The backlog this process sampled, oldest first (the console's chart; none: not watched here).

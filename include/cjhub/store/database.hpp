@@ -45,6 +45,22 @@ ConnectionPtr connect(const std::string& url, std::chrono::milliseconds connect_
 // One round trip (SELECT 1); throws DbUnavailable when the server does not answer.
 void ping(Connection& conn);
 
+// The PostgreSQL node a connection reaches and how it replicates, as /readyz shows it.
+struct NodeInfo {
+  std::string address;                  // host:port as the server sees it ("local socket" over one)
+  bool standby = false;                 // in recovery: it refuses writes
+  std::string synchronous_standby_names;  // empty: no commit waits for a standby
+  std::string synchronous_commit;       // on, remote_apply, remote_write, local or off
+  long long standbys = 0;               // standbys streaming from it (pg_stat_replication)
+  long long synchronous_standbys = 0;   // of those, synchronous (-1: not visible to this role)
+  // "synchronous" (a commit waits for a standby that is connected), "synchronous, no standby
+  // connected" (commits wait until one is), "asynchronous" (standbys, but a commit does not wait
+  // for them), "none" (no standby).
+  std::string replication() const;
+};
+// One round trip; throws DbUnavailable when the server does not answer.
+NodeInfo describe_node(Connection& conn);
+
 // True for exceptions that mean "the database is not reachable right now".
 bool is_connection_failure(const std::exception& e) noexcept;
 

@@ -1,0 +1,191 @@
+# shellcheck shell=bash
+# The two-site PostgreSQL topology on one machine (scripts/ha, the ha test tier): a three-member
+# etcd and one PostgreSQL node per site managed by Patroni, with synchronous replication. Source
+# it after common.sh. Everything listens on 127.0.0.1 on ports of its own, from CJHUB_HA_PORT:
+#   +1..+3   etcd clients        +11..+13  etcd peers
+#   +21 site-a PostgreSQL        +22 site-b PostgreSQL
+#   +31 site-a Patroni REST API  +32 site-b Patroni REST API
+# As root, every process belongs to the PostgreSQL account (cjhub-pg), which PostgreSQL needs.
+
+CJHUB_HA_PORT="${CJHUB_HA_PORT:-56400}"
+CJHUB_HA_SITES=(site-a site-b)
+CJHUB_HA_SCOPE=cjhub-ha
+
+ha_dir() { service_dir cjhub-pg ha; }
+ha_index() { case "$1" in site-a) echo 1 ;; site-b) echo 2 ;; *) die "unknown site: $1 (site-a or site-b)" ;; esac; }
+ha_pg_port() { echo $((CJHUB_HA_PORT + 20 + $(ha_index "$1"))); }
+ha_rest_port() { echo $((CJHUB_HA_PORT + 30 + $(ha_index "$1"))); }
+ha_etcd_hosts() { echo "127.0.0.1:$((CJHUB_HA_PORT + 1)),127.0.0.1:$((CJHUB_HA_PORT + 2)),127.0.0.1:$((CJHUB_HA_PORT + 3))"; }
+
+# The URL a hub uses: both nodes, and libpq keeps only the one that accepts writes.
+ha_url() {
+  echo "postgresql://$CJHUB_PG_SUPERUSER@127.0.0.1:$(ha_pg_port site-a),127.0.0.1:$(ha_pg_port site-b)/${1:-postgres}?target_session_attrs=read-write&connect_timeout=2"
+}
+
+# --- etcd ----------------------------------------------------------------------------------------
+ha_etcd_pid() { pgrep -f -- "etcd --name cjhub-etcd$1 --data-dir $(ha_dir)/etcd$1 " | paste -sd' ' || true; }
+
+ha_etcd_start() {
+  local dir cluster="" i
+  dir=$(ha_dir)
+  for i in 1 2 3; do cluster+="${cluster:+,}cjhub-etcd$i=http://127.0.0.1:$((CJHUB_HA_PORT + 10 + i))"; done
+  for i in 1 2 3; do
+    [ -n "$(ha_etcd_pid $i)" ] && continue
+    local state=new
+    [ -d "$dir/etcd$i/member" ] && state=existing
+    as_pg setsid etcd --name "cjhub-etcd$i" --data-dir "$dir/etcd$i" \
+      --listen-client-urls "http://127.0.0.1:$((CJHUB_HA_PORT + i))" \
+      --advertise-client-urls "http://127.0.0.1:$((CJHUB_HA_PORT + i))" \
+      --listen-peer-urls "http://127.0.0.1:$((CJHUB_HA_PORT + 10 + i))" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$((CJHUB_HA_PORT + 10 + i))" \
+      --initial-cluster "$cluster" --initial-cluster-token "$CJHUB_HA_SCOPE" --initial-cluster-state "$state" \
+      --log-level warn >>"$dir/etcd$i.log" 2>&1 </dev/null &
+  done
+}
+
+# --- Patroni -------------------------------------------------------------------------------------
+ha_config() {  # SITE: writes the node's Patroni configuration, prints its path
+  local site=$1 dir; dir=$(ha_dir)
+  local file="$dir/$site.yml"
+  cat >"$file" <<YAML
+# Patroni, $site of the cjhub two-site topology (written by scripts/ha).
+scope: $CJHUB_HA_SCOPE
+name: $site
+log:
+  level: WARNING
+restapi:
+  listen: 127.0.0.1:$(ha_rest_port "$site")
+  connect_address: 127.0.0.1:$(ha_rest_port "$site")
+etcd3:
+  hosts: $(ha_etcd_hosts)
+bootstrap:
+  dcs:
+    ttl: 10
+    loop_wait: 2
+    retry_timeout: 4
+    maximum_lag_on_failover: 1048576
+    # A commit is acknowledged only once the synchronous standby has it. With strict off, a lone
+    # survivor accepts writes again after it drops its lost standby (docs/operations.md).
+    synchronous_mode: true
+    synchronous_mode_strict: ${CJHUB_HA_STRICT:-false}
+    # A killed postmaster is not restarted in place: the standby takes over.
+    primary_start_timeout: 0
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        wal_log_hints: 'on'
+        max_connections: 200
+        shared_buffers: 256MB
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_keep_size: 256MB
+        hot_standby: 'on'
+  initdb:
+    - encoding: UTF8
+    - locale: C.UTF-8
+postgresql:
+  listen: 127.0.0.1:$(ha_pg_port "$site")
+  connect_address: 127.0.0.1:$(ha_pg_port "$site")
+  data_dir: $dir/$site/data
+  bin_dir: $PG_BIN
+  pgpass: $dir/$site/pgpass
+  authentication:
+    superuser: {username: $CJHUB_PG_SUPERUSER, password: cjhub}
+    replication: {username: replicator, password: replicator}
+    rewind: {username: rewinder, password: rewinder}
+  parameters:
+    unix_socket_directories: '$dir/$site'
+  # Loopback only, trust authentication: a development topology, never a deployment's.
+  pg_hba:
+    - local all all trust
+    - host all all 127.0.0.1/32 trust
+    - host replication all 127.0.0.1/32 trust
+  remove_data_directory_on_rewind_failure: true
+  remove_data_directory_on_diverged_timelines: true
+YAML
+  echo "$file"
+}
+
+# The processes of a site's Patroni (as root, runuser's too), space-separated.
+ha_patroni_pid() { pgrep -f -- "patroni $(ha_dir)/$1.yml" | paste -sd' ' || true; }
+ha_postmaster_pid() {
+  local f; f="$(ha_dir)/$1/data/postmaster.pid"
+  [ -f "$f" ] && head -1 "$f" && return
+  true
+}
+
+ha_site_start() {  # SITE
+  local site=$1 dir cfg; dir=$(ha_dir)
+  [ -n "$(ha_patroni_pid "$site")" ] && return
+  mkdir -p "$dir/$site"; [ "$(id -u)" -eq 0 ] && chown "$(pg_owner)" "$dir/$site"
+  chmod 700 "$dir/$site"
+  cfg=$(ha_config "$site")
+  as_pg setsid patroni "$cfg" >>"$dir/$site.log" 2>&1 </dev/null &
+}
+
+# The members as Patroni's REST API lists them: "name role state lag" per line.
+ha_members() {
+  local site
+  for site in "${CJHUB_HA_SITES[@]}"; do
+    curl -fsS --max-time 2 "http://127.0.0.1:$(ha_rest_port "$site")/cluster" 2>/dev/null && return
+  done
+  return 1
+}
+ha_member_lines() {
+  ha_members | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("members", []):
+    print(m["name"], m["role"], m["state"], m.get("lag", 0))'
+}
+ha_leader() { ha_member_lines 2>/dev/null | awk '$2 == "leader" && $3 == "running" {print $1}'; }
+ha_sync_standby() { ha_member_lines 2>/dev/null | awk '$2 == "sync_standby" && ($3 == "running" || $3 == "streaming") {print $1}'; }
+
+ha_wait_healthy() {  # [SECONDS]: a leader and a synchronous standby
+  local limit=${1:-90} start=$SECONDS
+  while [ $((SECONDS - start)) -lt "$limit" ]; do
+    if [ -n "$(ha_leader)" ] && [ -n "$(ha_sync_standby)" ]; then return 0; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+ha_start() {
+  local dir; dir=$(ha_dir)
+  mkdir -p "$dir"; [ "$(id -u)" -eq 0 ] && chown "$(pg_owner)" "$dir"
+  if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
+    die "patroni and etcd are needed (scripts/ha installs them)"
+  fi
+  ha_etcd_start
+  local i
+  for i in $(seq 1 60); do
+    ETCDCTL_API=3 etcdctl --endpoints "$(ha_etcd_hosts)" endpoint health >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  ETCDCTL_API=3 etcdctl --endpoints "$(ha_etcd_hosts)" endpoint health >/dev/null 2>&1 || die "etcd did not become healthy (see $dir/etcd*.log)"
+  ha_site_start site-a
+  # The first node bootstraps; the second clones it once there is a leader.
+  for i in $(seq 1 120); do [ -n "$(ha_leader)" ] && break; sleep 0.5; done
+  [ -n "$(ha_leader)" ] || die "no leader after 60 s (see $dir/site-a.log)"
+  ha_site_start site-b
+  ha_wait_healthy 90 || die "no synchronous standby after 90 s (see $dir/site-*.log)"
+}
+
+ha_stop() {
+  local site i pid
+  for site in "${CJHUB_HA_SITES[@]}"; do
+    pid=$(ha_patroni_pid "$site")
+    # shellcheck disable=SC2086  # one or more pids
+    if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; fi
+  done
+  for i in $(seq 1 60); do
+    [ -z "$(ha_patroni_pid site-a)$(ha_patroni_pid site-b)" ] && break
+    sleep 0.5
+  done
+  # shellcheck disable=SC2086  # one or more pids
+  for i in 1 2 3; do pid=$(ha_etcd_pid $i); if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; fi; done
+  for i in $(seq 1 20); do
+    [ -z "$(ha_etcd_pid 1)$(ha_etcd_pid 2)$(ha_etcd_pid 3)" ] && break
+    sleep 0.5
+  done
+}
