@@ -175,6 +175,13 @@ class DeliverySuite : public ::testing::Test {
     replace_all(doc, "CT0064000-20260315-000871", "CT0064000-" + case_key + "-" + std::to_string(n));
     return doc;
   }
+  // The same from New Haven PD.
+  static std::string new_haven_arrest_packet(const std::string& case_key, int n) {
+    auto doc = sample("valid/arrest-packet-2.xml");
+    replace_all(doc, "OTN-2026-0000456", case_key);
+    replace_all(doc, "CT0093000-20260418-000352", "CT0093000-" + case_key + "-" + std::to_string(n));
+    return doc;
+  }
   static void replace_all(std::string& s, const std::string& from, const std::string& to) {
     for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
   }
@@ -211,6 +218,7 @@ class DeliverySuite : public ::testing::Test {
   // a connection lost before the answer) is sent again, with the same key, until it is.
   struct Sender {
     bool resend = false;
+    bool new_haven = false;  // New Haven PD sends instead of Hartford PD
     std::atomic<long> outcome_unknown{0};  // 503 outcome-unknown answers
     std::atomic<long> replayed{0};         // 202s that replayed an earlier commit of the same key
     std::mutex m;
@@ -249,10 +257,12 @@ class DeliverySuite : public ::testing::Test {
             if (!p) throw std::runtime_error("hub down");
             TlsClient::Options o;
             o.port = *p;
-            o.cert = client_cert("hartford-pd");
+            o.cert = client_cert(s.new_haven ? "newhaven-pd" : "hartford-pd");
             c = std::make_unique<TlsClient>(o);
           }
-          const auto r = post(*c, "CT0064000", arrest_packet(tag + std::to_string(i % cases), i));
+          const auto key = tag + std::to_string(i % cases);
+          const auto r = s.new_haven ? post(*c, "CT0093000", new_haven_arrest_packet(key, i))
+                                     : post(*c, "CT0064000", arrest_packet(key, i));
           if (r.status == 202u) {
             sent = true;
             const auto h = r.headers.find("idempotent-replayed");

@@ -1,6 +1,6 @@
 // Failover tier: two hubs, one per site, on the two-site PostgreSQL topology (scripts/ha: Patroni,
 // a three-member etcd, synchronous replication), each reaching the database through the
-// multi-host URL. Under load from both sites: (a) the primary's postmaster killed with -9,
+// multi-host URL. Under load from two agencies, one at each site: (a) the primary's postmaster killed with -9,
 // (b) the whole primary site lost at once (its PostgreSQL node, its Patroni and its hub),
 // (c) an operator's switchover, (d) the synchronous standby lost while the primary lives. After
 // each, the delivery invariants (support/invariants.hpp): every message answered 202 is stored
@@ -79,11 +79,12 @@ class Failover : public DeliverySuite {
     hub2_ = std::make_unique<HubProcess>(o);
     hub2_->start();
   }
-  // One sender per site's hub, each sending a message again with its key until it is answered
-  // 202. Site a's client turns to site b's hub when its own is gone, as a client given both
-  // sites' addresses would.
+  // One agency per site's hub (Hartford PD at site a, New Haven PD at site b), each sending a
+  // message again with its key until it is answered 202. Site a's client turns to site b's hub
+  // when its own is gone, as a client given both sites' addresses would.
   void start_senders(const std::string& tag) {
     a_.resend = b_.resend = true;
+    b_.new_haven = true;
     start_sender(a_, 6, tag + "A-", [this]() -> std::optional<unsigned short> {
       if (hub_ && hub_->running()) return hub_->port();
       if (hub2_ && hub2_->running()) return hub2_->port();
@@ -151,7 +152,8 @@ class Failover : public DeliverySuite {
     EXPECT_EQ(report.stored, static_cast<long long>(ids.size())) << "every 202 is stored: " << report.summary();
     // Every message was sent until answered 202 with its key: an in-doubt commit resolved by the
     // retry is one message, never two.
-    EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE sender_ori = 'CT0064000'"), static_cast<long long>(ids.size()))
+    EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE sender_ori IN ('CT0064000', 'CT0093000')"),
+              static_cast<long long>(ids.size()))
         << "a retried message was stored twice, or a stored one was never answered 202";
     const long unknown = first.outcome_unknown + (second ? second->outcome_unknown.load() : 0);
     const long replayed = first.replayed + (second ? second->replayed.load() : 0);
