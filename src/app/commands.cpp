@@ -492,7 +492,7 @@ int serve(const ServeOptions& opts) {
                                     c->database.statement_timeout,
                                     {c->erasure.ack_deadline.count(), c->erasure.follow_up.count(),
                                      c->erasure.later_messages == "reject"},
-                                    c->ingest.agency_queue_share_percent});
+                                    c->ingest.agency_queue_share_percent, c->ingest.answer_within});
   audit::AuditLog audit_log({c->database.url, c->database.connect_timeout, std::chrono::milliseconds(200),
                              c->audit.seal_interval, c->audit.retention});
   ops::RetentionJob retention({c->database.url, c->database.connect_timeout, c->retention.payload_after,

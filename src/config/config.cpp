@@ -313,6 +313,8 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.ingest.queue_capacity = g.uint_or("queue_capacity", c.ingest.queue_capacity, 1, 1000000);
     c.ingest.queue_max_bytes = g.uint_or("queue_max_bytes", c.ingest.queue_max_bytes, 1u << 20, 16ull << 30);
     c.ingest.writers = g.uint_or("writers", c.ingest.writers, 1, 16);
+    c.ingest.answer_within = std::chrono::milliseconds(
+        g.uint_or("answer_within_ms", static_cast<std::uint64_t>(c.ingest.answer_within.count()), 0, 600000));
     c.ingest.agency_queue_share_percent =
         static_cast<unsigned>(g.uint_or("agency_queue_share_percent", c.ingest.agency_queue_share_percent, 1, 100));
     c.ingest.agency_rate_per_s =

@@ -1,5 +1,7 @@
 #include "cjhub/outbox/writer.hpp"
 
+#include <memory>
+
 #include "cjhub/ops/metrics.hpp"
 
 
@@ -35,10 +37,17 @@ void GroupCommitWriter::start() {
     accepting_ = true;
     stopping_ = false;
   }
+  in_commit_.assign(settings_.writers, {});
   for (std::size_t i = 0; i < settings_.writers; ++i) threads_.emplace_back([this, i] {
     name_this_thread("cjhub-writer");
     run(i);
   });
+  if (settings_.answer_within.count() > 0) {
+    watchdog_ = std::thread([this] {
+      name_this_thread("cjhub-writer-wd");
+      watch();
+    });
+  }
   metrics_.set([this](std::vector<metrics::Sample>& out) {
     const auto n = [](const std::atomic<std::uint64_t>& v) { return static_cast<double>(v.load()); };
     out.push_back({"cjhub_ingest_groups_total", "Transactions that stored groups of messages.", "counter", "",
@@ -49,6 +58,9 @@ void GroupCommitWriter::start() {
                    n(stats_.largest_group)});
     out.push_back({"cjhub_ingest_failures_total", "Groups that could not be stored (database errors).", "counter", "",
                    n(stats_.failures)});
+    out.push_back({"cjhub_ingest_answered_before_commit_total",
+                   "Messages answered outcome-unknown because their commit outlasted ingest.answer_within_ms.", "counter",
+                   "", n(stats_.answered_before_commit)});
     out.push_back({"cjhub_ingest_queue_depth", "Validated messages waiting for COMMIT.", "gauge", "",
                    static_cast<double>(queued())});
   });
@@ -62,10 +74,12 @@ void GroupCommitWriter::stop(std::chrono::steady_clock::time_point deadline) {
     stopping_ = true;
   }
   cv_.notify_all();
+  watch_cv_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  if (watchdog_.joinable()) watchdog_.join();
   // Whatever could not be committed (no database while stopping) is answered, never dropped.
   FairQueue<Item> left;
   {
@@ -81,7 +95,11 @@ std::size_t GroupCommitWriter::queued() const {
   return queue_.size();
 }
 
-void GroupCommitWriter::submit(store::NewMessage msg, Completion done) {
+void GroupCommitWriter::submit(store::NewMessage msg, Completion answer) {
+  // Answered once: by the writer, or first by the watchdog when the commit outlasts its time.
+  Completion done = [once = std::make_shared<std::atomic<bool>>(false), answer = std::move(answer)](Result r) {
+    if (!once->exchange(true)) answer(std::move(r));
+  };
   Outcome refused = Outcome::stored;
   {
     std::lock_guard lock(mutex_);
@@ -138,16 +156,52 @@ void GroupCommitWriter::run(std::size_t index) {
         continue;
       }
     }
-    commit_group(db, group);
+    commit_group(db, index, group);
     group.clear();
   }
 }
 
-void GroupCommitWriter::commit_group(store::Session& db, std::vector<Item>& group, int attempt) {
+void GroupCommitWriter::watch() {
+  auto lg = log::get("outbox");
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    watch_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < in_commit_.size(); ++i) {
+      auto& c = in_commit_[i];
+      if (c.answers.empty() || c.answered || now - c.since < settings_.answer_within) continue;
+      c.answered = true;
+      lg->warn("writer {}: the commit of {} message(s) has not returned after {} ms (is the synchronous standby "
+               "gone?); answered outcome-unknown, the commit goes on",
+               i, c.answers.size(), settings_.answer_within.count());
+      stats_.answered_before_commit.fetch_add(c.answers.size());
+      for (auto& a : c.answers) a({Outcome::outcome_unknown, {}});
+    }
+  }
+}
+
+void GroupCommitWriter::commit_group(store::Session& db, std::size_t index, std::vector<Item>& group, int attempt) {
   auto lg = log::get("outbox");
   std::vector<const store::NewMessage*> batch;
   batch.reserve(group.size());
   for (const auto& item : group) batch.push_back(&item.msg);
+  if (settings_.answer_within.count() > 0) {
+    std::lock_guard lock(mutex_);
+    auto& c = in_commit_[index];
+    c.since = std::chrono::steady_clock::now();
+    c.answered = false;
+    c.answers.clear();
+    for (const auto& item : group) c.answers.push_back(item.done);
+  }
+  struct Done {  // the group leaves the watchdog's view however the commit ends
+    GroupCommitWriter& w;
+    std::size_t index;
+    ~Done() {
+      if (w.settings_.answer_within.count() == 0) return;
+      std::lock_guard lock(w.mutex_);
+      w.in_commit_[index].answers.clear();
+    }
+  } done_watching{*this, index};
   try {
     // Its commit's success becomes a 202 for each message of the group.
     const auto results =
@@ -184,17 +238,18 @@ void GroupCommitWriter::commit_group(store::Session& db, std::vector<Item>& grou
     if (attempt < 3) {
       // Deadlock or serialization failure: the transaction was rolled back; try the group again.
       lg->warn("group of {} rolled back ({}); retrying", group.size(), e.state);
-      return commit_group(db, group, attempt + 1);
+      return commit_group(db, index, group, attempt + 1);
     }
     stats_.failures.fetch_add(1);
-    fail_group(db, group, e);
+    fail_group(db, index, group, e);
   } catch (const std::exception& e) {
     stats_.failures.fetch_add(1);
-    fail_group(db, group, e);
+    fail_group(db, index, group, e);
   }
 }
 
-void GroupCommitWriter::fail_group(store::Session& db, std::vector<Item>& group, const std::exception& e) {
+void GroupCommitWriter::fail_group(store::Session& db, std::size_t index, std::vector<Item>& group,
+                                   const std::exception& e) {
   auto lg = log::get("outbox");
   {
     if (group.size() > 1) {
@@ -207,7 +262,7 @@ void GroupCommitWriter::fail_group(store::Session& db, std::vector<Item>& group,
           one.front().done({Outcome::unavailable, {}});
           continue;
         }
-        commit_group(db, one);
+        commit_group(db, index, one);
       }
       return;
     }

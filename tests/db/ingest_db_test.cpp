@@ -567,6 +567,53 @@ TEST_F(DbTest, TheWritersCommitIsNotCutShortByTheStatementTimeout) {
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'SLOW'"), 1);
 }
 
+// A COMMIT that waits longer than answer_within (here a deferred trigger standing in for a lost
+// synchronous standby under strict synchronous mode) is answered outcome-unknown once, at that
+// time; the commit goes on, and a retry with the same key then finds the message stored.
+TEST_F(DbTest, ACommitThatOutlastsItsAnswerTimeIsAnsweredOutcomeUnknownAndGoesOn) {
+  {
+    auto c = db_->connect();
+    store::Transaction tx(*c);
+    tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$");
+    tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
+             "FOR EACH ROW EXECUTE FUNCTION slow_commit()");
+    tx.commit();
+  }
+  auto settings = writer_settings(db_->url(), 3000, 8, 10);
+  settings.answer_within = std::chrono::milliseconds(400);
+  outbox::GroupCommitWriter writer(settings);
+  writer.start();
+  std::atomic<int> answers{0};
+  std::promise<outbox::Result> p;
+  const auto sent = std::chrono::steady_clock::now();
+  writer.submit(message("STALL", "<stall/>"), [&](outbox::Result r) {
+    if (answers.fetch_add(1) == 0) p.set_value(r);
+  });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  EXPECT_EQ(f.get().outcome, outbox::Outcome::outcome_unknown);
+  EXPECT_GE(waited, std::chrono::milliseconds(400));
+  EXPECT_LT(waited, std::chrono::milliseconds(1800)) << "answered at its time, not when the commit returned";
+  // The commit returns later: stored, and answered nothing more.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'STALL'") == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(db_->count("SELECT count(*) FROM messages WHERE idempotency_key = 'STALL'"), 1);
+  // The retry finds it (a duplicate of the same body: the original 202).
+  std::promise<outbox::Result> again;
+  writer.submit(message("STALL", "<stall/>"), [&](outbox::Result r) { again.set_value(r); });
+  auto g = again.get_future();
+  ASSERT_EQ(g.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(g.get().outcome, outbox::Outcome::duplicate);
+  writer.stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  EXPECT_EQ(answers.load(), 1) << "the first submission is answered exactly once";
+  EXPECT_EQ(writer.stats().answered_before_commit.load(), 1u);
+}
+
 TEST_F(DbTest, StopCommitsWhatWasQueued) {
   outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 16, 10000));
   writer.start();

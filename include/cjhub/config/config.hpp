@@ -94,6 +94,8 @@ struct Ingest {
   double agency_rate_per_s = 100;
   std::size_t agency_burst = 500;
   std::size_t writers = 1;               // group-commit threads (each with its own connection)
+  // A commit that has not returned after this long is answered outcome-unknown (0: never).
+  std::chrono::milliseconds answer_within{10000};
 };
 
 // Fan-out to the agencies' endpoints. Absent section: the hub stores messages but delivers none.

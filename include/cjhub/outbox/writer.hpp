@@ -63,6 +63,10 @@ struct WriterSettings {
   // The most of the queue (in messages and in bytes) one sending agency may hold, in percent:
   // one agency's flood leaves room for the others.
   unsigned agency_queue_share_percent = 50;
+  // A group whose commit has not returned after this long (a synchronous standby lost under
+  // Patroni's strict synchronous mode, a stalled disk) is answered outcome-unknown at once; the
+  // commit goes on, and the client's retry with the same key finds what it became. 0: never.
+  std::chrono::milliseconds answer_within{10000};
 };
 
 struct WriterStats {
@@ -70,6 +74,7 @@ struct WriterStats {
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> largest_group{0};
   std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> answered_before_commit{0};  // messages answered outcome-unknown by the watchdog
 };
 
 class GroupCommitWriter final : public Component, public IngestQueue {
@@ -92,9 +97,16 @@ class GroupCommitWriter final : public Component, public IngestQueue {
     store::NewMessage msg;
     Completion done;
   };
+  // A group in its commit, seen by the watchdog: when it began, and its messages' answers.
+  struct InCommit {
+    std::chrono::steady_clock::time_point since{};
+    std::vector<Completion> answers;
+    bool answered = false;
+  };
   void run(std::size_t index);
-  void commit_group(store::Session& db, std::vector<Item>& group, int attempt = 0);
-  void fail_group(store::Session& db, std::vector<Item>& group, const std::exception& e);
+  void watch();
+  void commit_group(store::Session& db, std::size_t index, std::vector<Item>& group, int attempt = 0);
+  void fail_group(store::Session& db, std::size_t index, std::vector<Item>& group, const std::exception& e);
 
   WriterSettings settings_;
   mutable std::mutex mutex_;
@@ -103,6 +115,9 @@ class GroupCommitWriter final : public Component, public IngestQueue {
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  std::vector<InCommit> in_commit_;  // one per writer thread, under mutex_
+  std::thread watchdog_;
+  std::condition_variable watch_cv_;  // the watchdog's own: cv_'s notify_one must reach a writer
   WriterStats stats_;
   metrics::CollectorRegistration metrics_;
 };
