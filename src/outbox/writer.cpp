@@ -167,6 +167,7 @@ void GroupCommitWriter::watch() {
   while (!stopping_) {
     watch_cv_.wait_for(lock, std::chrono::milliseconds(100));
     const auto now = std::chrono::steady_clock::now();
+    std::vector<Completion> late;
     for (std::size_t i = 0; i < in_commit_.size(); ++i) {
       auto& c = in_commit_[i];
       if (c.answers.empty() || c.answered || now - c.since < settings_.answer_within) continue;
@@ -174,9 +175,14 @@ void GroupCommitWriter::watch() {
       lg->warn("writer {}: the commit of {} message(s) has not returned after {} ms (is the synchronous standby "
                "gone?); answered outcome-unknown, the commit goes on",
                i, c.answers.size(), settings_.answer_within.count());
-      stats_.answered_before_commit.fetch_add(c.answers.size());
-      for (auto& a : c.answers) a({Outcome::outcome_unknown, {}});
+      late.insert(late.end(), c.answers.begin(), c.answers.end());
     }
+    if (late.empty()) continue;
+    // Answered outside the lock: an answer runs the request's own completion.
+    lock.unlock();
+    stats_.answered_before_commit.fetch_add(late.size());
+    for (auto& a : late) a({Outcome::outcome_unknown, {}});
+    lock.lock();
   }
 }
 
