@@ -75,6 +75,17 @@ class DbTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  // Every COMMIT that stored a message takes `seconds` longer (a deferred trigger), as one that
+  // waits for a synchronous standby would.
+  void slow_commits(const std::string& seconds) {
+    auto c = db_->connect();
+    store::Transaction tx(*c);
+    tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$ BEGIN PERFORM pg_sleep(" + seconds + "); RETURN NULL; END $$");
+    tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
+             "FOR EACH ROW EXECUTE FUNCTION slow_commit()");
+    tx.commit();
+  }
   void SetUp() override {
     CJHUB_REQUIRE_CLUSTER();
     db_ = std::make_unique<TestDatabase>();
@@ -545,15 +556,7 @@ TEST_F(DbTest, AnAgencyMayHoldOnlyItsShareOfTheQueue) {
 // A COMMIT that takes longer than statement_timeout (here a deferred trigger standing in for a
 // wait on a synchronous standby) must not be cut short: the 202 it becomes must be true.
 TEST_F(DbTest, TheWritersCommitIsNotCutShortByTheStatementTimeout) {
-  {
-    auto c = db_->connect();
-    store::Transaction tx(*c);
-    tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
-             "$$ BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END $$");
-    tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
-             "FOR EACH ROW EXECUTE FUNCTION slow_commit()");
-    tx.commit();
-  }
+  slow_commits("0.6");
   auto settings = writer_settings(db_->url(), 3000, 8, 10);
   settings.statement_timeout = std::chrono::milliseconds(200);
   outbox::GroupCommitWriter writer(settings);
@@ -571,15 +574,7 @@ TEST_F(DbTest, TheWritersCommitIsNotCutShortByTheStatementTimeout) {
 // synchronous standby under strict synchronous mode) is answered outcome-unknown once, at that
 // time; the commit goes on, and a retry with the same key then finds the message stored.
 TEST_F(DbTest, ACommitThatOutlastsItsAnswerTimeIsAnsweredOutcomeUnknownAndGoesOn) {
-  {
-    auto c = db_->connect();
-    store::Transaction tx(*c);
-    tx.exec0("CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
-             "$$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$");
-    tx.exec0("CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON messages DEFERRABLE INITIALLY DEFERRED "
-             "FOR EACH ROW EXECUTE FUNCTION slow_commit()");
-    tx.commit();
-  }
+  slow_commits("2");
   auto settings = writer_settings(db_->url(), 3000, 8, 10);
   settings.answer_within = std::chrono::milliseconds(400);
   outbox::GroupCommitWriter writer(settings);

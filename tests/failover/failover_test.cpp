@@ -95,6 +95,12 @@ class Failover : public DeliverySuite {
       return hub2_->port();
     });
   }
+  // Both hubs, both senders, and the load flowing through both before the fault.
+  void start_load(const std::string& tag) {
+    start_hubs();
+    start_senders(tag);
+    wait_for_load(10);
+  }
   // Waits until both senders have `n` more messages accepted (the load runs before the fault).
   void wait_for_load(std::size_t n) {
     const auto a0 = a_.accepted(), b0 = b_.accepted();
@@ -135,6 +141,17 @@ class Failover : public DeliverySuite {
       std::this_thread::sleep_for(200ms);
     }
     return std::nullopt;
+  }
+  // Makes a fault (`scripts/ha COMMAND`) and waits for a member other than `old` to lead; returns
+  // when it was seen (nullopt, with a failure, when the command failed or no leader came).
+  std::optional<Clock::time_point> fail_over(const std::string& command, const std::string& old) {
+    bool ok = false;
+    const auto out = ha(command, &ok);
+    EXPECT_TRUE(ok) << "scripts/ha " << command << ": " << out;
+    if (!ok) return std::nullopt;
+    const auto promoted = wait_new_leader(old, 60s);
+    EXPECT_TRUE(promoted) << "no new leader after " << command << ": " << ha("status");
+    return promoted;
   }
   // Every message answered 202 by either hub is stored and delivered to each recipient, in case
   // order, without loss; prints the figures.
@@ -212,16 +229,11 @@ TEST_F(Failover, ReadinessNamesThePrimaryAndSynchronousReplication) {
 
 // (a) kill -9 of the primary's postmaster under load from both sites' hubs.
 TEST_F(Failover, KillingThePrimaryLosesNothingThatWasAnswered202) {
-  start_hubs();
-  start_senders("OTN-FA-");
-  wait_for_load(10);
+  ASSERT_NO_FATAL_FAILURE(start_load("OTN-FA-"));
   const auto old = leader();
-  bool ok = false;
   const auto killed_at = Clock::now();
-  ha("kill-primary", &ok);
-  ASSERT_TRUE(ok);
-  const auto promoted = wait_new_leader(old, 60s);
-  ASSERT_TRUE(promoted) << "no new leader: " << ha("status");
+  const auto promoted = fail_over("kill-primary", old);
+  ASSERT_TRUE(promoted);
   wait_for_load(10);
   const auto pause = ingest_pause(killed_at);
   std::cout << "kill -9 primary: without a primary " << seconds(*promoted - killed_at) << " s; ingest paused "
@@ -233,18 +245,13 @@ TEST_F(Failover, KillingThePrimaryLosesNothingThatWasAnswered202) {
 
 // (b) The primary's whole site at once: its PostgreSQL node, its Patroni and its hub.
 TEST_F(Failover, LosingThePrimarySiteLosesNothingAndTheOtherSiteCarriesOn) {
-  start_hubs();
-  start_senders("OTN-FB-");
-  wait_for_load(10);
+  ASSERT_NO_FATAL_FAILURE(start_load("OTN-FB-"));
   const auto old = leader();
   ASSERT_FALSE(old.empty());
   const auto lost_at = Clock::now();
   hub_->kill9();  // the primary site's hub goes with it
-  bool ok = false;
-  ha("crash-site " + old, &ok);
-  ASSERT_TRUE(ok);
-  const auto promoted = wait_new_leader(old, 60s);
-  ASSERT_TRUE(promoted) << "no new leader: " << ha("status");
+  const auto promoted = fail_over("crash-site " + old, old);
+  ASSERT_TRUE(promoted);
   const auto until = Clock::now() + 60s;
   std::optional<Clock::time_point> again;
   while (Clock::now() < until && !(again = b_.first_accepted_after(*promoted))) std::this_thread::sleep_for(100ms);
@@ -259,16 +266,11 @@ TEST_F(Failover, LosingThePrimarySiteLosesNothingAndTheOtherSiteCarriesOn) {
 
 // (c) An operator's switchover under load.
 TEST_F(Failover, ASwitchoverUnderLoadLosesNothing) {
-  start_hubs();
-  start_senders("OTN-FC-");
-  wait_for_load(10);
+  ASSERT_NO_FATAL_FAILURE(start_load("OTN-FC-"));
   const auto old = leader();
   const auto asked_at = Clock::now();
-  bool ok = false;
-  const auto out = ha("switchover", &ok);
-  ASSERT_TRUE(ok) << out;
-  const auto promoted = wait_new_leader(old, 60s);
-  ASSERT_TRUE(promoted) << ha("status");
+  const auto promoted = fail_over("switchover", old);
+  ASSERT_TRUE(promoted);
   wait_for_load(10);
   const auto pause = ingest_pause(asked_at);
   std::cout << "switchover: new leader " << seconds(*promoted - asked_at) << " s after the request; ingest paused "
@@ -282,9 +284,7 @@ TEST_F(Failover, ASwitchoverUnderLoadLosesNothing) {
 // synchronous_standby_names (about its ttl), then the primary accepts alone and readiness says
 // the replication is "none"; nothing answered 202 is lost.
 TEST_F(Failover, LosingTheSynchronousStandbyPausesCommitsThenThePrimaryGoesOnAlone) {
-  start_hubs();
-  start_senders("OTN-FD-");
-  wait_for_load(10);
+  ASSERT_NO_FATAL_FAILURE(start_load("OTN-FD-"));
   const auto standby = ha("sync-standby");
   ASSERT_FALSE(standby.empty());
   const auto primary = leader();
