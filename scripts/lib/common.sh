@@ -19,9 +19,10 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 CJHUB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl openssl ca-certificates
   libboost1.81-all-dev libboost-json1.81-dev libssl-dev libxerces-c-dev libpqxx-dev libc-ares-dev libsystemd-dev
-  libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
+  libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev libcmark-dev libgtest-dev libgmock-dev
   postgresql-15 postgresql-client-15 libxml2-utils python3
   prometheus  # promtool: the alert rules' tests (tests/config/promtool_test.sh)
+  help2man dpkg-dev lintian man-db  # the Debian package: manual pages, dpkg-shlibdeps, its checks (tests/package)
 )
 # The failover tier and scripts/ha: the two-site PostgreSQL topology (scripts/lib/ha.sh).
 CJHUB_HA_PACKAGES=(patroni etcd-server etcd-client)

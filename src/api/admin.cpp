@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "cjhub/api/handlers.hpp"
+#include "cjhub/api/resource_json.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/ids.hpp"
 #include "cjhub/common/log.hpp"
@@ -24,16 +25,6 @@ Response json_ok(const json::value& v) {
   Response r;
   r.body = json::serialize(v);
   return r;
-}
-
-json::object dead_letter_json(const store::DeadLetter& d) {
-  json::object o{{"delivery_id", d.delivery_id}, {"message_id", d.message_id},
-                 {"message_type", d.message_type}, {"recipient_ori", d.recipient_ori},
-                 {"endpoint", d.endpoint},       {"attempts", d.attempts},
-                 {"last_error", d.last_error},   {"dead_at", d.dead_at},
-                 {"case_key", d.case_key}};
-  if (d.last_status) o["last_status"] = *d.last_status;
-  return o;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "cjhub/api/handlers.hpp"
+#include "cjhub/api/resource_json.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/log.hpp"
 #include "cjhub/store/operations_repo.hpp"
@@ -13,31 +14,6 @@
 namespace cjhub::api {
 
 namespace json = boost::json;
-
-namespace {
-
-json::object endpoint_json(const store::EndpointState& e) {
-  json::object o{{"agency", e.ori},
-                 {"endpoint", e.name},
-                 {"url", e.url},
-                 {"paused", e.paused},
-                 {"paused_reason", e.paused_reason},
-                 {"consecutive_failures", e.consecutive_failures},
-                 {"backlog", e.backlog},
-                 {"dead_letters", e.dead}};
-  if (!e.last_success_at.empty()) o["last_success_at"] = e.last_success_at;
-  if (!e.last_failure_at.empty()) o["last_failure_at"] = e.last_failure_at;
-  json::value outages = json::array{};
-  try {
-    if (!e.recent_outages_json.empty()) outages = json::parse(e.recent_outages_json);
-  } catch (const std::exception& ex) {
-    log::get("api")->error("endpoint {}/{}: its outages did not read as JSON: {}", e.ori, e.name, ex.what());
-  }
-  o["recent_outages"] = std::move(outages);
-  return o;
-}
-
-}  // namespace
 
 void Handlers::endpoints(const std::string& path, std::optional<std::string> ori, Respond respond) {
   if (deps_.db == nullptr) return respond(problem(Problem::database_unavailable, "", path));

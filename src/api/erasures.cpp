@@ -9,6 +9,7 @@
 
 #include "api/query.hpp"
 #include "cjhub/api/handlers.hpp"
+#include "cjhub/api/resource_json.hpp"
 #include "cjhub/api/problem.hpp"
 #include "cjhub/common/csv.hpp"
 #include "cjhub/common/ids.hpp"
@@ -19,43 +20,6 @@ namespace cjhub::api {
 namespace json = boost::json;
 
 namespace {
-
-json::object to_json(const store::ErasureSummary& s) {
-  json::object o{{"erasure_id", s.id},
-          {"case_key", s.case_key},
-          {"scope", s.scope},
-          {"requested_by", s.requested_by},
-          {"received_at", s.received_at},
-          {"deadline_at", s.deadline_at},
-          {"follow_up_at", s.follow_up_at},
-          {"status", s.status},
-          {"view", s.view},
-          {"recipients", s.recipients},
-          {"delivered", s.delivered},
-          {"acknowledged", s.acknowledged},
-          {"confirmed", s.confirmed},
-          {"rejected", s.rejected},
-          {"overdue", s.overdue}};
-  // What the erasure did at the hub and to other holders is the requester's and the operators'.
-  if (s.view != "owed") {
-    o["redacted_messages"] = s.redacted_messages;
-    o["suppressed_deliveries"] = s.suppressed_deliveries;
-  }
-  return o;
-}
-
-json::object to_json(const store::ErasureRecipient& r) {
-  json::object o{{"recipient_ori", r.recipient_ori}, {"endpoint", r.endpoint},
-                 {"delivery_id", r.delivery_id},     {"state", r.state == "queued" ? "pending" : r.state},
-                 {"attempts", r.attempts},           {"overdue", r.overdue},
-                 {"follow_up_due", r.follow_up_due}};
-  if (!r.delivered_at.empty()) o["delivered_at"] = r.delivered_at;
-  if (!r.acknowledged_at.empty()) o["acknowledged_at"] = r.acknowledged_at;
-  if (!r.ack_status.empty()) o["ack_status"] = r.ack_status;
-  if (!r.ack_reason.empty()) o["ack_reason"] = r.ack_reason;
-  if (!r.last_error.empty()) o["last_error"] = r.last_error;
-  return o;
-}
 
 constexpr long long kCsvMaxErasures = 50000;
 
@@ -156,10 +120,10 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
           const auto recipients = store::erasure_recipients(c, ids, f.viewer);
           json::array out;
           for (const auto& s : items) {
-            auto o = to_json(s);
+            auto o = erasure_json(s);
             json::array rs;
             for (const auto& r : recipients) {
-              if (r.erasure_id == s.id) rs.push_back(to_json(r));
+              if (r.erasure_id == s.id) rs.push_back(erasure_recipient_json(r));
             }
             o["recipient_states"] = std::move(rs);
             out.push_back(std::move(o));
@@ -183,9 +147,9 @@ void Handlers::erasures(const Request& req, const std::string& path, Respond res
       [f, path](store::Connection& c) {
         const auto items = store::list_erasures(c, f);
         if (items.empty()) return problem(Problem::not_found, "no such erasure for this agency", path);
-        auto o = to_json(items.front());
+        auto o = erasure_json(items.front());
         json::array rs;
-        for (const auto& r : store::erasure_recipients(c, {items.front().id}, f.viewer)) rs.push_back(to_json(r));
+        for (const auto& r : store::erasure_recipients(c, {items.front().id}, f.viewer)) rs.push_back(erasure_recipient_json(r));
         o["recipient_states"] = std::move(rs);
         Response r;
         r.body = json::serialize(o);

@@ -1,5 +1,7 @@
 #include "cjhub/api/handlers.hpp"
 
+#include "api/problem_docs.hpp"
+
 #include <boost/json.hpp>
 
 #include "cjhub/intake/admission.hpp"
@@ -71,7 +73,9 @@ json::object accepted_body(const store::InsertResult& r) {
 
 }  // namespace
 
-Handlers::Handlers(HandlerDeps deps) : deps_(std::move(deps)) {}
+Handlers::Handlers(HandlerDeps deps) : deps_(std::move(deps)) {
+  if (deps_.config != nullptr) intake::set_problem_base(deps_.config->listener.public_url);
+}
 
 void Handlers::audit(const Request& req, const std::string& ori, std::string action, std::string outcome,
                      std::string object, std::string detail) const {
@@ -95,12 +99,26 @@ void Handlers::handle(Request req, Respond respond) {
     if (req.method != "GET") return wrong_method("GET");
     return respond(json_response(200, json::object{{"status", "ok"}}));
   }
+  // The problem types' documentation: what every problem type URI resolves to. Public within the
+  // mutual-TLS listener (no agency needed: a vendor reads it before its certificate is registered).
+  if (path == "/problems" || path.rfind("/problems/", 0) == 0) {
+    if (req.method != "GET") return wrong_method("GET");
+    auto html = path == "/problems" ? std::optional<std::string>(problems_page_html())
+                                    : problem_page_html(std::string_view(path).substr(10));
+    if (!html) return respond(problem(Problem::not_found, "no such problem type", path));
+    Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::move(*html);
+    r.headers.emplace_back("Cache-Control", "max-age=3600");
+    add_console_headers(r);
+    return respond(std::move(r));
+  }
   // Fail closed: past its age limit the directory may still list an identity that was removed.
   const bool stale = deps_.directory_max_age.count() > 0 && deps_.directory->age() > deps_.directory_max_age;
   if (stale && path != "/readyz") {
     const auto age_s = std::chrono::duration_cast<std::chrono::seconds>(deps_.directory->age()).count();
-    log::get("api")->warn("refused a request from {}: the agency directory was last confirmed {} s ago", req.remote,
-                          age_s);
+    log::warn(log::get("api"), {{"peer", req.remote}, {"request_id", req.request_id}},
+              "refused a request from {}: the agency directory was last confirmed {} s ago", req.remote, age_s);
     return respond(problem(Problem::directory_stale,
                            "the agency directory could not be confirmed for " + std::to_string(age_s) + " s", path));
   }
@@ -274,7 +292,10 @@ void Handlers::refuse_submission(const Request& req, const std::string& ori, con
       p == Problem::limit_exceeded || p == Problem::unknown_message_type) {
     metrics::registry().validation_failures.add({slug});
   }
-  // The audit record names the problem, never its detail (which may quote the document).
+  // The audit record and the log name the problem, never its detail (which may quote the document).
+  log::info(log::get("api"),
+            {{"request_id", req.request_id}, {"agency", ori}, {"peer", req.remote}, {"status", info(p).status}},
+            "refused {}: {}", type, slug);
   audit(req, ori, "submission", std::string("refused:") + slug, "", "");
   respond(problem(p, detail, instance, std::move(ext)));
 }
@@ -289,8 +310,9 @@ void Handlers::post_message(Request req, Respond respond) {
   // 1. Who is calling.
   const auto who = deps_.directory->resolve(req.peer);
   if (who.result != identity::Resolution::ok) {
-    lg->warn("refused submission from {}: certificate {} ({})", req.remote, req.peer.sha256,
-             identity::to_string(who.result));
+    log::warn(lg, {{"peer", req.remote}, {"request_id", req.request_id}, {"certificate", req.peer.sha256}},
+              "refused submission from {}: certificate {} ({})", req.remote, req.peer.sha256,
+              identity::to_string(who.result));
     const auto [p, detail] = identity_refusal(who.result);
     return refuse("", p, detail);
   }
@@ -325,11 +347,12 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
   const auto actor = audit::actor_of(req.peer.san_uris, req.peer.subject, req.peer.sha256);
   msg.actor = actor;
   msg.source = req.remote;
+  msg.request_id = req.request_id;
 
   // 4. Store it; answer after COMMIT.
   deps_.ingest->submit(std::move(msg), [this, respond = std::move(respond), instance, ori = agency.ori,
                                         actor, remote = req.remote, type = type_name, not_after = req.peer.not_after,
-                                        received = req.received_at](outbox::Result r) {
+                                        received = req.received_at, request_id = req.request_id](outbox::Result r) {
     auto& m = metrics::registry();
     m.ingest_latency.observe(std::chrono::duration<double>(now_utc() - received).count());
     const auto outcome = r.outcome == outbox::Outcome::stored      ? std::string("accepted")
@@ -337,6 +360,14 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
                                                                    : std::string("refused:") + outbox::to_string(r.outcome);
     m.submissions.add({type, outcome});
     count_submission(ori, outcome, not_after);
+    if (r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate) {
+      log::info(log::get("api"),
+                {{"message_id", r.stored.message_id}, {"request_id", request_id}, {"agency", ori}, {"peer", remote}},
+                "{} {}", r.outcome == outbox::Outcome::stored ? "accepted" : "accepted again (a repeat)", type);
+    } else if (r.outcome != outbox::Outcome::case_erased && r.outcome != outbox::Outcome::failed) {
+      log::info(log::get("api"), {{"request_id", request_id}, {"agency", ori}, {"peer", remote}}, "refused {}: {}",
+                type, outbox::to_string(r.outcome));
+    }
     // Outcomes the storing transaction recorded itself are not audited again here.
     const bool in_store = r.outcome == outbox::Outcome::stored || r.outcome == outbox::Outcome::duplicate ||
                           r.outcome == outbox::Outcome::conflict || r.outcome == outbox::Outcome::case_erased ||
@@ -376,7 +407,8 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
                                "only an agency the message was delivered to may acknowledge it", instance));
       case outbox::Outcome::case_erased:
         stats_.refused.fetch_add(1);
-        log::get("api")->warn("refused a message from {} about an erased case", ori);
+        log::warn(log::get("api"), {{"request_id", request_id}, {"agency", ori}, {"peer", remote}},
+                  "refused a message from {} about an erased case", ori);
         return respond(problem(Problem::case_erased,
                                "the case was erased by operation of law; nothing was stored", instance));
       case outbox::Outcome::unavailable:
@@ -393,7 +425,8 @@ void Handlers::admit_and_store(const Request& req, const identity::Agency& agenc
         return respond(problem(Problem::shutting_down, "nothing was stored", instance));
       case outbox::Outcome::failed:
         stats_.refused.fetch_add(1);
-        log::get("api")->error("message from {} failed to store (see outbox log)", ori);
+        log::error(log::get("api"), {{"request_id", request_id}, {"agency", ori}, {"peer", remote}},
+                   "message from {} failed to store (see outbox log)", ori);
         return respond(problem(Problem::internal_error, "nothing was stored", instance));
     }
   });

@@ -2,6 +2,7 @@
 
 #include "cjhub/app/build_info.hpp"
 #include "cjhub/app/reload.hpp"
+#include "cjhub/app/progress.hpp"
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -123,13 +124,37 @@ validation::Limits validation_limits(const config::Config& c) {
   return l;
 }
 
-std::vector<std::string> type_names(const config::Config& c) {
-  std::vector<std::string> names;
-  for (const auto& t : c.message_types) names.push_back(t.spec.name);
-  return names;
-}
-
 }  // namespace
+
+std::optional<fs::path> resolve_config(const fs::path& given) {
+  fs::path path = given;
+  std::string origin = "-c";
+  if (path.empty()) {
+    const char* env = std::getenv(kConfigEnv);
+    if (env != nullptr && *env != '\0') {
+      path = env;
+      origin = std::string("$") + kConfigEnv;
+    } else {
+      path = kDefaultConfig;
+      origin = std::string("the default; neither -c nor $") + kConfigEnv + " was given";
+    }
+  }
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  std::string why;
+  if (!fs::exists(status)) {
+    why = "does not exist";
+  } else if (fs::is_directory(status)) {
+    why = "is a directory";
+  } else if (::access(path.c_str(), R_OK) != 0) {
+    why = "cannot be read";
+  }
+  if (!why.empty()) {
+    std::cerr << "cjhub: configuration file " << path.string() << " (" << origin << ") " << why << "\n";
+    return std::nullopt;
+  }
+  return path;
+}
 
 std::optional<config::Config> load_config(const fs::path& file) {
   try {
@@ -176,9 +201,10 @@ static bool check_sandbox_templates(const config::Config& c) {
   return ok;
 }
 
+// Exit 1 when the configuration is found invalid: that is the answer of the check.
 int check_config(const fs::path& file) {
   auto c = load_config(file);
-  if (!c) return 2;
+  if (!c) return kExitCheckFailed;
   try {
     validation::XercesRuntime xerces;
     auto schemas = validation::SchemaSet::load(c->type_specs(), validation_limits(*c));
@@ -186,21 +212,24 @@ int check_config(const fs::path& file) {
                              c->message_types.size(), schemas->grammar_count(), schemas->pool_count());
     for (const auto& w : schemas->warnings()) std::cout << "warning: " << w << "\n";
     if (!c->tls.crl) std::cout << "warning: tls.crl is not set: no revocation checks\n";
-    if (!check_sandbox_templates(*c)) return 2;
+    if (!check_sandbox_templates(*c)) return kExitCheckFailed;
   } catch (const std::exception& e) {
     std::cerr << "cjhub: schema error: " << e.what() << "\n";
-    return 2;
+    return kExitCheckFailed;
   }
-  return 0;
+  return kExitOk;
 }
 
 int migrate(const fs::path& file) {
   auto c = load_config(file);
-  if (!c) return 2;
+  if (!c) return kExitUsage;
   log::setup(c->logging);
   try {
     auto conn = store::connect(c->database.url, c->database.connect_timeout);
+    Progress progress("migrate", "applying pending migrations");
+    progress.tick_while_running();
     const auto applied = store::migrate(*conn);
+    progress.finish();
     if (applied.empty()) {
       std::cout << "database schema is up to date\n";
     } else {
@@ -208,9 +237,15 @@ int migrate(const fs::path& file) {
     }
     for (const auto& t : store::analyze_unanalyzed(*conn)) std::cout << "analyzed " << t << " (no planner statistics yet)\n";
     return 0;
+  } catch (const store::SchemaTooNew& e) {
+    std::cerr << "cjhub: " << version_string() << " will not migrate this database: " << e.what() << "\n";
+    return kExitUsage;  // the database and the binary do not belong together: running again does not help
+  } catch (const store::SchemaMismatch& e) {
+    std::cerr << "cjhub: " << version_string() << " will not migrate this database: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "cjhub: migrate failed: " << e.what() << "\n";
-    return 1;
+    return kExitCannotRun;
   }
 }
 
@@ -223,8 +258,6 @@ std::string cli_actor() {
   return std::string("cli:") + (user != nullptr ? user : "uid" + std::to_string(::getuid())) + "@" + host;
 }
 
-namespace {
-
 void audit_cli(store::Connection& conn, std::string action, std::string outcome, std::string object,
                std::string detail) {
   try {
@@ -234,224 +267,10 @@ void audit_cli(store::Connection& conn, std::string action, std::string outcome,
     std::cerr << "cjhub: warning: the audit record could not be written: " << e.what() << "\n";
   }
 }
-}  // namespace
-
-int apply(const fs::path& file, const fs::path& agencies_file, bool dry_run) {
-  auto c = load_config(file);
-  if (!c) return 2;
-  log::setup(c->logging);
-  config::AgenciesFile agencies;
-  try {
-    agencies = config::load_agencies(agencies_file, type_names(*c));
-  } catch (const config::ConfigError& e) {
-    std::cerr << "cjhub: agencies file error in " << agencies_file.string() << ": " << e.what() << "\n";
-    return 2;
-  }
-  if (dry_run) {
-    std::cout << fmt::format("{}: OK ({} agencies)\n", agencies_file.string(), agencies.agencies.size());
-    return 0;
-  }
-  try {
-    auto conn = store::connect(c->database.url, c->database.connect_timeout);
-    store::migrate(*conn);
-    const auto r = store::apply_agencies(*conn, agencies);
-    for (const auto& o : r.added) std::cout << "+ added    " << o << "\n";
-    for (const auto& o : r.changed) std::cout << "~ changed  " << o << "\n";
-    for (const auto& o : r.disabled) std::cout << "- disabled " << o << "\n";
-    std::cout << fmt::format("{} added, {} changed, {} disabled, {} unchanged\n", r.added.size(),
-                             r.changed.size(), r.disabled.size(), r.unchanged.size());
-    if (r.any_change()) {
-      std::string what;
-      for (const auto& o : r.added) what += " +" + o;
-      for (const auto& o : r.changed) what += " ~" + o;
-      for (const auto& o : r.disabled) what += " -" + o;
-      audit_cli(*conn, "admin", "applied", "agencies file " + agencies_file.filename().string(), what.substr(1));
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "cjhub: apply failed: " << e.what() << "\n";
-    return 1;
-  }
-}
-
-namespace {
-store::DeadLetterFilter filter_from(const DeadLetterArgs& a) {
-  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-  return {opt(a.delivery_id), opt(a.agency), opt(a.endpoint), opt(a.since), opt(a.until), a.limit};
-}
-
-template <class F>
-int with_database(const fs::path& file, F&& fn) {
-  auto c = load_config(file);
-  if (!c) return 2;
-  log::setup(c->logging);
-  try {
-    auto conn = store::connect(c->database.url, c->database.connect_timeout);
-    if constexpr (std::is_invocable_v<F, store::Connection&, const config::Config&>) {
-      return fn(*conn, *c);
-    } else {
-      return fn(*conn);
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "cjhub: " << e.what() << "\n";
-    return 1;
-  }
-}
-}  // namespace
-
-int dlq_list(const fs::path& file, const DeadLetterArgs& args) {
-  return with_database(file, [&](store::Connection& conn) {
-    const auto items = store::list_dead(conn, filter_from(args));
-    if (args.json) {
-      boost::json::array a;
-      for (const auto& d : items) {
-        a.push_back(boost::json::object{{"delivery_id", d.delivery_id}, {"message_id", d.message_id},
-                                        {"message_type", d.message_type}, {"recipient_ori", d.recipient_ori},
-                                        {"endpoint", d.endpoint}, {"attempts", d.attempts},
-                                        {"last_error", d.last_error}, {"dead_at", d.dead_at}});
-      }
-      std::cout << boost::json::serialize(a) << "\n";
-      return 0;
-    }
-    std::cout << fmt::format("{:<36}  {:<24}  {:<9}  {:<12}  {:>3}  {:<27}  {}\n", "DELIVERY", "TYPE", "AGENCY",
-                             "ENDPOINT", "TRY", "DEAD AT", "LAST ERROR");
-    for (const auto& d : items) {
-      std::cout << fmt::format("{:<36}  {:<24}  {:<9}  {:<12}  {:>3}  {:<27}  {}\n", d.delivery_id, d.message_type,
-                               d.recipient_ori, d.endpoint, d.attempts, d.dead_at, d.last_error.substr(0, 80));
-    }
-    std::cout << items.size() << " dead letter(s)\n";
-    return 0;
-  });
-}
-
-int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
-  if (!args.all && args.delivery_id.empty() && args.agency.empty() && args.endpoint.empty() &&
-      args.since.empty() && args.until.empty()) {
-    std::cerr << "cjhub: name what to replay (--delivery, --agency, --endpoint, --since/--until) or --all\n";
-    return 2;
-  }
-  return with_database(file, [&](store::Connection& conn) {
-    const auto ids = store::replay_dead(conn, filter_from(args));
-    audit_cli(conn, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
-              (args.delivery_id.empty() ? "" : "delivery " + args.delivery_id + " ") +
-                  (args.agency.empty() ? "" : "agency " + args.agency + " ") +
-                  (args.endpoint.empty() ? "" : "endpoint " + args.endpoint));
-    for (const auto& id : ids) std::cout << "replayed " << id << "\n";
-    std::cout << ids.size() << " dead letter(s) replayed\n";
-    return 0;
-  });
-}
-
-int scorecard(const fs::path& file, const ScorecardArgs& args) {
-  if (!args.month.empty() && !store::month_period(args.month)) {
-    std::cerr << "cjhub: --month must be YYYY-MM\n";
-    return 2;
-  }
-  return with_database(file, [&](store::Connection& conn, const config::Config& c) {
-    const auto card = ops::read_scorecard(conn, args.month, c.watchers,
-                                          args.agency.empty() ? std::nullopt : std::optional(args.agency));
-    if (args.format == "json") {
-      std::cout << boost::json::serialize(ops::to_json(card)) << "\n";
-    } else if (args.format == "csv") {
-      std::cout << ops::to_csv(card, args.submitters);
-    } else {
-      std::cout << ops::to_table(card);
-    }
-    return 0;
-  });
-}
-
-int endpoints_list(const fs::path& file) {
-  return with_database(file, [&](store::Connection& conn) {
-    std::cout << fmt::format("{:<9}  {:<12}  {:<7}  {:>8}  {:>8}  {:>5}  {}\n", "AGENCY", "ENDPOINT", "STATE",
-                             "BACKLOG", "DEAD", "FAILS", "URL");
-    for (const auto& e : store::endpoint_states(conn)) {
-      std::cout << fmt::format("{:<9}  {:<12}  {:<7}  {:>8}  {:>8}  {:>5}  {}{}\n", e.ori, e.name,
-                               e.paused ? "paused" : "active", e.backlog, e.dead, e.consecutive_failures, e.url,
-                               e.paused ? "  (" + e.paused_reason + ")" : "");
-    }
-    return 0;
-  });
-}
-
-int endpoint_pause(const fs::path& file, const std::string& agency, const std::string& endpoint, bool pause,
-                   const std::string& reason) {
-  return with_database(file, [&](store::Connection& conn) {
-    if (!store::set_endpoint_paused(conn, agency, endpoint, pause,
-                                    reason.empty() ? "paused by operator" : reason)) {
-      std::cerr << "cjhub: no active endpoint " << endpoint << " of agency " << agency << "\n";
-      return 1;
-    }
-    audit_cli(conn, "admin", pause ? "paused" : "resumed", "endpoint " + agency + "/" + endpoint, reason);
-    std::cout << (pause ? "paused " : "resumed ") << agency << "/" << endpoint << "\n";
-    return 0;
-  });
-}
-
-int erasures_report(const fs::path& file, const ErasureReportArgs& args) {
-  if (args.format != "csv" && args.format != "json") {
-    std::cerr << "cjhub: --format must be csv or json\n";
-    return 2;
-  }
-  return with_database(file, [&](store::Connection& conn) {
-    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-    store::ErasureFilter f;
-    f.status = opt(args.status);
-    f.agency = opt(args.agency);
-    f.since = opt(args.since);
-    f.until = opt(args.until);
-    f.limit = 1000;
-    boost::json::array rows;
-    if (args.format == "csv") {
-      std::cout << "erasure_id,case_key,scope,requested_by,received_at,deadline_at,erasure_status,"
-                   "recipient_ori,endpoint,delivery_state,delivered_at,acknowledged_at,ack_status,overdue\n";
-    }
-    for (;;) {
-      const auto page = store::list_erasures(conn, f);
-      std::vector<std::string> ids;
-      for (const auto& s : page) ids.push_back(s.id);
-      const auto recipients = store::erasure_recipients(conn, ids);
-      for (const auto& s : page) {
-        for (const auto& r : recipients) {
-          if (r.erasure_id != s.id) continue;
-          const auto state = r.state == "queued" ? std::string("pending") : r.state;
-          if (args.format == "csv") {
-            std::cout << fmt::format(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.id, csv_cell(s.case_key),
-                csv_cell(s.scope), csv_cell(s.requested_by), s.received_at, s.deadline_at,
-                csv_cell(s.status), csv_cell(r.recipient_ori), csv_cell(r.endpoint),
-                csv_cell(state), r.delivered_at, r.acknowledged_at, csv_cell(r.ack_status),
-                r.overdue ? "true" : "false");
-          } else {
-            rows.push_back(boost::json::object{{"erasure_id", s.id},
-                                               {"case_key", s.case_key},
-                                               {"scope", s.scope},
-                                               {"requested_by", s.requested_by},
-                                               {"received_at", s.received_at},
-                                               {"deadline_at", s.deadline_at},
-                                               {"erasure_status", s.status},
-                                               {"recipient_ori", r.recipient_ori},
-                                               {"endpoint", r.endpoint},
-                                               {"delivery_state", state},
-                                               {"delivered_at", r.delivered_at},
-                                               {"acknowledged_at", r.acknowledged_at},
-                                               {"ack_status", r.ack_status},
-                                               {"overdue", r.overdue}});
-          }
-        }
-      }
-      if (static_cast<long long>(page.size()) < f.limit) break;
-      f.after_at = page.back().received_at;
-      f.after_id = page.back().id;
-    }
-    if (args.format == "json") std::cout << boost::json::serialize(rows) << "\n";
-    return 0;
-  });
-}
 
 int serve(const ServeOptions& opts) {
   auto c = load_config(opts.config);
-  if (!c) return 2;
+  if (!c) return kExitUsage;
   log::setup(c->logging);
   auto lg = log::get("app");
   lg->info("{} starting (config {})", version_string(), c->source.string());
@@ -466,7 +285,7 @@ int serve(const ServeOptions& opts) {
                                                          c->limits.namespace_renewal_bytes);
   } catch (const std::exception& e) {
     lg->critical("cannot load schemas: {}", e.what());
-    return 2;
+    return kExitUsage;
   }
   lg->info("schemas loaded: {} message types, {} grammars in {} pool(s)", c->message_types.size(),
            schemas->current()->grammar_count(), schemas->current()->pool_count());
@@ -476,9 +295,15 @@ int serve(const ServeOptions& opts) {
     auto conn = connect_with_wait(*c, opts.wait_for_db_seconds);
     for (const auto& m : store::migrate(*conn)) lg->info("applied migration {}", m);
     store::analyze_unanalyzed(*conn);
+  } catch (const store::SchemaTooNew& e) {
+    lg->critical("{} will not start on this database: {}", version_string(), e.what());
+    return kExitUsage;  // a restart would not help: RestartPreventExitStatus=2
+  } catch (const store::SchemaMismatch& e) {
+    lg->critical("{} will not start on this database: {}", version_string(), e.what());
+    return kExitUsage;
   } catch (const std::exception& e) {
     lg->critical("cannot prepare the database: {}", e.what());
-    return 1;
+    return kExitCannotRun;  // systemd restarts it (RestartPreventExitStatus=2 only)
   }
 
   identity::Directory directory;
@@ -598,7 +423,7 @@ int serve(const ServeOptions& opts) {
   } catch (const std::exception& e) {
     lg->critical("start-up failed: {}", e.what());
     lifecycle.stop_all(std::chrono::seconds(5));
-    return 1;
+    return kExitCannotRun;
   }
 
   if (!opts.ready_file.empty()) {
@@ -669,51 +494,6 @@ int serve(const ServeOptions& opts) {
   lifecycle.stop_all(std::chrono::seconds(20));
   lg->info("cjhub stopped");
   return 0;
-}
-
-int audit_verify(const fs::path& file, int grace_seconds) {
-  return with_database(file, [&](store::Connection& conn) {
-    const auto v = store::verify_audit(conn, std::chrono::seconds(grace_seconds));
-    for (const auto& p : v.problems) std::cout << "FAIL " << p << "\n";
-    if (v.unsealed_stale > 0) {
-      std::cout << "WARN " << v.unsealed_stale << " record(s) older than " << grace_seconds
-                << " s are not sealed yet (is a hub running?)\n";
-    }
-    if (!v.ok()) {
-      std::cout << "audit trail NOT intact: " << v.problems.size() << " problem(s) in " << v.records << " record(s)\n";
-      return 1;
-    }
-    std::cout << "audit trail intact: " << v.records << " record(s), chain positions " << v.first_seq << " to "
-              << v.last_seq << "; head hash " << v.head_hash << "\n";
-    return 0;
-  });
-}
-
-int audit_export(const fs::path& file, const AuditExportArgs& args) {
-  auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-  return with_database(file, [&](store::Connection& conn) {
-    std::size_t n = 0;
-    if (args.format == "csv") std::cout << "id,at,actor,ori,action,outcome,object,source,detail,chain_seq,hash\n";
-    store::export_audit(conn, opt(args.since), opt(args.until), [&](const store::AuditRow& r) {
-      ++n;
-      if (args.format == "csv") {
-        std::cout << r.id << ',' << r.at << ',' << csv_cell(r.actor) << ',' << csv_cell(r.ori)
-                  << ',' << csv_cell(r.action) << ',' << csv_cell(r.outcome) << ','
-                  << csv_cell(r.object) << ',' << csv_cell(r.source) << ',' << csv_cell(r.detail)
-                  << ',' << (r.chain_seq ? std::to_string(*r.chain_seq) : "") << ',' << r.hash
-                  << "\n";
-      } else {
-        boost::json::object o{{"id", r.id},         {"at", r.at},         {"actor", r.actor},
-                              {"ori", r.ori},       {"action", r.action}, {"outcome", r.outcome},
-                              {"object", r.object}, {"source", r.source}, {"detail", r.detail},
-                              {"hash", r.hash}};
-        if (r.chain_seq) o["chain_seq"] = *r.chain_seq;
-        std::cout << boost::json::serialize(o) << "\n";
-      }
-    });
-    std::cerr << n << " audit record(s)\n";
-    return 0;
-  });
 }
 
 }  // namespace cjhub::app

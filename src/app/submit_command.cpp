@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cjhub/app/output.hpp"
 #include "cjhub/app/commands.hpp"
 #include "cjhub/client/submit.hpp"
 
@@ -32,7 +33,17 @@ std::vector<fs::path> documents(const std::vector<fs::path>& paths) {
   return out;
 }
 
+// CSV: one line per document (recipients are in the table and the JSON only).
+const std::vector<std::string> kCsvColumns{"file", "status", "tries", "idempotency_key", "message_id",
+                                           "replayed", "type", "detail"};
+
 void print(const std::string& format, const fs::path& file, const client::Submission& s) {
+  if (format == "csv") {
+    write_csv_line(std::cout, {file.string(), std::to_string(s.status), std::to_string(s.tries), s.idempotency_key,
+                               s.accepted() ? s.message_id : "", s.accepted() ? (s.replayed ? "true" : "false") : "",
+                               s.accepted() ? "" : s.problem, s.accepted() ? "" : s.detail});
+    return;
+  }
   if (format == "json") {
     json::object o{{"file", file.string()},       {"status", s.status},         {"tries", s.tries},
                    {"idempotency_key", s.idempotency_key}};
@@ -97,6 +108,7 @@ int submit(const SubmitArgs& args) {
   client::RetryPolicy policy;
   policy.max_tries = args.max_tries;
   client::Submitter submitter(*hub, policy);
+  if (args.format == "csv") write_csv_line(std::cout, kCsvColumns);
   int refused = 0;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -113,7 +125,7 @@ int submit(const SubmitArgs& args) {
     if (!s.accepted()) ++refused;
     print(args.format, file, s);
   }
-  if (args.format != "json") {
+  if (args.format == "table") {
     std::cerr << files.size() - static_cast<std::size_t>(refused) << " of " << files.size() << " document(s) accepted\n";
   }
   return refused == 0 ? 0 : 1;

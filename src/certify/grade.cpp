@@ -170,7 +170,7 @@ void idempotent_retries(const Evidence& e, Result& r) {
     if (s.outcome == "duplicate") ++replays;
     if (s.outcome == "refused:idempotency-conflict") {
       ++conflicts;
-      note(r, fmt::format("audit record {} at {}: 409 idempotency-conflict (the key was used for another body)",
+      note(r, fmt::format("audit record {} at {}: 422 idempotency-conflict (the key was used for another body)",
                           s.audit_id, at(s.at_us)));
     }
   }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cjhub/common/crypto.hpp"
 #include "cjhub/common/server_list.hpp"
 #include "config/yaml_reader.hpp"
 
@@ -52,6 +53,22 @@ std::vector<validation::MessageTypeSpec> Config::type_specs() const {
 }
 
 namespace {
+
+// listener.public_url: https, a host name or an address literal, an optional port, an optional path
+// prefix; no query, fragment or trailing slash (problem types append /problems/<slug>).
+bool valid_public_url(const std::string& url) {
+  static const std::regex re(
+      R"(https://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*)");
+  return url.size() <= 512 && std::regex_match(url, re);
+}
+
+std::string derived_public_url(const Config& c) {
+  auto host = certificate_host_name(c.tls.server_cert.string());
+  if (host.empty() || host.find_first_of("/?#@ ") != std::string::npos) host = "localhost";
+  std::string url = "https://" + host;
+  if (c.listener.port != 0 && c.listener.port != 443) url += ":" + std::to_string(c.listener.port);
+  return url;
+}
 
 fs::path resolve(const fs::path& base, const std::string& p) {
   fs::path path(p);
@@ -247,6 +264,13 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     c.listener.max_connections = l.uint_or("max_connections", c.listener.max_connections, 1, 100000);
     c.listener.max_handshakes_per_address =
         l.uint_or("max_handshakes_per_address", c.listener.max_handshakes_per_address, 1, 100000);
+    if (l.has("public_url")) {
+      c.listener.public_url = l.str("public_url");
+      if (!valid_public_url(c.listener.public_url)) {
+        l.fail("public_url", "must be an https URL with a host and no query, fragment or trailing slash "
+                             "(e.g. https://cjhub.example.gov or https://gw.example.gov/cjhub)");
+      }
+    }
     l.finish();
   }
   {
@@ -270,6 +294,7 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     }
     t.finish();
   }
+  if (c.listener.public_url.empty()) c.listener.public_url = derived_public_url(c);
   {
     auto d = top.map("database");
     c.database.url = d.str("url");

@@ -159,6 +159,8 @@ void Dispatcher::send(store::Claimed c, const store::EndpointRow& ep) {
                  {"Cjhub-Sender-Ori", c.sender_ori},
                  {"Cjhub-Ack-Required", c.ack_required ? "true" : "false"}};
   if (!c.case_key.empty()) req.headers.emplace_back("Cjhub-Case-Key", c.case_key);
+  if (!c.request_id.empty()) req.headers.emplace_back("X-Request-Id", c.request_id);
+  c.endpoint_name = ep.name;
   req.body = std::move(*c.body);
   c.body.reset();
   pool_->send(std::move(req), [this, c = std::move(c)](OutboundResult r) { finish(c, r); });
@@ -175,27 +177,31 @@ void Dispatcher::finish(const store::Claimed& c, const OutboundResult& r) {
                     : v.kind == store::Completion::Kind::retry   ? "retry"
                                                                  : "dead"});
   observe(c, r, v);
+  // The ids of the attempt, as fields (docs/operations.md, "Logs").
+  const auto status = r.error == TransportError::none ? static_cast<int>(r.status) : 0;
+  if (v.kind == store::Completion::Kind::delivered) {
+    log::debug(lg,
+               {{"delivery_id", c.delivery_id}, {"message_id", c.message_id}, {"request_id", c.request_id},
+                {"agency", c.recipient_ori}, {"endpoint", c.endpoint_name}, {"attempt", c.attempt}, {"status", status}},
+               "delivered (attempt {}, HTTP {})", c.attempt, status);
+  } else {
+    log::info(lg,
+              {{"delivery_id", c.delivery_id}, {"message_id", c.message_id}, {"request_id", c.request_id},
+               {"agency", c.recipient_ori}, {"endpoint", c.endpoint_name}, {"attempt", c.attempt}, {"status", status}},
+              "delivery attempt {} failed: {}{}", c.attempt, v.error,
+              v.kind == store::Completion::Kind::dead ? "; no retry" : "");
+  }
   if (c.log_seq > 0) {
-    if (v.kind != store::Completion::Kind::delivered) {
-      lg->info("delivery {} of message {} to {} attempt 1 failed: {}", c.delivery_id, c.message_id, c.recipient_ori,
-               v.error);
-    } else if (!r.body.empty() && ack_pool_) {
+    if (v.kind == store::Completion::Kind::delivered && !r.body.empty() && ack_pool_) {
       boost::asio::post(*ack_pool_, [this, c, r, v] { finish_log(c, v, r, accept_ack(c, r)); });
       return;
     }
     finish_log(c, v, r, nullptr);
     return;
   }
-  if (v.kind == store::Completion::Kind::delivered) {
-    lg->debug("delivery {} of message {} to {} delivered (attempt {}, HTTP {})", c.delivery_id, c.message_id,
-              c.recipient_ori, c.attempt, r.status);
-    if (!r.body.empty() && ack_pool_) {
-      boost::asio::post(*ack_pool_, [this, c, r, v] { record(c, r, v, accept_ack(c, r)); });
-      return;
-    }
-  } else {
-    lg->info("delivery {} of message {} to {} attempt {} failed: {}", c.delivery_id, c.message_id,
-             c.recipient_ori, c.attempt, v.error);
+  if (v.kind == store::Completion::Kind::delivered && !r.body.empty() && ack_pool_) {
+    boost::asio::post(*ack_pool_, [this, c, r, v] { record(c, r, v, accept_ack(c, r)); });
+    return;
   }
   record(c, r, v, nullptr);
 }
@@ -234,15 +240,21 @@ std::shared_ptr<const store::NewMessage> Dispatcher::accept_ack(const store::Cla
   if (ct != "application/xml" && ct != "text/xml" && !ct.ends_with("+xml")) return nullptr;
   const auto agency = directory_.current()->find(c.recipient_ori);
   if (!agency) {
-    log::get("delivery")->warn("delivery {}: acknowledgement in the answer ignored: {} is not an active agency",
-                               c.delivery_id, c.recipient_ori);
+    log::warn(log::get("delivery"),
+              {{"delivery_id", c.delivery_id}, {"message_id", c.message_id}, {"agency", c.recipient_ori},
+               {"endpoint", c.endpoint_name}},
+              "delivery {}: acknowledgement in the answer ignored: {} is not an active agency", c.delivery_id,
+              c.recipient_ori);
     return nullptr;
   }
   auto admitted = intake::admit(config_, schemas_, *agency, r.body, "", now_utc());
   auto lg = log::get("delivery");
   if (auto* refusal = std::get_if<intake::Refusal>(&admitted)) {
-    lg->warn("delivery {}: the response body from {} is not an acceptable acknowledgement ({})", c.delivery_id,
-             c.recipient_ori, intake::info(refusal->problem).slug);
+    log::warn(lg,
+              {{"delivery_id", c.delivery_id}, {"message_id", c.message_id}, {"agency", c.recipient_ori},
+               {"endpoint", c.endpoint_name}},
+              "delivery {}: the response body from {} is not an acceptable acknowledgement ({})", c.delivery_id,
+              c.recipient_ori, intake::info(refusal->problem).slug);
     return nullptr;
   }
   auto msg = std::move(std::get<store::NewMessage>(admitted));
@@ -344,13 +356,19 @@ void Dispatcher::record_outcomes(store::Session& db, LoopState& st) {
       }
       if (res.state == "pending") stats_.retried.fetch_add(1);
       if (res.state == "dead") stats_.dead.fetch_add(1);
+      if (res.state == "dead") {
+        log::warn(lg, {{"delivery_id", res.delivery_id}},
+                  "delivery {} is a dead letter: it waits for an operator's replay", res.delivery_id);
+      }
       if (!res.ack_outcome.empty() && res.ack_outcome != "stored") {
-        lg->warn("delivery {}: acknowledgement in the answer {}", res.delivery_id, res.ack_outcome);
+        log::warn(lg, {{"delivery_id", res.delivery_id}}, "delivery {}: acknowledgement in the answer {}",
+                  res.delivery_id, res.ack_outcome);
       }
       if (res.endpoint_paused_now) {
-        lg->warn("endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
-                 "in order until an operator resumes it",
-                 res.delivery_id, d.pause_after_failures);
+        log::warn(lg, {{"delivery_id", res.delivery_id}},
+                  "endpoint of delivery {} paused after {} consecutive failures; its backlog waits "
+                  "in order until an operator resumes it",
+                  res.delivery_id, d.pause_after_failures);
       }
     }
     st.completion_failures = 0;
@@ -447,6 +465,11 @@ void Dispatcher::claim_and_send(store::Session& db, LoopState& st) {
 // endpoint is gone.
 void Dispatcher::suppress(store::Claimed c) {
   metrics::registry().deliveries.add({"suppressed"});
+  log::info(log::get("delivery"),
+            {{"delivery_id", c.delivery_id}, {"message_id", c.message_id}, {"request_id", c.request_id},
+             {"agency", c.recipient_ori}, {"endpoint_id", c.endpoint_id}},
+            "delivery suppressed unsent: {}",
+            c.body ? "its endpoint is gone" : "its payload was removed (erased case)");
   store::Completion sup;
   sup.kind = store::Completion::Kind::suppressed;
   sup.delivery_id = c.delivery_id;
@@ -620,6 +643,7 @@ void Dispatcher::pump_log() {
         c.log_seq = e.seq;
         c.log_epoch = le.epoch;
         c.subscription_id = e.subscription_id;
+        c.request_id = std::move(e.request_id);
         ++busy;
         stats_.in_flight.fetch_add(1);
         out.emplace_back(std::move(c), le.endpoint);
@@ -679,18 +703,21 @@ void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
     return db.run([&](store::Connection& conn) { return store::without_payload(conn, ids); });
   };
   how.on_lease_lost = [&](long long endpoint_id) {
-    lg->warn("endpoint {}: the log's lease passed to another hub; it sends what was open here again", endpoint_id);
+    log::warn(lg, {{"endpoint_id", endpoint_id}},
+              "endpoint {}: the log's lease passed to another hub; it sends what was open here again", endpoint_id);
   };
   how.on_recorded = [&](const store::LogRound& r, const store::LogRoundResult& res) {
     for (const auto& a : res.acknowledged) {
       if (!a.ack_outcome.empty() && a.ack_outcome != "stored") {
-        lg->warn("delivery {}: acknowledgement in the answer {}", a.delivery_id, a.ack_outcome);
+        log::warn(lg, {{"delivery_id", a.delivery_id}, {"endpoint_id", r.endpoint_id}},
+                  "delivery {}: acknowledgement in the answer {}", a.delivery_id, a.ack_outcome);
       }
     }
     if (res.endpoint_paused_now) {
-      lg->warn("endpoint {} paused after {} consecutive failures; its backlog waits in order until an operator "
-               "resumes it",
-               r.endpoint_id, config_.delivery.pause_after_failures);
+      log::warn(lg, {{"endpoint_id", r.endpoint_id}, {"agency", r.recipient_ori}},
+                "endpoint {} paused after {} consecutive failures; its backlog waits in order until an operator "
+                "resumes it",
+                r.endpoint_id, config_.delivery.pause_after_failures);
     }
   };
   record_rounds(log_, mutex_, how);

@@ -8,6 +8,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "cjhub/common/ids.hpp"
+
 namespace cjhub::ingress {
 
 namespace asio = boost::asio;
@@ -57,6 +59,21 @@ std::optional<FramingRefusal> check_head(const http::request_parser<http::string
                           fmt::format("body of {} bytes exceeds the limit of {} bytes", *len, max_body_bytes)};
   }
   return std::nullopt;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (const char ch : id) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string request_id_for(std::string_view client_value) {
+  return valid_request_id(client_value) ? std::string(client_value) : Uuid::v7().str();
 }
 
 api::Request to_request(http::request<http::string_body>&& msg) {

@@ -79,8 +79,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (ctx != nullptr) X509_STORE_CTX_free(ctx);
       if (valid) return done(false);
-      log::get("ingress")->warn("closing the connection from {}: its client certificate no longer verifies ({})",
-                                self->remote_, X509_verify_cert_error_string(error));
+      log::warn(log::get("ingress"), {{"peer", self->remote_}, {"certificate", self->peer_.sha256}},
+                "closing the connection from {}: its client certificate no longer verifies ({})", self->remote_,
+                X509_verify_cert_error_string(error));
       self->untrusted_ = true;
       self->keep_alive_ = false;
       if (self->idle_) self->interrupt_idle();
@@ -121,9 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       shared_->stats.handshakes_failed.fetch_add(1);
       const long verify = SSL_get_verify_result(stream_.native_handle());
-      log::get("ingress")->info("TLS handshake from {} failed: {}{}", remote_, ec.message(),
-                                verify != X509_V_OK
-                                    ? std::string(" (certificate: ") + X509_verify_cert_error_string(verify) + ")"
+      log::info(log::get("ingress"), {{"peer", remote_}}, "TLS handshake from {} failed: {}{}", remote_, ec.message(),
+                verify != X509_V_OK ? std::string(" (certificate: ") + X509_verify_cert_error_string(verify) + ")"
                                     : std::string());
       return close();
     }
@@ -153,6 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     if (shared_->closing || untrusted_) return close();
     idle_ = true;
+    request_id_.clear();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_->limits.max_header_bytes));
     parser_->body_limit(shared_->limits.max_request_bytes);
@@ -175,17 +176,19 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& req = parser_->get();
     ++requests_;
     shared_->stats.requests.fetch_add(1);
+    request_id_ = request_id_for(req["X-Request-Id"]);
     if (auto refusal = check_head(*parser_, shared_->limits.max_request_bytes)) {
       return fail(refusal->problem, refusal->detail);
     }
     // The handlers' say before the body is read (who is calling, within its rate).
     version_ = req.version();
     if (auto early = shared_->handlers.precheck(
-            {std::string(req.method_string()), std::string(req.target()), peer_, remote_})) {
+            {std::string(req.method_string()), std::string(req.target()), peer_, remote_, request_id_})) {
       // An agency over its rate is counted (metrics) and aggregated (audit), not logged per
       // request: a flood must not flood the log.
-      log::get("ingress")->log(early->status == 429 ? spdlog::level::debug : spdlog::level::info,
-                               "refused request from {} before its body: {}", remote_, early->status);
+      log::write(*log::get("ingress"), early->status == 429 ? spdlog::level::debug : spdlog::level::info,
+                 {{"peer", remote_}, {"request_id", request_id_}, {"status", early->status}},
+                 "refused request from {} before its body: {}", remote_, early->status);
       // A client over its rate (429) keeps its connection: its body is read and discarded after
       // the answer (a new TLS handshake per refusal would cost the hub more than the body). A
       // client waiting for 100-continue sends no body, so the connection cannot be resynchronised:
@@ -225,7 +228,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(beast::error_code ec) {
     if (ec == http::error::body_limit) return fail(api::Problem::payload_too_large, "body too large");
     if (ec == beast::error::timeout || ec == http::error::partial_message) {
-      log::get("ingress")->info("request from {} abandoned: {}", remote_, ec.message());
+      log::info(log::get("ingress"), {{"peer", remote_}, {"request_id", request_id_}}, "request from {} abandoned: {}",
+                remote_, ec.message());
       return close();
     }
     if (ec) return close();
@@ -238,6 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req.peer = peer_;
     req.remote = remote_;
     req.received_at = now_utc();
+    req.request_id = request_id_;
     shared_->handlers.handle(std::move(req), [self = shared_from_this()](api::Response r) {
       asio::dispatch(self->stream_.get_executor(),
                      [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
@@ -245,7 +250,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void fail(api::Problem p, const std::string& detail) {
-    log::get("ingress")->info("refused request from {}: {} ({})", remote_, api::info(p).slug, detail);
+    if (request_id_.empty()) request_id_ = request_id_for({});  // refused before its head was read
+    log::info(log::get("ingress"), {{"peer", remote_}, {"request_id", request_id_}, {"status", api::info(p).status}},
+              "refused request from {}: {} ({})", remote_, api::info(p).slug, detail);
     auto r = api::problem(p, detail);
     r.close = true;
     keep_alive_ = false;
@@ -258,6 +265,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res_->set(http::field::server, "cjhub");
     res_->set(http::field::content_type, r.content_type);
     res_->set(http::field::cache_control, "no-store");
+    if (request_id_.empty()) request_id_ = request_id_for({});
+    res_->set("X-Request-Id", request_id_);
     for (const auto& [k, v] : r.headers) res_->set(k, v);
     res_->body() = std::move(r.body);
     // A connection ends after its answer once it is old or busy enough: trust (a certificate
@@ -369,6 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::empty_body>> continue_;
   identity::PeerCertificate peer_;
   std::string remote_;
+  std::string request_id_;  // the request being answered (request_id_for); empty between requests
   const std::string address_;  // the peer's IP address (the per-address handshake count)
   unsigned version_ = 11;
   std::uint64_t requests_ = 0;
@@ -475,8 +485,8 @@ bool HttpsServer::admit_handshake(const boost::asio::ip::tcp::socket& socket, bo
   std::lock_guard lock(shared_->mutex);
   auto& n = shared_->handshaking[address];
   if (n >= settings_.listener.max_handshakes_per_address) {
-    log::get("ingress")->info("{} connections from {} are still in the TLS handshake (the cap): closing a new one",
-                              n, address);
+    log::info(log::get("ingress"), {{"peer", address}},
+              "{} connections from {} are still in the TLS handshake (the cap): closing a new one", n, address);
     return false;
   }
   ++n;

@@ -121,7 +121,7 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
                                                      const std::string& idempotency_key, SystemTime received_at) {
   auto lg = log::get("intake");
   if (!agency.publish.count(outcome.type_name)) {
-    lg->warn("refused {} from {}: type not allowed", outcome.type_name, agency.ori);
+    log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: type not allowed", outcome.type_name, agency.ori);
     return Refusal{Problem::type_not_allowed,
                    fmt::format("agency {} may not publish {}", agency.ori, outcome.type_name), {}};
   }
@@ -134,7 +134,8 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
                                         [](const auto& k) { return k.name == "origin_ori"; });
   const auto origin = origin_keyed ? outcome.first("origin_ori") : agency.ori;
   if (type != nullptr && type->origin_must_match_sender && origin != agency.ori) {
-    lg->warn("refused {} from {}: document names another agency as its origin", outcome.type_name, agency.ori);
+    log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: document names another agency as its origin",
+              outcome.type_name, agency.ori);
     return Refusal{Problem::origin_mismatch,
                    fmt::format("the document's originating agency ORI is \"{}\" but the certificate "
                                "belongs to {}",
@@ -150,8 +151,8 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
     if (name == "charges") continue;  // its text is not used
     for (const auto& v : values) {
       if (const auto c = first_invisible(v)) {
-        lg->warn("refused {} from {}: routing key {} holds U+{:04X}", outcome.type_name, agency.ori, name,
-                 static_cast<unsigned>(*c));
+        log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: routing key {} holds U+{:04X}", outcome.type_name,
+                  agency.ori, name, static_cast<unsigned>(*c));
         return Refusal{Problem::bad_routing_key,
                        fmt::format("the routing key '{}' holds the invisible or control character U+{:04X}", name,
                                    static_cast<unsigned>(*c)),
@@ -161,12 +162,13 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
   }
   if (const auto ck = outcome.keys.find("case_key");
       ck != outcome.keys.end() && std::any_of(ck->second.begin(), ck->second.end(), [](const auto& v) { return v.empty(); })) {
-    lg->warn("refused {} from {}: empty case key", outcome.type_name, agency.ori);
+    log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: empty case key", outcome.type_name, agency.ori);
     return Refusal{Problem::bad_routing_key, "the document's case key element is empty", {}};
   }
 
   if (const auto ck = outcome.first("case_key"); !agency.sandbox && ck.rfind(kSandboxCasePrefix, 0) == 0) {
-    lg->warn("refused {} from {}: case key in the sandbox's namespace", outcome.type_name, agency.ori);
+    log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: case key in the sandbox's namespace",
+              outcome.type_name, agency.ori);
     return Refusal{Problem::bad_routing_key,
                    fmt::format("a case key may not begin with \"{}\" (reserved for sandbox agencies)",
                                kSandboxCasePrefix),
@@ -203,7 +205,8 @@ std::variant<store::NewMessage, Refusal> admit_valid(const config::Config& confi
   msg.acknowledgement = type != nullptr && std::any_of(type->spec.keys.begin(), type->spec.keys.end(),
                                                        [](const auto& k) { return k.name == "ack_ref"; });
   if (msg.acknowledgement && msg.ack_ref.empty()) {
-    lg->warn("refused {} from {}: the acknowledgement names no message", outcome.type_name, agency.ori);
+    log::warn(lg, {{"agency", agency.ori}}, "refused {} from {}: the acknowledgement names no message",
+              outcome.type_name, agency.ori);
     return Refusal{Problem::missing_reference,
                    "the acknowledgement's reference to the acknowledged message is empty or missing", {}};
   }
@@ -239,8 +242,8 @@ std::variant<store::NewMessage, Refusal> admit(const config::Config& config,
     }
     const auto p = problem_for(outcome.verdict);
     const auto& first = outcome.issues.empty() ? validation::Issue{} : outcome.issues.front();
-    lg->info("refused document from {}: {} at line {} column {}", agency.ori, info(p).slug, first.line,
-             first.column);
+    log::info(lg, {{"agency", agency.ori}}, "refused document from {}: {} at line {} column {}", agency.ori,
+              info(p).slug, first.line, first.column);
     json::object ext{{"errors", std::move(errors)}};
     if (!outcome.type_name.empty()) ext["message_type"] = outcome.type_name;
     return Refusal{p,

@@ -1,6 +1,8 @@
 #include "cjhub/intake/problem.hpp"
 
 #include <iterator>
+#include <memory>
+#include <mutex>
 
 namespace cjhub::intake {
 
@@ -20,7 +22,7 @@ const ProblemInfo& info(Problem p) {
       {404, "not-found", "No such resource"},
       {405, "method-not-allowed", "Method not allowed on this resource"},
       {403, "ack-not-addressed", "This agency was not sent the message it acknowledges"},
-      {409, "idempotency-conflict", "The idempotency key was already used for a different body"},
+      {422, "idempotency-conflict", "The idempotency key was already used for a different body"},
       {409, "case-erased", "The case was erased by operation of law"},
       {411, "length-required", "Content-Length is required; chunked bodies are not accepted"},
       {413, "payload-too-large", "The body exceeds the size limit"},
@@ -48,6 +50,34 @@ const ProblemInfo& info(Problem p) {
   return table[static_cast<std::size_t>(p)];
 }
 
-std::string type_uri(Problem p) { return std::string("urn:cjhub:problem:") + info(p).slug; }
+namespace {
+// Written once before the listeners start, read by every request afterwards.
+std::mutex g_base_mutex;
+std::shared_ptr<const std::string> g_base = std::make_shared<const std::string>("https://localhost/problems/");
+}  // namespace
+
+void set_problem_base(const std::string& public_url) {
+  auto base = std::make_shared<const std::string>(public_url + "/problems/");
+  std::lock_guard lock(g_base_mutex);
+  g_base = std::move(base);
+}
+
+std::string type_uri(Problem p) {
+  std::shared_ptr<const std::string> base;
+  {
+    std::lock_guard lock(g_base_mutex);
+    base = g_base;
+  }
+  return *base + info(p).slug;
+}
+
+const std::vector<Problem>& all_problems() {
+  static const std::vector<Problem> all = [] {
+    std::vector<Problem> v;
+    for (std::size_t i = 0; i <= static_cast<std::size_t>(Problem::internal_error); ++i) v.push_back(static_cast<Problem>(i));
+    return v;
+  }();
+  return all;
+}
 
 }  // namespace cjhub::intake

@@ -229,7 +229,10 @@ void GroupCommitWriter::commit_group(store::Session& db, std::size_t index, std:
         case store::InsertStatus::ack_not_addressed: o = Outcome::ack_not_addressed; break;
         case store::InsertStatus::case_erased: o = Outcome::case_erased; break;
       }
-      lg->debug("message {} type={} sender={} {}", r.message_id, r.type, group[i].msg.sender_ori, to_string(o));
+      log::debug(lg,
+                 {{"message_id", r.message_id}, {"request_id", group[i].msg.request_id},
+                  {"agency", group[i].msg.sender_ori}},
+                 "{} {}", r.type, to_string(o));
       group[i].done({o, r});
     }
   } catch (const store::DbOutcomeUnknown& e) {
@@ -272,8 +275,9 @@ void GroupCommitWriter::fail_group(store::Session& db, std::size_t index, std::v
       }
       return;
     }
-    lg->error("message {} from {} could not be stored: {}", group.front().msg.id.str(),
-              group.front().msg.sender_ori, e.what());
+    const auto& msg = group.front().msg;
+    log::error(lg, {{"message_id", msg.id.str()}, {"request_id", msg.request_id}, {"agency", msg.sender_ori}},
+               "message {} from {} could not be stored: {}", msg.id.str(), msg.sender_ori, e.what());
     group.front().done({Outcome::failed, {}});
   }
 }

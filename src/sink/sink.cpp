@@ -179,6 +179,7 @@ DeliveryHeaders DeliveryHeaders::from(const Headers& h) {
   const auto [end, ec] = std::from_chars(attempt.data(), attempt.data() + attempt.size(), n);
   d.attempt = (ec == std::errc{} && end == attempt.data() + attempt.size() && n >= 0) ? n : 0;
   d.ack_required = iequals(get("Cjhub-Ack-Required"), "true");
+  if (auto r = find_header(h, "X-Request-Id")) d.request_id = printable(*r);
   return d;
 }
 
@@ -346,6 +347,11 @@ std::string SinkHandler::log_line(const api::Request& req, const DeliveryHeaders
   o["bytes"] = req.body.size();
   o["status"] = status;
   o["sink_ori"] = opts_.ori;
+  if (d.request_id) {
+    o["request_id"] = *d.request_id;
+  } else {
+    o["request_id"] = nullptr;
+  }
   return json::serialize(o);
 }
 
@@ -392,8 +398,9 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
     return std::find(opts_.hub_uris.begin(), opts_.hub_uris.end(), u) != opts_.hub_uris.end();
   });
   if (!from_hub) {
-    log::get("sink")->warn("refused a delivery from {} (certificate {}): not the hub's certificate", req.remote,
-                           req.peer.san_uris.empty() ? req.peer.subject : req.peer.san_uris.front());
+    log::warn(log::get("sink"), {{"peer", req.remote}, {"request_id", req.request_id}},
+              "refused a delivery from {} (certificate {}): not the hub's certificate", req.remote,
+              req.peer.san_uris.empty() ? req.peer.subject : req.peer.san_uris.front());
     r = api::problem(api::Problem::forbidden, "deliveries are accepted only from the hub's certificate");
   } else if (opts_.hang) {
     out.answer = false;
@@ -443,7 +450,8 @@ Decision SinkHandler::decide(const api::Request& req, const Headers& headers) {
         write_atomically(opts_.dir / (d.delivery_id + ".xml"), req.body);
         if (d.case_key) write_atomically(opts_.dir / (d.delivery_id + ".case"), *d.case_key);
       } catch (const std::exception& e) {
-        log::get("sink")->error("cannot store delivery {}: {}", d.delivery_id, e.what());
+        log::error(log::get("sink"), {{"delivery_id", d.delivery_id}, {"message_id", d.message_id}},
+                   "cannot store delivery {}: {}", d.delivery_id, e.what());
         r = api::problem(api::Problem::internal_error, "the sink could not store the message");
         stored = false;
       }

@@ -91,6 +91,17 @@ constexpr const char* kUpsertSubscription =
     "message_types = EXCLUDED.message_types, origin_oris = EXCLUDED.origin_oris, "
     "jurisdictions = EXCLUDED.jurisdictions, own_cases_only = EXCLUDED.own_cases_only, "
     "ack_required = EXCLUDED.ack_required, retry_window = EXCLUDED.retry_window, active = true";
+// What retiring an endpoint would make dead letters (kRetireEndpointDeliveries and
+// kRetireEndpointLog, counted): its deliveries queued or pending, and the messages waiting for it
+// on the log.
+constexpr const char* kRetirementCounts =
+    "SELECT (SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending')), "
+    "(SELECT count(*) FROM endpoint_cursors k "
+    "  JOIN messages m ON m.recipients IS NOT NULL AND m.seq > k.position AND k.endpoint_id = ANY (m.recipients) "
+    "    AND NOT (m.seq = ANY (k.done)) "
+    "  WHERE k.endpoint_id = e.id "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = k.endpoint_id)) "
+    "FROM endpoints e WHERE e.ori = $1 AND e.name = $2 AND e.active";
 constexpr const char* kDeactivateSubscriptions =
     "UPDATE subscriptions SET active = false WHERE ori = $1 AND active AND NOT (name = ANY ($2::text[]))";
 
@@ -284,6 +295,144 @@ ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file) {
     if (report.any_change()) tx.exec0(sql::kNotifyAgencies);
     tx.commit();
     return report;
+  });
+}
+
+namespace {
+
+std::string joined(std::vector<std::string> v, bool sort = true) {
+  if (sort) std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? "-" : out;
+}
+
+std::string identities_text(const std::vector<config::CertIdentity>& ids) {
+  std::vector<std::string> v;
+  for (const auto& i : ids) v.push_back(std::string(config::to_string(i.kind)) + ":" + i.value);
+  return joined(v);
+}
+
+void field(std::vector<FieldChange>& out, const char* name, const std::string& before, const std::string& after) {
+  if (before != after) out.push_back({name, before, after});
+}
+
+std::vector<FieldChange> endpoint_fields(const config::Endpoint& a, const config::Endpoint& b) {
+  std::vector<FieldChange> f;
+  field(f, "url", a.url, b.url);
+  field(f, "max_in_flight", std::to_string(a.max_in_flight), std::to_string(b.max_in_flight));
+  field(f, "timeout_ms", std::to_string(a.timeout_ms), std::to_string(b.timeout_ms));
+  return f;
+}
+
+std::vector<FieldChange> subscription_fields(const config::Subscription& a, const config::Subscription& b) {
+  auto ack = [](const std::optional<bool>& x) { return x ? (*x ? "true" : "false") : "the type's"; };
+  std::vector<FieldChange> f;
+  field(f, "endpoint", a.endpoint, b.endpoint);
+  field(f, "types", joined(a.types), joined(b.types));
+  field(f, "origin_oris", joined(a.origin_oris), joined(b.origin_oris));
+  field(f, "jurisdictions", joined(a.jurisdictions), joined(b.jurisdictions));
+  field(f, "own_cases_only", a.own_cases_only ? "true" : "false", b.own_cases_only ? "true" : "false");
+  field(f, "ack_required", ack(a.ack_required), ack(b.ack_required));
+  field(f, "retry_window_hours", std::to_string(a.retry_window_hours), std::to_string(b.retry_window_hours));
+  return f;
+}
+
+}  // namespace
+
+std::size_t ApplyPlan::count(const std::string& kind, const std::string& action) const {
+  return static_cast<std::size_t>(std::count_if(changes.begin(), changes.end(), [&](const PlannedChange& c) {
+    return c.kind == kind && c.action == action;
+  }));
+}
+
+ApplyPlan plan_agencies(Connection& conn, const config::AgenciesFile& file) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    std::map<std::string, AgencyRecord> current;
+    for (auto& rec : read_all(tx)) current.emplace(rec.agency.ori, std::move(rec));
+    ApplyPlan plan;
+    auto removed_endpoint = [&](const std::string& ori, const std::string& name) {
+      PlannedChange c{"endpoint", "removed", ori, name, {}, 0, 0};
+      const auto r = tx.exec_params(sql::kRetirementCounts, ori, name);
+      if (!r.empty()) {
+        c.dead_deliveries = r[0][0].as<long long>();
+        c.dead_log_messages = r[0][1].as<long long>();
+      }
+      plan.changes.push_back(std::move(c));
+    };
+    for (const auto& a : file.agencies) {
+      const auto it = current.find(a.ori);
+      if (it != current.end() && it->second.agency.sandbox != a.sandbox) {
+        throw config::ConfigError(fmt::format(
+            "agency {} is a {} agency: an agency's environment cannot change (its messages and cases stay in "
+            "it); list a new agency with its own ORI instead",
+            a.ori, it->second.agency.sandbox ? "sandbox" : "production"));
+      }
+      if (it == current.end()) {
+        plan.changes.push_back({"agency", "added", a.ori, "", {}, 0, 0});
+        for (const auto& e : a.endpoints) plan.changes.push_back({"endpoint", "added", a.ori, e.name, {}, 0, 0});
+        for (const auto& s : a.subscriptions) {
+          plan.changes.push_back({"subscription", "added", a.ori, s.name, {}, 0, 0});
+        }
+        continue;
+      }
+      const auto& old = it->second;
+      std::vector<FieldChange> fields;
+      field(fields, "active", old.active ? "true" : "false", "true");
+      field(fields, "name", old.agency.name, a.name);
+      field(fields, "role", config::to_string(old.agency.role), config::to_string(a.role));
+      field(fields, "identities", identities_text(old.agency.identities), identities_text(a.identities));
+      field(fields, "publish", joined(old.agency.publish), joined(a.publish));
+      const std::size_t at = plan.changes.size();
+      for (const auto& e : a.endpoints) {
+        const auto o = std::find_if(old.agency.endpoints.begin(), old.agency.endpoints.end(),
+                                    [&](const config::Endpoint& x) { return x.name == e.name; });
+        if (o == old.agency.endpoints.end()) {
+          plan.changes.push_back({"endpoint", "added", a.ori, e.name, {}, 0, 0});
+        } else if (auto f = endpoint_fields(*o, e); !f.empty()) {
+          plan.changes.push_back({"endpoint", "changed", a.ori, e.name, std::move(f), 0, 0});
+        }
+      }
+      for (const auto& e : old.agency.endpoints) {
+        if (std::none_of(a.endpoints.begin(), a.endpoints.end(),
+                         [&](const config::Endpoint& x) { return x.name == e.name; })) {
+          removed_endpoint(a.ori, e.name);
+        }
+      }
+      for (const auto& s : a.subscriptions) {
+        const auto o = std::find_if(old.agency.subscriptions.begin(), old.agency.subscriptions.end(),
+                                    [&](const config::Subscription& x) { return x.name == s.name; });
+        if (o == old.agency.subscriptions.end()) {
+          plan.changes.push_back({"subscription", "added", a.ori, s.name, {}, 0, 0});
+        } else if (auto f = subscription_fields(*o, s); !f.empty()) {
+          plan.changes.push_back({"subscription", "changed", a.ori, s.name, std::move(f), 0, 0});
+        }
+      }
+      for (const auto& s : old.agency.subscriptions) {
+        if (std::none_of(a.subscriptions.begin(), a.subscriptions.end(),
+                         [&](const config::Subscription& x) { return x.name == s.name; })) {
+          plan.changes.push_back({"subscription", "removed", a.ori, s.name, {}, 0, 0});
+        }
+      }
+      // The agency counts as changed when anything of it does (as apply reports it).
+      if (!fields.empty() || plan.changes.size() > at) {
+        plan.changes.insert(plan.changes.begin() + static_cast<std::ptrdiff_t>(at),
+                            PlannedChange{"agency", "changed", a.ori, "", std::move(fields), 0, 0});
+      } else {
+        plan.unchanged.push_back(a.ori);
+      }
+    }
+    for (const auto& [ori, rec] : current) {
+      const std::string& o = ori;
+      if (!rec.active || std::any_of(file.agencies.begin(), file.agencies.end(),
+                                     [&](const config::Agency& a) { return a.ori == o; })) {
+        continue;
+      }
+      plan.changes.push_back({"agency", "disabled", ori, "", {}, 0, 0});
+      for (const auto& e : rec.agency.endpoints) removed_endpoint(ori, e.name);
+    }
+    return plan;
   });
 }
 

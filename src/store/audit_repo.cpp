@@ -343,7 +343,10 @@ struct ChainWalk {
     if (v.records == 0) v.first_seq = pos;
     ++v.records;
     v.last_seq = pos;
+    if (progress) progress(v.records, total);
   }
+  AuditProgress progress;  // cjhub audit verify's progress line
+  long long total = 0;
 };
 
 // Where the chain before blocks ends (the position after its head, the head's hash): the first
@@ -456,10 +459,26 @@ void check_block(pqxx::read_transaction& tx, ChainWalk& w, const pqxx::row& b, l
 
 }  // namespace
 
-AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace) {
+AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace, const AuditProgress& progress) {
   return translate_errors([&] {
     pqxx::read_transaction tx(conn);
     ChainWalk w;
+    if (progress) {
+      // About how many records the walk will check: the chain's last position less where it
+      // starts after retention (for a progress line only).
+      long long last = 0, first = 0;
+      if (const auto b = tx.exec(sql::kAuditLastBlock); !b.empty()) {
+        last = b[0][1].as<long long>() - 1;
+      } else if (const auto h = tx.exec(sql::kAuditHead); !h.empty()) {
+        last = h[0][0].as<long long>();
+      }
+      if (const auto a = tx.exec(sql::kAuditAnchor); !a.empty()) first = a[0][0].as<long long>();
+      if (const auto a = tx.exec(sql::kAuditBlockAnchor); !a.empty() && tx.exec(sql::kAuditHead).empty()) {
+        first = std::max(first, a[0][1].as<long long>() - 1);
+      }
+      w.progress = progress;
+      w.total = std::max(0LL, last - first);
+    }
     walk_record_chain(tx, w);
     // Blocks: the first links to the head of the chain above, or to the blocks' anchor.
     long long block = 1;

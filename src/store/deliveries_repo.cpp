@@ -83,7 +83,8 @@ constexpr const char* kClaim =
     "/ 1000.0), leased_by = $4 "
     "FROM messages m WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND m.id = d.message_id "
     "RETURNING d.id::text AS id, d.message_id, d.endpoint_id, d.attempts, d.case_key, d.ack_required, "
-    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint AS due_us), "
+    "m.message_type, m.sender_ori, m.body, d.recipient_ori, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint AS due_us, "
+    "m.request_id), "
     // The agency holds the case from the first attempt on (the bytes may arrive even if the answer
     // is lost): erasures are routed from case_holders, which retention never prunes. A whole-case
     // erasure notice makes nobody a holder (it carries the order to delete, not the case's data;
@@ -96,7 +97,7 @@ constexpr const char* kClaim =
     "  ORDER BY c.case_key, c.recipient_ori "
     "  ON CONFLICT (case_key, recipient_ori) DO NOTHING) "
     "SELECT id, message_id::text, endpoint_id, attempts, case_key, ack_required, message_type, sender_ori, body, "
-    "recipient_ori, due_us FROM claimed";
+    "recipient_ori, due_us, request_id FROM claimed";
 // Schedules the next attempt, or makes the delivery dead when that would fall after its window.
 constexpr const char* kMarkRetryName = "mark_retry";
 constexpr const char* kMarkRetry =
@@ -211,6 +212,7 @@ std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& re
       }
       c.recipient_ori = row[9].as<std::string>();
       c.due_at_us = row[10].as<long long>();
+      c.request_id = text(row[11]);
       out.push_back(std::move(c));
     }
     return out;

@@ -269,4 +269,26 @@ std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::ve
   });
 }
 
+void each_erasure(Connection& conn, ErasureFilter f,
+                  const std::function<void(const ErasureSummary&, const std::vector<ErasureRecipient>&)>& each) {
+  if (f.limit <= 0) f.limit = 1000;
+  for (;;) {
+    const auto page = list_erasures(conn, f);
+    std::vector<std::string> ids;
+    for (const auto& s : page) ids.push_back(s.id);
+    const auto recipients = erasure_recipients(conn, ids, f.viewer);
+    std::vector<ErasureRecipient> mine;
+    for (const auto& s : page) {
+      mine.clear();
+      for (const auto& r : recipients) {
+        if (r.erasure_id == s.id) mine.push_back(r);
+      }
+      each(s, mine);
+    }
+    if (static_cast<long long>(page.size()) < f.limit) break;
+    f.after_at = page.back().received_at;
+    f.after_id = page.back().id;
+  }
+}
+
 }  // namespace cjhub::store

@@ -81,7 +81,8 @@ constexpr const char* kReadLog =
     "  m.routes[array_position(m.recipients, $1::bigint)], "
     "  CASE WHEN m.seq = ANY ($3::bigint[]) THEN NULL ELSE m.body END, m.body IS NULL, "
     "  m.case_key IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.case_key = m.case_key "
-    "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')) "
+    "    AND d.endpoint_id = $1 AND d.state IN ('queued', 'pending', 'in_flight')), "
+    "  m.request_id "
     "FROM messages m WHERE m.recipients IS NOT NULL AND m.seq = ANY ($2::bigint[]) "
     "AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = $1) "
     "ORDER BY m.seq";
@@ -245,6 +246,7 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
         }
         e.body_held = !row[6].is_null() ? false : !row[7].as<bool>();  // not read: the reader has it
         e.lane_has_rows = row[8].as<bool>();
+        e.request_id = values::text(row[9]);
         b.entries.push_back(std::move(e));
       }
     }

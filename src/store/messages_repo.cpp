@@ -26,14 +26,16 @@ namespace {
 constexpr const char* kInsertMessagesName = "insert_messages";
 constexpr const char* kInsertMessages =
     "INSERT INTO messages (id, message_type, sender_ori, idempotency_key, document_id, case_key, "
-    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes) "
+    "origin_ori, jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes, request_id) "
     "SELECT u.id, u.message_type, u.sender_ori, u.idempotency_key, u.document_id, u.case_key, u.origin_ori, "
     "u.jurisdiction, u.erasure, u.body, u.body_sha256, u.body_size, u.received_at, u.recipients::bigint[], "
-    "u.routes::bigint[] "
+    "u.routes::bigint[], u.request_id "
     "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
-    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[], $14::text[], $15::text[]) "
+    "$9::boolean[], $10::bytea[], $11::bytea[], $12::integer[], $13::timestamptz[], $14::text[], $15::text[], "
+    "$16::text[]) "
     "WITH ORDINALITY AS u(id, message_type, sender_ori, idempotency_key, document_id, case_key, origin_ori, "
-    "jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes, n) ORDER BY u.n "
+    "jurisdiction, erasure, body, body_sha256, body_size, received_at, recipients, routes, request_id, n) "
+    "ORDER BY u.n "
     "ON CONFLICT ON CONSTRAINT messages_idempotency DO NOTHING RETURNING id::text";
 constexpr const char* kFindByIdempotencyName = "find_by_idempotency";
 constexpr const char* kFindByIdempotency =
@@ -92,7 +94,7 @@ std::vector<InsertResult> insert_routed_messages(Transaction& tx, const std::vec
   if (batch.empty()) return {};
   std::vector<std::string> ids, types, senders, keys, received;
   std::vector<std::string_view> bodies, hashes;
-  std::vector<std::optional<std::string>> documents, cases, origins, jurisdictions;
+  std::vector<std::optional<std::string>> documents, cases, origins, jurisdictions, request_ids;
   std::vector<bool> erasures;
   std::vector<long long> sizes;
   for (const NewMessage* m : batch) {
@@ -109,6 +111,7 @@ std::vector<InsertResult> insert_routed_messages(Transaction& tx, const std::vec
     hashes.emplace_back(reinterpret_cast<const char*>(m->body_sha256.data()), m->body_sha256.size());
     sizes.push_back(static_cast<long long>(m->body.size()));
     received.push_back(rfc3339(m->received_at));
+    request_ids.push_back(opt(m->request_id));
   }
   std::vector<std::optional<std::string>> recipients(batch.size()), chosen_by(batch.size());
   for (std::size_t i = 0; i < routes.size() && i < batch.size(); ++i) {
@@ -124,7 +127,7 @@ std::vector<InsertResult> insert_routed_messages(Transaction& tx, const std::vec
                                         opt_text_array(jurisdictions), values::bool_array(erasures),
                                         values::bytea_array(bodies), values::bytea_array(hashes), values::int_array(sizes),
                                         text_array(received), opt_text_array(recipients),
-                                        opt_text_array(chosen_by))) {
+                                        opt_text_array(chosen_by), opt_text_array(request_ids))) {
     inserted.insert(r[0].as<std::string>());
   }
   std::vector<InsertResult> out;

@@ -11,6 +11,7 @@
 
 #include "cjhub/ops/metrics.hpp"
 #include "cjhub/store/database.hpp"
+#include "store/cursor.hpp"
 #include "store/lanes.hpp"
 #include "store/values.hpp"
 
@@ -121,6 +122,19 @@ std::vector<DeadLetter> list_dead(Connection& conn, const DeadLetterFilter& f) {
                      text(r[7]), text(r[8]), text(r[9])});
     }
     return out;
+  });
+}
+
+void each_dead(Connection& conn, const DeadLetterFilter& f, const std::function<void(const DeadLetter&)>& each) {
+  translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    const std::string q = std::string(sql::kListDeadPrefix) + sql::kDeadFilter + sql::kListDeadSuffix;
+    const std::optional<long long> limit = f.limit > 0 ? std::optional(f.limit) : std::nullopt;  // LIMIT NULL: all
+    cursor::each_row(tx, "cjhub_dead_letters", q, [&](const pqxx::row& r) {
+      each({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<std::string>(),
+            r[4].as<std::string>(), r[5].as<int>(), opt_int(r[6]), text(r[7]), text(r[8]), text(r[9])});
+    }, f.delivery_id, f.ori, f.endpoint, f.since, f.until, limit);
+    return 0;
   });
 }
 

@@ -99,7 +99,7 @@ TEST_F(Console, ABrowserRequestWithoutTheSessionOrFromAnotherOriginIsRefused) {
   // A browser's request without the token (a page elsewhere, or the address typed in).
   auto no_token = op.request("GET", "/v1/messages", "", browser(""));
   EXPECT_EQ(no_token.status, 401u) << no_token.body;
-  EXPECT_EQ(problem_type(no_token), "urn:cjhub:problem:session-required");
+  EXPECT_EQ(problem_type(no_token), "https://localhost/problems/session-required");
   auto typed = op.request("GET", "/v1/admin/endpoints", "", {{"Sec-Fetch-Site", "none"}, {"Sec-Fetch-Mode", "navigate"}});
   EXPECT_EQ(typed.status, 401u) << typed.body;
   // A cross-site form posting to pause an endpoint, with or without a stolen-looking token.
@@ -108,7 +108,7 @@ TEST_F(Console, ABrowserRequestWithoutTheSessionOrFromAnotherOriginIsRefused) {
   h["Sec-Fetch-Site"] = "cross-site";
   const auto forged = op.request("POST", "/v1/admin/endpoints/CTDESPP00/main/pause", "{}", h, "text/plain");
   EXPECT_EQ(forged.status, 403u) << forged.body;
-  EXPECT_EQ(problem_type(forged), "urn:cjhub:problem:cross-origin");
+  EXPECT_EQ(problem_type(forged), "https://localhost/problems/cross-origin");
   auto cross_session = browser("");
   cross_session["Sec-Fetch-Site"] = "cross-site";
   EXPECT_EQ(op.request("POST", "/console/session", "", cross_session, "application/json").status, 403u);
@@ -139,7 +139,7 @@ TEST_F(Console, TheSessionLivesWhileUsedAndEndsAfterItsIdleTimeout) {
   std::this_thread::sleep_for(std::chrono::milliseconds(4000));  // now idle for 6 s
   const auto idle = op.request("GET", "/v1/endpoints", "", browser(token));
   EXPECT_EQ(idle.status, 401u) << idle.body;
-  EXPECT_EQ(problem_type(idle), "urn:cjhub:problem:session-expired");
+  EXPECT_EQ(problem_type(idle), "https://localhost/problems/session-expired");
 }
 
 TEST_F(Console, EndpointsAreListedForTheirAgencyAndEveryOneForOperators) {

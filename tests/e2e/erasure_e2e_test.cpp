@@ -238,7 +238,7 @@ TEST_F(Erasure, TheHubForgetsTheCaseAndProvesEveryAgencyWasTold) {
   replace_all(later, "CT0064000-20260315-000871", "CT0064000-20270801-000001");
   const auto refused = keep(hpd.request("POST", "/v1/messages", later));
   EXPECT_EQ(refused.status, 409u) << refused.body;
-  EXPECT_NE(refused.body.find("urn:cjhub:problem:case-erased"), std::string::npos);
+  EXPECT_NE(refused.body.find("https://localhost/problems/case-erased"), std::string::npos);
   // A retry of the arrest packet accepted before the erasure still gets its first result.
   const auto retry = keep(hpd.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml")));
   EXPECT_EQ(retry.status, 202u) << retry.body;

@@ -33,7 +33,7 @@ TEST_F(Fairness, AnAgencyOverItsRateGets429WithRetryAfterAndAnotherIsServed) {
   EXPECT_EQ(statuses, (std::vector<unsigned>{400, 400, 400, 429})) << "a burst of 3, then refused";
   const auto limited = client("hartford-pd").request("POST", "/v1/messages", "<oops");
   ASSERT_EQ(limited.status, 429u) << limited.body;
-  EXPECT_EQ(problem_type(limited), "urn:cjhub:problem:rate-limited");
+  EXPECT_EQ(problem_type(limited), "https://localhost/problems/rate-limited");
   ASSERT_EQ(limited.headers.count("retry-after"), 1u);
   EXPECT_GE(std::stoi(limited.headers.at("retry-after")), 1);
   // Another agency has its own bucket.
@@ -82,7 +82,7 @@ TEST_F(Fairness, RefusedConnectionsAreReadAgainAtTheirTurnsOneTokenApartWhileOth
   EXPECT_LT(second_waited, told(second_refusal) + 300ms);
   for (const auto* next : {&first_next, &second_next}) {
     EXPECT_EQ(next->status, 400u) << "read when a token was back: " << next->body;
-    EXPECT_EQ(problem_type(*next), "urn:cjhub:problem:malformed-xml") << "read from the right place";
+    EXPECT_EQ(problem_type(*next), "https://localhost/problems/malformed-xml") << "read from the right place";
   }
 }
 
@@ -96,7 +96,7 @@ TEST_F(Fairness, IdentityAndRateAreJudgedBeforeTheBodyIsRead) {
   stranger.send(head);
   const auto r = stranger.receive();
   EXPECT_EQ(r.status, 403u) << r.body;
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-client");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/unknown-client");
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 
   auto hpd = client("hartford-pd");  // drain its bucket
@@ -129,7 +129,7 @@ TEST_F(Fairness, A429KeepsTheConnectionAndTheNextRequestOnItIsAnswered) {
   c.send("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\nContent-Length: 5\r\n\r\n<oops");
   const auto next = c.receive();  // throws if the hub had closed the connection
   EXPECT_EQ(next.status, 400u) << next.body;
-  EXPECT_EQ(problem_type(next), "urn:cjhub:problem:malformed-xml") << "read from the right place";
+  EXPECT_EQ(problem_type(next), "https://localhost/problems/malformed-xml") << "read from the right place";
 
   for (int i = 0; i < 5 && hpd.request("POST", "/v1/messages", "<oops").status != 429u; ++i) {
   }

@@ -24,7 +24,7 @@ TEST_F(Framing, AWholeOversizedBodySentWithoutWaitingGets413EveryTime) {
     try {
       const auto r = c.raw(request);
       EXPECT_EQ(r.status, 413u) << r.body;
-      EXPECT_EQ(problem_type(r), "urn:cjhub:problem:payload-too-large");
+      EXPECT_EQ(problem_type(r), "https://localhost/problems/payload-too-large");
       got += r.status == 413u;
     } catch (const std::exception& e) {
       ADD_FAILURE() << "attempt " << i << ": no answer, " << e.what();

@@ -172,7 +172,7 @@ TEST_F(Hostile, EveryCaseOfTheCorpusIsRefusedAsExpectedAndNothingIsStored) {
         ++accepted;
       }
     } else if (r.headers["content-type"].rfind("application/problem+json", 0) == 0) {
-      EXPECT_EQ(problem_type(r), "urn:cjhub:problem:" + c.problem) << r.body.substr(0, 400);
+      EXPECT_EQ(problem_type(r), "https://localhost/problems/" + c.problem) << r.body.substr(0, 400);
     } else {
       ADD_FAILURE() << "not a problem document: " << r.headers["content-type"] << " " << r.body.substr(0, 200);
     }
@@ -199,7 +199,7 @@ TEST_F(Hostile, GarbagePipelinedBehindAGoodRequestIsRefusedAfterItsAnswer) {
   HttpResult second;
   ASSERT_NO_THROW(second = c.receive()) << "the garbage got no answer";
   EXPECT_EQ(second.status, 400u) << second.body;
-  EXPECT_EQ(problem_type(second), "urn:cjhub:problem:bad-request");
+  EXPECT_EQ(problem_type(second), "https://localhost/problems/bad-request");
   EXPECT_EQ(second.headers["connection"], "close");
   EXPECT_THROW(c.receive(), std::exception) << "the connection stays open after garbage";
   EXPECT_TRUE(hub_->running());

@@ -67,7 +67,7 @@ TEST_F(Ingest, ATypeTheAgencyMayNotPublishIs403) {
   const auto r = c.request("POST", "/v1/messages", sample("valid/case-update-2.xml"));
   EXPECT_EQ(r.status, 403u);
   EXPECT_EQ(r.headers.at("content-type"), "application/problem+json");
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:type-not-allowed");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/type-not-allowed");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
 }
 
@@ -76,7 +76,7 @@ TEST_F(Ingest, AnAgencyCannotSpeakForAnother) {
   const auto before = db_->count("SELECT count(*) FROM messages");
   const auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-2.xml"));
   EXPECT_EQ(r.status, 403u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:origin-mismatch");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/origin-mismatch");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
 }
 
@@ -88,7 +88,7 @@ TEST_F(Ingest, AnAcknowledgementOfAMessageNeverDeliveredToTheAgencyIsRefused) {
   for (auto p = ack.find("CTDESPP00"); p != std::string::npos; p = ack.find("CTDESPP00")) ack.replace(p, 9, "CT0093000");
   auto r = nh.request("POST", "/v1/messages", ack);
   EXPECT_EQ(r.status, 403u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:ack-not-addressed");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/ack-not-addressed");
   auto dcj = client("dcj");  // references a message the hub never saw
   auto unknown = sample("valid/ack-received.xml");
   const auto at = unknown.find("CTJUD0000-20270703-004512");
@@ -96,7 +96,7 @@ TEST_F(Ingest, AnAcknowledgementOfAMessageNeverDeliveredToTheAgencyIsRefused) {
   unknown.replace(at, 25, "CTJUD0000-20990101-999999");
   r = dcj.request("POST", "/v1/messages", unknown);
   EXPECT_EQ(r.status, 422u) << r.body;
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-reference");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/unknown-reference");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages WHERE message_type = 'Acknowledgement'"), 0);
 }
 
@@ -104,7 +104,7 @@ TEST_F(Ingest, ACertificateOfNoAgencyIsRefused) {
   auto c = client("unknown-agency");
   const auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"));
   EXPECT_EQ(r.status, 403u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-client");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/unknown-client");
   EXPECT_EQ(c.request("GET", "/v1/messages/" + std::string(36, '0')).status, 403u);
 }
 
@@ -113,7 +113,7 @@ TEST_F(Ingest, SchemaInvalidIs422WithLineAndColumn) {
   const auto r = c.request("POST", "/v1/messages", sample("invalid/out-of-order-charge.xml"));
   ASSERT_EQ(r.status, 422u) << r.body;
   const auto j = json(r);
-  EXPECT_EQ(j.at("type").as_string(), "urn:cjhub:problem:schema-invalid");
+  EXPECT_EQ(j.at("type").as_string(), "https://localhost/problems/schema-invalid");
   const auto& errors = j.at("errors").as_array();
   ASSERT_FALSE(errors.empty());
   // The third charge's j:ChargeDescriptionText (line 45) comes after its j:ChargeSequenceID.
@@ -124,24 +124,53 @@ TEST_F(Ingest, SchemaInvalidIs422WithLineAndColumn) {
   EXPECT_NE(std::string(j.at("detail").as_string()).find("line 45"), std::string::npos) << r.body;
 }
 
+// A problem's type is an https URI that resolves: its path, asked of the hub, is the type's
+// documentation (docs/problems.md built into the binary); the whole page lists every type.
+TEST_F(Ingest, ProblemTypeUrisResolveToTheirDocumentationOnTheHub) {
+  auto c = client("hartford-pd");
+  const auto refused = c.request("POST", "/v1/messages", sample("invalid/out-of-order-charge.xml"));
+  ASSERT_EQ(refused.status, 422u) << refused.body;
+  const auto type = problem_type(refused);
+  const std::string base = "https://localhost";
+  ASSERT_EQ(type.rfind(base + "/problems/", 0), 0u) << type;
+  const auto page = c.request("GET", type.substr(base.size()));
+  ASSERT_EQ(page.status, 200u) << page.body;
+  EXPECT_EQ(page.headers.at("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("<section id=\"schema-invalid\">"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("The document is not valid against its schema"), std::string::npos) << page.body;
+  EXPECT_NE(page.headers.at("content-security-policy").find("default-src"), std::string::npos);
+
+  // Any certificate that passes the handshake may read it: a vendor not yet registered too.
+  auto stranger = client("unknown-agency");
+  const auto all = stranger.request("GET", "/problems");
+  ASSERT_EQ(all.status, 200u) << all.body;
+  for (const char* slug : {"malformed-xml", "idempotency-conflict", "case-erased", "outcome-unknown", "internal-error"}) {
+    EXPECT_NE(all.body.find(std::string("<section id=\"") + slug + "\">"), std::string::npos) << slug;
+  }
+  const auto missing = c.request("GET", "/problems/no-such-problem");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(problem_type(missing), base + "/problems/not-found");
+  EXPECT_EQ(c.request("POST", "/problems/schema-invalid", "x").status, 405u);
+}
+
 TEST_F(Ingest, MalformedDoctypeAndUnknownRootAreRefused) {
   auto c = client("hartford-pd");
   const auto before = db_->count("SELECT count(*) FROM messages");
   auto r = c.request("POST", "/v1/messages", "<ciss:ArrestPacket xmlns:ciss='http://cjhub.example.org/ciss/1.0/'>");
   EXPECT_EQ(r.status, 400u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:malformed-xml");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/malformed-xml");
   r = c.request("POST", "/v1/messages",
                 "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><x>&e;</x>");
   EXPECT_EQ(r.status, 400u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:forbidden-markup");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/forbidden-markup");
   EXPECT_EQ(r.body.find("root:"), std::string::npos);
   r = c.request("POST", "/v1/messages", sample("invalid/unknown-root.xml"));
   EXPECT_EQ(r.status, 422u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unknown-message-type");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/unknown-message-type");
   EXPECT_EQ(db_->count("SELECT count(*) FROM messages"), before);
 }
 
-TEST_F(Ingest, IdempotentRetryReturnsTheFirstResultAndAChangedBodyIs409) {
+TEST_F(Ingest, IdempotentRetryReturnsTheFirstResultAndAChangedBodyIs422) {
   auto c = client("hartford-pd");
   const auto body = sample("valid/arrest-packet-1.xml");
   const auto first = c.request("POST", "/v1/messages", body, {{"Idempotency-Key", "retry-test-1"}});
@@ -156,8 +185,8 @@ TEST_F(Ingest, IdempotentRetryReturnsTheFirstResultAndAChangedBodyIs409) {
   auto changed_body = body;
   changed_body.replace(changed_body.find("Marcus"), 6, "Markus");
   const auto changed = c.request("POST", "/v1/messages", changed_body, {{"Idempotency-Key", "retry-test-1"}});
-  EXPECT_EQ(changed.status, 409u);
-  EXPECT_EQ(problem_type(changed), "urn:cjhub:problem:idempotency-conflict");
+  EXPECT_EQ(changed.status, 422u) << "reusing a key for another body is a 422 (IETF Idempotency-Key draft)";
+  EXPECT_EQ(problem_type(changed), "https://localhost/problems/idempotency-conflict");
 
   // Without the header the document's message id is the key.
   const auto a = c.request("POST", "/v1/messages", body);
@@ -171,7 +200,7 @@ TEST_F(Ingest, FramingAndMediaTypeErrors) {
   auto c = client("hartford-pd");
   auto r = c.request("POST", "/v1/messages", sample("valid/arrest-packet-1.xml"), {}, "application/json");
   EXPECT_EQ(r.status, 415u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:unsupported-media-type");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/unsupported-media-type");
 
   auto chunked = client("hartford-pd");
   r = chunked.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
@@ -186,7 +215,7 @@ TEST_F(Ingest, FramingAndMediaTypeErrors) {
   r = big.raw("POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/xml\r\n"
               "Content-Length: 17000000\r\n\r\n");  // beyond the largest type's 16 MiB
   EXPECT_EQ(r.status, 413u);
-  EXPECT_EQ(problem_type(r), "urn:cjhub:problem:payload-too-large");
+  EXPECT_EQ(problem_type(r), "https://localhost/problems/payload-too-large");
 
   auto c2 = client("hartford-pd");
   EXPECT_EQ(c2.request("GET", "/v2/nothing").status, 404u);

@@ -94,7 +94,7 @@ TEST_F(Search, OperatorsSeeEverythingAndAnAgencyOnlyWhatItSentOrReceived) {
   auto unknown = client("unknown-agency");
   const auto refused = unknown.request("GET", "/v1/messages");
   EXPECT_EQ(refused.status, 403u);
-  EXPECT_EQ(problem_type(refused), "urn:cjhub:problem:unknown-client");
+  EXPECT_EQ(problem_type(refused), "https://localhost/problems/unknown-client");
 }
 
 TEST_F(Search, BadParametersAre400ProblemJsonNamingTheParameter) {
@@ -123,7 +123,7 @@ TEST_F(Search, BadParametersAre400ProblemJsonNamingTheParameter) {
     if (r.status != 400) continue;
     EXPECT_EQ(r.headers.at("content-type"), "application/problem+json") << target;
     const auto j = json(r);
-    EXPECT_EQ(j.at("type").as_string(), "urn:cjhub:problem:bad-request") << target;
+    EXPECT_EQ(j.at("type").as_string(), "https://localhost/problems/bad-request") << target;
     EXPECT_EQ(j.at("parameter").as_string(), parameter) << target;
     EXPECT_FALSE(j.at("detail").as_string().empty()) << target;
   }

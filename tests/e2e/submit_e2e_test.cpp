@@ -71,7 +71,7 @@ TEST_F(Submit, ADirectoryIsSentInOrderRefusalsAreNamedAndARerunIsNeverStoredTwic
   }
   const auto& refused = first.lines[1];
   EXPECT_EQ(refused.at("status").as_int64(), 422);
-  EXPECT_EQ(text(refused, "type"), "urn:cjhub:problem:schema-invalid");
+  EXPECT_EQ(text(refused, "type"), "https://localhost/problems/schema-invalid");
   EXPECT_EQ(refused.at("tries").as_int64(), 1) << "a refusal is final: never sent again";
   EXPECT_FALSE(text(refused, "detail").empty());
 

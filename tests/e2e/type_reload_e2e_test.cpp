@@ -108,7 +108,7 @@ TEST_F(TypeReload, SighupAddsATypeOnAnOpenConnectionAndABrokenFileKeepsTheTypesI
   auto hpd = client_of(hub.port(), "hartford-pd");
   auto r = hpd.request("POST", "/v1/messages", response("RESP-1"));
   ASSERT_EQ(r.status, 422u) << r.body;
-  EXPECT_EQ(problem(r), "urn:cjhub:problem:unknown-message-type");
+  EXPECT_EQ(problem(r), "https://localhost/problems/unknown-message-type");
 
   // The type added to the file, Hartford PD allowed to publish it (`cjhub apply`), SIGHUP: the
   // same connection (never reopened: a request on a connection the hub had closed would throw)
@@ -152,7 +152,7 @@ TEST_F(TypeReload, SighupAddsATypeOnAnOpenConnectionAndABrokenFileKeepsTheTypesI
   sighup(hub, 3);
   r = hpd.request("POST", "/v1/messages", response("RESP-4"));
   EXPECT_EQ(r.status, 422u) << r.body;
-  EXPECT_EQ(problem(r), "urn:cjhub:problem:unknown-message-type");
+  EXPECT_EQ(problem(r), "https://localhost/problems/unknown-message-type");
   EXPECT_NE(hub.log().find("removed: AsyncResponse"), std::string::npos) << hub.log();
   ready = ops.request("GET", "/readyz");
   EXPECT_EQ(boost::json::parse(ready.body).at("components").at("schemas").at("state").as_string(), "ok") << ready.body;

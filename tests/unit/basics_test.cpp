@@ -55,7 +55,7 @@ TEST(Problem, EveryProblemHasAStatusAndStableType) {
   using api::Problem;
   EXPECT_EQ(api::info(Problem::malformed_xml).status, 400u);
   EXPECT_EQ(api::info(Problem::type_not_allowed).status, 403u);
-  EXPECT_EQ(api::info(Problem::idempotency_conflict).status, 409u);
+  EXPECT_EQ(api::info(Problem::idempotency_conflict).status, 422u);  // the IETF Idempotency-Key draft
   EXPECT_EQ(api::info(Problem::length_required).status, 411u);
   EXPECT_EQ(api::info(Problem::payload_too_large).status, 413u);
   EXPECT_EQ(api::info(Problem::unsupported_media_type).status, 415u);
@@ -72,7 +72,7 @@ TEST(Problem, EveryProblemHasAStatusAndStableType) {
   EXPECT_EQ(r.status, 422u);
   EXPECT_EQ(r.content_type, "application/problem+json");
   const auto v = boost::json::parse(r.body).as_object();
-  EXPECT_EQ(v.at("type").as_string(), "urn:cjhub:problem:schema-invalid");
+  EXPECT_EQ(v.at("type").as_string(), "https://localhost/problems/schema-invalid");
   EXPECT_EQ(v.at("status").as_int64(), 422);
   EXPECT_EQ(v.at("detail").as_string(), "line 3");
   EXPECT_TRUE(v.at("errors").is_array());
@@ -225,7 +225,7 @@ TEST(JsonLog, EveryLineIsValidJsonWhateverTheMessageHolds) {
   const auto v = boost::json::parse(out, ec);
   ASSERT_FALSE(ec) << ec.message() << ": " << out;
   EXPECT_EQ(v.at("module").as_string(), "ingress");
-  EXPECT_EQ(v.at("level").as_string(), "warning");
+  EXPECT_EQ(v.at("level").as_string(), "warn");
   EXPECT_NE(std::string(v.at("msg").as_string()).find("\"}\n{"), std::string::npos);
 }
 

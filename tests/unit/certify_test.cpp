@@ -163,8 +163,8 @@ TEST(CertifyGrade, EachMistakeFailsExactlyTheCriterionThatNamesIt) {
              e.documents[4].message.received_us - 190 * kMinute)))};
        },
        {"L1-TIMELY"}, "3 h 10 min after the arrest time"},
-      {"a 409", [](Evidence& e) { e.submissions.push_back({98, kNow, "refused:idempotency-conflict", "", ""}); },
-       {"L1-IDEMPOTENT"}, "409 idempotency-conflict"},
+      {"a 422", [](Evidence& e) { e.submissions.push_back({98, kNow, "refused:idempotency-conflict", "", ""}); },
+       {"L1-IDEMPOTENT"}, "422 idempotency-conflict"},
       {"a document sent twice under two keys", [](Evidence& e) { e.documents[6].message.document_id = "DOC-5"; },
        {"L1-IDEMPOTENT"}, "accepted 2 times under different keys"},
       {"a certificate about to expire", [](Evidence& e) { e.agency.certificate_not_after = kNow / 1'000'000 + 10 * 86400; },

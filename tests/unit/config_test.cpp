@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include <unistd.h>
+
 #include "cjhub/config/agencies.hpp"
 #include "cjhub/config/config.hpp"
 #include "support/test_env.hpp"
@@ -128,6 +130,46 @@ TEST_F(ConfigTest, MessageTypeMistakesAreNamed) {
   expect_error(R"(      case_key: ciss:ArrestPacket)", "      case_number: ciss:ArrestPacket", "message_types[0].keys.case_number");
   expect_error(R"(- name: EarlyArrestNotification)", "- name: ArrestPacket", "duplicate message type");
   expect_error(R"(ack_required: true)", "ack_required: maybe", "message_types[3].ack_required");
+}
+
+// Problem types are <public_url>/problems/<slug>: by default the server certificate's DNS name with
+// the listener's port (none for 443), else what the file says, which must be a plain https URL.
+TEST_F(ConfigTest, PublicUrlDefaultsToTheServerCertificatesNameAndMustBeHttps) {
+  // fake-tls holds no certificate: the name falls back to localhost.
+  EXPECT_EQ(parse(example_yaml()).listener.public_url, "https://localhost:9443");
+
+  const auto dir = std::filesystem::temp_directory_path() / ("cjhub-public-url-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=ignored.example "
+                   "-addext subjectAltName=DNS:cjhub.example.gov,DNS:other.example.gov -keyout " +
+                   (dir / "server.key").string() + " -out " + (dir / "server.crt").string() + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  for (const auto& f : std::filesystem::directory_iterator(source_dir() / "tests" / "data" / "config" / "fake-tls")) {
+    if (f.path().stem() == "server") continue;
+    std::filesystem::copy_file(f.path(), dir / f.path().filename(), std::filesystem::copy_options::overwrite_existing);
+  }
+  setenv("CJHUB_TLS_DIR", dir.c_str(), 1);
+  EXPECT_EQ(parse(example_yaml()).listener.public_url, "https://cjhub.example.gov:9443");
+  setenv("CJHUB_PORT", "443", 1);
+  EXPECT_EQ(parse(example_yaml()).listener.public_url, "https://cjhub.example.gov");
+  std::filesystem::remove_all(dir);
+  setenv("CJHUB_TLS_DIR", (source_dir() / "tests" / "data" / "config" / "fake-tls").c_str(), 1);
+
+  const auto with = [&](const std::string& url) {
+    return std::regex_replace(example_yaml(), std::regex("\\nlistener:\\n"), "\nlistener:\n  public_url: " + url + "\n",
+                              std::regex_constants::format_first_only);
+  };
+  EXPECT_EQ(parse(with("https://gw.example.gov/cjhub")).listener.public_url, "https://gw.example.gov/cjhub");
+  EXPECT_EQ(parse(with("https://[2001:db8::1]:8443")).listener.public_url, "https://[2001:db8::1]:8443");
+  for (const auto* bad : {"http://cjhub.example.gov", "https://cjhub.example.gov/", "https://cjhub.example.gov/?a=1",
+                          "https://cjhub.example.gov/#x", "https://", "cjhub.example.gov", "https://a b.gov"}) {
+    try {
+      parse(with(std::string("'") + bad + "'"));
+      ADD_FAILURE() << "accepted listener.public_url " << bad;
+    } catch (const config::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("listener.public_url"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ConfigTest, NotYaml) {

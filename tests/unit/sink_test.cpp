@@ -362,7 +362,9 @@ TEST_F(SinkTest, MissingOrMalformedDeliveryHeadersAre400) {
 TEST_F(SinkTest, LogLineHasEveryFieldWithTheRightValues) {
   auto& h = handler(options());
   const auto before = now_utc();
-  answer(h, post("abc"), delivery_headers(kDeliveryId, 3, true));
+  auto with_request_id = delivery_headers(kDeliveryId, 3, true);
+  with_request_id.emplace_back("X-Request-Id", "rms-batch:42.7_a-b");
+  answer(h, post("abc"), with_request_id);
   answer(h, post("abc"), delivery_headers(kDeliveryId, 4, false, std::nullopt));
   auto o400 = options();
   o400.status = 400;
@@ -373,7 +375,8 @@ TEST_F(SinkTest, LogLineHasEveryFieldWithTheRightValues) {
   const auto first = json::parse(lines[0]).as_object();
   const std::vector<std::string> fields = {"t",         "delivery_id", "message_id", "attempt",
                                            "message_type", "sender_ori", "case_key",   "ack_required",
-                                           "sha256",    "bytes",       "status",     "sink_ori"};
+                                           "sha256",    "bytes",       "status",     "sink_ori",
+                                           "request_id"};
   EXPECT_EQ(first.size(), fields.size()) << lines[0];
   for (const auto& f : fields) EXPECT_TRUE(first.contains(f)) << f << " missing from " << lines[0];
   const auto t = std::string(first.at("t").as_string());
@@ -391,11 +394,13 @@ TEST_F(SinkTest, LogLineHasEveryFieldWithTheRightValues) {
   EXPECT_EQ(first.at("bytes").to_number<std::int64_t>(), 3);
   EXPECT_EQ(first.at("status").to_number<std::int64_t>(), 200);
   EXPECT_EQ(first.at("sink_ori").as_string(), "CTDESPP00");
+  EXPECT_EQ(first.at("request_id").as_string(), "rms-batch:42.7_a-b");
 
   const auto second = json::parse(lines[1]).as_object();
   EXPECT_TRUE(second.at("case_key").is_null());
   EXPECT_EQ(second.at("ack_required").as_bool(), false);
   EXPECT_EQ(second.at("attempt").as_int64(), 4);
+  EXPECT_TRUE(second.at("request_id").is_null()) << "no X-Request-Id sent";
   const auto third = json::parse(lines[2]).as_object();
   EXPECT_EQ(third.at("status").to_number<std::int64_t>(), 400);
   EXPECT_EQ(third.at("bytes").to_number<std::int64_t>(), 4);

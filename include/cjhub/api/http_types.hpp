@@ -24,6 +24,9 @@ struct Request {
   identity::PeerCertificate peer;
   std::string remote;  // "ip:port"
   SystemTime received_at{};
+  // The client's X-Request-Id when valid, else one the listener made; in every answer's
+  // X-Request-Id (set by the listener), in the log lines and stored with a POSTed message.
+  std::string request_id;
 };
 
 struct Response {
@@ -45,6 +48,7 @@ struct RequestHead {
   std::string target;
   identity::PeerCertificate peer;
   std::string remote;
+  std::string request_id;
 };
 
 // Anything that answers requests: the hub's handlers, the reference sink, test doubles.

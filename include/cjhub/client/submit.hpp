@@ -47,7 +47,7 @@ struct Submission {
   std::string message_id;       // when accepted
   std::string location;         // the status URL (path) when accepted
   bool replayed = false;        // the hub had it already (Idempotent-Replayed)
-  std::string problem;          // the refusal's problem type ("urn:cjhub:problem:schema-invalid"), or empty
+  std::string problem;          // the refusal's problem type ("https://hub.example.gov/problems/schema-invalid"), or empty
   std::string detail;           // the refusal's detail, or the transport error
   int tries = 0;
   std::vector<Recipient> recipients;  // after follow()

@@ -19,4 +19,8 @@ inline std::string to_hex(const Sha256& d) { return to_hex(d.data(), d.size()); 
 // private. Owner-only modes (0600, 0400) pass.
 void require_private_key_file(const std::string& file, const std::string& what);
 
+// The host name a PEM certificate (its first certificate) is issued for: its first DNS
+// subjectAltName, else its subject's CN; empty when the file cannot be read or names neither.
+std::string certificate_host_name(const std::string& pem_file);
+
 }  // namespace cjhub

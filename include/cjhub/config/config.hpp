@@ -28,6 +28,10 @@ struct Listener {
   // Connections from one address still in the TLS handshake: a slow-handshake flood from one
   // place cannot take every slot of max_connections.
   std::size_t max_handshakes_per_address = 32;
+  // The address agencies reach the hub at (https://host[:port][/prefix], no trailing slash). Problem
+  // types are <public_url>/problems/<slug> (docs/problems.md). When not configured: https:// and the
+  // server certificate's first DNS name, with the port unless it is 443 or 0.
+  std::string public_url;
 };
 
 // The plain-HTTP health listener, for orchestrators (kubelet, Docker health checks) that cannot

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace cjhub::intake {
 
@@ -22,7 +23,7 @@ enum class Problem {
   not_found,               // 404
   method_not_allowed,      // 405
   ack_not_addressed,       // 403 acknowledging a message not delivered to this agency
-  idempotency_conflict,    // 409 same key, different body
+  idempotency_conflict,    // 422 same key, different body (IETF Idempotency-Key draft)
   case_erased,             // 409 the case was erased by operation of law
   length_required,         // 411 no Content-Length (chunked bodies are refused)
   payload_too_large,       // 413
@@ -53,6 +54,12 @@ struct ProblemInfo {
 };
 
 const ProblemInfo& info(Problem p);
-std::string type_uri(Problem p);  // "urn:cjhub:problem:<slug>"
+// The problem's type: "<base>/problems/<slug>", an https URI documented in docs/problems.md and
+// served by the hub at that path. The base is the hub's listener.public_url, set once at start
+// (set_problem_base); until then "https://localhost".
+std::string type_uri(Problem p);
+void set_problem_base(const std::string& public_url);
+// Every problem, in enum order (the documentation page and its tests list them).
+const std::vector<Problem>& all_problems();
 
 }  // namespace cjhub::intake

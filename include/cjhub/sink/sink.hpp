@@ -9,7 +9,8 @@
 //    "message_type", "sender_ori", "case_key": string or null when the header is absent (with
 //    --ack-status completed "case_key_sha256", hex, instead: the log never names a case),
 //    "ack_required": bool, "sha256": hex of the body, "bytes": int, "status": the HTTP status
-//    answered (0 with --hang: never answered), "sink_ori"}
+//    answered (0 with --hang: never answered), "sink_ori", "request_id": the X-Request-Id the hub
+//    sent (the request id of the POST that brought the message), or null when there was none}
 // and, with --ack async, one object per attempt to post an acknowledgement:
 //   {"t", "event": "ack_posted", "delivery_id", "message_id", "ack_id", "post_attempt": int,
 //    "hub_status": int (0 = no HTTP answer), "outcome": accepted | retrying | rejected | gave_up |
@@ -125,6 +126,7 @@ struct DeliveryHeaders {
   std::string sender_ori;
   std::optional<std::string> case_key;  // absent for types without a case
   bool ack_required = false;            // Cjhub-Ack-Required: true
+  std::optional<std::string> request_id;  // X-Request-Id: the hub's request id of the message
   static DeliveryHeaders from(const Headers& h);
 };
 

@@ -27,6 +27,28 @@ struct ApplyReport {
 // refused as "disabled" rather than "unknown".
 ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file);
 
+// What apply_agencies would do, worked out without changing anything (`cjhub apply --dry-run`).
+struct FieldChange {
+  std::string field, before, after;  // lists as "a, b"; nothing as "-"
+};
+struct PlannedChange {
+  std::string kind;    // agency, endpoint, subscription
+  std::string action;  // added, changed, disabled (an agency), removed (an endpoint, a subscription)
+  std::string ori, name;  // name: the endpoint's or the subscription's; empty for an agency
+  std::vector<FieldChange> fields;  // changed: old -> new
+  // An endpoint removed (its own, or its agency disabled): what would become dead letters, its
+  // deliveries queued or pending, and the messages waiting for it on the log.
+  long long dead_deliveries = 0, dead_log_messages = 0;
+};
+struct ApplyPlan {
+  std::vector<PlannedChange> changes;  // by agency (file order, then disabled ones), agency first
+  std::vector<std::string> unchanged;  // ORIs
+  std::size_t count(const std::string& kind, const std::string& action) const;
+  bool any_change() const { return !changes.empty(); }
+};
+// Throws config::ConfigError for what apply_agencies would refuse (an agency changing environment).
+ApplyPlan plan_agencies(Connection& conn, const config::AgenciesFile& file);
+
 struct AgencyRecord {
   config::Agency agency;
   bool active = true;

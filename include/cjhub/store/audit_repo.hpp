@@ -67,7 +67,11 @@ struct AuditVerification {
 // Walks the whole chain: the records sealed one by one before blocks, then the blocks. Reports
 // altered records, missing ones (gaps), records added after their transaction was sealed, altered
 // or missing blocks and broken links.
-AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace);
+// `progress`, when set, is called with the records checked so far and about how many the chain
+// holds (its positions, read once at the start), after every record.
+using AuditProgress = std::function<void(long long checked, long long total)>;
+AuditVerification verify_audit(Connection& conn, std::chrono::seconds unsealed_grace,
+                               const AuditProgress& progress = {});
 // The same checks over the most recent blocks only, for a periodic check whose cost is bounded:
 // the last blocks that together hold at most `max_records` records (at least the last block,
 // at most `max_blocks` blocks), starting from the end of the block before them (its hash is

@@ -57,6 +57,8 @@ struct Claimed {
   long long log_seq = 0;
   std::uint64_t log_epoch = 0;  // which reading of the endpoint's log sent it (a lease lost and taken again starts another)
   long long subscription_id = 0;
+  std::string request_id;  // of the POST that brought the message (empty: none)
+  std::string endpoint_name;  // set by the dispatcher when it sends (for its log lines)
 };
 std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& requests,
                            const std::string& leased_by);

@@ -4,6 +4,7 @@
 
 #include "cjhub/store/connection.hpp"
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,5 +69,11 @@ std::vector<ErasureSummary> list_erasures(Connection& conn, const ErasureFilter&
 // The recipients of these erasures; with a viewer, all of those it requested and its own of the rest.
 std::vector<ErasureRecipient> erasure_recipients(Connection& conn, const std::vector<std::string>& ids,
                                                  const std::optional<std::string>& viewer = std::nullopt);
+
+// Every erasure the filter selects, oldest first, each handed to `each` with its recipients as it
+// is read: pages of `f.limit` erasures (keyset paging from `f.after_*`), so memory holds one page
+// however long the ledger is (`cjhub erasures report`).
+void each_erasure(Connection& conn, ErasureFilter f,
+                  const std::function<void(const ErasureSummary&, const std::vector<ErasureRecipient>&)>& each);
 
 }  // namespace cjhub::store

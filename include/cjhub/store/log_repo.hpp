@@ -55,6 +55,7 @@ struct LogEntry {
   // The lane (this endpoint, this case) has open rows (a retry, entries waiting behind it, an
   // owed acknowledgement): this entry must wait behind them as a row of its own.
   bool lane_has_rows = false;
+  std::string request_id;  // of the POST that brought the message (empty: none)
 };
 struct LogBatch {
   std::vector<LogEntry> entries;

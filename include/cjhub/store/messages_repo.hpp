@@ -38,6 +38,8 @@ struct NewMessage {
   // For the audit trail: who sent it (certificate identity) and from where.
   std::string actor;
   std::string source;
+  // The request id of the POST that brought it (X-Request-Id; empty: none, stored as NULL).
+  std::string request_id;
 };
 
 enum class InsertStatus {

@@ -1,9 +1,16 @@
 // Numbered schema migrations (src/store/migrations/NNNN_name.sql), applied in order under an
-// advisory lock, each recorded in cjhub_schema_migrations. Safe to run from several processes.
+// advisory lock, each recorded in cjhub_schema_migrations with the SHA-256 of its text. Safe to
+// run from several processes.
+//
+// Before anything is applied the database's schema is checked against the binary: a database that
+// records a migration this binary does not have was migrated by a newer cjhub (SchemaTooNew), and
+// one whose recorded checksum differs from the binary's migration of the same name was migrated
+// from another text (SchemaMismatch). Either way nothing is touched and the hub does not start.
 #pragma once
 
 #include "cjhub/store/connection.hpp"
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,7 +21,30 @@ struct Migration {
   std::string sql;
 };
 
-// Applies what is missing; returns the names applied now (empty when up to date).
+// The database holds migrations this binary does not know: a newer cjhub migrated it.
+struct SchemaTooNew : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A migration recorded in the database is not the text this binary carries under its name.
+struct SchemaMismatch : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The database's schema against the binary's migrations (read only).
+struct SchemaState {
+  std::vector<std::string> applied;   // recorded in the database, in name order
+  std::vector<std::string> pending;   // in the binary, not yet applied
+  std::vector<std::string> unknown;   // recorded in the database, not in the binary
+  std::vector<std::string> changed;   // recorded with a checksum other than the binary's
+  std::size_t unchecked = 0;          // recorded before checksums were kept (filled in by migrate)
+};
+SchemaState schema_state(Connection& conn);
+
+// The SHA-256 (hex) of a migration's text, as recorded.
+std::string migration_checksum(const Migration& m);
+
+// Checks the schema (throws SchemaTooNew or SchemaMismatch), then applies what is missing and
+// records checksums not yet recorded; returns the names applied now (empty when up to date).
 std::vector<std::string> migrate(Connection& conn);
 // The names of the embedded migrations not yet applied.
 std::vector<std::string> pending_migrations(Connection& conn);
