@@ -338,6 +338,26 @@ std::vector<FieldChange> subscription_fields(const config::Subscription& a, cons
   return f;
 }
 
+// The named parts of an agency (endpoints, subscriptions) from `before` to `after`: each one added
+// or changed (with its fields) appended to `changes`, each one gone handed to `removed`.
+template <typename Part, typename Fields, typename Removed>
+void diff_named(const char* kind, const std::string& ori, const std::vector<Part>& before,
+                const std::vector<Part>& after, Fields fields_of, std::vector<PlannedChange>& changes,
+                Removed removed) {
+  auto named = [](const std::string& name) { return [&name](const Part& x) { return x.name == name; }; };
+  for (const auto& p : after) {
+    const auto o = std::find_if(before.begin(), before.end(), named(p.name));
+    if (o == before.end()) {
+      changes.push_back({kind, "added", ori, p.name, {}, 0, 0});
+    } else if (auto f = fields_of(*o, p); !f.empty()) {
+      changes.push_back({kind, "changed", ori, p.name, std::move(f), 0, 0});
+    }
+  }
+  for (const auto& p : before) {
+    if (std::none_of(after.begin(), after.end(), named(p.name))) removed(p.name);
+  }
+}
+
 }  // namespace
 
 std::size_t ApplyPlan::count(const std::string& kind, const std::string& action) const {
@@ -385,36 +405,12 @@ ApplyPlan plan_agencies(Connection& conn, const config::AgenciesFile& file) {
       field(fields, "identities", identities_text(old.agency.identities), identities_text(a.identities));
       field(fields, "publish", joined(old.agency.publish), joined(a.publish));
       const std::size_t at = plan.changes.size();
-      for (const auto& e : a.endpoints) {
-        const auto o = std::find_if(old.agency.endpoints.begin(), old.agency.endpoints.end(),
-                                    [&](const config::Endpoint& x) { return x.name == e.name; });
-        if (o == old.agency.endpoints.end()) {
-          plan.changes.push_back({"endpoint", "added", a.ori, e.name, {}, 0, 0});
-        } else if (auto f = endpoint_fields(*o, e); !f.empty()) {
-          plan.changes.push_back({"endpoint", "changed", a.ori, e.name, std::move(f), 0, 0});
-        }
-      }
-      for (const auto& e : old.agency.endpoints) {
-        if (std::none_of(a.endpoints.begin(), a.endpoints.end(),
-                         [&](const config::Endpoint& x) { return x.name == e.name; })) {
-          removed_endpoint(a.ori, e.name);
-        }
-      }
-      for (const auto& s : a.subscriptions) {
-        const auto o = std::find_if(old.agency.subscriptions.begin(), old.agency.subscriptions.end(),
-                                    [&](const config::Subscription& x) { return x.name == s.name; });
-        if (o == old.agency.subscriptions.end()) {
-          plan.changes.push_back({"subscription", "added", a.ori, s.name, {}, 0, 0});
-        } else if (auto f = subscription_fields(*o, s); !f.empty()) {
-          plan.changes.push_back({"subscription", "changed", a.ori, s.name, std::move(f), 0, 0});
-        }
-      }
-      for (const auto& s : old.agency.subscriptions) {
-        if (std::none_of(a.subscriptions.begin(), a.subscriptions.end(),
-                         [&](const config::Subscription& x) { return x.name == s.name; })) {
-          plan.changes.push_back({"subscription", "removed", a.ori, s.name, {}, 0, 0});
-        }
-      }
+      diff_named("endpoint", a.ori, old.agency.endpoints, a.endpoints, endpoint_fields, plan.changes,
+                 [&](const std::string& name) { removed_endpoint(a.ori, name); });
+      diff_named("subscription", a.ori, old.agency.subscriptions, a.subscriptions, subscription_fields, plan.changes,
+                 [&](const std::string& name) {
+                   plan.changes.push_back({"subscription", "removed", a.ori, name, {}, 0, 0});
+                 });
       // The agency counts as changed when anything of it does (as apply reports it).
       if (!fields.empty() || plan.changes.size() > at) {
         plan.changes.insert(plan.changes.begin() + static_cast<std::ptrdiff_t>(at),

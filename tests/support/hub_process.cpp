@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 #include <fstream>
 #include <functional>
 #include <chrono>
@@ -213,6 +214,33 @@ std::string HubProcess::log() const {
   } catch (...) {
     return {};
   }
+}
+
+std::vector<boost::json::object> json_log_lines(const std::string& log) {
+  std::vector<boost::json::object> out;
+  for (std::size_t start = 0; start < log.size();) {
+    auto end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const auto line = log.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(line, ec);
+    if (ec || !v.is_object()) {
+      ADD_FAILURE() << "a log line that is not a JSON object: " << line;
+      continue;
+    }
+    const auto& o = v.as_object();
+    bool complete = true;
+    for (const char* k : {"ts", "level", "module", "msg"}) {
+      if (!o.contains(k) || !o.at(k).is_string()) {
+        ADD_FAILURE() << "a log line without its string member " << k << ": " << line;
+        complete = false;
+      }
+    }
+    if (complete) out.push_back(o);
+  }
+  return out;
 }
 
 }  // namespace cjhub::test

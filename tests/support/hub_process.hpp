@@ -54,6 +54,10 @@ class HubProcess {
   int restarts_ = 0;
 };
 
+// The lines of a hub's log written with logging.format json, each parsed. A line that is not a JSON
+// object with ts, level, module and msg fails the test and is left out.
+std::vector<boost::json::object> json_log_lines(const std::string& log);
+
 // Spawns argv with extra environment, stdout and stderr appended to out_file.
 pid_t spawn_process(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                     const std::filesystem::path& out_file);
