@@ -224,6 +224,22 @@ bool same_identities(std::vector<config::CertIdentity> a, std::vector<config::Ce
   return a == b;
 }
 
+
+// An agency's environment (sandbox or production) is fixed when it is created: `apply` and its
+// plan refuse a file that would move one.
+template <typename Agencies, typename Current>
+void require_same_environments(const Agencies& agencies, const Current& current) {
+  for (const auto& a : agencies) {
+    const auto it = current.find(a.ori);
+    if (it != current.end() && it->second.agency.sandbox != a.sandbox) {
+      throw config::ConfigError(fmt::format(
+          "agency {} is a {} agency: an agency's environment cannot change (its messages and cases stay in "
+          "it); list a new agency with its own ORI instead",
+          a.ori, it->second.agency.sandbox ? "sandbox" : "production"));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<AgencyRecord> load_agencies(Connection& conn) {
@@ -258,15 +274,7 @@ ApplyReport apply_agencies(Connection& conn, const config::AgenciesFile& file) {
     }
     // An agency's environment is fixed when it is created: its messages, cases and holders belong
     // to that environment (a vendor going live gets a production agency of its own).
-    for (const auto& a : file.agencies) {
-      const auto it = current.find(a.ori);
-      if (it != current.end() && it->second.agency.sandbox != a.sandbox) {
-        throw config::ConfigError(fmt::format(
-            "agency {} is a {} agency: an agency's environment cannot change (its messages and cases stay in "
-            "it); list a new agency with its own ORI instead",
-            a.ori, it->second.agency.sandbox ? "sandbox" : "production"));
-      }
-    }
+    require_same_environments(file.agencies, current);
     for (const auto& a : file.agencies) {
       const auto it = current.find(a.ori);
       tx.exec_params0(sql::kUpsertAgency, a.ori, a.name, config::to_string(a.role), a.sandbox);
@@ -381,14 +389,9 @@ ApplyPlan plan_agencies(Connection& conn, const config::AgenciesFile& file) {
       }
       plan.changes.push_back(std::move(c));
     };
+    require_same_environments(file.agencies, current);
     for (const auto& a : file.agencies) {
       const auto it = current.find(a.ori);
-      if (it != current.end() && it->second.agency.sandbox != a.sandbox) {
-        throw config::ConfigError(fmt::format(
-            "agency {} is a {} agency: an agency's environment cannot change (its messages and cases stay in "
-            "it); list a new agency with its own ORI instead",
-            a.ori, it->second.agency.sandbox ? "sandbox" : "production"));
-      }
       if (it == current.end()) {
         plan.changes.push_back({"agency", "added", a.ori, "", {}, 0, 0});
         for (const auto& e : a.endpoints) plan.changes.push_back({"endpoint", "added", a.ori, e.name, {}, 0, 0});
