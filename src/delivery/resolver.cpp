@@ -160,7 +160,9 @@ struct Resolver::Impl {
                         : status == ARES_ETIMEOUT
                             ? fmt::format("no answer from DNS within {} ms", self.opts.timeout.count())
                             : std::string(ares_strerror(status));
-    if (status != ARES_EDESTRUCTION) self.failures.fetch_add(1, std::memory_order_relaxed);
+    // A failure counts once, for the callers it answers: waiters already past their deadline were
+    // counted when they expired.
+    if (status != ARES_EDESTRUCTION && !waiters.empty()) self.failures.fetch_add(1, std::memory_order_relaxed);
     for (auto& w : waiters) answer(w, self.fallback(q->host, error));
   }
 
