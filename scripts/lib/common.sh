@@ -115,6 +115,7 @@ wal_compression = on
 max_wal_size = 8GB
 checkpoint_timeout = 15min
 shared_preload_libraries = 'pg_stat_statements'   # per-statement figures for the benchmarks
+pg_stat_statements.track_planning = on            # planning time too: a statement planned on every call shows
 CONF
   fi
   if pg_running; then say "PostgreSQL already running on port $CJHUB_PG_PORT"; return; fi

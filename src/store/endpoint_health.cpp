@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "store/prepared.hpp"
+
 namespace cjhub::store::endpoint_health {
 
 namespace sql {
@@ -11,6 +13,7 @@ namespace {
 // since the epoch), and resets the failure count; last_success_at moves at most once a second, so
 // a busy endpoint's row is not rewritten by every completion batch (each rewrite is a dead
 // version until vacuumed).
+constexpr const char* kEndpointSuccessName = "endpoint_success";
 constexpr const char* kEndpointSuccess =
     "WITH ended AS (UPDATE endpoint_outages SET ended_at = greatest(started_at, to_timestamp($2::float8 / 1e6)) "
     "  WHERE endpoint_id = $1 AND ended_at IS NULL RETURNING 1) "
@@ -49,7 +52,7 @@ double micros(TimePoint at) {
 }  // namespace sql
 
 void succeeded(Transaction& tx, long long endpoint_id, TimePoint at) {
-  tx.exec_params0(sql::kEndpointSuccess, endpoint_id, sql::micros(at));
+  tx.exec_prepared0(sql::kEndpointSuccessName, endpoint_id, sql::micros(at));
 }
 
 bool failed(Transaction& tx, long long endpoint_id, unsigned pause_after_failures, const std::string& reason,
@@ -71,3 +74,12 @@ void probed(Transaction& tx, long long endpoint_id, bool up, const std::string& 
 }
 
 }  // namespace cjhub::store::endpoint_health
+
+namespace cjhub::store {
+
+// Every send's success goes through one statement: prepared once per connection.
+void prepare_endpoint_health_statements(Connection& conn) {
+  conn.prepare(endpoint_health::sql::kEndpointSuccessName, endpoint_health::sql::kEndpointSuccess);
+}
+
+}  // namespace cjhub::store

@@ -112,6 +112,7 @@ constexpr const char* kHoldersOf =
     "WHERE m.case_key = $1 AND m.seq <= k.read_through";
 // The cursors of every endpoint the case went to on the log, locked before the holders are read:
 // a hub reading one of them waits (or has finished reading, and its read_through counts).
+constexpr const char* kLockCaseCursorsName = "lock_case_cursors";
 constexpr const char* kLockCaseCursors =
     "SELECT 1 FROM endpoint_cursors k WHERE k.endpoint_id IN "
     "  (SELECT DISTINCT unnest(m.recipients) FROM messages m WHERE m.case_key = $1) "
@@ -166,6 +167,7 @@ void prepare_erasures_statements(Connection& conn) {
   conn.prepare(sql::kEraseCaseName, sql::kEraseCase);
   conn.prepare(sql::kInsertErasureName, sql::kInsertErasure);
   conn.prepare(sql::kRouteErasureName, sql::kRouteErasure);
+  conn.prepare(sql::kLockCaseCursorsName, sql::kLockCaseCursors);
 }
 
 using values::opt;
@@ -182,7 +184,7 @@ std::set<std::string> erased_among(Transaction& tx, const std::vector<std::strin
 
 ErasureResult record_erasure(Transaction& tx, const ErasureInput& in, const ErasurePolicy& policy) {
   ErasureResult r;
-  tx.exec_params(sql::kLockCaseCursors, in.case_key);  // how far each was read holds still now
+  tx.exec_prepared(sql::kLockCaseCursorsName, in.case_key);  // how far each was read holds still now
   if (in.whole_case) {
     const auto row = tx.exec_prepared1(sql::kEraseCaseName, in.case_key, in.message_id, in.sender_ori,
                                        in.received_at, policy.deadline_seconds, policy.follow_up_seconds);

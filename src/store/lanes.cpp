@@ -24,12 +24,15 @@ namespace {
 
 // Deliveries of one case to one endpoint leave in store order: writers and completions that touch
 // a case's lanes hold this lock (hash of the case key) until they commit.
+constexpr const char* kLockCaseName = "lock_case";
 constexpr const char* kLockCase = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
 // The same for many cases in one round trip, in the given (sorted) order.
+constexpr const char* kLockCasesName = "lock_cases";
 constexpr const char* kLockCases =
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 7)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) "
     "ORDER BY n";
 // Promotes the next queued delivery of many lanes ($1 endpoint ids, $2 case keys) at once.
+constexpr const char* kPromoteLanesName = "promote_lanes";
 constexpr const char* kPromoteLanes =
     "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() FROM ("
     "  SELECT (SELECT q.id FROM deliveries q WHERE q.endpoint_id = l.endpoint_id AND q.case_key = l.case_key "
@@ -77,6 +80,9 @@ constexpr const char* kPromoteIds =
 // This stage's prepared statements, declared on every new connection (see database.cpp).
 void prepare_lanes_statements(Connection& conn) {
   conn.prepare(lanes::sql::kPromoteCaseLanesName, lanes::sql::kPromoteCaseLanes);
+  conn.prepare(lanes::sql::kPromoteLanesName, lanes::sql::kPromoteLanes);
+  conn.prepare(lanes::sql::kLockCaseName, lanes::sql::kLockCase);
+  conn.prepare(lanes::sql::kLockCasesName, lanes::sql::kLockCases);
 }
 
 namespace lanes {
@@ -88,10 +94,10 @@ void lock_cases(Transaction& tx, std::vector<std::string> case_keys) {
   case_keys.erase(std::unique(case_keys.begin(), case_keys.end()), case_keys.end());
   if (case_keys.empty()) return;
   if (case_keys.size() == 1) {
-    tx.exec_params(sql::kLockCase, case_keys.front());
+    tx.exec_prepared(sql::kLockCaseName, case_keys.front());
     return;
   }
-  tx.exec_params(sql::kLockCases, values::text_array(case_keys));
+  tx.exec_prepared(sql::kLockCasesName, values::text_array(case_keys));
 }
 
 void promote(Transaction& tx, long long endpoint_id, const std::string& case_key) {
@@ -126,7 +132,7 @@ void promote_all(Transaction& tx, const std::set<Lane>& lanes) {
     endpoints.push_back(endpoint);
     cases.push_back(case_key);
   }
-  tx.exec_params0(sql::kPromoteLanes, values::int_array(endpoints), values::text_array(cases));
+  tx.exec_prepared0(sql::kPromoteLanesName, values::int_array(endpoints), values::text_array(cases));
 }
 
 void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes) {

@@ -14,6 +14,7 @@ void prepare_deliveries_statements(Connection& conn);  // deliveries_repo.cpp: c
 void prepare_audit_statements(Connection& conn);       // audit_repo.cpp: records written with each change
 void prepare_lanes_statements(Connection& conn);       // lanes.cpp: every lane of an erased case
 void prepare_log_statements(Connection& conn);         // log_repo.cpp: reading the log, moving cursors
+void prepare_endpoint_health_statements(Connection& conn);  // endpoint_health.cpp: every send's outcome
 
 inline void prepare_statements(Connection& conn) {
   prepare_messages_statements(conn);
@@ -23,6 +24,7 @@ inline void prepare_statements(Connection& conn) {
   prepare_audit_statements(conn);
   prepare_lanes_statements(conn);
   prepare_log_statements(conn);
+  prepare_endpoint_health_statements(conn);
 }
 
 }  // namespace cjhub::store
