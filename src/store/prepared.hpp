@@ -12,9 +12,9 @@ void prepare_routing_statements(Connection& conn);     // routing_repo.cpp: rout
 void prepare_erasures_statements(Connection& conn);    // erasures_repo.cpp: erasure in the ingest transaction
 void prepare_deliveries_statements(Connection& conn);  // deliveries_repo.cpp: claims and completions
 void prepare_audit_statements(Connection& conn);       // audit_repo.cpp: records written with each change
-void prepare_lanes_statements(Connection& conn);       // lanes.cpp: every lane of an erased case
+void prepare_lanes_statements(Connection& conn);       // lanes.cpp: case locks, promotion of lanes
 void prepare_log_statements(Connection& conn);         // log_repo.cpp: reading the log, moving cursors
-void prepare_endpoint_health_statements(Connection& conn);  // endpoint_health.cpp: every send's outcome
+void prepare_endpoint_health_statements(Connection& conn);  // endpoint_health.cpp: a send's success
 
 inline void prepare_statements(Connection& conn) {
   prepare_messages_statements(conn);
