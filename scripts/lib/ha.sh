@@ -182,6 +182,13 @@ ha_stop() {
     [ -z "$(ha_patroni_pid site-a)$(ha_patroni_pid site-b)" ] && break
     sleep 0.5
   done
+  # A PostgreSQL whose Patroni was killed (the failover tier kills them) outlives it: stop it too.
+  for site in "${CJHUB_HA_SITES[@]}"; do
+    pid=$(ha_postmaster_pid "$site")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      as_pg "$PG_BIN/pg_ctl" -D "$(ha_dir)/$site/data" -m fast -w -t 30 stop >/dev/null 2>&1 || kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
   # shellcheck disable=SC2086  # one or more pids
   for i in 1 2 3; do pid=$(ha_etcd_pid $i); if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; fi; done
   for i in $(seq 1 20); do
