@@ -22,6 +22,17 @@ ha_url() {
   echo "postgresql://$CJHUB_PG_SUPERUSER@127.0.0.1:$(ha_pg_port site-a),127.0.0.1:$(ha_pg_port site-b)/${1:-postgres}?target_session_attrs=read-write&connect_timeout=2"
 }
 
+# Dies, naming the holder, when a port the topology is about to listen on already has a listener
+# (another service, or a member of an earlier topology that outlived its data): the member would
+# fail to bind and the topology never come up.
+ha_need_port() {  # PORT WHAT
+  command -v ss >/dev/null || return 0
+  local held
+  held=$(ss -Hltnp "( sport = :$1 )" 2>/dev/null || true)
+  [ -z "$held" ] || die "port $1 ($2) is in use; choose other ports with CJHUB_HA_PORT (now $CJHUB_HA_PORT):
+$held"
+}
+
 # --- etcd ----------------------------------------------------------------------------------------
 ha_etcd_pid() { pgrep -f -- "etcd --name cjhub-etcd$1 --data-dir $(ha_dir)/etcd$1 " | paste -sd' ' || true; }
 
@@ -33,6 +44,8 @@ ha_etcd_start() {
     [ -n "$(ha_etcd_pid $i)" ] && continue
     local state=new
     [ -d "$dir/etcd$i/member" ] && state=existing
+    ha_need_port $((CJHUB_HA_PORT + i)) "etcd member $i, clients"
+    ha_need_port $((CJHUB_HA_PORT + 10 + i)) "etcd member $i, peers"
     as_pg setsid etcd --name "cjhub-etcd$i" --data-dir "$dir/etcd$i" \
       --listen-client-urls "http://127.0.0.1:$((CJHUB_HA_PORT + i))" \
       --advertise-client-urls "http://127.0.0.1:$((CJHUB_HA_PORT + i))" \
@@ -118,6 +131,12 @@ ha_postmaster_pid() {
 ha_site_start() {  # SITE
   local site=$1 dir cfg; dir=$(ha_dir)
   [ -n "$(ha_patroni_pid "$site")" ] && return
+  # A site's PostgreSQL may outlive its Patroni (crash-site kills both; a kill of Patroni alone
+  # does not): the new Patroni takes that one over, so only a port with no postmaster is checked.
+  if [ -z "$(ha_postmaster_pid "$site")" ] || ! kill -0 "$(ha_postmaster_pid "$site")" 2>/dev/null; then
+    ha_need_port "$(ha_pg_port "$site")" "$site PostgreSQL"
+  fi
+  ha_need_port "$(ha_rest_port "$site")" "$site Patroni REST API"
   mkdir -p "$dir/$site"; [ "$(id -u)" -eq 0 ] && chown "$(pg_owner)" "$dir/$site"
   chmod 700 "$dir/$site"
   cfg=$(ha_config "$site")
@@ -150,25 +169,43 @@ ha_wait_healthy() {  # [SECONDS]: a leader and a synchronous standby
   return 1
 }
 
+# The last LINES (default 20) of each etcd member's and each site's log: what an operator reads
+# when the topology does not come up, and what ha_start prints when it gives up.
+ha_logs() {
+  local dir n=${1:-20} f; dir=$(ha_dir)
+  for f in "$dir"/etcd1.log "$dir"/etcd2.log "$dir"/etcd3.log "$dir"/site-a.log "$dir"/site-b.log; do
+    [ -f "$f" ] || continue
+    printf -- '---- %s (last %s lines) ----\n' "$f" "$n"
+    tail -n "$n" "$f"
+  done
+}
+
+# Gives up on a start: says what did not happen, then the logs that say why.
+ha_give_up() { ha_logs 30 >&2; die "$*"; }
+
 ha_start() {
-  local dir; dir=$(ha_dir)
+  local dir start; dir=$(ha_dir)
   mkdir -p "$dir"; [ "$(id -u)" -eq 0 ] && chown "$(pg_owner)" "$dir"
   if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
     die "patroni and etcd are needed (scripts/ha installs them)"
   fi
+  # Every wait is bounded in seconds, not in tries: a probe that itself takes seconds (etcdctl's
+  # dial timeout, curl's) cannot stretch it.
   ha_etcd_start
-  local i
-  for i in $(seq 1 60); do
-    ETCDCTL_API=3 etcdctl --endpoints "$(ha_etcd_hosts)" endpoint health >/dev/null 2>&1 && break
+  start=$SECONDS
+  until ETCDCTL_API=3 timeout 5 etcdctl --dial-timeout 2s --command-timeout 3s --endpoints "$(ha_etcd_hosts)" endpoint health >/dev/null 2>&1; do
+    [ $((SECONDS - start)) -lt 30 ] || ha_give_up "etcd did not become healthy within 30 s (logs above, in $dir)"
     sleep 0.5
   done
-  ETCDCTL_API=3 etcdctl --endpoints "$(ha_etcd_hosts)" endpoint health >/dev/null 2>&1 || die "etcd did not become healthy (see $dir/etcd*.log)"
   ha_site_start site-a
   # The first node bootstraps; the second clones it once there is a leader.
-  for i in $(seq 1 120); do [ -n "$(ha_leader)" ] && break; sleep 0.5; done
-  [ -n "$(ha_leader)" ] || die "no leader after 60 s (see $dir/site-a.log)"
+  start=$SECONDS
+  until [ -n "$(ha_leader)" ]; do
+    [ $((SECONDS - start)) -lt 60 ] || ha_give_up "no leader within 60 s (logs above, in $dir)"
+    sleep 0.5
+  done
   ha_site_start site-b
-  ha_wait_healthy 90 || die "no synchronous standby after 90 s (see $dir/site-*.log)"
+  ha_wait_healthy 90 || ha_give_up "no synchronous standby within 90 s (logs above, in $dir)"
 }
 
 ha_stop() {

@@ -10,6 +10,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
+
+#include <sys/wait.h>
 
 #include "e2e/delivery_fixture.hpp"
 
@@ -25,19 +28,20 @@ std::string ha_ctl() {
   return c != nullptr ? c : "";
 }
 
-// Runs `scripts/ha ARGS` and returns its standard output (trimmed); `ok` is its exit status.
-std::string ha(const std::string& args, bool* ok = nullptr) {
-  const std::string cmd = "CJHUB_HA_NO_DEPS=1 " + ha_ctl() + " " + args + " 2>&1";
+// Runs `scripts/ha ARGS`, bounded to `limit` seconds (timeout(1) kills it after that), and returns
+// its output (trimmed); `ok` is whether it exited 0 in time.
+std::string ha(const std::string& args, bool* ok = nullptr, int limit = 60) {
+  const std::string cmd = "CJHUB_HA_NO_DEPS=1 timeout -k 5 " + std::to_string(limit) + " " + ha_ctl() + " " + args + " 2>&1";
   std::string out;
+  int rc = -1;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     std::array<char, 512> buf{};
     while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-    const int rc = pclose(p);
-    if (ok != nullptr) *ok = rc == 0;
-  } else if (ok != nullptr) {
-    *ok = false;
+    rc = pclose(p);
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  if (WIFEXITED(rc) && WEXITSTATUS(rc) == 124) out += "\n[scripts/ha " + args + " did not finish within " + std::to_string(limit) + " s]";
+  if (ok != nullptr) *ok = WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
   return out;
 }
 
@@ -45,30 +49,44 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 class Failover : public DeliverySuite {
  protected:
+  // Each step of the set-up and the tear-down, with the seconds since the test began: when a test
+  // runs out of time, its output says where.
+  void step(const std::string& what) {
+    std::cout << "[failover +" << seconds(Clock::now() - began_) << " s] " << what << std::endl;
+  }
   void SetUp() override {
+    began_ = Clock::now();
     DeliverySuite::SetUp();
     if (ha_ctl().empty()) {
       if (env("CJHUB_REQUIRE_ALL_TIERS")) FAIL() << "CJHUB_TEST_HA_CTL is not set (scripts/test sets it)";
       GTEST_SKIP() << "CJHUB_TEST_HA_CTL is not set";
     }
     bool ok = false;
-    const auto out = ha("start", &ok);
-    ASSERT_TRUE(ok) << out;
+    // Bounded below the tier's timeout, so a topology that does not come up fails with its logs.
+    const auto out = ha("start", &ok, 190);
+    step("scripts/ha start: " + std::string(ok ? "ready" : "failed"));
+    ASSERT_TRUE(ok) << out << "\n" << ha("logs 40");
     // Whatever the test before left, both sites serve: a leader and a synchronous standby.
     ha("start-site site-a");
     ha("start-site site-b");
-    ASSERT_TRUE((ha("wait-healthy 120", &ok), ok)) << ha("status");
+    ASSERT_TRUE((ha("wait-healthy 90", &ok, 100), ok)) << ha("status") << "\n" << ha("logs 40");
+    step("a leader and a synchronous standby");
     db_ = std::make_unique<TestDatabase>(ha("url postgres"));
     start_sinks();
+    step("database and sinks ready");
   }
   void TearDown() override {
+    step("the test's body is over");
     for (auto* s : {&a_, &b_}) s->finish();
     DeliverySuite::TearDown();
+    step("hubs, sinks and the test database gone");
     if (ha_ctl().empty()) return;
     // The next test starts from two healthy sites.
     ha("start-site site-a");
     ha("start-site site-b");
-    ha("wait-healthy 120");
+    bool ok = false;
+    const auto status = ha("wait-healthy 90", &ok, 100);
+    step(ok ? "both sites healthy again" : "the sites are not healthy again: " + status + "\n" + ha("logs 40"));
   }
 
   // Two hubs on the multi-host URL: hub_ at the current primary's site, hub2_ at the other.
@@ -195,6 +213,7 @@ class Failover : public DeliverySuite {
   }
 
   Sender a_, b_;
+  Clock::time_point began_ = Clock::now();
 };
 
 // Readiness names the node a hub reaches and says the replication is synchronous; after a

@@ -30,6 +30,8 @@ TestDatabase::TestDatabase(std::string admin_url) : admin_url_(std::move(admin_u
   url_ = with_database(admin_url_, name_);
   pqxx::connection admin(admin_url_);
   pqxx::nontransaction tx(admin);
+  // Bounded: on the two-site topology a commit waits for the synchronous standby.
+  tx.exec0("SET statement_timeout = '60s'");
   tx.exec0("CREATE DATABASE " + name_);
 }
 
@@ -37,6 +39,7 @@ TestDatabase::~TestDatabase() {
   try {
     pqxx::connection admin(admin_url_);
     pqxx::nontransaction tx(admin);
+    tx.exec0("SET statement_timeout = '60s'");
     tx.exec0("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
   } catch (...) {
   }
