@@ -116,8 +116,10 @@ class Failover : public DeliverySuite {
   // Both hubs, both senders, and the load flowing through both before the fault.
   void start_load(const std::string& tag) {
     start_hubs();
+    step("both hubs started");
     start_senders(tag);
     wait_for_load(10);
+    step("load flowing through both hubs");
   }
   // Waits until both senders have `n` more messages accepted (the load runs before the fault).
   void wait_for_load(std::size_t n) {
@@ -169,6 +171,7 @@ class Failover : public DeliverySuite {
     if (!ok) return std::nullopt;
     const auto promoted = wait_new_leader(old, 60s);
     EXPECT_TRUE(promoted) << "no new leader after " << command << ": " << ha("status");
+    step("scripts/ha " + command + (promoted ? ": a new leader" : ": no new leader"));
     return promoted;
   }
   // Every message answered 202 by either hub is stored and delivered to each recipient, in case
@@ -220,14 +223,17 @@ class Failover : public DeliverySuite {
 // failover it names the new primary.
 TEST_F(Failover, ReadinessNamesThePrimaryAndSynchronousReplication) {
   start_hubs();
+  step("both hubs started");
   const auto l = leader();
   ASSERT_FALSE(l.empty());
   boost::json::object db;
-  for (int i = 0; i < 50; ++i) {
+  const auto synchronous_by = Clock::now() + 20s;
+  while (Clock::now() < synchronous_by) {
     db = database_readiness(*hub_);
     if (field(db, "replication") == "synchronous") break;
     std::this_thread::sleep_for(200ms);
   }
+  step("readiness read from site a's hub");
   EXPECT_EQ(field(db, "role"), "primary") << boost::json::serialize(db);
   EXPECT_EQ(field(db, "replication"), "synchronous") << boost::json::serialize(db);
   const auto first_node = field(db, "node");

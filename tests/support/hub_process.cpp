@@ -93,16 +93,29 @@ unsigned short wait_ready(pid_t& pid, const fs::path& ready, const std::function
 }
 }  // namespace
 
-int HubProcess::run_command(const std::vector<std::string>& args, std::string* out) const {
+int HubProcess::run_command(const std::vector<std::string>& args, std::string* out, std::chrono::seconds limit) const {
   std::vector<std::string> full{binary().string()};
   full.insert(full.end(), args.begin(), args.end());
   const auto out_file = dir_ / "command.out";
   fs::remove(out_file);
   const pid_t pid = spawn(full, child_env(), out_file);
+  // Bounded: a command that hangs (a commit waiting for a standby that never answers, a database
+  // that never accepts) fails the test with its output instead of running out the tier's time.
+  const auto until = std::chrono::steady_clock::now() + limit;
   int status = 0;
-  waitpid(pid, &status, 0);
-  if (out) *out = read_file(out_file);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  bool killed = false;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (!killed && std::chrono::steady_clock::now() > until) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (out) {
+    *out = read_file(out_file);
+    if (killed) *out += "\n[killed: still running after " + std::to_string(limit.count()) + " s]";
+  }
+  return !killed && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void HubProcess::start() {

@@ -41,8 +41,10 @@ class HubProcess {
   std::string log() const;  // everything the hub wrote to stderr
   const std::filesystem::path& workdir() const { return dir_; }
 
-  // Runs `cjhub <args>` with the same environment; returns exit code, output in `out`.
-  int run_command(const std::vector<std::string>& args, std::string* out = nullptr) const;
+  // Runs `cjhub <args>` with the same environment; returns exit code, output in `out`; -1 (with a
+  // note in `out`) if it was still running after `limit` and was killed.
+  int run_command(const std::vector<std::string>& args, std::string* out = nullptr,
+                  std::chrono::seconds limit = std::chrono::seconds(240)) const;
 
  private:
   std::map<std::string, std::string> child_env() const;
