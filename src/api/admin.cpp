@@ -32,8 +32,14 @@ Response json_ok(const json::value& v) {
 void Handlers::admin(const Request& req, const std::string& path, Respond respond) {
   const auto who = deps_.directory->resolve(req.peer);
   if (who.result != identity::Resolution::ok || !who.agency->is_operator()) {
-    log::get("api")->warn("admin request {} {} refused for {} ({})", req.method, path, req.remote,
-                          who.agency ? who.agency->ori : identity::to_string(who.result));
+    log::warn(log::get("api"),
+              {{"request_id", req.request_id},
+               {"peer", req.remote},
+               {"agency", who.agency ? who.agency->ori : std::string()},
+               {"certificate", req.peer.sha256},
+               {"status", 403}},
+              "admin request {} {} refused: {}", req.method, path,
+              who.agency ? "not an operator" : identity::to_string(who.result));
     audit(req, who.agency ? who.agency->ori : "", "authorization", "refused:forbidden", req.method + " " + path,
           "operators only");
     return respond(problem(Problem::forbidden, "operators only", path));
@@ -92,7 +98,13 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
     return deps_.db->run(
         [this, req, path, f, operator_id, lg](store::Connection& c) {
           const auto ids = store::replay_dead(c, f);
-          lg->info("operator {} replayed {} dead letter(s)", operator_id, ids.size());
+          log::info(lg,
+                    {{"request_id", req.request_id},
+                     {"operator", operator_id},
+                     {"delivery_id", f.delivery_id ? *f.delivery_id : std::string()},
+                     {"agency", f.ori ? *f.ori : std::string()},
+                     {"endpoint", f.endpoint ? *f.endpoint : std::string()}},
+                    "replayed {} dead letter(s)", ids.size());
           audit(req, operator_id, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
                 "POST " + path + (f.delivery_id ? " delivery " + *f.delivery_id : "") +
                     (f.ori ? " agency " + *f.ori : "") + (f.endpoint ? " endpoint " + *f.endpoint : ""));
@@ -135,7 +147,9 @@ void Handlers::admin(const Request& req, const std::string& path, Respond respon
               if (!store::set_endpoint_paused(c, ori, name, pause, reason)) {
                 return problem(Problem::not_found, "no active endpoint " + name + " of agency " + ori, path);
               }
-              lg->warn("operator {} {} endpoint {}/{}", operator_id, pause ? "paused" : "resumed", ori, name);
+              log::warn(lg,
+                        {{"request_id", req.request_id}, {"operator", operator_id}, {"agency", ori}, {"endpoint", name}},
+                        "endpoint {}/{} {} by an operator", ori, name, pause ? "paused" : "resumed");
               audit(req, operator_id, "admin", pause ? "paused" : "resumed", "endpoint " + ori + "/" + name, reason);
               return json_ok(json::object{{"agency", ori}, {"endpoint", name}, {"paused", pause}});
             },

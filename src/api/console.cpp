@@ -71,8 +71,12 @@ std::optional<Response> Handlers::judge_browser(const Request& req, const std::s
     audit(req, who.agency ? who.agency->ori : "", "authorization", "refused:cross-origin", req.method + " " + path,
           "origin " + (origin ? origin->substr(0, 200) : std::string("(none)")) + ", sec-fetch-site " +
               (site ? site->substr(0, 40) : std::string("(none)")));
-    log::get("api")->warn("refused {} {} from {}: a browser request from another origin", req.method, path,
-                          req.remote);
+    log::warn(log::get("api"),
+              {{"request_id", req.request_id},
+               {"peer", req.remote},
+               {"agency", who.agency ? who.agency->ori : std::string()},
+               {"status", 403}},
+              "refused {} {}: a browser request from another origin", req.method, path);
     return problem(Problem::cross_origin, "this request came from a page the hub did not serve", path);
   }
   if (!needs_session) return std::nullopt;
@@ -118,7 +122,9 @@ void Handlers::console(const Request& req, const std::string& path, Respond resp
       return answer(problem(Problem::forbidden, "the console is not enabled on this hub", path));
     }
     audit(req, who->ori, "console", "session-started", "", "");
-    log::get("api")->info("console session started for {} ({}) from {}", who->ori, req.peer.subject, req.remote);
+    log::info(log::get("api"),
+              {{"request_id", req.request_id}, {"peer", req.remote}, {"agency", who->ori}, {"certificate", req.peer.sha256}},
+              "console session started for {} ({})", who->ori, req.peer.subject);
     Response r;
     json::object agency{{"ori", who->ori}, {"name", who->name}, {"operator", who->is_operator()}};
     json::object body{{"token", deps_.sessions->issue(req.peer.sha256, now_utc())},

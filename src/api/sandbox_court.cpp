@@ -92,7 +92,8 @@ void Handlers::sandbox_court(const Request& req, const std::string& type, Respon
                            "the sandbox court's template for " + type + " is broken; tell the hub's operators",
                            instance));
   }
-  log::get("api")->info("sandbox court {} sends a {} for {}", court->ori, type, who->ori);
+  log::info(log::get("api"), {{"request_id", req.request_id}, {"agency", who->ori}},
+            "sandbox court {} sends a {} for {}", court->ori, type, who->ori);
   admit_and_store(req, *court, std::move(document), "", instance, std::move(respond));
 }
 

@@ -146,15 +146,15 @@ void ReadinessProbe::run() {
         // nothing can be stored through it. Reconnect next time (a multi-host URL finds the primary).
         db.reset();
         detail = fmt::format("connected to a standby at {} (read-only): writes are refused", node.address);
-        if (was_ok) lg->warn("readiness: the database at {} is a standby", node.address);
+        if (was_ok) log::warn(lg, {{"node", node.address}}, "readiness: the database at {} is a standby", node.address);
       } else {
         ok = true;
         detail = fmt::format("reachable, round trip {} us; primary {}, replication {}", us, node.address,
                              node.replication());
         if (node.replication() != last_replication) {
           if (!last_replication.empty()) {
-            lg->info("readiness: database primary {}, replication {} (was {})", node.address, node.replication(),
-                     last_replication);
+            log::info(lg, {{"node", node.address}}, "readiness: database primary {}, replication {} (was {})",
+                      node.address, node.replication(), last_replication);
           }
           last_replication = node.replication();
         }

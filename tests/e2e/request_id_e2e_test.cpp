@@ -168,5 +168,50 @@ TEST_F(RequestId, AnInvalidOrMissingIdIsReplacedByOneTheHubMakesAndEchoesOnRefus
   hub_lines();  // every line JSON
 }
 
+// An operator's action and a refused admin request, as a SIEM reads them: who acted, on what,
+// from where, with the request's id, each a field of its own.
+TEST_F(RequestId, AdminActionsAndRefusalsCarryTheirIdsAsFields) {
+  start_json_hub();
+  // Hartford PD is not an operator: refused, and the refusal names it, its address and the id.
+  auto hpd = client("hartford-pd");
+  const auto refused = hpd.request("POST", "/v1/admin/endpoints/CTDESPP00/main/pause", "{}",
+                                   {{"X-Request-Id", "admin-refused-1"}}, "application/json");
+  ASSERT_EQ(refused.status, 403u) << refused.body;
+  // The operator pauses DESPP's endpoint, then resumes it.
+  auto ops = client("operator");
+  const auto paused = ops.request("POST", "/v1/admin/endpoints/CTDESPP00/main/pause", R"({"reason":"maintenance"})",
+                                  {{"X-Request-Id", "admin-pause-1"}}, "application/json");
+  ASSERT_EQ(paused.status, 200u) << paused.body;
+  const auto resumed = ops.request("POST", "/v1/admin/endpoints/CTDESPP00/main/resume", "{}",
+                                   {{"X-Request-Id", "admin-resume-1"}}, "application/json");
+  ASSERT_EQ(resumed.status, 200u) << resumed.body;
+
+  std::map<std::string, boost::json::object> by_id;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (by_id.size() < 3 && std::chrono::steady_clock::now() < until) {
+    for (const auto& o : hub_lines()) {
+      const auto rid = field(o, "request_id");
+      if (field(o, "module") == "api" && rid.rfind("admin-", 0) == 0) by_id[rid] = o;
+    }
+    if (by_id.size() < 3) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(by_id.size(), 3u) << hub_->log();
+  const auto& r = by_id["admin-refused-1"];
+  EXPECT_EQ(field(r, "level"), "warn") << boost::json::serialize(r);
+  EXPECT_EQ(field(r, "agency"), "CT0064000") << boost::json::serialize(r);
+  EXPECT_EQ(field(r, "status"), "403") << boost::json::serialize(r);
+  EXPECT_EQ(field(r, "peer").rfind("127.0.0.1:", 0), 0u) << boost::json::serialize(r);
+  EXPECT_EQ(field(r, "certificate").size(), 64u) << boost::json::serialize(r);
+  for (const char* rid : {"admin-pause-1", "admin-resume-1"}) {
+    const auto& o = by_id[rid];
+    EXPECT_FALSE(field(o, "operator").empty()) << boost::json::serialize(o);
+    EXPECT_NE(field(o, "operator"), "CTDESPP00") << "the operator, not the endpoint's agency";
+    EXPECT_EQ(field(o, "agency"), "CTDESPP00") << boost::json::serialize(o);
+    EXPECT_EQ(field(o, "endpoint"), "main") << boost::json::serialize(o);
+  }
+  EXPECT_NE(field(by_id["admin-pause-1"], "msg").find("paused"), std::string::npos);
+  EXPECT_NE(field(by_id["admin-resume-1"], "msg").find("resumed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cjhub::test
