@@ -144,6 +144,20 @@ constexpr const char* kLogRecipientsOfMessage =
     "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
     "WHERE m.id = ANY ($1::uuid[]) AND " CJHUB_LOG_ENTRY_HAS_NO_ROW(m, r);
 
+// A message's attempts: the rows' own records, then the normal path's answers.
+constexpr const char* kRowAttempts =
+    "SELECT d.id::text, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), a.status, a.ms, a.error "
+    "FROM deliveries d CROSS JOIN LATERAL unnest(d.attempt_at, d.attempt_status, d.attempt_ms, d.attempt_error) "
+    "  WITH ORDINALITY AS a(at, status, ms, error, n) "
+    "WHERE d.message_id = $1::uuid ORDER BY d.id, a.n";
+// The normal path's answers: the rounds of the message's endpoints that hold its seq.
+constexpr const char* kLogAttempts =
+    "WITH m AS (SELECT seq, recipients FROM messages WHERE id = $1::uuid) "
+    "SELECT la.endpoint_id, m.seq, "
+    "to_char(la.attempt_at[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), la.statuses[i], la.took_ms[i] "
+    "FROM m JOIN log_answers la ON la.seqs @> ARRAY[m.seq] AND la.endpoint_id = ANY (m.recipients) "
+    "CROSS JOIN LATERAL array_position(la.seqs, m.seq) AS i ORDER BY la.recorded_at";
+
 }  // namespace
 }  // namespace sql
 
@@ -493,30 +507,14 @@ std::vector<std::pair<std::string, DeliveryStatus>> recipients_of(pqxx::transact
   return out;
 }
 
-namespace {
-
-constexpr const char* kRowAttempts =
-    "SELECT d.id::text, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), a.status, a.ms, a.error "
-    "FROM deliveries d CROSS JOIN LATERAL unnest(d.attempt_at, d.attempt_status, d.attempt_ms, d.attempt_error) "
-    "  WITH ORDINALITY AS a(at, status, ms, error, n) "
-    "WHERE d.message_id = $1::uuid ORDER BY d.id, a.n";
-// The normal path's answers: the rounds of the message's endpoints that hold its seq.
-constexpr const char* kLogAttempts =
-    "WITH m AS (SELECT seq, recipients FROM messages WHERE id = $1::uuid) "
-    "SELECT la.endpoint_id, m.seq, "
-    "to_char(la.attempt_at[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), la.statuses[i], la.took_ms[i] "
-    "FROM m JOIN log_answers la ON la.seqs @> ARRAY[m.seq] AND la.endpoint_id = ANY (m.recipients) "
-    "CROSS JOIN LATERAL array_position(la.seqs, m.seq) AS i ORDER BY la.recorded_at";
-
-}  // namespace
 
 std::map<std::string, std::vector<AttemptRecord>> attempts_of(pqxx::transaction_base& tx,
                                                               const std::string& message_id) {
   std::map<std::string, std::vector<AttemptRecord>> out;
-  for (const auto& r : tx.exec_params(kRowAttempts, message_id)) {
+  for (const auto& r : tx.exec_params(sql::kRowAttempts, message_id)) {
     out[r[0].as<std::string>()].push_back({text(r[1]), opt_int(r[2]), r[3].is_null() ? 0 : r[3].as<int>(), text(r[4])});
   }
-  for (const auto& r : tx.exec_params(kLogAttempts, message_id)) {
+  for (const auto& r : tx.exec_params(sql::kLogAttempts, message_id)) {
     out[log_delivery_id(r[0].as<long long>(), r[1].as<long long>())].push_back(
         {text(r[2]), opt_int(r[3]), r[4].is_null() ? 0 : r[4].as<int>(), ""});
   }

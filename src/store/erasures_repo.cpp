@@ -117,6 +117,14 @@ constexpr const char* kLockCaseCursors =
     "SELECT 1 FROM endpoint_cursors k WHERE k.endpoint_id IN "
     "  (SELECT DISTINCT unnest(m.recipients) FROM messages m WHERE m.case_key = $1) "
     "ORDER BY k.endpoint_id FOR SHARE";
+// The ledger's two rules, written once:
+// - a recipient row still owes its deletion until it was sent and confirmed "completed" (an
+//   acknowledgement of a notice never sent does not count);
+// - a viewer (an agency, or NULL for the operator) sees every row of an erasure it requested and,
+//   of the others, its own recipient rows only.
+#define CJHUB_UNCONFIRMED(d) "(" #d ".ack_status IS DISTINCT FROM 'completed' OR " #d ".attempts = 0)"
+#define CJHUB_VISIBLE_TO(viewer, x, d) \
+  "(" viewer "::text IS NULL OR " #x ".requested_by = " viewer " OR " #d ".recipient_ori = " viewer ")"
 // Per erasure: counts of recipients, confirmations and overdue ones, and a status:
 // complete (every recipient confirmed deletion), overdue (past the deadline without), open.
 constexpr const char* kErasureSummary =
@@ -128,18 +136,18 @@ constexpr const char* kErasureSummary =
     "count(d.delivered_at) AS delivered, count(d.acknowledged_at) AS acknowledged, "
     "count(d.id) FILTER (WHERE d.ack_status = 'completed' AND d.attempts > 0) AS confirmed, "
     "count(d.id) FILTER (WHERE d.state = 'rejected') AS rejected, "
-    "count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at "
+    "count(d.id) FILTER (WHERE " CJHUB_UNCONFIRMED(d) " AND now() > x.deadline_at "
     "                    AND x.superseded_by IS NULL) AS overdue, "
     "CASE WHEN x.superseded_by IS NOT NULL THEN 'superseded' "
-    "     WHEN count(d.id) FILTER (WHERE (d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0)) = 0 THEN 'complete' "
+    "     WHEN count(d.id) FILTER (WHERE " CJHUB_UNCONFIRMED(d) ") = 0 THEN 'complete' "
     "     WHEN now() > x.deadline_at THEN 'overdue' ELSE 'open' END AS status, "
     "x.received_at AS sort_at, "
     "CASE WHEN $4::text IS NULL THEN 'all' WHEN x.requested_by = $4 THEN 'requested' ELSE 'owed' END AS view "
     // A viewer that did not request the erasure counts its own recipient rows only.
     "FROM erasures x LEFT JOIN deliveries d ON d.message_id = x.id AND d.erasure_id = x.id "
-    "  AND ($4::text IS NULL OR x.requested_by = $4 OR d.recipient_ori = $4) "
+    "  AND " CJHUB_VISIBLE_TO("$4", x, d) " "
     "WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM deliveries d2 WHERE d2.message_id = x.id AND d2.erasure_id = x.id "
-    "AND d2.recipient_ori = $1 AND ($4::text IS NULL OR x.requested_by = $4 OR d2.recipient_ori = $4))) "
+    "AND d2.recipient_ori = $1 AND " CJHUB_VISIBLE_TO("$4", x, d2) ")) "
     "AND ($2::timestamptz IS NULL OR x.received_at >= $2::timestamptz) "
     "AND ($3::timestamptz IS NULL OR x.received_at < $3::timestamptz) "
     "AND ($4::text IS NULL OR x.requested_by = $4 OR EXISTS (SELECT 1 FROM deliveries d3 WHERE d3.message_id = x.id "
@@ -152,12 +160,14 @@ constexpr const char* kErasureRecipients =
     "to_char(d.delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "to_char(d.acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "d.ack_status, d.ack_reason, d.last_error, d.id::text, "
-    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.deadline_at AND x.superseded_by IS NULL), "
-    "((d.ack_status IS DISTINCT FROM 'completed' OR d.attempts = 0) AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
+    "(" CJHUB_UNCONFIRMED(d) " AND now() > x.deadline_at AND x.superseded_by IS NULL), "
+    "(" CJHUB_UNCONFIRMED(d) " AND now() > x.follow_up_at AND x.superseded_by IS NULL), "
     "d.erasure_id::text "
     "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN erasures x ON x.id = d.erasure_id "
     "WHERE d.message_id = ANY ($1::uuid[]) AND d.erasure_id = d.message_id "
-    "AND ($2::text IS NULL OR x.requested_by = $2 OR d.recipient_ori = $2) ORDER BY d.erasure_id, d.recipient_ori";
+    "AND " CJHUB_VISIBLE_TO("$2", x, d) " ORDER BY d.erasure_id, d.recipient_ori";
+#undef CJHUB_VISIBLE_TO
+#undef CJHUB_UNCONFIRMED
 
 }  // namespace
 }  // namespace sql
