@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "api/problem_docs.hpp"
 #include "cjhub/intake/problem.hpp"
@@ -17,6 +20,27 @@ TEST(Release, OpenApiVersionIsTheProjectVersion) {
   const auto doc = YAML::LoadFile((test::source_dir() / "docs" / "openapi.yaml").string());
   EXPECT_EQ(doc["info"]["version"].as<std::string>(), CJHUB_PROJECT_VERSION)
       << "docs/openapi.yaml info.version must be the VERSION of CMakeLists.txt's project()";
+}
+
+// Clients must survive members a minor release adds: no schema of the OpenAPI document closes
+// itself with `additionalProperties: false`, and the document has schemas to check.
+TEST(Release, OpenApiSchemasLeaveRoomForNewMembers) {
+  const auto doc = YAML::LoadFile((test::source_dir() / "docs" / "openapi.yaml").string());
+  std::vector<std::string> closed;
+  int objects = 0;
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& n, const std::string& at) {
+    if (n.IsMap()) {
+      if (n["type"] && n["type"].IsScalar() && n["type"].as<std::string>() == "object") ++objects;
+      const auto ap = n["additionalProperties"];
+      if (ap && ap.IsScalar() && ap.as<std::string>() == "false") closed.push_back(at);
+      for (const auto& kv : n) walk(kv.second, at + "/" + kv.first.as<std::string>());
+    } else if (n.IsSequence()) {
+      for (std::size_t i = 0; i < n.size(); ++i) walk(n[i], at + "/" + std::to_string(i));
+    }
+  };
+  walk(doc, "");
+  EXPECT_GT(objects, 20) << "the document's object schemas were not found";
+  EXPECT_TRUE(closed.empty()) << "closed to new members: " << ::testing::PrintToString(closed);
 }
 
 TEST(Release, TheChangelogHasASectionForTheProjectVersion) {
