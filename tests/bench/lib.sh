@@ -149,7 +149,6 @@ print(f"{(a_total - b_total) / n:.1f} (" + ", ".join(f"{k} {v:.1f}" for v, k in 
 PYROWS
 }
 
-# The value of KEY in a `result k=v ...` line.
 # bench_median_index VALUES...: the index (from 0) of the median value; for an even count, of the
 # lower of the two middle ones.
 bench_median_index() {
@@ -157,6 +156,7 @@ bench_median_index() {
   for v in "$@"; do echo "$v $i"; i=$((i + 1)); done | sort -g -k1,1 | sed -n "$(( ($# + 1) / 2 ))p" | cut -d' ' -f2
 }
 
+# The value of KEY in a `result k=v ...` line.
 result_of() { sed -n 's/.*[[:space:]]'"$2"'=\([^[:space:]]*\).*/\1/p' <<<"$1" | tail -1; }
 
 # bench_write_doc SECTION FILE: replaces the part of docs/benchmarks.md between
