@@ -267,6 +267,21 @@ TEST_F(AuditDb, ATrailSealedBeforeBlocksKeepsVerifyingAndTheFirstBlockLinksToIt)
   EXPECT_NE(v.problems[0].find("(chain position 2) was altered"), std::string::npos) << v.problems[0];
 }
 
+// Chain positions (records sealed one by one, before the blocks) stay unique; a record written
+// since has none and adds no entry to their index (migration 0025).
+TEST_F(AuditDb, ChainPositionsStayUniqueAndARecordWithoutOneAddsNoIndexEntry) {
+  record(3);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq IS NULL"), 3);
+  const auto def = db_->scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'audit_log' "
+                               "AND indexdef LIKE '%btree (chain_seq)%'");
+  EXPECT_NE(def.find("UNIQUE"), std::string::npos) << def;
+  EXPECT_NE(def.find("WHERE (chain_seq IS NOT NULL)"), std::string::npos) << def;
+  sql("UPDATE audit_log SET chain_seq = 1 WHERE id = (SELECT min(id) FROM audit_log)");
+  EXPECT_THROW(sql("UPDATE audit_log SET chain_seq = 1 WHERE id = (SELECT max(id) FROM audit_log)"), std::exception)
+      << "a position given twice";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE chain_seq = 1"), 1);
+}
+
 // The running hub's periodic check (ops::AuditVerifier): only the most recent blocks, within a
 // record budget, starting from the end of the block before them.
 TEST_F(AuditDb, TheRecentCheckReadsTheLastBlocksWithinItsBudgetAndNamesAnAlterationThere) {

@@ -355,5 +355,33 @@ TEST_F(SearchDb, AMessageOfAnErasedCaseIsListedWithoutItsSubjectData) {
   EXPECT_GT(kept.body_size, 0);
 }
 
+// The recipient filter's index holds the log only (0025): a message off the log (an erasure
+// notice, owed as rows) adds no entry, and the filter, as the search writes it, still reads it.
+TEST_F(SearchDb, TheRecipientIndexHoldsTheLogOnlyAndTheRecipientFilterReadsIt) {
+  const auto ids = store_all({message("H1", "ArrestPacket", "CT0064000", "OTN-R", 0),
+                              message("E1", "ErasureNotice", "CTJUD0000", "OTN-R", 1)});
+  pqxx::work tx(*conn_);
+  EXPECT_EQ(tx.exec_params1("SELECT count(*) FROM messages WHERE recipients IS NOT NULL AND id = ANY ($1::uuid[])",
+                            "{" + ids[0] + "," + ids[1] + "}")[0].as<int>(),
+            1)
+      << "the arrest packet is on the log, the notice is not";
+  const auto def = tx.exec1("SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_recipients'")[0].as<std::string>();
+  EXPECT_NE(def.find("gin"), std::string::npos) << def;
+  EXPECT_NE(def.find("WHERE (recipients IS NOT NULL)"), std::string::npos) << def;
+  // A generic plan (the placeholder unknown), as a prepared search runs it; no table scan allowed,
+  // so the plan names the index only if the filter proves the index's condition.
+  tx.exec0("SET LOCAL enable_seqscan = off");
+  tx.exec0("SET LOCAL plan_cache_mode = force_generic_plan");
+  tx.exec0("PREPARE by_recipient(bigint[]) AS SELECT m.id FROM messages m WHERE m.recipients && $1::bigint[]");
+  std::string plan;
+  for (const auto& row : tx.exec("EXPLAIN EXECUTE by_recipient('{1}')")) plan += row[0].as<std::string>() + "\n";
+  EXPECT_NE(plan.find("messages_recipients"), std::string::npos) << plan;
+  tx.commit();
+  store::MessageSearch q;
+  q.party = "CTDCJ0000";
+  q.case_key = "OTN-R";
+  EXPECT_EQ(found(q), (std::set<std::string>{ids[0], ids[1]})) << "DCJ received both: one on the log, one as a row";
+}
+
 }  // namespace
 }  // namespace cjhub
