@@ -129,11 +129,12 @@ ha_postmaster_pid() {
 }
 
 ha_site_start() {  # SITE
-  local site=$1 dir cfg; dir=$(ha_dir)
+  local site=$1 dir cfg postmaster; dir=$(ha_dir)
   [ -n "$(ha_patroni_pid "$site")" ] && return
   # A site's PostgreSQL may outlive its Patroni (crash-site kills both; a kill of Patroni alone
   # does not): the new Patroni takes that one over, so only a port with no postmaster is checked.
-  if [ -z "$(ha_postmaster_pid "$site")" ] || ! kill -0 "$(ha_postmaster_pid "$site")" 2>/dev/null; then
+  postmaster=$(ha_postmaster_pid "$site")
+  if [ -z "$postmaster" ] || ! kill -0 "$postmaster" 2>/dev/null; then
     ha_need_port "$(ha_pg_port "$site")" "$site PostgreSQL"
   fi
   ha_need_port "$(ha_rest_port "$site")" "$site Patroni REST API"

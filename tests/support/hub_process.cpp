@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
@@ -91,6 +93,26 @@ unsigned short wait_ready(pid_t& pid, const fs::path& ready, const std::function
   const auto v = boost::json::parse(read_file(ready));
   return static_cast<unsigned short>(v.at("port").as_int64());
 }
+
+// Waits for `pid` to end, at most `limit`; then kills it (SIGKILL) and reaps it. Its exit status
+// (-1 for a signal), or nothing if it had to be killed.
+std::optional<int> wait_or_kill(pid_t pid, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  bool killed = false;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return killed ? std::nullopt : std::optional<int>(-1);  // not ours to reap
+    if (!killed && std::chrono::steady_clock::now() > until) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (killed) return std::nullopt;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 }  // namespace
 
 int HubProcess::run_command(const std::vector<std::string>& args, std::string* out, std::chrono::seconds limit) const {
@@ -101,21 +123,12 @@ int HubProcess::run_command(const std::vector<std::string>& args, std::string* o
   const pid_t pid = spawn(full, child_env(), out_file);
   // Bounded: a command that hangs (a commit waiting for a standby that never answers, a database
   // that never accepts) fails the test with its output instead of running out the tier's time.
-  const auto until = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  bool killed = false;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (!killed && std::chrono::steady_clock::now() > until) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const auto exited = wait_or_kill(pid, limit);
   if (out) {
     *out = read_file(out_file);
-    if (killed) *out += "\n[killed: still running after " + std::to_string(limit.count()) + " s]";
+    if (!exited) *out += "\n[killed: still running after " + std::to_string(limit.count()) + " s]";
   }
-  return !killed && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return exited.value_or(-1);
 }
 
 void HubProcess::start() {
@@ -198,17 +211,9 @@ int HubProcess::terminate() {
 
 int HubProcess::wait_exit(std::chrono::milliseconds limit) {
   if (pid_ <= 0) return -1;
-  const auto until = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (std::chrono::steady_clock::now() > until) {
-      kill9();
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const auto exited = wait_or_kill(pid_, limit);
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return exited.value_or(-1);
 }
 
 bool HubProcess::running() {
