@@ -131,6 +131,7 @@ void GroupCommitWriter::submit(store::NewMessage msg, Completion answer) {
 void GroupCommitWriter::run(std::size_t index) {
   auto lg = log::get("outbox");
   store::Session db(settings_.db_url, settings_.connect_timeout, settings_.statement_timeout);
+  db.use_generic_plans();  // a group's statements take arrays: one plan each serves every group
   std::vector<Item> group;
   group.reserve(settings_.group_max_messages);
   for (;;) {

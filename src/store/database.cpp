@@ -18,7 +18,9 @@ namespace sql {
 namespace {
 
 constexpr const char* kPing = "SELECT 1";
-// The node and its replication. sync_state is NULL for a role without pg_read_all_stats.
+// The node and its replication. sync_state is NULL for a role without pg_read_all_stats. Asked
+// every second by each hub's readiness probe, and dearer to plan than to run.
+constexpr const char* kDescribeNodeName = "describe_node";
 constexpr const char* kDescribeNode =
     "SELECT coalesce(host(inet_server_addr()) || ':' || inet_server_port(), 'local socket'), pg_is_in_recovery(), "
     "current_setting('synchronous_standby_names'), current_setting('synchronous_commit'), "
@@ -74,6 +76,8 @@ void ConnectionDeleter::operator()(Connection* c) const noexcept { delete c; }
 
 bool is_open(const Connection& c) noexcept { return c.is_open(); }
 
+void prepare_database_statements(Connection& conn) { conn.prepare(sql::kDescribeNodeName, sql::kDescribeNode); }
+
 void ping(Connection& conn) {
   translate_errors([&] {
     pqxx::nontransaction tx(conn);
@@ -84,7 +88,7 @@ void ping(Connection& conn) {
 NodeInfo describe_node(Connection& conn) {
   return translate_errors([&] {
     pqxx::nontransaction tx(conn);
-    const auto r = tx.exec1(sql::kDescribeNode);
+    const auto r = tx.exec_prepared1(sql::kDescribeNodeName);
     NodeInfo n;
     n.address = r[0].as<std::string>();
     n.standby = r[1].as<bool>();

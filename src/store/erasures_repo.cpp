@@ -15,6 +15,7 @@ namespace cjhub::store {
 namespace sql {
 namespace {
 
+constexpr const char* kErasedAmongName = "erased_among";
 constexpr const char* kErasedAmong = "SELECT case_key FROM erased_cases WHERE case_key = ANY ($1::text[])";
 // A whole-case erasure in one statement ($1 case, $2 the erasure's message id, $3 requested by,
 // $4 received at, $5 and $6 deadline and follow-up in seconds): every other message of the case
@@ -174,6 +175,7 @@ constexpr const char* kErasureRecipients =
 
 // This stage's prepared statements, declared on every new connection (see database.cpp).
 void prepare_erasures_statements(Connection& conn) {
+  conn.prepare(sql::kErasedAmongName, sql::kErasedAmong);  // every group of submissions
   conn.prepare(sql::kEraseCaseName, sql::kEraseCase);
   conn.prepare(sql::kInsertErasureName, sql::kInsertErasure);
   conn.prepare(sql::kRouteErasureName, sql::kRouteErasure);
@@ -186,7 +188,7 @@ using values::text;
 std::set<std::string> erased_among(Transaction& tx, const std::vector<std::string>& case_keys) {
   std::set<std::string> out;
   if (case_keys.empty()) return out;
-  for (const auto& r : tx.exec_params(sql::kErasedAmong, values::text_array(case_keys))) {
+  for (const auto& r : tx.exec_prepared(sql::kErasedAmongName, values::text_array(case_keys))) {
     out.insert(r[0].as<std::string>());
   }
   return out;

@@ -63,6 +63,7 @@ constexpr const char* kPromoteCaseLanes =
     CJHUB_NOTHING_EARLIER_ON_THE_LOG("d.endpoint_id", "$1", "d.seq");
 // The lanes of one endpoint whose queued head the cursor has passed ($2: its new position), once
 // nothing of the lane is pending or in flight: everything of the log before them is finished.
+constexpr const char* kPassedHeadsName = "passed_heads";
 constexpr const char* kPassedHeads =
     "SELECT DISTINCT ON (case_key) id::text, case_key FROM deliveries "
     "WHERE endpoint_id = $1 AND state = 'queued' AND seq <= $2 ORDER BY case_key, seq";
@@ -83,6 +84,7 @@ void prepare_lanes_statements(Connection& conn) {
   conn.prepare(lanes::sql::kPromoteLanesName, lanes::sql::kPromoteLanes);
   conn.prepare(lanes::sql::kLockCaseName, lanes::sql::kLockCase);
   conn.prepare(lanes::sql::kLockCasesName, lanes::sql::kLockCases);
+  conn.prepare(lanes::sql::kPassedHeadsName, lanes::sql::kPassedHeads);  // every round of every endpoint
 }
 
 namespace lanes {
@@ -113,7 +115,7 @@ void promote_case(Transaction& tx, const std::string& case_key) {
 std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, long long endpoint_id,
                                                              long long position) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& r : tx.exec_params(sql::kPassedHeads, endpoint_id, position)) {
+  for (const auto& r : tx.exec_prepared(sql::kPassedHeadsName, endpoint_id, position)) {
     out.emplace_back(r[0].as<std::string>(), r[1].is_null() ? std::string() : r[1].as<std::string>());
   }
   return out;

@@ -32,6 +32,7 @@ constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() -
 // This dispatcher's share of the active endpoints: all of them over the dispatchers alive (seen in
 // the last 3 s: each renews every 250 ms), rounded up. A hub that died stops counting at once;
 // its cursors go to the others when their leases run out.
+constexpr const char* kShareName = "lease_share";
 constexpr const char* kShare =
     "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
     "  greatest(1, (SELECT count(*) FROM dispatchers d WHERE d.seen_at > now() - interval '3 seconds' "
@@ -135,6 +136,7 @@ constexpr const char* kLeaseRows =
 // This stage's prepared statements, declared on every new connection (see database.cpp).
 // (Each dispatcher round runs the reads once per endpoint: planned once per connection, not per call.)
 void prepare_log_statements(Connection& conn) {
+  conn.prepare(sql::kShareName, sql::kShare);  // every 250 ms per dispatcher
   conn.prepare(sql::kNextEntriesName, sql::kNextEntries);
   conn.prepare(sql::kReadThroughName, sql::kReadThrough);
   conn.prepare(sql::kLogEndName, sql::kLogEnd);
@@ -175,7 +177,7 @@ CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_m
     tx.exec_params0(sql::kSeen, hub);
     tx.exec0(sql::kForget);
     CursorLeases out;
-    out.share = tx.exec1(sql::kShare)[0].as<int>();
+    out.share = tx.exec_prepared1(sql::kShareName)[0].as<int>();
     out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
     const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {

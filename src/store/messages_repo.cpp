@@ -5,7 +5,6 @@
 
 #include <pqxx/binarystring>
 #include <pqxx/pqxx>
-#include <algorithm>
 #include <set>
 
 #include "cjhub/store/audit_repo.hpp"
@@ -52,13 +51,6 @@ constexpr const char* kSelectMessage =
     "FROM messages WHERE id = $1::uuid";
 // The document itself (NULL once redacted or past retention).
 constexpr const char* kSelectDocument = "SELECT body FROM messages WHERE id = $1::uuid";
-// A group that carries an erasure runs its prepared statements on their generic plans. PostgreSQL
-// otherwise re-plans some of them for each call's values whenever its statistics move (a Clean
-// Slate night moves them all the time): the erasure statement's plan costs about 1.5 ms to make,
-// three times what running it costs, and the plan made for the values is no faster than the
-// generic one (pg_stat_statements, docs/benchmarks.md section c). Groups of plain messages keep
-// PostgreSQL's own choice.
-constexpr const char* kGenericPlans = "SET LOCAL plan_cache_mode = force_generic_plan";
 // A message about a case already erased as a whole, accepted under `later_messages: accept`: kept
 // as a record (id, type, sender, times, SHA-256) without its content, and routed nowhere.
 constexpr const char* kRedactOnArrival =
@@ -169,9 +161,6 @@ GroupResult ingest_group(Transaction& tx, const std::vector<const NewMessage*>& 
     if (!m->ack_ref.empty()) cases.push_back(ack_target_case(tx, m->sender_ori, m->ack_ref));
   }
   lanes::lock_cases(tx, cases);
-  if (std::any_of(batch.begin(), batch.end(), [](const NewMessage* m) { return m->erasure || m->erasure_charges; })) {
-    tx.exec0(sql::kGenericPlans);
-  }
   // Under the case locks: which of the group's cases are erased already (one query). Every later
   // message about such a case is checked: plain ones and charge-level erasures alike (a charge
   // update must not bring back what the whole-case erasure removed).

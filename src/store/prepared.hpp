@@ -15,6 +15,7 @@ void prepare_audit_statements(Connection& conn);       // audit_repo.cpp: record
 void prepare_lanes_statements(Connection& conn);       // lanes.cpp: case locks, promotion of lanes
 void prepare_log_statements(Connection& conn);         // log_repo.cpp: reading the log, moving cursors
 void prepare_endpoint_health_statements(Connection& conn);  // endpoint_health.cpp: a send's success
+void prepare_database_statements(Connection& conn);    // database.cpp: the node, for readiness
 
 inline void prepare_statements(Connection& conn) {
   prepare_messages_statements(conn);
@@ -25,6 +26,7 @@ inline void prepare_statements(Connection& conn) {
   prepare_lanes_statements(conn);
   prepare_log_statements(conn);
   prepare_endpoint_health_statements(conn);
+  prepare_database_statements(conn);
 }
 
 }  // namespace cjhub::store

@@ -37,6 +37,7 @@ Connection& Session::get() {
   std::vector<std::unique_ptr<Listener>> listeners;
   try {
     translate_errors([&] {
+      if (generic_plans_) conn->set_variable("plan_cache_mode", "force_generic_plan");
       for (const auto& ch : channels_) listeners.push_back(std::make_unique<Listener>(*conn, ch, notified_));
     });
   } catch (...) {

@@ -46,6 +46,12 @@ class Session {
   // The same, for a step that returns nothing.
   void run_step(const std::function<void(Connection&)>& step);
 
+  // Every connection this session opens runs its prepared statements on their generic plans
+  // (`plan_cache_mode`). For a thread whose statements take arrays and keys, whose best plan does
+  // not depend on the values (the ingest writers): PostgreSQL would otherwise plan some of them
+  // again for each call's values whenever its statistics move, for no faster plan.
+  void use_generic_plans() { generic_plans_ = true; }
+
   bool connected() const;
   // Closes the connection (and its subscriptions); the next `get` or `run` opens a new one.
   void reset();
@@ -76,6 +82,7 @@ class Session {
   std::string url_;
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds statement_timeout_;
+  bool generic_plans_ = false;
   std::vector<std::string> channels_;
   ConnectionPtr conn_;
   std::vector<std::unique_ptr<Listener>> listeners_;  // destroyed before the connection
