@@ -41,11 +41,11 @@ class AuditDb : public ::testing::Test {
     }
     store::record_audit(*conn_, events);
   }
-  // Sealing takes only the records of transactions below the cluster's snapshot horizon, which a
-  // test of another tier's database may hold back a moment. Waits (at most 10 s) until every
-  // record written so far is below the horizon as the sealing connection sees it.
+  // Sealing takes only the records of transactions below the cluster's snapshot horizon, which any
+  // transaction of the cluster, in any database, holds back while it runs. Waits (at most 60 s)
+  // until every record written so far is below the horizon as the sealing connection sees it.
   bool horizon_passed() {
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 1200; ++i) {
       {
         store::Transaction tx(*conn_);
         if (tx.exec1("SELECT coalesce(pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(xid) FROM audit_log), true)")[0]
@@ -59,14 +59,23 @@ class AuditDb : public ::testing::Test {
   }
   // Seals once every record written so far can be (see horizon_passed).
   std::size_t seal(std::size_t max_rows) {
-    EXPECT_TRUE(horizon_passed()) << "the cluster's snapshot horizon stayed below the records for 10 s";
+    EXPECT_TRUE(horizon_passed()) << "the cluster's snapshot horizon stayed below the records for 60 s; "
+                                  << horizon_holders();
     return store::seal_audit(*conn_, max_rows);
+  }
+  // The transactions that hold the horizon back: their database, application, age and statement.
+  std::string horizon_holders() {
+    return "held by " + db_->scalar("SELECT coalesce(string_agg(format('%s in %s (%s, %s old): %s', backend_xid, datname, "
+                                    "application_name, now() - xact_start, left(query, 120)), '; ' ORDER BY "
+                                    "age(backend_xid) DESC), 'nothing now') FROM pg_stat_activity WHERE backend_xid IS "
+                                    "NOT NULL AND pid <> pg_backend_pid()");
   }
   // What sealing saw, for a failure's message: the horizon, the blocks' bounds, the records' ids.
   std::string seal_context() {
     return "horizon " + db_->scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text") + "; blocks end at " +
            db_->scalar("SELECT string_agg(xid_to::text, ',' ORDER BY block_seq) FROM audit_blocks") +
-           "; record transactions " + db_->scalar("SELECT string_agg(xid::text, ',' ORDER BY xid, id) FROM audit_log");
+           "; record transactions " + db_->scalar("SELECT string_agg(xid::text, ',' ORDER BY xid, id) FROM audit_log") +
+           "; " + horizon_holders();
   }
   // The id of the record at a chain position (from the block that lists it).
   std::string id_at(int pos) {
