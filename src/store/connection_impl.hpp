@@ -36,4 +36,10 @@ class Transaction final : public pqxx::work {
 // cut short into a success that did not reach the standby.
 void commit_durably(Transaction& tx);
 
+// Commits without waiting for the WAL to reach the disk or a synchronous standby. Only for
+// transactions whose loss in a crash of the database server means work done again, never work
+// lost: a claim (the rows are claimed again) or a log round without acknowledgements (the cursor
+// stays behind, so its entries are sent and recorded again; at least once, in order per case).
+void commit_without_waiting(Transaction& tx);
+
 }  // namespace cjhub::store

@@ -31,6 +31,7 @@ constexpr const char* kDescribeNode =
 // COMMIT that waits for a synchronous standby and is cancelled by statement_timeout still returns
 // success with only a warning, though the transaction may not have reached the standby.
 constexpr const char* kNoTimeoutForCommit = "SET LOCAL statement_timeout = 0";
+constexpr const char* kNoWaitForCommit = "SET LOCAL synchronous_commit = off";
 
 }  // namespace
 }  // namespace sql
@@ -42,6 +43,11 @@ void Transaction::commit() {
 
 void commit_durably(Transaction& tx) {
   tx.exec0(sql::kNoTimeoutForCommit);
+  tx.commit();
+}
+
+void commit_without_waiting(Transaction& tx) {
+  tx.exec0(sql::kNoWaitForCommit);
   tx.commit();
 }
 

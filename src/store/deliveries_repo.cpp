@@ -61,10 +61,6 @@ constexpr const char* kMarkDeliveredMany =
     "RETURNING d.id::text, d.endpoint_id, d.case_key, d.state";
 constexpr const char* kLoadEndpoints =
     "SELECT id, ori, name, url, max_in_flight, timeout_ms, paused FROM endpoints WHERE active ORDER BY id";
-// A claim need not wait for its commit to reach disk: if the database loses it in a crash, the
-// deliveries are simply due again (and may be sent twice, under the same delivery id, which
-// at-least-once delivery allows).
-constexpr const char* kClaimAsyncCommit = "SET LOCAL synchronous_commit = off";
 // Claims due deliveries: for each endpoint ($1) at most its free capacity ($2), leased for $3 ms.
 constexpr const char* kClaimName = "claim_deliveries";
 constexpr const char* kClaim =
@@ -204,10 +200,11 @@ std::vector<Claimed> claim(Connection& conn, const std::vector<ClaimRequest>& re
   }
   return translate_errors([&] {
     Transaction tx(conn, "claim");
-    tx.exec0(sql::kClaimAsyncCommit);
     const auto r = tx.exec_prepared(sql::kClaimName, int_array(ids), int_array(caps), int_array(leases), leased_by,
                                     int_array(after));
-    tx.commit();
+    // Lost in a crash of the database, the claim leaves the deliveries due again: they may be sent
+    // twice, under the same delivery id, which at-least-once delivery allows.
+    commit_without_waiting(tx);
     std::vector<Claimed> out;
     out.reserve(r.size());
     for (const auto& row : r) {

@@ -478,15 +478,25 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       tx.exec_params0(sql::kLeaseRows, values::text_array(w.acked.delivery_ids), hub);
       res.acknowledged = complete_in(tx, w.acked_completions, hub, pause_after_failures);
     }
-    // The heads the cursor passed, now that this round's rows exist (only cases locked above).
-    std::vector<std::string> heads;
-    for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
-      if (locked.count(c)) heads.push_back(id);
+    // The heads the cursor passed, now that this round's rows exist (only cases locked above: with
+    // none, as on the normal path, there is nothing to look up).
+    if (!locked.empty()) {
+      std::vector<std::string> heads;
+      for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
+        if (locked.count(c)) heads.push_back(id);
+      }
+      res.promoted = lanes::promote_heads(tx, heads);
     }
-    res.promoted = lanes::promote_heads(tx, heads);
     if (!w.audit.empty()) insert_audit(tx, w.audit);
     if (res.promoted > 0) lanes::notify(tx);
-    tx.commit();
+    // Acknowledgements in answers are promised to their senders once recorded. A round without
+    // any is only the cursor's move and what the entries' outcomes were: lost in a crash of the
+    // database, its entries are sent and recorded again.
+    if (w.acked_completions.empty()) {
+      commit_without_waiting(tx);
+    } else {
+      commit_durably(tx);
+    }
     return res;
   });
 }
