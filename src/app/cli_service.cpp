@@ -57,7 +57,8 @@ void add_service_commands(CLI::App& app, Commands& out) {
                              {"0  the schema is up to date (migrations applied are listed)", kExitUsageLine,
                               "3  could not run: the database unreachable, or a migration failed (nothing of it "
                               "is kept)"},
-                             "On a terminal a progress line shows the time taken so far."));
+                             "On a terminal a progress line names the migration being applied, with its "
+                             "number and the time taken so far."));
   out.push_back({migrate_cmd, [migrate_config] {
                    return with_config(*migrate_config, [](const fs::path& f) { return cjhub::app::migrate(f); });
                  }});

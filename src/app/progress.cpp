@@ -63,6 +63,12 @@ void Progress::tick_while_running() {
   });
 }
 
+void Progress::say(std::string unit) {
+  std::lock_guard lock(mu_);  // the ticker draws under the same lock
+  unit_ = std::move(unit);
+  if (enabled_ && ticker_.joinable()) draw(-1, 0, true);
+}
+
 void Progress::clear() {
   if (!drawn_) return;
   std::fprintf(stderr, "\r\033[K");

@@ -114,7 +114,7 @@ SchemaState schema_state(Connection& conn) {
   });
 }
 
-std::vector<std::string> migrate(Connection& conn) {
+std::vector<std::string> migrate(Connection& conn, const MigrationProgress& on_migration) {
   const auto state = schema_state(conn);
   require_compatible(state);
   // Up to date with every checksum recorded: touch nothing, so a hub whose role may not create
@@ -134,7 +134,11 @@ std::vector<std::string> migrate(Connection& conn) {
         tx.exec_params0(sql::kRecordChecksum, m.name, migration_checksum(m));
         continue;
       }
-      log::get("store")->info("applying migration {}", m.name);
+      if (on_migration) {
+        on_migration(m.name, now.size() + 1, pending.size());
+      } else {
+        log::get("store")->info("applying migration {}", m.name);
+      }
       tx.exec0(m.sql);
       tx.exec_params0(sql::kRecordMigration, m.name, migration_checksum(m));
       now.push_back(m.name);

@@ -46,6 +46,31 @@ TEST_F(Migrations, EveryMigrationIsRecordedWithTheChecksumOfItsText) {
   EXPECT_EQ(state.applied.size(), store::embedded_migrations().size());
 }
 
+// `cjhub migrate` names each migration on its progress line as it starts: every one applied is
+// announced once, in order, numbered among those applied now; an up-to-date schema announces none.
+TEST_F(Migrations, EachMigrationIsAnnouncedBeforeItIsAppliedWithItsNumberAndTheCount) {
+  auto c = connect();
+  std::vector<std::string> names;
+  std::vector<std::size_t> numbers, counts;
+  const auto applied = store::migrate(*c, [&](const std::string& name, std::size_t n, std::size_t of) {
+    names.push_back(name);
+    numbers.push_back(n);
+    counts.push_back(of);
+  });
+  const auto& embedded = store::embedded_migrations();
+  ASSERT_EQ(names.size(), embedded.size());
+  EXPECT_EQ(names, applied);
+  for (std::size_t i = 0; i < embedded.size(); ++i) {
+    EXPECT_EQ(names[i], embedded[i].name) << i;
+    EXPECT_EQ(numbers[i], i + 1) << names[i];
+    EXPECT_EQ(counts[i], embedded.size()) << names[i];
+  }
+  names.clear();
+  EXPECT_TRUE(store::migrate(*c, [&](const std::string& name, std::size_t, std::size_t) { names.push_back(name); })
+                  .empty());
+  EXPECT_TRUE(names.empty()) << "an up-to-date schema announces nothing; first: " << names.front();
+}
+
 TEST_F(Migrations, ADatabaseMigratedByANewerBinaryIsRefusedAndLeftAsItIs) {
   auto c = connect();
   store::migrate(*c);

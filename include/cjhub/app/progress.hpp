@@ -26,6 +26,8 @@ class Progress {
   void update(long long done, long long total = 0);
   // For one long step that counts nothing: the line shows the time elapsed until finish().
   void tick_while_running();
+  // What the ticking line says from now on ("applying 0025_x.sql (2 of 3)"), redrawn at once.
+  void say(std::string unit);
   void finish();
 
   static bool stderr_is_terminal();

@@ -10,6 +10,8 @@
 
 #include "cjhub/store/connection.hpp"
 
+#include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -43,9 +45,12 @@ SchemaState schema_state(Connection& conn);
 // The SHA-256 (hex) of a migration's text, as recorded.
 std::string migration_checksum(const Migration& m);
 
+// Called before each migration is applied: its name, its number among those applied now (from 1)
+// and how many they are. Without one, migrate logs each name at `info`.
+using MigrationProgress = std::function<void(const std::string& name, std::size_t number, std::size_t of)>;
 // Checks the schema (throws SchemaTooNew or SchemaMismatch), then applies what is missing and
 // records checksums not yet recorded; returns the names applied now (empty when up to date).
-std::vector<std::string> migrate(Connection& conn);
+std::vector<std::string> migrate(Connection& conn, const MigrationProgress& on_migration = {});
 // The names of the embedded migrations not yet applied.
 std::vector<std::string> pending_migrations(Connection& conn);
 // Analyzes the tables that hold data but have no planner statistics yet (after a restore or a
