@@ -38,8 +38,9 @@ void commit_durably(Transaction& tx);
 
 // Commits without waiting for the WAL to reach the disk or a synchronous standby. Only for
 // transactions whose loss in a crash of the database server means work done again, never work
-// lost: a claim (the rows are claimed again) or a log round without acknowledgements (the cursor
-// stays behind, so its entries are sent and recorded again; at least once, in order per case).
+// lost or done out of order: a claim (the rows are due again, and a case's next row waits for
+// this one's outcome, which is committed durably). Not a log round: the case's next entry is sent
+// once the round commits, and losing the round would send the earlier entry again after it.
 void commit_without_waiting(Transaction& tx);
 
 }  // namespace cjhub::store

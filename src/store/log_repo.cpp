@@ -489,14 +489,9 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     }
     if (!w.audit.empty()) insert_audit(tx, w.audit);
     if (res.promoted > 0) lanes::notify(tx);
-    // Acknowledgements in answers are promised to their senders once recorded. A round without
-    // any is only the cursor's move and what the entries' outcomes were: lost in a crash of the
-    // database, its entries are sent and recorded again.
-    if (w.acked_completions.empty()) {
-      commit_without_waiting(tx);
-    } else {
-      commit_durably(tx);
-    }
+    // Durable, acknowledgements or not: once a case's entry is recorded its next one goes out, and
+    // a round lost in a crash of the database would send the earlier entry again after it.
+    commit_durably(tx);
     return res;
   });
 }
