@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cjhub/store/migrations.hpp"
 #include "e2e/hub_fixture.hpp"
 
 namespace cjhub::test {
@@ -366,6 +367,20 @@ TEST_F(Cli, ProgressShowsOnATerminalOnly) {
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(r.err.find("migrate:"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("\r"), std::string::npos) << r.out;
+  {  // An empty database: the line names each migration as it is applied, numbered.
+    TestDatabase empty;
+    const auto all = store::pending_migrations(*empty.connect());  // every one, in order
+    ASSERT_FALSE(all.empty());
+    const auto n = std::to_string(all.size());
+    r = on_terminal({"migrate", "-c", cfg}, {{"CJHUB_DATABASE_URL", empty.url()}});
+    EXPECT_EQ(r.rc, 0) << r.out;
+    EXPECT_NE(r.out.find("\r\033[Kmigrate: applying " + all.front() + " (1 of " + n + ")"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("\r\033[Kmigrate: applying " + all.back() + " (" + n + " of " + n + ")"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("applied " + all.back()), std::string::npos) << r.out;
+  }
 
   r = on_terminal({"erasures", "report", "-c", cfg, "--format", "table"});
   EXPECT_EQ(r.rc, 0) << r.out;
