@@ -228,14 +228,15 @@ int migrate(const fs::path& file) {
     auto conn = store::connect(c->database.url, c->database.connect_timeout);
     Progress progress("migrate", "applying pending migrations");
     progress.tick_while_running();
-    // On a terminal the progress line names each migration (a log line would break it); else the log.
-    const auto applied = store::migrate(*conn, [&progress](const std::string& name, std::size_t n, std::size_t of) {
-      if (progress.enabled()) {
+    // On a terminal the progress line names each migration (a log line would break it); elsewhere
+    // the store logs each one itself.
+    store::MigrationProgress announce;
+    if (progress.enabled()) {
+      announce = [&progress](const std::string& name, std::size_t n, std::size_t of) {
         progress.say("applying " + name + " (" + std::to_string(n) + " of " + std::to_string(of) + ")");
-      } else {
-        log::get("store")->info("applying migration {}", name);
-      }
-    });
+      };
+    }
+    const auto applied = store::migrate(*conn, announce);
     progress.finish();
     if (applied.empty()) {
       std::cout << "database schema is up to date\n";

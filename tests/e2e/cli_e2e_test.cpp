@@ -381,6 +381,23 @@ TEST_F(Cli, ProgressShowsOnATerminalOnly) {
         << r.out;
     EXPECT_NE(r.out.find("applied " + all.back()), std::string::npos) << r.out;
   }
+  {  // Off a terminal the log names each migration, once.
+    TestDatabase empty;
+    const auto all = store::pending_migrations(*empty.connect());
+    ASSERT_FALSE(all.empty());
+    r = cjhub({"migrate", "-c", cfg}, {{"CJHUB_DATABASE_URL", empty.url()}, {"CJHUB_LOG_LEVEL", "info"}});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    const auto both = r.out + r.err;
+    for (const auto& name : {all.front(), all.back()}) {
+      const auto line = "applying migration " + name;
+      const auto first = both.find(line);
+      EXPECT_NE(first, std::string::npos) << name << ": " << both;
+      if (first != std::string::npos) {
+        EXPECT_EQ(both.find(line, first + 1), std::string::npos) << "logged twice: " << both;
+      }
+    }
+    EXPECT_EQ(both.find("\r"), std::string::npos) << both;
+  }
 
   r = on_terminal({"erasures", "report", "-c", cfg, "--format", "table"});
   EXPECT_EQ(r.rc, 0) << r.out;
