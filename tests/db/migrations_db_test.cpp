@@ -1,6 +1,7 @@
 // The schema against the binary: checksums recorded with every migration, a database migrated by
 // a newer cjhub refused untouched, a migration whose text changed named, and the checksums of a
-// database migrated before they were kept filled in.
+// database migrated before they were kept filled in; and the attempt history's function as the
+// planner sees it.
 #include <gtest/gtest.h>
 
 #include "cjhub/store/database.hpp"
@@ -69,6 +70,33 @@ TEST_F(Migrations, EachMigrationIsAnnouncedBeforeItIsAppliedWithItsNumberAndTheC
   EXPECT_TRUE(store::migrate(*c, [&](const std::string& name, std::size_t, std::size_t) { names.push_back(name); })
                   .empty());
   EXPECT_TRUE(names.empty()) << "an up-to-date schema announces nothing; first: " << names.front();
+}
+
+// A delivery's attempt history keeps its latest attempts (cjhub_keep_last, 0021), and the planner
+// substitutes the function's body into the statements that call it (0026): a completion round calls
+// it four times per delivery, and a function the planner cannot inline runs its own executor on
+// every call.
+TEST_F(Migrations, TheAttemptHistoryKeepsTheLatestAttemptsAndThePlannerInlinesIt) {
+  auto c = connect();
+  store::migrate(*c);
+  EXPECT_EQ(db_->scalar("SELECT cjhub_keep_last('{1,2,3}'::integer[], 4, 2)::text"), "{3,4}");
+  EXPECT_EQ(db_->scalar("SELECT cjhub_keep_last('{}'::integer[], 4, 2)::text"), "{4}");
+  EXPECT_EQ(db_->scalar("SELECT cjhub_keep_last('{1,2,3}'::integer[], 4, 10)::text"), "{1,2,3,4}");
+  EXPECT_EQ(db_->scalar("SELECT cjhub_keep_last('{a}'::text[], NULL::text, 2)::text"), "{a,NULL}");
+  EXPECT_EQ(db_->scalar("SELECT cjhub_keep_last('{1}'::integer[], 2, 1)::text"), "{2}");
+  // 25 attempts appended one by one, 20 kept: the 6th to the 25th, in order.
+  EXPECT_EQ(db_->scalar("WITH RECURSIVE h(n, a) AS (SELECT 0, '{}'::integer[] UNION ALL "
+                        "SELECT n + 1, cjhub_keep_last(a, n + 1, 20) FROM h WHERE n < 25) "
+                        "SELECT a::text FROM h WHERE n = 25"),
+            "{6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25}");
+  std::string plan;
+  {
+    pqxx::nontransaction tx(*c);
+    for (const auto& row : tx.exec("EXPLAIN (VERBOSE) SELECT cjhub_keep_last(attempt_status, 200, 20) FROM deliveries"))
+      plan += row[0].as<std::string>() + "\n";
+  }
+  EXPECT_EQ(plan.find("cjhub_keep_last"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("array_append(attempt_status, 200)"), std::string::npos) << plan;
 }
 
 TEST_F(Migrations, ADatabaseMigratedByANewerBinaryIsRefusedAndLeftAsItIs) {
