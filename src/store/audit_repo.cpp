@@ -45,10 +45,12 @@ constexpr const char* kAuditBlockAnchor =
 // The fields a record's hash covers, in a fixed order (time in microseconds since the epoch).
 #define CJHUB_AUDIT_FIELDS \
   "id, (extract(epoch FROM at) * 1000000)::bigint, actor, ori, action, outcome, object, source, detail"
-// Records of the transactions in [$1, $2), in chain order, at most $3.
+// Records of the transactions in [$1, $2), in chain order, at most $3. The order is the column's
+// (a number), not the text output's: "1000" sorts before "999", and a block cut there would leave
+// the records of the lower transactions out of every block.
 constexpr const char* kAuditToSeal =
-    "SELECT " CJHUB_AUDIT_FIELDS ", xid::text FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8 "
-    "ORDER BY xid, id LIMIT $3";
+    "SELECT " CJHUB_AUDIT_FIELDS ", xid::text AS xid_text FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8 "
+    "ORDER BY audit_log.xid, audit_log.id LIMIT $3";
 // Records written before migration 0012 and never sealed: the first block's.
 constexpr const char* kAuditLegacyUnsealed =
     "SELECT " CJHUB_AUDIT_FIELDS ", '' FROM audit_log WHERE xid IS NULL AND chain_seq IS NULL ORDER BY id";
@@ -78,8 +80,11 @@ constexpr const char* kAuditBlockEnd =
 constexpr const char* kAuditRecentFrom =
     "SELECT min(block_seq) FROM (SELECT block_seq, sum(cardinality(ids)) OVER (ORDER BY block_seq DESC) AS n "
     "FROM audit_blocks ORDER BY block_seq DESC LIMIT $2) t WHERE n <= $1";
+// The records a block lists ($1), each with its transaction id and whether that lies in the block's
+// range [$2, $3) (NULL: written before migration 0012, no transaction id).
 constexpr const char* kAuditRecordsByIds =
-    "SELECT " CJHUB_AUDIT_FIELDS ", xid IS NOT NULL FROM audit_log WHERE id = ANY ($1::bigint[])";
+    "SELECT " CJHUB_AUDIT_FIELDS ", xid::text AS xid_text, xid >= $2::xid8 AND xid < $3::xid8 "
+    "FROM audit_log WHERE id = ANY ($1::bigint[])";
 // How many records the transactions in [$1, $2) have (a block sealing that range lists them all).
 constexpr const char* kAuditCountInRange =
     "SELECT count(*) FROM audit_log WHERE xid >= $1::xid8 AND xid < $2::xid8";
@@ -419,10 +424,20 @@ void check_block(pqxx::read_transaction& tx, ChainWalk& w, const pqxx::row& b, l
     w.problem(name + " was altered: its hash does not match the records it lists");
   }
   std::map<long long, AuditRecord> found;
-  long long with_xid = 0;  // those written since blocks (the others came before migration 0012)
-  for (const auto& row : tx.exec_params(sql::kAuditRecordsByIds, "{" + ids_text + "}")) {
+  // Those of the block's transactions (the others came before migration 0012, without an id). A
+  // record of a transaction outside the range is not this block's to list: it was moved here, or
+  // sealed out of order.
+  long long in_range = 0;
+  for (const auto& row : tx.exec_params(sql::kAuditRecordsByIds, "{" + ids_text + "}", xid_from, xid_to)) {
     auto rec = read_record(row);
-    if (row[9].as<bool>()) ++with_xid;
+    if (!row[10].is_null()) {
+      if (row[10].as<bool>()) {
+        ++in_range;
+      } else {
+        w.problem("record " + std::to_string(rec.id) + " is in " + name + ", which sealed the transactions from " +
+                  xid_from + " up to " + xid_to + " (not included), but its transaction is " + row[9].as<std::string>());
+      }
+    }
     found.emplace(rec.id, std::move(rec));
   }
   for (std::size_t k = 0; k < ids.size(); ++k) {
@@ -447,7 +462,7 @@ void check_block(pqxx::read_transaction& tx, ChainWalk& w, const pqxx::row& b, l
                 ") was altered: its hash does not match its content");
     }
   }
-  if (tx.exec_params1(sql::kAuditCountInRange, xid_from, xid_to)[0].as<long long>() > with_xid) {
+  if (tx.exec_params1(sql::kAuditCountInRange, xid_from, xid_to)[0].as<long long>() > in_range) {
     for (const auto& row : tx.exec_params(sql::kAuditAddedAfterSealing, xid_from, xid_to, "{" + ids_text + "}")) {
       w.problem("record " + row[0].as<std::string>() + " is not in " + name +
                 ", which sealed its transaction: it was added afterwards");

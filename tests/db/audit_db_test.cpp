@@ -144,6 +144,42 @@ TEST_F(AuditDb, ABlockHoldsWholeTransactionsAndWaitsForTheOnesStillRunning) {
   EXPECT_EQ(unsealed(), 0);
 }
 
+// Blocks follow the transactions' ids as numbers where their digits change (9 to 10, 99 to 100):
+// as text, "10" sorts before "9", and a block cut there would leave records out of every block.
+// The ids are given (the cluster's own cannot be steered to such a crossing); all lie below the
+// horizon, so every record is sealable.
+TEST_F(AuditDb, BlocksFollowTransactionIdsAsNumbersWhereTheirDigitsChange) {
+  const std::vector<int> xids{8, 9, 10, 11, 12, 98, 99, 99, 100, 101};  // 99: one transaction, two records
+  for (int x : xids) {
+    sql("INSERT INTO audit_log (actor, ori, action, outcome, object, xid) VALUES ('urn:cjhub:ori:CT0064000', "
+        "'CT0064000', 'submission', 'accepted', 'message " + std::to_string(x) + "', '" + std::to_string(x) + "')");
+  }
+  EXPECT_EQ(seal(4), 4u) << seal_context();  // 8 to 11
+  EXPECT_EQ(seal(4), 4u) << seal_context();  // 12, 98 and the two of 99
+  EXPECT_EQ(seal(4), 2u) << seal_context();  // 100 and 101
+  EXPECT_EQ(seal(4), 0u);
+  EXPECT_EQ(db_->scalar("SELECT string_agg(xid_to::text, ',' ORDER BY block_seq) FROM audit_blocks WHERE block_seq < 3"),
+            "12,100");
+  EXPECT_EQ(unsealed(), 0) << seal_context();
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_blocks b, unnest(b.ids) i"), 10) << "each record in one block";
+  // Chain positions follow the transactions' ids.
+  EXPECT_EQ(db_->scalar("SELECT string_agg(a.xid::text, ',' ORDER BY b.first_pos + p.o - 1) FROM audit_blocks b, "
+                        "unnest(b.ids) WITH ORDINALITY p(id, o) JOIN audit_log a ON a.id = p.id"),
+            "8,9,10,11,12,98,99,99,100,101");
+  const auto v = store::verify_audit(*conn_, std::chrono::seconds(60));
+  EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems.front());
+  EXPECT_EQ(v.records, 10);
+  // A record whose transaction lies outside the range of the block that lists it is named.
+  const auto moved = db_->scalar("SELECT id FROM audit_log WHERE xid = '8'");
+  sql("UPDATE audit_log SET xid = '100' WHERE id = " + moved);
+  const auto after = store::verify_audit(*conn_, std::chrono::seconds(60));
+  ASSERT_FALSE(after.ok());
+  EXPECT_NE(after.problems[0].find("record " + moved + " is in block 1, which sealed the transactions from 0 up to 12 "
+                                   "(not included), but its transaction is 100"),
+            std::string::npos)
+      << after.problems[0];
+}
+
 // A record inserted afterwards among the transactions a block sealed is named.
 TEST_F(AuditDb, ARecordAddedAfterItsTransactionsWereSealedIsNamed) {
   record(4, "submission", true);
