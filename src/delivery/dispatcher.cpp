@@ -620,7 +620,8 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
   }
 }
 
-// Sends what is ready, within each endpoint's capacity (db thread; the sends leave the lock).
+// Sends what is ready, within each endpoint's capacity (the db thread after a read, an I/O thread
+// after an exchange ends; the sends leave the lock).
 void Dispatcher::pump_log() {
   std::vector<std::pair<store::Claimed, store::EndpointRow>> out;
   {
@@ -686,6 +687,9 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
       it->second.finished(std::move(o));
     }
   }
+  // A slot is free: what is ready (cases with nothing in flight or unrecorded) goes now, not after
+  // the database thread's next round.
+  if (!stopping_.load()) pump_log();
   wake();
 }
 
