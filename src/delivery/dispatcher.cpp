@@ -620,14 +620,14 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
   }
 }
 
-// Sends what is ready, within each endpoint's capacity (the db thread after a read, an I/O thread
-// after an exchange ends; the sends leave the lock).
-void Dispatcher::pump_log() {
+// Sends what is ready, within each endpoint's capacity (the db thread after a read, for every
+// endpoint; an I/O thread after an exchange ends, for its endpoint only; the sends leave the lock).
+void Dispatcher::pump_log(std::optional<long long> endpoint_id) {
   std::vector<std::pair<store::Claimed, store::EndpointRow>> out;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [id, le] : log_) {
-      if (le.endpoint.id == 0 || le.endpoint.paused) continue;
+    const auto pump = [&](long long id, EndpointLog& le) {
+      if (le.endpoint.id == 0 || le.endpoint.paused) return;
       auto& busy = in_flight_[id];
       while (!le.ready.empty() && busy < le.endpoint.max_in_flight) {
         auto e = le.pop_ready();
@@ -650,6 +650,11 @@ void Dispatcher::pump_log() {
         out.emplace_back(std::move(c), le.endpoint);
       }
       if (busy == 0) in_flight_.erase(id);
+    };
+    if (endpoint_id) {
+      if (const auto it = log_.find(*endpoint_id); it != log_.end()) pump(it->first, it->second);
+    } else {
+      for (auto& [id, le] : log_) pump(id, le);
     }
   }
   for (auto& [c, ep] : out) send(std::move(c), ep);
@@ -689,7 +694,7 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
   }
   // A slot is free: what is ready (cases with nothing in flight or unrecorded) goes now, not after
   // the database thread's next round.
-  if (!stopping_.load()) pump_log();
+  if (!stopping_.load()) pump_log(c.endpoint_id);
   wake();
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <set>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,7 +104,9 @@ class Dispatcher final : public Component {
   void lease_log_endpoints(store::Session& db, LoopState& st);
   void read_log(store::Session& db, LoopState& st, bool notified);
   void record_log_rounds(store::Session& db, LoopState& st);
-  void pump_log();  // sends what is ready within each endpoint's capacity (db thread)
+  // Sends what is ready within each endpoint's capacity, or only `endpoint_id`'s (the db thread
+  // after a read; an I/O thread for the endpoint whose exchange ended).
+  void pump_log(std::optional<long long> endpoint_id = std::nullopt);
   bool log_has_room(const EndpointLog& le) const;  // mutex_ held
   void finish_log(const store::Claimed& c, const Verdict& v, const OutboundResult& r,
                   std::shared_ptr<const store::NewMessage> ack);
