@@ -99,6 +99,29 @@ TEST_F(Migrations, TheAttemptHistoryKeepsTheLatestAttemptsAndThePlannerInlinesIt
   EXPECT_NE(plan.find("array_append(attempt_status, 200)"), std::string::npos) << plan;
 }
 
+// No index costs every row written an entry for nothing: a plain b-tree index (not unique, no
+// predicate) whose columns begin another b-tree index of the same table serves no look-up the
+// longer one does not (as `messages (received_at)` would beside `messages_received`). The query
+// names each such pair; the first check shows it finds one.
+TEST_F(Migrations, NoIndexIsTheLeadingColumnsOfAnotherOnTheSameTable) {
+  auto c = connect();
+  store::migrate(*c);
+  const std::string redundant =
+      "SELECT coalesce(string_agg(a.indexrelid::regclass || ' leads ' || b.indexrelid::regclass, ', ' "
+      "ORDER BY a.indexrelid::regclass::text), '') FROM pg_index a JOIN pg_class ca ON ca.oid = a.indexrelid "
+      "JOIN pg_am am ON am.oid = ca.relam AND am.amname = 'btree' "
+      "JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid "
+      "JOIN pg_class cb ON cb.oid = b.indexrelid AND cb.relam = ca.relam "
+      "JOIN pg_namespace n ON n.oid = ca.relnamespace AND n.nspname = 'public' "
+      "WHERE NOT a.indisunique AND a.indpred IS NULL AND b.indpred IS NULL AND a.indexprs IS NULL "
+      "AND b.indexprs IS NULL AND a.indnkeyatts <= b.indnkeyatts "
+      "AND (b.indkey::int2[])[0:a.indnkeyatts - 1] = (a.indkey::int2[])[0:a.indnkeyatts - 1]";
+  exec("CREATE INDEX messages_by_time_again ON messages (received_at)");
+  EXPECT_EQ(db_->scalar(redundant), "messages_by_time_again leads messages_received");
+  exec("DROP INDEX messages_by_time_again");
+  EXPECT_EQ(db_->scalar(redundant), "");
+}
+
 TEST_F(Migrations, ADatabaseMigratedByANewerBinaryIsRefusedAndLeftAsItIs) {
   auto c = connect();
   store::migrate(*c);

@@ -16,7 +16,17 @@ class Audit : public HubSuite {
     start_hub({{}, {}, {{"CJHUB_AUDIT_SEAL_INTERVAL_MS", "100"}, {"CJHUB_LOG_FORMAT", "json"}}, {}});
   }
   static std::string config() { return (source_dir() / "config/cjhub.example.yaml").string(); }
-  // Waits until every record is sealed.
+  // Waits until `n` records match `where`. Refusals reach the database from the audit thread's
+  // queue, after the answer: until then every record already written can be sealed while they
+  // are still on their way.
+  static void wait_recorded(const std::string& where, int n) {
+    for (int i = 0; i < 100; ++i) {
+      if (db_->count("SELECT count(*) FROM audit_log WHERE " + where) >= n) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "fewer than " << n << " audit record(s) where " << where;
+  }
+  // Waits until every record written is sealed.
   static void wait_sealed() {
     for (int i = 0; i < 100; ++i) {
       if (db_->count("SELECT count(*) FROM audit_log a WHERE NOT EXISTS "
@@ -47,6 +57,7 @@ TEST_F(Audit, SubmissionsRefusalsAndAdminAttemptsAreRecordedAndTheChainVerifies)
   ASSERT_NE(refused_doc.find("1994-07-19"), std::string::npos);
   EXPECT_EQ(hpd.request("POST", "/v1/messages", refused_doc).status, 422u);
   EXPECT_EQ(hpd.request("GET", "/v1/admin/dead-letters").status, 403u);
+  wait_recorded("outcome LIKE 'refused:%'", 3);
   wait_sealed();
   EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = 'accepted' "
                        "AND object = 'message " + id + "' AND ori = 'CT0064000' AND actor LIKE '%sha256:%' "
@@ -76,6 +87,7 @@ TEST_F(Audit, VerifyFailsNamingAnAlteredOrDeletedRecord) {
   EXPECT_EQ(hpd.request("GET", "/v1/admin/endpoints").status, 403u);
   EXPECT_EQ(hpd.request("POST", "/v1/messages", "<not-xml").status, 400u);
   EXPECT_EQ(hpd.request("POST", "/v1/messages", "{}", {}, "application/json").status, 415u);
+  wait_recorded("outcome LIKE 'refused:%'", 3);
   wait_sealed();
   const auto altered = from_the_end(1, "u.id");
   const auto original = db_->scalar("SELECT outcome FROM audit_log WHERE id = " + altered);
