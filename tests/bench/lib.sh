@@ -213,14 +213,19 @@ bench_profile_report() {
     perf report -i "$data" --no-children --sort comm,dso,symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -60
   } >"$out"
   say "profile: $out"
-  # For the docs: the split by process and shared object, and the hub's hottest symbols.
+  # For the docs: the split by process and shared object, and the hub's hottest symbols. The hub
+  # names its threads (cjhub-https, cjhub-writer, ...), and perf reports each by its own name: the
+  # hub is every name that starts with "cjhub" except the benchmark's own programs.
+  local hub_threads
+  hub_threads=$(perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' |
+    awk '$2 ~ /^cjhub(-|$)/ && $2 !~ /^cjhub-(loadgen|rabbitmq|clean-sla|validate|make-pac)/ {print $2}' | paste -sd, -)
   {
     echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit ${BENCH_PROFILE_COMMIT:-$(bench_commit)} (perf, software clock, every process,"
     echo "share of both cores' time while the load ran):"
     echo
-    echo "| process | share |"
+    echo "| process (the hub's by thread) | share |"
     echo "|---|---|"
-    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -4 |
+    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6 |
       awk '{printf "| %s | %s |\n", ($2 == "swapper" ? "(idle)" : $2), $1}'
     echo
     echo "| process | object | share |"
@@ -232,7 +237,7 @@ bench_profile_report() {
     echo
     echo "| object | symbol | share |"
     echo "|---|---|---|"
-    perf report -i "$data" --no-children --comm cjhub --sort dso,symbol --stdio -g none 2>/dev/null |
+    perf report -i "$data" --no-children --comm "$hub_threads" --sort dso,symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9.]+%' | head -15 |
       awk '{share=$1; dso=$2; $1=""; $2=""; $3=""; sub(/^ +/, ""); sub(/ +-.*$/, ""); gsub(/\|/, "\\|"); printf "| %s | `%s` | %s |\n", dso, substr($0, 1, 90), share}'
   } >"$BENCH/profile-$PROFILE_NAME.md"
