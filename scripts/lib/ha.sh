@@ -6,8 +6,11 @@
 #   +21 site-a PostgreSQL        +22 site-b PostgreSQL
 #   +31 site-a Patroni REST API  +32 site-b Patroni REST API
 # As root, every process belongs to the PostgreSQL account (cjhub-pg), which PostgreSQL needs.
+# The default lies below the kernel's ephemeral ports (32768 and up on Linux): the members dial
+# each other while they start, and an outgoing connection given a port that a member is about to
+# listen on makes that member fail to bind.
 
-CJHUB_HA_PORT="${CJHUB_HA_PORT:-56400}"
+CJHUB_HA_PORT="${CJHUB_HA_PORT:-26400}"
 CJHUB_HA_SITES=(site-a site-b)
 CJHUB_HA_SCOPE=cjhub-ha
 
@@ -31,6 +34,27 @@ ha_need_port() {  # PORT WHAT
   held=$(ss -Hltnp "( sport = :$1 )" 2>/dev/null || true)
   [ -z "$held" ] || die "port $1 ($2) is in use; choose other ports with CJHUB_HA_PORT (now $CJHUB_HA_PORT):
 $held"
+}
+
+# The topology keeps the ports it was created with (etcd records its members' addresses in its
+# data): var/ha notes its port base, and a start with another one stops before anything runs.
+ha_check_port_base() {
+  local dir stamp; dir=$(ha_dir); stamp="$dir/port-base"
+  if [ -f "$stamp" ]; then
+    [ "$(cat "$stamp")" = "$CJHUB_HA_PORT" ] || die "the topology in $dir was created with CJHUB_HA_PORT=$(cat "$stamp"), \
+not $CJHUB_HA_PORT: set CJHUB_HA_PORT=$(cat "$stamp"), or remove it with scripts/ha reset"
+  elif compgen -G "$dir/etcd*/member" >/dev/null; then
+    die "the topology in $dir was created before it recorded its ports (with CJHUB_HA_PORT, 56400 by default then): \
+start it with that CJHUB_HA_PORT, or remove it with scripts/ha reset"
+  else
+    echo "$CJHUB_HA_PORT" >"$stamp"
+  fi
+  local range low high
+  range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+  read -r low high <<<"$range"
+  if [ -n "$low" ] && [ $((CJHUB_HA_PORT + 40)) -ge "$low" ] && [ "$CJHUB_HA_PORT" -le "$high" ]; then
+    say "warning: ports $((CJHUB_HA_PORT + 1)) to $((CJHUB_HA_PORT + 32)) are among the kernel's ephemeral ports ($low to $high): an outgoing connection may take one before its member listens"
+  fi
 }
 
 # --- etcd ----------------------------------------------------------------------------------------
@@ -190,6 +214,7 @@ ha_start() {
   if ! command -v patroni >/dev/null || ! command -v etcd >/dev/null; then
     die "patroni and etcd are needed (scripts/ha installs them)"
   fi
+  ha_check_port_base
   # Every wait is bounded in seconds, not in tries: a probe that itself takes seconds (etcdctl's
   # dial timeout, curl's) cannot stretch it.
   ha_etcd_start
