@@ -219,6 +219,7 @@ bench_profile_report() {
   local hub_threads
   hub_threads=$(perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' |
     awk '$2 ~ /^cjhub(-|$)/ && $2 !~ /^cjhub-(loadgen|rabbitmq|clean-sla|validate|make-pac)/ {print $2}' | paste -sd, -)
+  [ -n "$hub_threads" ] || hub_threads=cjhub  # no sample of the hub: an empty list would select every process
   {
     echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit ${BENCH_PROFILE_COMMIT:-$(bench_commit)} (perf, software clock, every process,"
     echo "share of both cores' time while the load ran):"
