@@ -7,7 +7,10 @@ CJHUB_VAR="${CJHUB_VAR:-$CJHUB_ROOT/var}"
 CJHUB_PRESET="${CJHUB_PRESET:-ci}"
 CJHUB_BUILD="$CJHUB_ROOT/build/$CJHUB_PRESET"
 CJHUB_BIN="$CJHUB_BUILD/src/cjhub"
-CJHUB_PG_PORT="${CJHUB_PG_PORT:-55432}"
+# Below the kernel's ephemeral ports (32768 and up on Linux): an outgoing connection could
+# otherwise hold the port while the cluster is down (the outage tests stop and start it) and the
+# cluster would fail to bind it again.
+CJHUB_PG_PORT="${CJHUB_PG_PORT:-25432}"
 CJHUB_PG_SUPERUSER=cjhub
 CJHUB_PKI="$CJHUB_VAR/pki"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -118,10 +121,40 @@ shared_preload_libraries = 'pg_stat_statements'   # per-statement figures for th
 pg_stat_statements.track_planning = on            # planning time too: a statement planned on every call shows
 CONF
   fi
+  warn_if_ephemeral "$CJHUB_PG_PORT" "$CJHUB_PG_PORT" "PostgreSQL's port $CJHUB_PG_PORT (CJHUB_PG_PORT) is"
+  pg_move_port "$dir/data"
   if pg_running; then say "PostgreSQL already running on port $CJHUB_PG_PORT"; return; fi
   say "starting PostgreSQL on 127.0.0.1:$CJHUB_PG_PORT"
   as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 start >/dev/null \
     || { tail -20 "$dir/postgresql.log" >&2; die "PostgreSQL did not start"; }
+}
+
+# Warns when ports FIRST to LAST lie among the kernel's ephemeral ports, which outgoing connections
+# are given: one may hold a port before what should listen on it binds.
+warn_if_ephemeral() {  # FIRST LAST WHAT
+  local range low high
+  range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+  read -r low high <<<"$range"
+  if [ -n "$low" ] && [ "$2" -ge "$low" ] && [ "$1" -le "$high" ]; then
+    say "warning: $3 among the kernel's ephemeral ports ($low to $high): an outgoing connection may take one before it listens"
+  fi
+}
+
+# The port an existing cluster was created with (its postgresql.conf) follows CJHUB_PG_PORT: a
+# cluster created before the default moved (55432) is moved to the new port, and a running one is
+# restarted on it (the scripts and the tests connect to CJHUB_PG_PORT only).
+pg_move_port() {
+  local data=$1 conf was
+  conf="$data/postgresql.conf"
+  was=$(sed -n 's/^port = \([0-9][0-9]*\).*/\1/p' "$conf" | tail -1)
+  [ -n "$was" ] && [ "$was" != "$CJHUB_PG_PORT" ] || return 0
+  if pg_running; then
+    say "PostgreSQL runs on port $was; restarting it on port $CJHUB_PG_PORT (CJHUB_PG_PORT)"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  else
+    say "moving the private PostgreSQL cluster from port $was to port $CJHUB_PG_PORT (CJHUB_PG_PORT)"
+  fi
+  as_pg sed -i "s/^port = $was\b/port = $CJHUB_PG_PORT/" "$conf"
 }
 
 pg_stop() {

@@ -49,12 +49,8 @@ start it with that CJHUB_HA_PORT, or remove it with scripts/ha reset"
   else
     echo "$CJHUB_HA_PORT" >"$stamp"
   fi
-  local range low high
-  range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
-  read -r low high <<<"$range"
-  if [ -n "$low" ] && [ $((CJHUB_HA_PORT + 32)) -ge "$low" ] && [ "$CJHUB_HA_PORT" -le "$high" ]; then
-    say "warning: ports $((CJHUB_HA_PORT + 1)) to $((CJHUB_HA_PORT + 32)) are among the kernel's ephemeral ports ($low to $high): an outgoing connection may take one before its member listens"
-  fi
+  warn_if_ephemeral $((CJHUB_HA_PORT + 1)) $((CJHUB_HA_PORT + 32)) \
+    "ports $((CJHUB_HA_PORT + 1)) to $((CJHUB_HA_PORT + 32)) (CJHUB_HA_PORT=$CJHUB_HA_PORT) are"
 }
 
 # --- etcd ----------------------------------------------------------------------------------------
