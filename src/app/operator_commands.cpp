@@ -107,9 +107,15 @@ int dlq_replay(const fs::path& file, const DeadLetterArgs& args) {
     return kExitUsage;
   }
   return with_database(file, [&](store::Connection& conn) {
+    const auto filter = filter_from(args);
     Progress progress("dlq replay", "replaying dead letters");
-    progress.tick_while_running();  // one statement: the line shows the time it has taken so far
-    const auto ids = store::replay_dead(conn, filter_from(args));
+    // One statement: the line names how many it takes on (counted first, on a terminal only) and
+    // shows the time it has taken so far.
+    if (progress.enabled()) {
+      progress.say("replaying " + with_thousands(store::count_dead(conn, filter)) + " dead letter(s)");
+    }
+    progress.tick_while_running();
+    const auto ids = store::replay_dead(conn, filter);
     progress.finish();
     audit_cli(conn, "admin", "replayed", "dead letters: " + std::to_string(ids.size()),
               (args.delivery_id.empty() ? "" : "delivery " + args.delivery_id + " ") +

@@ -39,6 +39,8 @@ constexpr const char* kListDeadPrefix =
     "d.last_status, d.last_error, to_char(d.dead_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "d.case_key FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id JOIN messages m ON m.id = d.message_id WHERE ";
 constexpr const char* kListDeadSuffix = " ORDER BY d.dead_at, d.seq LIMIT $6";
+constexpr const char* kCountDeadPrefix =
+    "SELECT count(*) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE ";
 // Replayed dead letters re-enter their lane behind what is already there.
 constexpr const char* kReplayPrefix =
     "UPDATE deliveries d SET state = CASE WHEN d.case_key IS NULL THEN 'pending' ELSE 'queued' END, "
@@ -135,6 +137,14 @@ void each_dead(Connection& conn, const DeadLetterFilter& f, const std::function<
             r[4].as<std::string>(), r[5].as<int>(), opt_int(r[6]), text(r[7]), text(r[8]), text(r[9])});
     }, f.delivery_id, f.ori, f.endpoint, f.since, f.until, limit);
     return 0;
+  });
+}
+
+long long count_dead(Connection& conn, const DeadLetterFilter& f) {
+  return translate_errors([&] {
+    pqxx::read_transaction tx(conn);
+    const std::string q = std::string(sql::kCountDeadPrefix) + sql::kDeadFilter;
+    return tx.exec_params(q, f.delivery_id, f.ori, f.endpoint, f.since, f.until)[0][0].as<long long>();
   });
 }
 

@@ -403,6 +403,40 @@ TEST_F(Cli, ProgressShowsOnATerminalOnly) {
   EXPECT_EQ(r.rc, 0) << r.out;
   r = cjhub({"erasures", "report", "-c", cfg, "--format", "table"});
   EXPECT_EQ(r.err.find("erasures report:"), std::string::npos) << r.err;
+
+  {  // dlq replay, one statement, names how many dead letters it takes on before it runs.
+    auto jud = client("judicial");
+    const auto erasure = jud.request("POST", "/v1/messages", sample("valid/erasure-notice-1.xml"),
+                                     {{"Idempotency-Key", "cli-progress-erasure"}});
+    ASSERT_EQ(erasure.status, 202u) << erasure.body;
+    const std::string erasure_id(json(erasure).at("message_id").as_string());
+    ASSERT_EQ(db_->count("WITH u AS (UPDATE deliveries SET state = 'dead', dead_at = now(), last_status = 400, "
+                         "attempts = 1, last_error = 'refused' WHERE erasure_id = '" + erasure_id +
+                         "' RETURNING 1) SELECT count(*) FROM u"),
+              db_->count("SELECT count(*) FROM deliveries WHERE erasure_id = '" + erasure_id + "'"));
+    const auto dead = db_->count("SELECT count(*) FROM deliveries WHERE erasure_id = '" + erasure_id + "'");
+    ASSERT_GE(dead, 2) << "the erasure notice has several recipients";
+    const auto first = db_->scalar("SELECT id::text FROM deliveries WHERE erasure_id = '" + erasure_id +
+                                   "' ORDER BY recipient_ori LIMIT 1");
+    r = on_terminal({"dlq", "replay", "-c", cfg, "--delivery", first});
+    EXPECT_EQ(r.rc, 0) << r.out;
+    EXPECT_NE(r.out.find("\r\033[Kdlq replay: replaying 1 dead letter(s)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("1 dead letter(s) replayed"), std::string::npos) << r.out;
+    r = cjhub({"dlq", "replay", "-c", cfg, "--delivery", first});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.err.find("dlq replay:"), std::string::npos) << "no progress into a pipe: " << r.err;
+    EXPECT_NE(r.out.find("0 dead letter(s) replayed"), std::string::npos) << "replayed already: " << r.out;
+    // The rest of the notice's dead letters, named by the time they died (with any other test's
+    // dead letters of that time): counted the same way.
+    const std::string since = "2000-01-01T00:00:00Z";
+    const auto due = db_->count("SELECT count(*) FROM deliveries WHERE state = 'dead' AND dead_at >= '" + since + "'");
+    ASSERT_GE(due, dead - 1);
+    r = on_terminal({"dlq", "replay", "-c", cfg, "--since", since});
+    EXPECT_EQ(r.rc, 0) << r.out;
+    const auto replayed = std::to_string(due);
+    EXPECT_NE(r.out.find("dlq replay: replaying " + replayed + " dead letter(s)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(replayed + " dead letter(s) replayed"), std::string::npos) << r.out;
+  }
 }
 
 // Last in the suite: it applies the changed file for real (and the example again after).

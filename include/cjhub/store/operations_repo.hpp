@@ -36,6 +36,8 @@ std::vector<DeadLetter> list_dead(Connection& conn, const DeadLetterFilter& f);
 // The same, each dead letter handed to `each` as it is read (a server-side cursor, 1,000 rows a
 // fetch), so memory does not grow with how many there are; `f.limit` <= 0: no limit.
 void each_dead(Connection& conn, const DeadLetterFilter& f, const std::function<void(const DeadLetter&)>& each);
+// How many dead letters the filter names (`f.limit` aside): what a replay is about to take on.
+long long count_dead(Connection& conn, const DeadLetterFilter& f);
 // Returns the ids replayed; they re-enter their lanes behind what is queued.
 std::vector<std::string> replay_dead(Connection& conn, const DeadLetterFilter& f);
 // Returns false when there is no such active endpoint.
