@@ -63,7 +63,7 @@ void add_dlq(CLI::App& app, Commands& out) {
        "cjhub dlq replay --agency CTDCJ0000 --endpoint main --since 2026-11-21T00:00:00Z", "cjhub dlq replay --all"},
       {"0  replayed (also when nothing matched; the count is printed)",
        "2  usage or configuration error: nothing named to replay (give a filter or --all)", kExitCannotRunLine},
-      "On a terminal a progress line shows the time taken so far."));
+      "On a terminal a progress line names how many dead letters it replays and the time taken so far."));
   out.push_back({replay_cmd, [replay] {
                    return with_config(replay->config, [&](const fs::path& f) { return dlq_replay(f, replay->dl); });
                  }});
