@@ -154,6 +154,8 @@ void Registry::render(std::string& out) const {
   validation_failures.render(out);
   ingest_latency.render(out);
   group_size.render(out);
+  ingest_queue_wait.render(out);
+  ingest_commit.render(out);
   deliveries.render(out);
   delivery_latency.render(out);
   probes.render(out);

@@ -143,6 +143,10 @@ void GroupCommitWriter::run(std::size_t index) {
       // message out of the next group.
       while (!queue_.empty() && group.size() < settings_.group_max_messages) group.push_back(std::move(*queue_.pop()));
     }
+    const auto taken = std::chrono::steady_clock::now();
+    for (const auto& item : group) {
+      metrics::registry().ingest_queue_wait.observe(std::chrono::duration<double>(taken - item.queued_at).count());
+    }
     if (!db.connected()) {
       try {
         db.get();
@@ -211,8 +215,11 @@ void GroupCommitWriter::commit_group(store::Session& db, std::size_t index, std:
   } done_watching{*this, index};
   try {
     // Its commit's success becomes a 202 for each message of the group.
+    const auto began = std::chrono::steady_clock::now();
     const auto results =
         db.run([&](store::Connection& conn) { return store::store_group(conn, batch, settings_.erasure).results; });
+    metrics::registry().ingest_commit.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     stats_.groups.fetch_add(1);
     metrics::registry().group_size.observe(static_cast<double>(group.size()));
     stats_.messages.fetch_add(group.size());

@@ -93,7 +93,23 @@ bench_agencies() {
       echo "    endpoints: [{name: main, url: 'https://localhost:$port/inbox', max_in_flight: ${BENCH_MAX_IN_FLIGHT:-32}, timeout_ms: 10000}]"
       echo "    subscriptions: [{name: all, endpoint: main, types: [$types]}]"
     done
+    echo "  - {ori: ops1, name: Operations, role: operator, identities: [{san_uri: 'urn:cjhub:operator:ops1'}]}"
   } >"$file"
+}
+
+# bench_metrics: the running hub's /metrics, read as an operator (bench_agencies adds one).
+bench_metrics() {
+  curl -s --cacert "$CJHUB_PKI/ca.crt" --cert "$CJHUB_PKI/clients/operator.crt" \
+    --key "$CJHUB_PKI/clients/operator.key" "https://localhost:$BENCH_PORT/metrics" 2>/dev/null
+}
+
+# bench_metric_mean BEFORE AFTER NAME [SCALE]: a histogram's mean between two scrapes
+# ((sum after - sum before) / (count after - count before)), times SCALE (1000: seconds as ms).
+bench_metric_mean() {
+  awk -v n="$3" -v k="${4:-1}" '
+    FNR == 1 { f++ }
+    $1 == n "_sum" { s[f] = $2 } $1 == n "_count" { c[f] = $2 }
+    END { d = c[2] - c[1]; if (d > 0) printf "%.2f", k * (s[2] - s[1]) / d; else printf "?" }' "$1" "$2"
 }
 
 # bench_hub_start AGENCIES_FILE: applies the agencies and starts the hub; sets HUB_PID.

@@ -428,6 +428,59 @@ TEST_F(DbTest, InsertDetectsDuplicatesAndConflictsEvenInOneTransaction) {
   EXPECT_FALSE(store::find_message(*c, Uuid::v7()));
 }
 
+// The writer's transaction records every submission once, with its outcome: the messages a run
+// stores are recorded by the run's own statement, the others (duplicates and conflicts, in the
+// group or against a message committed before, and everything about an erased case) afterwards.
+TEST_F(DbTest, AGroupRecordsEachSubmissionOnceWithItsOutcome) {
+  auto c = store::connect(db_->url(), std::chrono::milliseconds(3000));
+  const auto earlier = message("R0", "<earlier/>");
+  ASSERT_EQ(store::store_group(*c, {&earlier}).results.at(0).status, store::InsertStatus::inserted);
+  const auto a = message("R1", "<a/>");
+  const auto a_again = message("R1", "<a/>");
+  const auto a_changed = message("R1", "<changed/>");
+  const auto earlier_again = message("R0", "<earlier/>");
+  const auto earlier_changed = message("R0", "<changed/>");
+  const auto b = message("R2", "<b/>", "CTJUD0000");
+  auto erasure = message("R3", "<erase/>", "CTJUD0000");
+  erasure.type = "ErasureNotice";
+  erasure.case_key = "OTN-R9";
+  erasure.erasure = true;
+  auto after_erasure = message("R4", "<after/>");
+  after_erasure.case_key = "OTN-R9";
+  const auto g = store::store_group(
+      *c, {&a, &a_again, &a_changed, &earlier_again, &earlier_changed, &b, &erasure, &after_erasure});
+  ASSERT_EQ(g.results.size(), 8u);
+  EXPECT_EQ(g.results[0].status, store::InsertStatus::inserted);
+  EXPECT_EQ(g.results[1].status, store::InsertStatus::duplicate);
+  EXPECT_EQ(g.results[2].status, store::InsertStatus::conflict);
+  EXPECT_EQ(g.results[3].status, store::InsertStatus::duplicate);
+  EXPECT_EQ(g.results[4].status, store::InsertStatus::conflict);
+  EXPECT_EQ(g.results[5].status, store::InsertStatus::inserted);
+  EXPECT_EQ(g.results[6].status, store::InsertStatus::inserted);
+  EXPECT_EQ(g.results[7].status, store::InsertStatus::case_erased);
+  const auto records = [&](const std::string& outcome, const std::string& object) {
+    return db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND outcome = '" + outcome +
+                      "' AND object " + (object.empty() ? "IS NULL" : "= 'message " + object + "'"));
+  };
+  EXPECT_EQ(records("accepted", earlier.id.str()), 1);
+  EXPECT_EQ(records("accepted", a.id.str()), 1);
+  EXPECT_EQ(records("duplicate", a.id.str()), 1);
+  EXPECT_EQ(records("refused:idempotency-conflict", a.id.str()), 1);
+  EXPECT_EQ(records("duplicate", earlier.id.str()), 1);
+  EXPECT_EQ(records("refused:idempotency-conflict", earlier.id.str()), 1);
+  EXPECT_EQ(records("accepted", b.id.str()), 1);
+  EXPECT_EQ(records("accepted", erasure.id.str()), 1);
+  EXPECT_EQ(records("refused:case-erased", ""), 1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission'"), 9);
+  // Each record names its actor, agency and message type.
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'submission' AND object = 'message " +
+                       b.id.str() + "' AND actor = 'CTJUD0000' AND ori = 'CTJUD0000' AND detail = 'ArrestPacket'"),
+            1);
+  EXPECT_EQ(db_->count("SELECT count(*) FROM audit_log WHERE action = 'erasure' AND object = 'erasure " +
+                       erasure.id.str() + "'"),
+            1);
+}
+
 TEST_F(DbTest, GroupCommitStoresEverythingFromManyThreadsInFewerTransactions) {
   outbox::GroupCommitWriter writer(writer_settings(db_->url(), 3000, 64, 100000));
   writer.start();

@@ -186,6 +186,14 @@ TEST_F(Operations, MetricsParseAsPrometheusTextAndTheirCountersMoveAsMessagesFlo
             1);
   EXPECT_EQ(at(after, "cjhub_ingest_latency_seconds_count") - at(before, "cjhub_ingest_latency_seconds_count"), 2);
   EXPECT_GE(at(after, "cjhub_ingest_group_size_count") - at(before, "cjhub_ingest_group_size_count"), 1);
+  // Between validation and the answer: each message's wait for a writer, each group's transaction.
+  EXPECT_EQ(at(after, "cjhub_ingest_queue_wait_seconds_count") - at(before, "cjhub_ingest_queue_wait_seconds_count"), 2);
+  EXPECT_EQ(at(after, "cjhub_ingest_commit_seconds_count") - at(before, "cjhub_ingest_commit_seconds_count"),
+            at(after, "cjhub_ingest_group_size_count") - at(before, "cjhub_ingest_group_size_count"));
+  EXPECT_GT(at(after, "cjhub_ingest_commit_seconds_sum") - at(before, "cjhub_ingest_commit_seconds_sum"), 0);
+  EXPECT_EQ(at(after, "cjhub_ingest_commit_seconds_bucket{le=\"+Inf\"}"), at(after, "cjhub_ingest_commit_seconds_count"));
+  EXPECT_LE(at(after, "cjhub_ingest_commit_seconds_sum") - at(before, "cjhub_ingest_commit_seconds_sum"),
+            at(after, "cjhub_ingest_latency_seconds_sum") - at(before, "cjhub_ingest_latency_seconds_sum"));
   EXPECT_GT(at(after, "cjhub_ingest_latency_seconds_sum"), 0);
   EXPECT_EQ(at(after, "cjhub_ingest_latency_seconds_bucket{le=\"+Inf\"}"), at(after, "cjhub_ingest_latency_seconds_count"));
   EXPECT_EQ(at(after, "cjhub_ingest_messages_total") - at(before, "cjhub_ingest_messages_total"), 2);

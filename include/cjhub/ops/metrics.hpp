@@ -76,6 +76,16 @@ struct Registry {
                            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   Histogram group_size{"cjhub_ingest_group_size", "Messages stored per group-commit transaction.",
                        {1, 2, 4, 8, 16, 32, 64, 128, 256}};
+  // Where a submission's answer time goes between validation and its answer: waiting for a
+  // writer, then its group's transaction.
+  Histogram ingest_queue_wait{"cjhub_ingest_queue_wait_seconds",
+                              "From a validated message entering the writers' queue to its group's transaction "
+                              "beginning.",
+                              {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
+  Histogram ingest_commit{"cjhub_ingest_commit_seconds",
+                          "One group-commit transaction that stored its group, from its first statement to its COMMIT "
+                          "returning (round trips, lock waits and the WAL flush included).",
+                          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   CounterFamily deliveries{"cjhub_delivery_attempts_total",
                            "Delivery attempts by outcome (delivered, retry, dead, suppressed).", {"outcome"}};
   Histogram delivery_latency{"cjhub_delivery_latency_seconds",

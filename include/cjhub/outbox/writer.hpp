@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -96,6 +97,7 @@ class GroupCommitWriter final : public Component, public IngestQueue {
   struct Item {
     store::NewMessage msg;
     Completion done;
+    std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
   };
   // A group in its commit, seen by the watchdog: when it began, and its messages' answers.
   struct InCommit {
