@@ -143,10 +143,6 @@ void GroupCommitWriter::run(std::size_t index) {
       // message out of the next group.
       while (!queue_.empty() && group.size() < settings_.group_max_messages) group.push_back(std::move(*queue_.pop()));
     }
-    const auto taken = std::chrono::steady_clock::now();
-    for (const auto& item : group) {
-      metrics::registry().ingest_queue_wait.observe(std::chrono::duration<double>(taken - item.queued_at).count());
-    }
     if (!db.connected()) {
       try {
         db.get();
@@ -160,6 +156,12 @@ void GroupCommitWriter::run(std::size_t index) {
         db.back_off();
         continue;
       }
+    }
+    // Each message's wait until its group's transaction begins (a reconnection included; messages
+    // refused above, with no database, began none).
+    const auto began = std::chrono::steady_clock::now();
+    for (const auto& item : group) {
+      metrics::registry().ingest_queue_wait.observe(std::chrono::duration<double>(began - item.queued_at).count());
     }
     commit_group(db, index, group);
     group.clear();

@@ -516,6 +516,8 @@ TEST_F(DbTest, GroupCommitStoresEverythingFromManyThreadsInFewerTransactions) {
 }
 
 TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
+  const auto waits = metrics::registry().ingest_queue_wait.count();
+  const auto commits = metrics::registry().ingest_commit.count();
   outbox::GroupCommitWriter writer(writer_settings("postgresql://nobody@127.0.0.1:1/none", 500, 8, 10));
   writer.start();
   std::promise<outbox::Result> p;
@@ -524,6 +526,9 @@ TEST_F(DbTest, WriterAnswersUnavailableWhenTheDatabaseIsUnreachable) {
   ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(f.get().outcome, outbox::Outcome::unavailable);
   writer.stop(std::chrono::steady_clock::now());
+  // Refused with no database: no transaction began, so neither histogram has a sample of it.
+  EXPECT_EQ(metrics::registry().ingest_queue_wait.count(), waits);
+  EXPECT_EQ(metrics::registry().ingest_commit.count(), commits);
 }
 
 TEST_F(DbTest, WriterRefusesWhenStoppedOrFull) {
