@@ -97,7 +97,8 @@ bench_agencies() {
   } >"$file"
 }
 
-# bench_metrics: the running hub's /metrics, read as an operator (bench_agencies adds one).
+# bench_metrics: the running hub's /metrics, read as an operator (bench_agencies adds one; the fairness
+# scenario names its own).
 bench_metrics() {
   curl -s --cacert "$CJHUB_PKI/ca.crt" --cert "$CJHUB_PKI/clients/operator.crt" \
     --key "$CJHUB_PKI/clients/operator.key" "https://localhost:$BENCH_PORT/metrics" 2>/dev/null
