@@ -231,20 +231,30 @@ bench_profile_report() {
   } >"$out"
   say "profile: $out"
   # For the docs: the split by process and shared object, and the hub's hottest symbols. The hub
-  # names its threads (cjhub-https, cjhub-writer, ...), and perf reports each by its own name: the
-  # hub is every name that starts with "cjhub" except the benchmark's own programs.
-  local hub_threads
-  hub_threads=$(perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' |
-    awk '$2 ~ /^cjhub(-|$)/ && $2 !~ /^cjhub-(loadgen|rabbitmq|clean-sla|validate|make-pac)/ {print $2}' | paste -sd, -)
-  [ -n "$hub_threads" ] || hub_threads=cjhub  # no sample of the hub: an empty list would select every process
+  # names its threads (cjhub-https, cjhub-writer, ...), and perf reports each by its own name; the
+  # sinks (`cjhub sink`) name theirs the same way, so the hub's are told apart by its process id
+  # (perf's --pid keeps each share of the whole machine).
+  local hub_select=(--pid "${HUB_PID:-0}")
+  if [ -z "${HUB_PID:-}" ]; then  # no hub process known: every name of the hub's threads instead
+    local hub_threads
+    hub_threads=$(perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' |
+      awk '$2 ~ /^cjhub(-|$)/ && $2 !~ /^cjhub-(loadgen|rabbitmq|clean-sla|validate|make-pac)/ {print $2}' | paste -sd, -)
+    hub_select=(--comm "${hub_threads:-cjhub}")  # an empty list would select every process
+  fi
   {
     echo "Profile of \`tests/bench/run $PROFILE_NAME\` at commit ${BENCH_PROFILE_COMMIT:-$(bench_commit)} (perf, software clock, every process,"
     echo "share of both cores' time while the load ran):"
     echo
     echo "| process (the hub's by thread) | share |"
     echo "|---|---|"
-    perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -6 |
-      awk '{printf "| %s | %s |\n", ($2 == "swapper" ? "(idle)" : $2), $1}'
+    # Each thread name's share, the hub's threads apart from the other processes' of the same name.
+    awk 'FILENAME == ARGV[1] { hub[$2] = $1 + 0; next }
+         { n = $2; v = $1 + 0
+           if (n in hub) { printf "%.2f the hub: %s\n", hub[n], n; v -= hub[n]; n = n " (other processes)" }
+           if (v >= 0.005) printf "%.2f %s\n", v, (n == "swapper" ? "(idle)" : n) }' \
+      <(perf report -i "$data" --no-children "${hub_select[@]}" --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%') \
+      <(perf report -i "$data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%') |
+      sort -rn | head -8 | awk '{share = $1; $1 = ""; sub(/^ /, ""); printf "| %s | %.2f%% |\n", $0, share}'
     echo
     echo "| process | object | share |"
     echo "|---|---|---|"
@@ -255,7 +265,7 @@ bench_profile_report() {
     echo
     echo "| object | symbol | share |"
     echo "|---|---|---|"
-    perf report -i "$data" --no-children --comm "$hub_threads" --sort dso,symbol --stdio -g none 2>/dev/null |
+    perf report -i "$data" --no-children "${hub_select[@]}" --sort dso,symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9.]+%' | head -15 |
       awk '{share=$1; dso=$2; $1=""; $2=""; $3=""; sub(/^ +/, ""); sub(/ +-.*$/, ""); gsub(/\|/, "\\|"); printf "| %s | `%s` | %s |\n", dso, substr($0, 1, 90), share}'
   } >"$BENCH/profile-$PROFILE_NAME.md"
