@@ -36,11 +36,16 @@ TEST_F(Delivery, FanOutToEverySubscriberWithStatusForTheSender) {
   EXPECT_EQ(got.at("attempt").as_int64(), 1);
   EXPECT_EQ(hartford_->receipts().size(), 0u);
 
-  // The sender sees each recipient's state.
+  // The sender sees each recipient's state (each endpoint records its round on its own, after
+  // its receiver has answered: wait for all three).
   const auto until = std::chrono::steady_clock::now() + 10s;
-  while (recipient_state(hpd, id, "CTDCJ0000") != "delivered" && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(50ms);
-  }
+  const auto all_delivered = [&] {
+    for (const char* ori : {"CTDESPP00", "CTDCJ0000", "CTJUD0000"}) {
+      if (recipient_state(hpd, id, ori) != "delivered") return false;
+    }
+    return true;
+  };
+  while (!all_delivered() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(50ms);
   const auto s = boost::json::parse(hpd.request("GET", "/v1/messages/" + id).body);
   const auto& rec = s.at("recipients").as_array();
   ASSERT_EQ(rec.size(), 3u) << s;
