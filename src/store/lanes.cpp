@@ -61,12 +61,21 @@ constexpr const char* kPromoteCaseLanes =
     "WHERE d.id = h.id AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = $1 "
     "  AND b.endpoint_id = h.endpoint_id AND b.state IN ('pending', 'in_flight'))"
     CJHUB_NOTHING_EARLIER_ON_THE_LOG("d.endpoint_id", "$1", "d.seq");
-// The lanes of one endpoint whose queued head the cursor has passed ($2: its new position), once
-// nothing of the lane is pending or in flight: everything of the log before them is finished.
+// The lanes of one endpoint whose queued head nothing unfinished on the log precedes: the cursor
+// has passed it ($2: its new position), or every earlier entry of its case for the endpoint is
+// recorded (at or before the cursor, or among the entries finished after it). A row off the log
+// (an erasure notice, a type that owes an acknowledgement) has a position no later entry may ever
+// carry the cursor past, so the second test is what lets it go once the entry before it is done.
+// Promotion still waits until nothing of the lane is pending or in flight (kPromoteIds).
 constexpr const char* kPassedHeadsName = "passed_heads";
 constexpr const char* kPassedHeads =
-    "SELECT DISTINCT ON (case_key) id::text, case_key FROM deliveries "
-    "WHERE endpoint_id = $1 AND state = 'queued' AND seq <= $2 ORDER BY case_key, seq";
+    "SELECT DISTINCT ON (d.case_key) d.id::text, d.case_key FROM deliveries d "
+    "WHERE d.endpoint_id = $1 AND d.state = 'queued' AND (d.seq <= $2 OR NOT EXISTS ("
+    "  SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = d.endpoint_id "
+    "  WHERE o.case_key = d.case_key AND o.seq > c.position AND o.seq < d.seq AND NOT (o.seq = ANY (c.done)) "
+    "  AND d.endpoint_id = ANY (o.recipients) "
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = o.id AND x.endpoint_id = d.endpoint_id))) "
+    "ORDER BY d.case_key, d.seq";
 constexpr const char* kPromoteIds =
     "UPDATE deliveries d SET state = 'pending', next_attempt_at = now() "
     "FROM unnest($1::uuid[]) AS h(id) WHERE d.id = h.id AND d.state = 'queued' "

@@ -443,6 +443,25 @@ bool record_health(Transaction& tx, long long endpoint_id, const RoundWrites& w,
   return paused;
 }
 
+// The queued heads a round freed whose cases it did not lock: their cases locked first (in order,
+// holding nothing else, as every writer takes them), then looked up again under the locks.
+std::size_t promote_freed_heads(Connection& conn, long long endpoint_id, long long position) {
+  Transaction tx(conn, "promote_freed_heads");
+  std::vector<std::string> cases;
+  for (const auto& [id, c] : lanes::passed_heads(tx, endpoint_id, position)) cases.push_back(c);
+  if (cases.empty()) return 0;
+  const std::set<std::string> locked(cases.begin(), cases.end());
+  lanes::lock_cases(tx, cases);
+  std::vector<std::string> heads;
+  for (const auto& [id, c] : lanes::passed_heads(tx, endpoint_id, position)) {
+    if (locked.count(c)) heads.push_back(id);
+  }
+  const auto promoted = lanes::promote_heads(tx, heads);
+  if (promoted > 0) lanes::notify(tx);
+  tx.commit();  // lost in a crash, the next round of the endpoint finds the heads again
+  return promoted;
+}
+
 }  // namespace
 
 LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogRound& round,
@@ -478,20 +497,25 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       tx.exec_params0(sql::kLeaseRows, values::text_array(w.acked.delivery_ids), hub);
       res.acknowledged = complete_in(tx, w.acked_completions, hub, pause_after_failures);
     }
-    // The heads the cursor passed, now that this round's rows exist (only cases locked above: with
-    // none, as on the normal path, there is nothing to look up).
-    if (!locked.empty()) {
-      std::vector<std::string> heads;
-      for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
-        if (locked.count(c)) heads.push_back(id);
+    // The heads the cursor passed or this round freed, now that this round's rows exist: those of
+    // cases locked above go on here; the others (a row routed behind an entry of this round while
+    // the round was under way: its case is not locked here) in a transaction of their own below.
+    std::vector<std::string> heads;
+    bool unlocked = false;
+    for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
+      if (locked.count(c)) {
+        heads.push_back(id);
+      } else {
+        unlocked = true;
       }
-      res.promoted = lanes::promote_heads(tx, heads);
     }
+    res.promoted = lanes::promote_heads(tx, heads);
     if (!w.audit.empty()) insert_audit(tx, w.audit);
     if (res.promoted > 0) lanes::notify(tx);
     // Durable, acknowledgements or not: once a case's entry is recorded its next one goes out, and
     // a round lost in a crash of the database would send the earlier entry again after it.
     commit_durably(tx);
+    if (unlocked) res.promoted += promote_freed_heads(conn, round.endpoint_id, round.position);
     return res;
   });
 }

@@ -107,6 +107,26 @@ TEST_F(LogDb, ATypeThatOwesAnAcknowledgementStillGetsRowsQueuedBehindUnsentLogEn
             true);
 }
 
+// The notice's row waits behind the arrest packet still unsent on the log; once that entry is
+// recorded, the row goes on although nothing after it moves the cursor past the notice's own
+// position (a notice is no log entry: no later entry may ever come for the endpoint).
+TEST_F(LogDb, ARowQueuedBehindALogEntryGoesOnOnceThatEntryIsRecordedThoughNothingFollowsIt) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  store_all(*conn_, {message("E1", "OTN-1", "ErasureNotice")});
+  ASSERT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 1);
+  ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u) << "the arrest packet, to DESPP and DCJ";
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDESPP00' AND state = 'pending'"), 1)
+      << "the erasure notice's row still waits behind an entry that was recorded";
+  EXPECT_LT(count("SELECT max(position) FROM endpoint_cursors"), count("SELECT max(seq) FROM messages"))
+      << "the cursor stays before the notice's position: the row went on by its lane, not by the cursor";
+  // A later message of another case changes nothing for the row (it is no longer queued), and a
+  // second round finds nothing more to promote.
+  store_all(*conn_, {message("A2", "OTN-2")});
+  ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'pending'"), 1);
+}
+
 TEST_F(LogDb, SeqIsCommitOrderUnderConcurrentWriters) {
   // A writer that stored first but commits late holds back every later one: nobody can commit a
   // higher seq before it.
