@@ -10,6 +10,7 @@
 #include <set>
 #include <pqxx/pqxx>
 
+#include "cjhub/common/log.hpp"
 #include "cjhub/common/time.hpp"
 #include "cjhub/store/audit_repo.hpp"
 #include "store/completion.hpp"
@@ -498,8 +499,8 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
       res.acknowledged = complete_in(tx, w.acked_completions, hub, pause_after_failures);
     }
     // The heads the cursor passed or this round freed, now that this round's rows exist: those of
-    // cases locked above go on here; the others (a row routed behind an entry of this round while
-    // the round was under way: its case is not locked here) in a transaction of their own below.
+    // cases locked above go on here; the others (freed only by this round's move, or routed while
+    // the round was under way: their cases are not locked here) in a transaction of their own below.
     std::vector<std::string> heads;
     bool unlocked = false;
     for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) {
@@ -515,7 +516,15 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     // Durable, acknowledgements or not: once a case's entry is recorded its next one goes out, and
     // a round lost in a crash of the database would send the earlier entry again after it.
     commit_durably(tx);
-    if (unlocked) res.promoted += promote_freed_heads(conn, round.endpoint_id, round.position);
+    if (unlocked) {
+      // The round is committed: a failure here must not make the caller record it again.
+      try {
+        res.promoted += promote_freed_heads(conn, round.endpoint_id, round.position);
+      } catch (const std::exception& e) {
+        log::get("store")->warn("endpoint {}: lanes freed by its round wait for its next round: {}",
+                                round.endpoint_id, e.what());
+      }
+    }
     return res;
   });
 }
