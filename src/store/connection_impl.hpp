@@ -5,6 +5,7 @@
 
 #include <pqxx/connection>
 #include <pqxx/transaction>
+#include <set>
 #include <string>
 
 #include "cjhub/store/connection.hpp"
@@ -25,11 +26,15 @@ class Transaction final : public pqxx::work {
 
   // Every hub's dispatchers are to be woken once this transaction has committed (lanes::notify).
   void wake_dispatchers_on_commit() { wake_ = true; }
-  // Commits; then, if asked, wakes the dispatchers (never an error once committed).
+  // This transaction queued rows behind entries of the endpoint's log that a round may be recording
+  // at the same time; once committed, their lanes are looked at again (lanes::settle).
+  void settle_lanes_on_commit(long long endpoint_id) { settle_.insert(endpoint_id); }
+  // Commits; then, if asked, settles lanes and wakes the dispatchers (never an error once committed).
   void commit();
 
  private:
   bool wake_ = false;
+  std::set<long long> settle_;
 };
 
 // Commits with no statement timeout on the COMMIT itself: a synchronous-replication wait is never

@@ -38,6 +38,7 @@ constexpr const char* kNoWaitForCommit = "SET LOCAL synchronous_commit = off";
 
 void Transaction::commit() {
   pqxx::work::commit();
+  lanes::settle(conn(), settle_);
   if (wake_) lanes::wake(conn());
 }
 

@@ -82,6 +82,12 @@ constexpr const char* kPromoteIds =
     "AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = d.case_key "
     "  AND b.endpoint_id = d.endpoint_id AND b.state IN ('pending', 'in_flight'))";
 
+// Waits for any transaction that moved one of the cursors to end (a round commits while it holds
+// its cursor's row lock) and reads where each cursor stands now.
+constexpr const char* kCursorsAfterRounds =
+    "SELECT endpoint_id, position FROM endpoint_cursors WHERE endpoint_id = ANY ($1::bigint[]) "
+    "ORDER BY endpoint_id FOR SHARE";
+
 #undef CJHUB_NOTHING_EARLIER_ON_THE_LOG
 
 }  // namespace
@@ -144,6 +150,41 @@ void promote_all(Transaction& tx, const std::set<Lane>& lanes) {
     cases.push_back(case_key);
   }
   tx.exec_prepared0(sql::kPromoteLanesName, values::int_array(endpoints), values::text_array(cases));
+}
+
+std::size_t promote_freed(pqxx::connection_base& conn, long long endpoint_id, long long position) {
+  Transaction tx(conn, "promote_freed");
+  std::vector<std::string> cases;
+  for (const auto& [id, c] : passed_heads(tx, endpoint_id, position)) cases.push_back(c);
+  if (cases.empty()) return 0;
+  const std::set<std::string> locked(cases.begin(), cases.end());
+  lock_cases(tx, cases);
+  std::vector<std::string> heads;
+  for (const auto& [id, c] : passed_heads(tx, endpoint_id, position)) {
+    if (locked.count(c)) heads.push_back(id);
+  }
+  const auto promoted = promote_heads(tx, heads);
+  if (promoted > 0) notify(tx);
+  tx.commit();
+  return promoted;
+}
+
+void settle(pqxx::connection_base& conn, const std::set<long long>& endpoint_ids) noexcept {
+  if (endpoint_ids.empty()) return;
+  try {
+    std::vector<std::pair<long long, long long>> cursors;
+    {
+      Transaction tx(conn, "settle_lanes");
+      const std::vector<long long> ids(endpoint_ids.begin(), endpoint_ids.end());
+      for (const auto& r : tx.exec_params(sql::kCursorsAfterRounds, values::int_array(ids))) {
+        cursors.emplace_back(r[0].as<long long>(), r[1].as<long long>());
+      }
+      tx.commit();  // the wait was the point: nothing is held while the lanes are locked below
+    }
+    for (const auto& [endpoint_id, position] : cursors) promote_freed(conn, endpoint_id, position);
+  } catch (const std::exception& e) {
+    log::get("store")->warn("rows queued behind the log wait for their endpoints' next rounds: {}", e.what());
+  }
 }
 
 void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes) {

@@ -33,6 +33,21 @@ std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, l
 // Those heads go on, each once nothing of its lane is pending or in flight. The caller holds the
 // cases' locks. Returns how many.
 std::size_t promote_heads(Transaction& tx, const std::vector<std::string>& ids);
+// After a committed transaction (a round, or routing): the queued heads of the endpoint's lanes that
+// nothing unfinished precedes any more (`passed_heads` at `position`), in a transaction of their
+// own that takes their cases' locks first, in order, holding nothing else (as every writer takes
+// them), then looks them up again under the locks. Returns how many went on. Lost in a crash, the
+// endpoint's next round finds them again.
+std::size_t promote_freed(pqxx::connection_base& conn, long long endpoint_id, long long position);
+// After a committed transaction that queued rows behind entries of these endpoints' logs
+// (Transaction::settle_lanes_on_commit). Neither that transaction nor a round recording one of
+// those entries at the same time saw the other's uncommitted work, so whichever commits second
+// must look again: the round does (its second look at the heads, after its cursor moved); this
+// waits for any round of the endpoints still holding their cursors (FOR SHARE, in a transaction
+// of its own that holds nothing else, so no lock order is added) and then promotes what is freed.
+// A round that moves a cursor after that wait began sees the rows itself. Errors are logged, never
+// raised: the transaction is committed and the endpoint's next round finds the rows.
+void settle(pqxx::connection_base& conn, const std::set<long long>& endpoint_ids) noexcept;
 // Locks the lanes' cases, then promotes them.
 void lock_and_promote(Transaction& tx, const std::set<Lane>& lanes);
 // Wakes the dispatchers of every hub once the transaction has committed: NOTIFY cjhub_deliveries

@@ -444,25 +444,6 @@ bool record_health(Transaction& tx, long long endpoint_id, const RoundWrites& w,
   return paused;
 }
 
-// The queued heads a round freed whose cases it did not lock: their cases locked first (in order,
-// holding nothing else, as every writer takes them), then looked up again under the locks.
-std::size_t promote_freed_heads(Connection& conn, long long endpoint_id, long long position) {
-  Transaction tx(conn, "promote_freed_heads");
-  std::vector<std::string> cases;
-  for (const auto& [id, c] : lanes::passed_heads(tx, endpoint_id, position)) cases.push_back(c);
-  if (cases.empty()) return 0;
-  const std::set<std::string> locked(cases.begin(), cases.end());
-  lanes::lock_cases(tx, cases);
-  std::vector<std::string> heads;
-  for (const auto& [id, c] : lanes::passed_heads(tx, endpoint_id, position)) {
-    if (locked.count(c)) heads.push_back(id);
-  }
-  const auto promoted = lanes::promote_heads(tx, heads);
-  if (promoted > 0) lanes::notify(tx);
-  tx.commit();  // lost in a crash, the next round of the endpoint finds the heads again
-  return promoted;
-}
-
 }  // namespace
 
 LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogRound& round,
@@ -519,7 +500,7 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     if (unlocked) {
       // The round is committed: a failure here must not make the caller record it again.
       try {
-        res.promoted += promote_freed_heads(conn, round.endpoint_id, round.position);
+        res.promoted += lanes::promote_freed(conn, round.endpoint_id, round.position);
       } catch (const std::exception& e) {
         log::get("store")->warn("endpoint {}: lanes freed by its round wait for its next round: {}",
                                 round.endpoint_id, e.what());

@@ -27,6 +27,9 @@ namespace {
 // order; one message or a group's many); the others are on the log (kLogRoutes). A lane's first
 // row is pending only if the lane has nothing open, neither a row nor a log entry its endpoint's
 // cursor has not passed; the later ones of the same statement queue behind it (row_number).
+// Returns each row's endpoint and whether it was queued: a round may be recording the entry the
+// row waits behind at this moment, so those lanes are looked at again once the transaction has
+// committed (Transaction::settle_lanes_on_commit).
 constexpr const char* kRouteMessagesName = "route_messages";
 constexpr const char* kRouteMessages =
     "INSERT INTO deliveries (id, message_id, subscription_id, endpoint_id, recipient_ori, case_key, "
@@ -51,7 +54,8 @@ constexpr const char* kRouteMessages =
     "      JOIN endpoints e ON e.id = s.endpoint_id AND e.active "
     "      JOIN agencies a ON a.ori = s.ori AND a.active AND a.sandbox = " CJHUB_SANDBOX_OF("u.sender") " "
     "      GROUP BY u.n, u.id, u.case_key, m.seq, s.endpoint_id "
-    "      HAVING bool_or(coalesce(s.ack_required, u.ack_required))) r";
+    "      HAVING bool_or(coalesce(s.ack_required, u.ack_required))) r "
+    "RETURNING endpoint_id, state = 'queued'";
 // Where each message of a run goes on the log ($1.. arrays in storing order), computed before the
 // messages are stored so the result is written with them: per message, the matching endpoints
 // that owe no acknowledgement and the subscription that chose each, as array literals. A
@@ -175,7 +179,10 @@ std::size_t route_messages(Transaction& tx, const std::vector<RouteInput>& in) {
   const auto r = tx.exec_prepared(sql::kRouteMessagesName, text_array(ids), text_array(types), text_array(senders),
                                   values::opt_text_array(origins), values::opt_text_array(cases),
                                   values::opt_text_array(jurisdictions), values::bool_array(acks));
-  return r.affected_rows();
+  for (const auto& row : r) {
+    if (row[1].as<bool>()) tx.settle_lanes_on_commit(row[0].as<long long>());  // may be behind the log
+  }
+  return r.size();
 }
 
 std::vector<LogRoute> log_routes(Transaction& tx, const std::vector<const NewMessage*>& run) {
@@ -250,7 +257,10 @@ AckTarget find_ack_target(Transaction& tx, const std::string& acker, const std::
 
 void apply_ack(Transaction& tx, const AckTarget& target, const std::string& status,
                const std::string& reason, const std::string& ack_message_id) {
-  if (target.on_log) tx.exec_params0(sql::kAckRowFromLog, target.message_id, target.endpoint_id, target.finished);
+  if (target.on_log) {
+    tx.exec_params0(sql::kAckRowFromLog, target.message_id, target.endpoint_id, target.finished);
+    if (!target.finished) tx.settle_lanes_on_commit(target.endpoint_id);  // queued: its round may be recording it
+  }
   tx.exec_params0(sql::kApplyAck, target.delivery_id, status, opt(reason), ack_message_id);
   lanes::promote(tx, target.endpoint_id, target.case_key);
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include "cjhub/common/time.hpp"
@@ -125,6 +126,31 @@ TEST_F(LogDb, ARowQueuedBehindALogEntryGoesOnOnceThatEntryIsRecordedThoughNothin
   ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u);
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 0);
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'pending'"), 1);
+}
+
+// The same row, routed by a writer whose transaction is still open while the round recording the
+// entry before it runs and commits: neither saw the other's work when it looked (the round saw no
+// row; the writer saw the entry unsent), so the row must go on once both have committed, without
+// waiting for a later round of the endpoint.
+TEST_F(LogDb, ARowRoutedWhileTheEntryBeforeItWasBeingRecordedGoesOnOnceBothHaveCommitted) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  auto writer = store::connect(db_->url(), 3000ms);
+  auto notice = message("E1", "OTN-1", "ErasureNotice");
+  auto held = std::make_unique<store::Transaction>(*writer);
+  store::ingest_group(*held, {&notice});
+  ASSERT_EQ(held->exec1("SELECT count(*) FROM deliveries WHERE state = 'queued'")[0].as<long long>(), 1)
+      << "inside the writer's transaction: queued behind the arrest packet, still unsent";
+  auto round = std::async(std::launch::async, [&] {
+    auto c = store::connect(db_->url(), 3000ms);
+    return test::deliver_from_log(*c).size();
+  });
+  ASSERT_EQ(round.wait_for(10s), std::future_status::ready) << "the round does not wait for the writer";
+  ASSERT_EQ(round.get(), 2u) << "the arrest packet, to DESPP and DCJ, recorded before the writer commits";
+  held->commit();
+  held.reset();
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDESPP00' AND state = 'pending'"), 1)
+      << "the notice's row must not wait for the endpoint's next round";
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 0);
 }
 
 TEST_F(LogDb, SeqIsCommitOrderUnderConcurrentWriters) {
