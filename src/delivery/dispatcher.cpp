@@ -514,8 +514,9 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
 
 // --- the log ---------------------------------------------------------------------------------
 
-// Step: hold the cursors of the endpoints this hub reads (renewed every 250 ms, free ones taken
-// up to this hub's share, extra ones given back once nothing of theirs is open).
+// Step: hold the cursors of the endpoints this hub reads (looked at every 250 ms: each lease renewed
+// once it has run kRenewLeaseEvery, free ones taken up to this hub's share, extra ones given back
+// once nothing of theirs is open).
 void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   const auto now = std::chrono::steady_clock::now();
   if (now - st.cursors_leased < std::chrono::milliseconds(250)) return;
@@ -523,11 +524,12 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   const auto& d = config_.delivery;
   int longest = 0;
   for (const auto& ep : st.endpoints) longest = std::max(longest, ep.timeout_ms);
-  // Outlasts the longest exchange, with room to record it; renewed every second.
+  // Outlasts the longest exchange, with room to record it, however long ago it was last renewed.
+  const int renew_every_ms = static_cast<int>(kRenewLeaseEvery.count());
   const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) + longest +
-                       std::max(2000, longest);
+                       std::max(2000, longest) + renew_every_ms;
   const auto leases = db.run([&](store::Connection& conn) {
-    return store::lease_cursors(conn, instance_id_, lease_ms, 1000);
+    return store::lease_cursors(conn, instance_id_, lease_ms, 1000, renew_every_ms);
   });
   if (!leases.taken_over.empty()) {
     log::get("delivery")->warn("released the lease(s) of {} endpoint log(s) held by a hub that stopped ({}); "

@@ -25,9 +25,12 @@ namespace sql {
 namespace {
 
 // A dispatcher says it is alive; those not seen for an hour are forgotten.
+// Rewritten at most once a second (the share counts those seen in the last 3 s): each rewrite
+// leaves a row version that no vacuum may remove while a long snapshot lives.
 constexpr const char* kSeen =
     "INSERT INTO dispatchers (instance_id, seen_at) VALUES ($1, now()) "
-    "ON CONFLICT (instance_id) DO UPDATE SET seen_at = now()";
+    "ON CONFLICT (instance_id) DO UPDATE SET seen_at = now() "
+    "WHERE dispatchers.seen_at < now() - interval '1 second'";
 constexpr const char* kGone = "DELETE FROM dispatchers WHERE instance_id = $1";
 constexpr const char* kForget = "DELETE FROM dispatchers WHERE seen_at < now() - interval '1 hour'";
 // This dispatcher's share of the active endpoints: all of them over the dispatchers alive (seen in
@@ -38,11 +41,19 @@ constexpr const char* kShare =
     "SELECT ceil((SELECT count(*) FROM endpoints WHERE active)::numeric / "
     "  greatest(1, (SELECT count(*) FROM dispatchers d WHERE d.seen_at > now() - interval '3 seconds' "
     "    AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = left(d.instance_id, 63)))))::int";
-// Renew ours (a hub holding more than its share gives the extra ones up itself, once nothing of
-// theirs is in flight).
+// Ours ($2 the lease in ms), each renewed once less than $3 ms of its lease is left, so a cursor
+// row is rewritten every ($2 - $3) ms, not at every look (each rewrite leaves a row version that no
+// vacuum may remove while a long snapshot lives). One not yet due is returned as it is: its lease
+// runs for at least $3 ms more, so no other hub can take it meanwhile. (A hub holding more than its
+// share gives the extra ones up itself, once nothing of theirs is in flight.)
 constexpr const char* kRenewCursors =
-    "UPDATE endpoint_cursors SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
-    "WHERE leased_by = $1 RETURNING endpoint_id, position, done::text";
+    "WITH renewed AS ("
+    "  UPDATE endpoint_cursors SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
+    "  WHERE leased_by = $1 AND (lease_until IS NULL OR lease_until < now() + make_interval(secs => $3 / 1000.0)) "
+    "  RETURNING endpoint_id, position, done::text) "
+    "SELECT * FROM renewed UNION ALL "
+    "SELECT endpoint_id, position, done::text FROM endpoint_cursors "
+    "WHERE leased_by = $1 AND lease_until >= now() + make_interval(secs => $3 / 1000.0)";
 // Then free or expired cursors of active endpoints (oldest position first, so a backlog is
 // served), skipping those another hub is taking right now.
 // A holder is alive while its database session is: each dispatcher names its session after
@@ -171,7 +182,7 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
 }
 }  // namespace
 
-CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new) {
+CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new, int renew_every_ms) {
   return translate_errors([&] {
     Transaction tx(conn, "lease_cursors");
     tx.exec_params(sql::kNameSession, hub);
@@ -179,7 +190,7 @@ CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_m
     tx.exec0(sql::kForget);
     CursorLeases out;
     out.share = tx.exec_prepared1(sql::kShareName)[0].as<int>();
-    out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms));
+    out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms, lease_ms - renew_every_ms));
     const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {
       const auto taken = tx.exec_params(sql::kTakeCursors, hub, lease_ms, room);

@@ -281,6 +281,47 @@ TEST_F(LogDb, ACursorIsReadInOrderByOneHubAndOnlyMovesForward) {
   }
 }
 
+// A long snapshot (a backup) keeps every row version written after it began: a hub looking at its
+// leases four times a second rewrites a cursor only when its lease is due for renewal.
+TEST_F(LogDb, ALeaseIsRewrittenOnlyWhenDueForRenewal) {
+  auto hub = store::connect(db_->url(), 3000ms);
+  const auto despp = std::to_string(endpoint("CTDESPP00")), dcj = std::to_string(endpoint("CTDCJ0000"));
+  // The transaction that wrote a row's current version.
+  const auto version = [&](const std::string& where) {
+    pqxx::nontransaction tx(*conn_);
+    return tx.exec1("SELECT xmin::text FROM " + where)[0].as<std::string>();
+  };
+  const auto cursor = [&](const std::string& id) { return version("endpoint_cursors WHERE endpoint_id = " + id); };
+  const auto alive = [&] { return version("dispatchers WHERE instance_id = 'hub-a'"); };
+
+  ASSERT_EQ(store::lease_cursors(*hub, "hub-a", 60000, 10, 2000).held.size(), 2u);
+  const auto despp_v = cursor(despp), dcj_v = cursor(dcj), alive_v = alive();
+  for (int i = 0; i < 3; ++i) {
+    const auto again = store::lease_cursors(*hub, "hub-a", 60000, 10, 2000);
+    EXPECT_EQ(again.held.size(), 2u) << "both cursors still held";
+    EXPECT_EQ(again.share, 2);
+  }
+  EXPECT_EQ(cursor(despp), despp_v) << "not rewritten within the interval";
+  EXPECT_EQ(cursor(dcj), dcj_v) << "not rewritten within the interval";
+  EXPECT_EQ(alive(), alive_v) << "the hub's liveness row not rewritten within a second";
+
+  // One lease has run longer than the interval: it alone is renewed, for the whole lease again.
+  count("WITH u AS (UPDATE endpoint_cursors SET lease_until = now() + interval '57 seconds' WHERE endpoint_id = " +
+        despp + " RETURNING 1) SELECT count(*) FROM u");
+  const auto despp_due = cursor(despp);
+  EXPECT_EQ(store::lease_cursors(*hub, "hub-a", 60000, 10, 2000).held.size(), 2u);
+  EXPECT_NE(cursor(despp), despp_due) << "renewed";
+  EXPECT_EQ(count("SELECT count(*) FROM endpoint_cursors WHERE endpoint_id = " + despp +
+                  " AND lease_until > now() + interval '59 seconds'"), 1) << "for the whole lease";
+  EXPECT_EQ(cursor(dcj), dcj_v) << "the lease not due is the row it was";
+
+  // A lease that ran out is renewed before it is returned as held (another hub may take it).
+  count("WITH u AS (UPDATE endpoint_cursors SET lease_until = now() - interval '1 second' RETURNING 1) "
+        "SELECT count(*) FROM u");
+  EXPECT_EQ(store::lease_cursors(*hub, "hub-a", 60000, 10, 2000).held.size(), 2u);
+  EXPECT_EQ(count("SELECT count(*) FROM endpoint_cursors WHERE lease_until > now() + interval '59 seconds'"), 2);
+}
+
 TEST_F(LogDb, AHubWhoseSessionIsGoneLosesItsCursorsAtOnce) {
   auto hub_a = store::connect(db_->url(), 3000ms);
   ASSERT_EQ(store::lease_cursors(*hub_a, "hub-a", 600000, 10).held.size(), 2u);

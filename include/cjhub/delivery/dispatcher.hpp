@@ -99,6 +99,10 @@ class Dispatcher final : public Component {
   // wait to be sent there: with large documents (attachments) memory stays bounded by these and
   // the endpoints' max_in_flight, not by claim_batch.
   static constexpr std::size_t kLogReadBytes = 8u << 20;
+  // How often a held cursor's lease is renewed (the lease is this much longer than an exchange
+  // needs): each renewal rewrites the cursor's row, a version no vacuum may remove while a long
+  // snapshot (a backup) lives.
+  static constexpr std::chrono::milliseconds kRenewLeaseEvery{2000};
   void db_loop();
   void finish_at_shutdown(store::Session& db);
   void lease_log_endpoints(store::Session& db, LoopState& st);

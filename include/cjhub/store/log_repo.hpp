@@ -27,7 +27,8 @@ struct CursorLease {
   std::vector<long long> done;   // and so are these, after it
 };
 // Renews this hub's leases (and names its database session after it, so other hubs see it alive)
-// and takes free ones, expired ones and those of hubs with no session left, at most `max_new` new ones per call and
+// for `lease_ms`, each once it has run `renew_every_ms` since it was last renewed (0: at every
+// call), and takes free ones, expired ones and those of hubs with no session left, at most `max_new` new ones per call and
 // none beyond its share: the active endpoints over the dispatchers seen within a lease, rounded
 // up. A hub holding more than its share (another hub started) gives the extra ones up itself
 // (release_cursors) once nothing of theirs is in flight, so no entry is sent twice.
@@ -38,7 +39,8 @@ struct CursorLeases {
   // ran out; what they had read and not recorded is sent again.
   std::vector<std::string> taken_over;
 };
-CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new);
+CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new,
+                           int renew_every_ms = 0);
 // Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
 std::size_t release_cursors(Connection& conn, const std::string& hub,
                             const std::vector<long long>& endpoint_ids = {});
