@@ -88,6 +88,10 @@ constexpr const char* kReadThroughName = "read_through";
 constexpr const char* kReadThrough =
     "UPDATE endpoint_cursors SET read_through = greatest(read_through, $3) "
     "WHERE endpoint_id = $1 AND leased_by = $2";
+// A read that finds nothing new only asks whether the lease is still this hub's: the cursor is not
+// rewritten (a version a long snapshot would keep) to record what it already says.
+constexpr const char* kStillLeasedName = "still_leased";
+constexpr const char* kStillLeased = "SELECT 1 FROM endpoint_cursors WHERE endpoint_id = $1 AND leased_by = $2";
 constexpr const char* kReadLogName = "read_log";
 constexpr const char* kReadLog =
     "SELECT m.seq, m.id::text, m.message_type, m.sender_ori, m.case_key, "
@@ -151,6 +155,7 @@ void prepare_log_statements(Connection& conn) {
   conn.prepare(sql::kShareName, sql::kShare);  // every 250 ms per dispatcher
   conn.prepare(sql::kNextEntriesName, sql::kNextEntries);
   conn.prepare(sql::kReadThroughName, sql::kReadThrough);
+  conn.prepare(sql::kStillLeasedName, sql::kStillLeased);
   conn.prepare(sql::kLogEndName, sql::kLogEnd);
   conn.prepare(sql::kReadLogName, sql::kReadLog);
   conn.prepare(sql::kAdvanceCursorName, sql::kAdvanceCursor);
@@ -237,7 +242,11 @@ LogBatch read_log(Connection& conn, long long endpoint_id, const std::string& hu
     const long long through = full || static_cast<int>(seqs.size()) >= limit
                                   ? seqs.back()
                                   : std::max({after, std::min(end, after + window), seqs.empty() ? 0 : seqs.back()});
-    if (tx.exec_prepared(sql::kReadThroughName, endpoint_id, hub, through).affected_rows() != 1) {
+    // Nothing after `after` (the cursor already reads through it): no rewrite.
+    const auto recorded = through <= after ? tx.exec_prepared(sql::kStillLeasedName, endpoint_id, hub).size()
+                                           : tx.exec_prepared(sql::kReadThroughName, endpoint_id, hub, through)
+                                                 .affected_rows();
+    if (recorded != 1) {
       tx.abort();  // the lease passed to another hub: read nothing
       b.lease_lost = true;
       return b;

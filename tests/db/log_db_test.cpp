@@ -322,6 +322,38 @@ TEST_F(LogDb, ALeaseIsRewrittenOnlyWhenDueForRenewal) {
   EXPECT_EQ(count("SELECT count(*) FROM endpoint_cursors WHERE lease_until > now() + interval '59 seconds'"), 2);
 }
 
+TEST_F(LogDb, AReadThatFindsNothingNewLeavesTheCursorAsItWas) {
+  const auto despp = endpoint("CTDESPP00");
+  const auto where = " FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(despp);
+  const auto version = [&] {
+    pqxx::nontransaction tx(*conn_);
+    return tx.exec1("SELECT xmin::text" + where)[0].as<std::string>();
+  };
+  store_all(*conn_, {message("A1", "OTN-1")});
+  auto hub = store::connect(db_->url(), 3000ms);
+  store::lease_cursors(*hub, "hub-a", 60000, 10);
+  const auto first = store::read_log(*hub, despp, "hub-a", count("SELECT position" + where), 10);
+  ASSERT_EQ(first.entries.size(), 1u);
+  EXPECT_EQ(count("SELECT read_through" + where), first.read_through) << "what it read is recorded";
+
+  const auto before = version();
+  const auto again = store::read_log(*hub, despp, "hub-a", first.read_through, 10);
+  EXPECT_TRUE(again.entries.empty());
+  EXPECT_FALSE(again.lease_lost);
+  EXPECT_EQ(again.read_through, first.read_through);
+  EXPECT_EQ(version(), before) << "nothing new: the cursor is not rewritten";
+
+  auto other = store::connect(db_->url(), 3000ms);
+  EXPECT_TRUE(store::read_log(*other, despp, "hub-b", first.read_through, 10).lease_lost)
+      << "a hub not holding the lease is told so, with nothing new to read as well";
+
+  store_all(*conn_, {message("A2", "OTN-2")});
+  const auto next = store::read_log(*hub, despp, "hub-a", first.read_through, 10);
+  ASSERT_EQ(next.entries.size(), 1u);
+  EXPECT_EQ(count("SELECT read_through" + where), next.read_through) << "a read that finds more records it";
+  EXPECT_NE(version(), before);
+}
+
 TEST_F(LogDb, AHubWhoseSessionIsGoneLosesItsCursorsAtOnce) {
   auto hub_a = store::connect(db_->url(), 3000ms);
   ASSERT_EQ(store::lease_cursors(*hub_a, "hub-a", 600000, 10).held.size(), 2u);
