@@ -152,15 +152,16 @@ bench_row_versions() {
     FROM (SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables) t WHERE n > 0"
 }
 
-# bench_row_versions_per_message BEFORE AFTER MESSAGES: the difference per message, total and by
-# table ("17.0 (deliveries 9.0, audit_log 6.0, ...)").
+# bench_row_versions_per_message BEFORE AFTER MESSAGES: the difference per message (or per any
+# other count, which may be fractional: minutes), total and by table ("17.0 (deliveries 9.0,
+# audit_log 6.0, ...)").
 bench_row_versions_per_message() {
   python3 - "$1" "$2" "$3" <<'PYROWS'
 import sys
 def parse(s):
     parts = s.split()
     return int(parts[0]) if parts else 0, dict(p.split("=") for p in parts[1:])
-(b_total, b), (a_total, a), n = parse(sys.argv[1]), parse(sys.argv[2]), max(1, int(sys.argv[3]))
+(b_total, b), (a_total, a), n = parse(sys.argv[1]), parse(sys.argv[2]), float(sys.argv[3]) or 1
 per = sorted(((int(v) - int(b.get(k, 0))) / n, k) for k, v in a.items())
 print(f"{(a_total - b_total) / n:.1f} (" + ", ".join(f"{k} {v:.1f}" for v, k in reversed(per) if v >= 0.05) + ")")
 PYROWS
