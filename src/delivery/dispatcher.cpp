@@ -322,7 +322,7 @@ void Dispatcher::finish_at_shutdown(store::Session& db) {
   }
   try {
     LoopState st;
-    record_log_rounds(db, st);
+    record_log_rounds(db, st, true);
     watch_endpoints(db, st, true);
     db.run([&](store::Connection& conn) { store::release_cursors(conn, instance_id_); });
     const auto released = db.run([&](store::Connection& conn) {
@@ -487,18 +487,25 @@ void Dispatcher::suppress(store::Claimed c) {
 // Step 4: wait for a NOTIFY, an outcome (the wake pipe), or the poll interval (a backstop: poll
 // anyway).
 void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
+  auto timeout = config_.delivery.poll_interval;
   {
     std::lock_guard lock(mutex_);
     if (!completions_.empty() || st.notified) return;
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& [id, le] : log_) {
       if (!le.outcomes.empty()) return;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
       if (le.endpoint.id == 0 || le.endpoint.paused || busy >= le.endpoint.max_in_flight) continue;
       if (!le.ready.empty() || (le.more && log_has_room(le))) return;  // something to send or to read
+      const auto at = le.leaving || !log_has_room(le) ? std::nullopt : le.next_read(kReadLogEvery);
+      if (at) {  // a read held back: not beyond its time
+        if (*at <= now) return;
+        timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(*at - now));
+      }
     }
   }
   try {
-    const auto woken = db.wait(config_.delivery.poll_interval, wake_pipe_[0]);
+    const auto woken = db.wait(timeout, wake_pipe_[0]);
     if (woken == store::Session::Woken::timeout) st.notified = true;
     if (woken == store::Session::Woken::other_fd) {
       char buf[256];
@@ -528,8 +535,13 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
   const int renew_every_ms = static_cast<int>(kRenewLeaseEvery.count());
   const int lease_ms = static_cast<int>(d.dns.timeout.count() + d.connect_timeout.count()) + longest +
                        std::max(2000, longest) + renew_every_ms;
+  std::vector<long long> reading;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, le] : log_) reading.push_back(id);
+  }
   const auto leases = db.run([&](store::Connection& conn) {
-    return store::lease_cursors(conn, instance_id_, lease_ms, 1000, renew_every_ms);
+    return store::lease_cursors(conn, instance_id_, lease_ms, 1000, renew_every_ms, reading);
   });
   if (!leases.taken_over.empty()) {
     log::get("delivery")->warn("released the lease(s) of {} endpoint log(s) held by a hub that stopped ({}); "
@@ -549,6 +561,7 @@ void Dispatcher::lease_log_endpoints(store::Session& db, LoopState& st) {
     if (fresh) {
       it->second.epoch = ++log_epochs_;
       it->second.position = l.position;
+      it->second.stored = l.position;
       it->second.read_through = l.position;
       it->second.done.insert(l.done.begin(), l.done.end());
     }
@@ -577,16 +590,18 @@ bool Dispatcher::log_has_room(const EndpointLog& le) const {
   return le.has_room(config_.delivery.claim_batch, kLogReadBytes);
 }
 
-// Step: read each leased endpoint's log after what was read, while it has room.
+// Step: read each leased endpoint's log after what was read, while it has room: on kReadLogEvery's
+// clock while it keeps up with the log (EndpointLog::may_read), at once while it catches up.
 void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
   const auto& d = config_.delivery;
+  const auto now = std::chrono::steady_clock::now();
   std::vector<std::pair<long long, long long>> todo;  // endpoint, read from
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, le] : log_) {
       if (le.endpoint.id == 0 || le.endpoint.paused || le.leaving) continue;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
-      if (log_has_room(le) && (le.more || notified) && busy <= le.endpoint.max_in_flight) {
+      if (log_has_room(le) && busy <= le.endpoint.max_in_flight && le.may_read(notified, now, kReadLogEvery)) {
         todo.emplace_back(id, le.read_through);
       }
     }
@@ -613,6 +628,7 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
       continue;
     }
     auto& le = it->second;
+    le.was_read(batch.read_through > from, now);
     le.more = batch.full || batch.entries.size() >= d.claim_batch;
     le.read_through = std::max(le.read_through, batch.read_through);
     stats_.claimed.fetch_add(batch.entries.size());
@@ -700,11 +716,14 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
   wake();
 }
 
-// Step: each endpoint's finished entries in one transaction; the cursor moves to the low-water
-// mark (everything before the first entry still open). A lost lease drops the endpoint's state.
-void Dispatcher::record_log_rounds(store::Session& db, LoopState&) {
+// Step: each endpoint's finished entries in one transaction; the stored cursor moves to the
+// low-water mark (everything before the first entry still open) once every kMoveCursorEvery, and
+// the rounds between finish their entries by their answers. A lost lease drops the endpoint's state.
+void Dispatcher::record_log_rounds(store::Session& db, LoopState&, bool last) {
   auto lg = log::get("delivery");
   RoundRecording how;
+  how.now = std::chrono::steady_clock::now();
+  how.move_every = last ? std::chrono::milliseconds(0) : kMoveCursorEvery;
   how.complete = [&](const store::LogRound& r) {
     return db.run([&](store::Connection& conn) {
       return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);

@@ -42,6 +42,27 @@ bool EndpointLog::has_room(std::size_t claim_batch, std::size_t max_bytes) const
          held_bytes < max_bytes;
 }
 
+bool EndpointLog::may_read(bool wanted, std::chrono::steady_clock::time_point now,
+                           std::chrono::milliseconds read_every) {
+  if (more) return true;
+  if (!wanted && !read_waits) return false;
+  if (now - read_at < read_every) {
+    read_waits = true;
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::chrono::steady_clock::time_point> EndpointLog::next_read(std::chrono::milliseconds read_every) const {
+  if (!read_waits) return std::nullopt;
+  return read_at + read_every;
+}
+
+void EndpointLog::was_read(bool found, std::chrono::steady_clock::time_point now) {
+  read_waits = false;
+  if (found) read_at = now;
+}
+
 store::LogEntry EndpointLog::pop_ready() {
   auto e = std::move(ready.front());
   ready.pop_front();
@@ -56,14 +77,20 @@ void EndpointLog::finished(store::LogOutcome o) {
   done.insert(seq);  // the case's next entry waits until this is recorded
 }
 
-std::optional<store::LogRound> EndpointLog::round(long long endpoint_id) {
+std::optional<store::LogRound> EndpointLog::round(long long endpoint_id, std::chrono::steady_clock::time_point now,
+                                                  std::chrono::milliseconds move_every) {
   // The low-water mark: everything before the first entry still open.
   const long long low = open.empty() ? read_through : *open.begin() - 1;
-  if (outcomes.empty() && low <= position) return std::nullopt;
+  const long long to = std::max(low, position);
+  // Each move is a row version a long snapshot keeps: on a clock, not every round.
+  const bool move = to > stored && (leaving || now - moved_at >= move_every);
+  if (outcomes.empty() && !move) return std::nullopt;
   store::LogRound r;
   r.endpoint_id = endpoint_id;
   r.recipient_ori = endpoint.ori;
-  r.position = std::max(low, position);
+  r.position = to;
+  r.move_cursor = move;
+  if (move) moved_at = now;
   for (const auto seq : done) {
     if (seq > r.position) r.done.push_back(seq);
   }
@@ -74,11 +101,13 @@ std::optional<store::LogRound> EndpointLog::round(long long endpoint_id) {
 
 void EndpointLog::unrecorded(const store::LogRound& r) {
   outcomes.insert(outcomes.begin(), r.outcomes.begin(), r.outcomes.end());
+  if (r.move_cursor) moved_at = {};  // the move is still due
 }
 
 std::vector<store::LogEntry> EndpointLog::recorded(const store::LogRound& r) {
   std::vector<store::LogEntry> released;
   position = r.position;
+  if (r.move_cursor) stored = std::max(stored, r.position);
   done.erase(done.begin(), done.upper_bound(r.position));
   // A lane whose rows were all created is no longer blocked once nothing of it is open here.
   for (auto b = blocked.begin(); b != blocked.end();) {
@@ -124,7 +153,7 @@ void record_rounds(std::map<long long, EndpointLog>& logs, std::mutex& m, const 
   {
     std::lock_guard lock(m);
     for (auto& [id, le] : logs) {
-      if (auto r = le.round(id)) rounds.push_back(std::move(*r));
+      if (auto r = le.round(id, how.now, how.move_every)) rounds.push_back(std::move(*r));
     }
   }
   // Entries that waited behind their case's previous one: read a while ago, so whether the case was

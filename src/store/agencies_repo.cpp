@@ -1,6 +1,7 @@
 #include "cjhub/store/agencies_repo.hpp"
 
 #include "store/connection_impl.hpp"
+#include "store/log_progress.hpp"
 #include "store/translate.hpp"
 
 #include <algorithm>
@@ -74,7 +75,7 @@ constexpr const char* kRetireEndpointLog =
     "    'endpoint removed from the agencies file', now() "
     "  FROM endpoint_cursors k JOIN endpoints e ON e.id = k.endpoint_id "
     "  JOIN messages m ON m.recipients IS NOT NULL AND m.seq > k.position AND k.endpoint_id = ANY (m.recipients) "
-    "    AND NOT (m.seq = ANY (k.done)) "
+    "    AND NOT " CJHUB_LOG_ENTRY_DONE(m, k) " "
     "  WHERE k.endpoint_id = ANY ($1::bigint[]) "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = k.endpoint_id) "
     "  RETURNING 1) "
@@ -98,7 +99,7 @@ constexpr const char* kRetirementCounts =
     "SELECT (SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.id AND d.state IN ('queued', 'pending')), "
     "(SELECT count(*) FROM endpoint_cursors k "
     "  JOIN messages m ON m.recipients IS NOT NULL AND m.seq > k.position AND k.endpoint_id = ANY (m.recipients) "
-    "    AND NOT (m.seq = ANY (k.done)) "
+    "    AND NOT " CJHUB_LOG_ENTRY_DONE(m, k) " "
     "  WHERE k.endpoint_id = e.id "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id AND x.endpoint_id = k.endpoint_id)) "
     "FROM endpoints e WHERE e.ori = $1 AND e.name = $2 AND e.active";

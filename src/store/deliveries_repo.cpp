@@ -135,7 +135,7 @@ constexpr const char* kDeliveriesOfMessage =
 constexpr const char* kLogRecipientsOfMessageName = "log_recipients_of_message";
 constexpr const char* kLogRecipientsOfMessage =
     "SELECT r.endpoint_id, m.seq, e.ori, e.name, " CJHUB_LOG_ENTRY_DONE(m, c) " AS done, "
-    "to_char(c.advanced_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), m.id::text "
+    "to_char(coalesce(" CJHUB_LOG_ANSWERED_AT("m.seq", c) ", c.advanced_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), m.id::text "
     "FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "
     "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
     "WHERE m.id = ANY ($1::uuid[]) AND " CJHUB_LOG_ENTRY_HAS_NO_ROW(m, r);

@@ -3,6 +3,7 @@
 #include "store/connection_impl.hpp"
 #include "store/translate.hpp"
 #include "store/lanes.hpp"
+#include "store/log_progress.hpp"
 
 #include <pqxx/pqxx>
 
@@ -83,7 +84,7 @@ constexpr const char* kRouteErasure =
     "CASE WHEN EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = c.endpoint_id AND p.case_key = $5::text "
     "  AND p.state IN ('queued', 'pending', 'in_flight')) "
     "  OR EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors k ON k.endpoint_id = c.endpoint_id "
-    "    WHERE o.case_key = $5::text AND o.seq > k.position AND NOT (o.seq = ANY (k.done)) "
+    "    WHERE o.case_key = $5::text AND o.seq > k.position AND NOT " CJHUB_LOG_ENTRY_DONE(o, k) " "
     "    AND c.endpoint_id = ANY (o.recipients) AND NOT EXISTS (SELECT 1 FROM deliveries x "
     "    WHERE x.message_id = o.id AND x.endpoint_id = c.endpoint_id)) THEN 'queued' ELSE 'pending' END, "
     "true, now(), now() + make_interval(secs => $8), $7::uuid "

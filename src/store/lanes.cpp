@@ -1,6 +1,7 @@
 #include "store/lanes.hpp"
 
 #include "store/connection_impl.hpp"
+#include "store/log_progress.hpp"
 #include "store/translate.hpp"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ namespace {
 #define CJHUB_NOTHING_EARLIER_ON_THE_LOG(endpoint, case_key, seq)                                          \
   " AND NOT EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = " endpoint            \
   "   WHERE o.case_key = " case_key " AND o.seq > c.position AND o.seq < " seq " AND " endpoint                \
-  "   = ANY (o.recipients) AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = o.id "             \
+  "   = ANY (o.recipients) AND NOT " CJHUB_LOG_ENTRY_DONE(o, c) " AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = o.id "             \
   "   AND x.endpoint_id = " endpoint "))"
 
 // Deliveries of one case to one endpoint leave in store order: writers and completions that touch
@@ -72,7 +73,7 @@ constexpr const char* kPassedHeads =
     "SELECT DISTINCT ON (d.case_key) d.id::text, d.case_key FROM deliveries d "
     "WHERE d.endpoint_id = $1 AND d.state = 'queued' AND (d.seq <= $2 OR NOT EXISTS ("
     "  SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = d.endpoint_id "
-    "  WHERE o.case_key = d.case_key AND o.seq > c.position AND o.seq < d.seq AND NOT (o.seq = ANY (c.done)) "
+    "  WHERE o.case_key = d.case_key AND o.seq > c.position AND o.seq < d.seq AND NOT " CJHUB_LOG_ENTRY_DONE(o, c) " "
     "  AND d.endpoint_id = ANY (o.recipients) "
     "  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = o.id AND x.endpoint_id = d.endpoint_id))) "
     "ORDER BY d.case_key, d.seq";

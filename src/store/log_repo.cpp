@@ -16,6 +16,7 @@
 #include "store/completion.hpp"
 #include "store/endpoint_health.hpp"
 #include "store/lanes.hpp"
+#include "store/log_progress.hpp"
 #include "store/prepared.hpp"
 #include "store/values.hpp"
 
@@ -46,14 +47,19 @@ constexpr const char* kShare =
 // vacuum may remove while a long snapshot lives). One not yet due is returned as it is: its lease
 // runs for at least $3 ms more, so no other hub can take it meanwhile. (A hub holding more than its
 // share gives the extra ones up itself, once nothing of theirs is in flight.)
+// Each with the entries finished after its position (log_progress.hpp), but those the hub reads
+// already ($4: it knows).
+#define CJHUB_DONE_UNLESS_READING(c) \
+  "CASE WHEN " #c ".endpoint_id = ANY ($4::bigint[]) THEN NULL ELSE " CJHUB_LOG_DONE_AFTER(c) "::text END"
 constexpr const char* kRenewCursors =
     "WITH renewed AS ("
-    "  UPDATE endpoint_cursors SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
+    "  UPDATE endpoint_cursors c SET lease_until = now() + make_interval(secs => $2 / 1000.0) "
     "  WHERE leased_by = $1 AND (lease_until IS NULL OR lease_until < now() + make_interval(secs => $3 / 1000.0)) "
-    "  RETURNING endpoint_id, position, done::text) "
+    "  RETURNING c.endpoint_id, c.position, " CJHUB_DONE_UNLESS_READING(c) ") "
     "SELECT * FROM renewed UNION ALL "
-    "SELECT endpoint_id, position, done::text FROM endpoint_cursors "
+    "SELECT c.endpoint_id, c.position, " CJHUB_DONE_UNLESS_READING(c) " FROM endpoint_cursors c "
     "WHERE leased_by = $1 AND lease_until >= now() + make_interval(secs => $3 / 1000.0)";
+#undef CJHUB_DONE_UNLESS_READING
 // Then free or expired cursors of active endpoints (oldest position first, so a backlog is
 // served), skipping those another hub is taking right now.
 // A holder is alive while its database session is: each dispatcher names its session after
@@ -66,7 +72,7 @@ constexpr const char* kTakeCursors =
     "      WHERE k.leased_by IS NULL OR k.lease_until < now() "
     "      OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = left(k.leased_by, 63)) "
     "      ORDER BY k.position LIMIT $3 FOR UPDATE OF k SKIP LOCKED) f "
-    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position, c.done::text, f.previous";
+    "WHERE c.endpoint_id = f.endpoint_id RETURNING c.endpoint_id, c.position, " CJHUB_LOG_DONE_AFTER(c) "::text, f.previous";
 constexpr const char* kNameSession = "SELECT set_config('application_name', $1, false)";
 constexpr const char* kReleaseCursors =
     "UPDATE endpoint_cursors SET leased_by = NULL, lease_until = NULL "
@@ -109,6 +115,13 @@ constexpr const char* kReadLog =
 // last message.
 constexpr const char* kLogEndName = "log_end";
 constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL";
+// The cursor moves on a clock (Dispatcher::kMoveCursorEvery), not at every round: a round that does
+// not move it only holds its row (as the move would: an erasure or a lane waiting for the round's
+// rows waits for its commit, and no other hub takes the lease meanwhile) without writing it, and its
+// delivered entries are finished by their answers (kInsertAnswers; log_progress.hpp).
+constexpr const char* kHoldCursorName = "hold_cursor";
+constexpr const char* kHoldCursor =
+    "SELECT 1 FROM endpoint_cursors WHERE endpoint_id = $1 AND leased_by = $2 FOR NO KEY UPDATE";
 constexpr const char* kAdvanceCursorName = "advance_cursor";
 constexpr const char* kAdvanceCursor =
     "UPDATE endpoint_cursors SET position = greatest(position, $3), done = $4::bigint[], advanced_at = now() "
@@ -136,11 +149,13 @@ constexpr const char* kInsertExceptions =
     "LEFT JOIN subscriptions s ON s.id = u.subscription_id "
     "ON CONFLICT (id) DO NOTHING";  // an acknowledgement POSTed meanwhile made it a row already
 
-// The round's delivered entries with their answers: one row per endpoint and round (migration 0021).
+// The round's delivered entries with their answers: one row per endpoint and round (migration 0021),
+// with the highest of them (0027: what finishes them until the cursor moves past).
 constexpr const char* kInsertAnswersName = "insert_log_answers";
 constexpr const char* kInsertAnswers =
-    "INSERT INTO log_answers (endpoint_id, seqs, attempt_at, statuses, took_ms) "
-    "VALUES ($1, $2::bigint[], $3::timestamptz[], $4::integer[], $5::integer[])";
+    "INSERT INTO log_answers (endpoint_id, seqs, attempt_at, statuses, took_ms, last_seq) "
+    "VALUES ($1, $2::bigint[], $3::timestamptz[], $4::integer[], $5::integer[], "
+    "  (SELECT max(s) FROM unnest($2::bigint[]) AS s))";
 constexpr const char* kWithoutPayload =
     "SELECT id::text FROM messages WHERE id = ANY ($1::uuid[]) AND body IS NULL";
 constexpr const char* kLeaseRows =
@@ -159,6 +174,7 @@ void prepare_log_statements(Connection& conn) {
   conn.prepare(sql::kLogEndName, sql::kLogEnd);
   conn.prepare(sql::kReadLogName, sql::kReadLog);
   conn.prepare(sql::kAdvanceCursorName, sql::kAdvanceCursor);
+  conn.prepare(sql::kHoldCursorName, sql::kHoldCursor);
   conn.prepare(sql::kInsertAnswersName, sql::kInsertAnswers);
   conn.prepare(sql::kInsertExceptionsName, sql::kInsertExceptions);
 }
@@ -174,7 +190,7 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
   std::vector<CursorLease> out;
   for (const auto& row : r) {
     CursorLease l{row[0].as<long long>(), row[1].as<long long>(), {}};
-    const auto done = row[2].as<std::string>();  // {1,2,3}
+    const auto done = row[2].is_null() ? std::string() : row[2].as<std::string>();  // {1,2,3}
     std::size_t i = 1;
     while (i + 1 < done.size()) {
       const auto j = done.find_first_of(",}", i);
@@ -187,7 +203,8 @@ std::vector<CursorLease> leases(const pqxx::result& r) {
 }
 }  // namespace
 
-CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new, int renew_every_ms) {
+CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new, int renew_every_ms,
+                           const std::vector<long long>& reading) {
   return translate_errors([&] {
     Transaction tx(conn, "lease_cursors");
     tx.exec_params(sql::kNameSession, hub);
@@ -195,7 +212,8 @@ CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_m
     tx.exec0(sql::kForget);
     CursorLeases out;
     out.share = tx.exec_prepared1(sql::kShareName)[0].as<int>();
-    out.held = leases(tx.exec_params(sql::kRenewCursors, hub, lease_ms, lease_ms - renew_every_ms));
+    out.held = leases(
+        tx.exec_params(sql::kRenewCursors, hub, lease_ms, lease_ms - renew_every_ms, values::int_array(reading)));
     const int room = std::min(max_new, out.share - static_cast<int>(out.held.size()));
     if (room > 0) {
       const auto taken = tx.exec_params(sql::kTakeCursors, hub, lease_ms, room);
@@ -480,7 +498,10 @@ LogRoundResult complete_log(Connection& conn, const std::string& hub, const LogR
     for (const auto& [id, c] : lanes::passed_heads(tx, round.endpoint_id, round.position)) cases.push_back(c);
     locked.insert(cases.begin(), cases.end());
     lanes::lock_cases(tx, cases);
-    if (!advance_cursor(tx, round.endpoint_id, hub, round.position, round.done)) {
+    const bool held = round.move_cursor
+                          ? advance_cursor(tx, round.endpoint_id, hub, round.position, round.done)
+                          : tx.exec_prepared(sql::kHoldCursorName, round.endpoint_id, hub).size() == 1;
+    if (!held) {
       tx.abort();
       res.lease_held = false;
       return res;

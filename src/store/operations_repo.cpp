@@ -13,6 +13,7 @@
 #include "cjhub/store/database.hpp"
 #include "store/cursor.hpp"
 #include "store/lanes.hpp"
+#include "store/log_progress.hpp"
 #include "store/values.hpp"
 
 namespace cjhub::store {
@@ -26,7 +27,7 @@ namespace {
   "(SELECT " what " FROM (SELECT m.stored_at FROM messages m JOIN endpoint_cursors k ON k.endpoint_id = " endpoint \
   "  WHERE m.recipients IS NOT NULL AND m.seq > k.position AND m.seq <= k.position + 100000 "               \
   "  AND " endpoint " = ANY (m.recipients) "                                                                  \
-  "  AND NOT (m.seq = ANY (k.done)) AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "    \
+  "  AND NOT " CJHUB_LOG_ENTRY_DONE(m, k) " AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = m.id "    \
   "  AND x.endpoint_id = " endpoint ") ORDER BY m.seq " tail ") w)"
 
 // Dead letters by delivery id ($1), agency ($2), endpoint name ($3), dead between $4 and $5.

@@ -4,9 +4,9 @@
 // A recipient is a row in `deliveries` (it owes an acknowledgement, or left the log: a retry, what
 // waited behind it, a dead letter, a suppressed delivery) or an entry on the log (an endpoint in
 // `messages.recipients` without a row for the message). A row's state is its own; an entry is
-// `delivered` once its endpoint's cursor finished it, else `pending`. The two macros are that rule
-// in SQL, for the statements that read the states and for the search's state filter, so that both
-// say the same.
+// `delivered` once it is finished (CJHUB_LOG_ENTRY_DONE, log_progress.hpp), else `pending`. That
+// macro and the one below are the rule in SQL, for the statements that read the states and for the
+// search's state filter, so that both say the same.
 #pragma once
 
 #include <pqxx/pqxx>
@@ -16,9 +16,8 @@
 #include <vector>
 
 #include "cjhub/store/deliveries_repo.hpp"
+#include "store/log_progress.hpp"
 
-// The log entry of message M (an alias of `messages`) is finished at cursor C (`endpoint_cursors`).
-#define CJHUB_LOG_ENTRY_DONE(M, C) "(" #M ".seq <= " #C ".position OR " #M ".seq = ANY (" #C ".done))"
 // Endpoint R.endpoint_id of message M has no row: its state is the log entry's.
 #define CJHUB_LOG_ENTRY_HAS_NO_ROW(M, R) \
   "NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.message_id = " #M ".id AND x.endpoint_id = " #R ".endpoint_id)"

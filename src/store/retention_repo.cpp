@@ -1,6 +1,7 @@
 #include "cjhub/store/retention_repo.hpp"
 
 #include "store/connection_impl.hpp"
+#include "store/log_progress.hpp"
 #include "store/translate.hpp"
 
 #include <pqxx/pqxx>
@@ -23,7 +24,7 @@ constexpr const char* kPurgePayloads =
     "    AND (d.state IN ('queued', 'pending', 'in_flight', 'dead') OR (d.ack_required AND d.state = 'delivered'))) "
     "  AND NOT EXISTS (SELECT 1 FROM unnest(c.recipients) AS r(endpoint_id) "
     "    JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "
-    "    WHERE c.seq > k.position AND NOT (c.seq = ANY (k.done)) AND NOT EXISTS (SELECT 1 FROM deliveries x "
+    "    WHERE c.seq > k.position AND NOT " CJHUB_LOG_ENTRY_DONE(c, k) " AND NOT EXISTS (SELECT 1 FROM deliveries x "
     "    WHERE x.message_id = c.id AND x.endpoint_id = r.endpoint_id)) "
     "  ORDER BY c.received_at LIMIT $2)) RETURNING m.id";
 constexpr const char* kRetentionLock = "SELECT pg_try_advisory_lock(hashtext('cjhub-retention'))";

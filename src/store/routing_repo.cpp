@@ -1,6 +1,7 @@
 #include "store/routing_repo.hpp"
 
 #include "store/connection_impl.hpp"
+#include "store/log_progress.hpp"
 #include "store/translate.hpp"
 
 #include <algorithm>
@@ -39,7 +40,8 @@ constexpr const char* kRouteMessages =
     "  OR EXISTS (SELECT 1 FROM deliveries p WHERE p.endpoint_id = r.endpoint_id "
     "  AND p.case_key = r.case_key AND p.state IN ('queued', 'pending', 'in_flight')) "
     "  OR EXISTS (SELECT 1 FROM messages o JOIN endpoint_cursors c ON c.endpoint_id = r.endpoint_id "
-    "    WHERE o.case_key = r.case_key AND o.seq > c.position AND o.seq < r.seq AND r.endpoint_id = ANY (o.recipients))) "
+    "    WHERE o.case_key = r.case_key AND o.seq > c.position AND o.seq < r.seq AND r.endpoint_id = ANY (o.recipients) "
+    "    AND NOT " CJHUB_LOG_ENTRY_DONE(o, c) ")) "
     "THEN 'queued' ELSE 'pending' END, r.ack_required, now(), now() + r.retry_window "
     "FROM (SELECT u.n, u.id, u.case_key, m.seq, s.endpoint_id, min(s.id) AS subscription_id, min(s.ori) AS ori, "
     "        bool_or(coalesce(s.ack_required, u.ack_required)) AS ack_required, max(s.retry_window) AS retry_window "
@@ -112,7 +114,7 @@ constexpr const char* kAckTargetCaseByDocument =
 // whether its endpoint's cursor has finished it, and the message's case and sender.
 #define CJHUB_ACK_TARGET_ON_LOG(match)                                                                      \
   "SELECT m.id::text, r.endpoint_id, m.case_key, m.sender_ori, m.seq, "                                   \
-  "  (m.seq <= k.position OR m.seq = ANY (k.done)) "                                                      \
+  "  " CJHUB_LOG_ENTRY_DONE(m, k) " "                                                                     \
   "FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(endpoint_id) "                            \
   "JOIN endpoints e ON e.id = r.endpoint_id JOIN endpoint_cursors k ON k.endpoint_id = r.endpoint_id "    \
   "WHERE " match " AND e.ori = $2 ORDER BY m.seq DESC LIMIT 1"
@@ -128,7 +130,7 @@ constexpr const char* kAckRowFromLog =
     "SELECT cjhub_log_delivery_id($2, m.seq), m.id, coalesce(m.routes[array_position(m.recipients, $2::bigint)], "
     "  (SELECT min(s.id) FROM subscriptions s WHERE s.endpoint_id = $2)), $2, e.ori, m.case_key, m.seq, "
     "  CASE WHEN $3 THEN 'delivered' ELSE 'queued' END, false, CASE WHEN $3 THEN 1 ELSE 0 END, now(), "
-    "  now() + interval '72 hours', CASE WHEN $3 THEN k.advanced_at END "
+    "  now() + interval '72 hours', CASE WHEN $3 THEN coalesce(" CJHUB_LOG_ANSWERED_AT("m.seq", k) ", k.advanced_at) END "
     "FROM messages m JOIN endpoints e ON e.id = $2 JOIN endpoint_cursors k ON k.endpoint_id = $2 "
     "WHERE m.id = $1::uuid ON CONFLICT (id) DO NOTHING";
 constexpr const char* kMessageExistsById = "SELECT count(*) FROM messages WHERE id = $1::uuid";

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "cjhub/common/time.hpp"
@@ -18,6 +19,8 @@
 #include "store/connection_impl.hpp"
 #include "cjhub/store/log_repo.hpp"
 #include "cjhub/store/messages_repo.hpp"
+#include "cjhub/store/operations_repo.hpp"
+#include "cjhub/store/retention_repo.hpp"
 #include "support/log_delivery.hpp"
 #include "support/test_db.hpp"
 #include "support/test_env.hpp"
@@ -126,6 +129,19 @@ TEST_F(LogDb, ARowQueuedBehindALogEntryGoesOnOnceThatEntryIsRecordedThoughNothin
   ASSERT_EQ(test::deliver_from_log(*conn_).size(), 2u);
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 0);
   EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'pending'"), 1);
+}
+
+// The same, recorded by a round that does not move the cursor (it moves on a clock): the entry is
+// finished by its answer, and the row goes on with the round.
+TEST_F(LogDb, ARowQueuedBehindALogEntryGoesOnOnceARoundThatDoesNotMoveTheCursorRecordsIt) {
+  store_all(*conn_, {message("A1", "OTN-1")});
+  store_all(*conn_, {message("E1", "OTN-1", "ErasureNotice")});
+  ASSERT_EQ(count("SELECT count(*) FROM deliveries WHERE state = 'queued'"), 1);
+  const auto positions = count("SELECT sum(position) FROM endpoint_cursors");
+  ASSERT_EQ(test::deliver_from_log(*conn_, "test-hub", 1000, false).size(), 2u);
+  EXPECT_EQ(count("SELECT sum(position) FROM endpoint_cursors"), positions) << "no cursor moved";
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE recipient_ori = 'CTDESPP00' AND state = 'pending'"), 1)
+      << "the erasure notice's row goes on behind the answered entry";
 }
 
 // The same row, routed by a writer whose transaction is still open while the round recording the
@@ -352,6 +368,141 @@ TEST_F(LogDb, AReadThatFindsNothingNewLeavesTheCursorAsItWas) {
   ASSERT_EQ(next.entries.size(), 1u);
   EXPECT_EQ(count("SELECT read_through" + where), next.read_through) << "a read that finds more records it";
   EXPECT_NE(version(), before);
+}
+
+// A round between two moves of the cursor records its delivered entries by their answers and
+// leaves the cursor's row as it was (no version a long snapshot keeps). Everything that asks
+// whether an entry is finished counts those entries as finished: a hub's look at its leases, the
+// message's status (and `delivery_states`), the endpoint's backlog, what removing the endpoint
+// would dead-letter, the payload's retention, an acknowledgement posted for the entry, an erasure
+// notice's place in its lane, and the hub that takes the cursor over (which must not send them
+// again).
+TEST_F(LogDb, EntriesARoundAnsweredAreFinishedBeforeTheCursorMovesPastThem) {
+  const auto despp = endpoint("CTDESPP00"), dcj = endpoint("CTDCJ0000");
+  const auto where = [](long long id) { return " FROM endpoint_cursors WHERE endpoint_id = " + std::to_string(id); };
+  const auto version = [&](long long id) {
+    pqxx::nontransaction tx(*conn_);
+    return tx.exec1("SELECT xmin::text" + where(id))[0].as<std::string>();
+  };
+  auto old = message("A0", "OTN-1");
+  old.received_at = now_utc() - std::chrono::hours(24 * 40);
+  const auto a1 = message("A1", "OTN-1"), a2 = message("A2", "OTN-2");
+  store_all(*conn_, {old, a1, a2});
+  const auto start = count("SELECT position" + where(despp));
+  ASSERT_EQ(start, count("SELECT position" + where(dcj)));
+
+  auto hub = store::connect(db_->url(), 3000ms);
+  ASSERT_EQ(store::lease_cursors(*hub, "hub-a", 60000, 10).held.size(), 2u);
+  // Reads an endpoint's log and records everything read as delivered, without moving the cursor.
+  const auto answer = [&](long long id, const std::string& ori) {
+    const auto batch = store::read_log(*hub, id, "hub-a", start, 10);
+    store::LogRound round;
+    round.endpoint_id = id;
+    round.recipient_ori = ori;
+    round.position = batch.read_through;
+    round.move_cursor = false;
+    for (const auto& e : batch.entries) {
+      store::LogOutcome o;
+      o.seq = e.seq;
+      o.message_id = e.message_id;
+      o.case_key = e.case_key;
+      o.subscription_id = e.subscription_id;
+      o.http_status = 200;
+      o.attempted_at = std::chrono::system_clock::now();
+      round.outcomes.push_back(o);
+    }
+    const auto before = version(id);
+    const auto res = store::complete_log(*hub, "hub-a", round, 1000);
+    EXPECT_TRUE(res.lease_held);
+    EXPECT_EQ(res.delivered, 3u);
+    EXPECT_EQ(version(id), before) << ori << ": the cursor's row is not rewritten";
+    EXPECT_EQ(count("SELECT position" + where(id)), start) << ori << ": the cursor stays";
+    return round;
+  };
+  auto round = answer(despp, "CTDESPP00");
+  {
+    auto other = store::connect(db_->url(), 3000ms);
+    round.outcomes.resize(1);
+    EXPECT_FALSE(store::complete_log(*other, "hub-b", round, 1000).lease_held)
+        << "a hub not holding the lease records nothing, whether it moves the cursor or not";
+    EXPECT_EQ(count("SELECT count(*) FROM log_answers"), 1);
+  }
+
+  // Hub A looking at its leases learns what is finished on a cursor it does not read yet (renewed
+  // or not), and is not told again for one it reads.
+  for (const int renew_every : {0, 2000}) {
+    for (const auto& l : store::lease_cursors(*hub, "hub-a", 60000, 10, renew_every, {dcj}).held) {
+      EXPECT_EQ(l.done.size(), l.endpoint_id == despp ? 3u : 0u) << l.endpoint_id << " renew every " << renew_every;
+    }
+  }
+
+  // The message's status: delivered to DESPP (when its round was recorded), pending for DCJ.
+  for (const auto& d : store::deliveries_of(*conn_, a1.id)) {
+    EXPECT_EQ(d.state, d.recipient_ori == "CTDESPP00" ? "delivered" : "pending") << d.recipient_ori;
+    EXPECT_EQ(d.delivered_at.empty(), d.recipient_ori != "CTDESPP00") << d.recipient_ori;
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDESPP00' AND state = 'delivered' "
+                  "AND attempts = 1 AND delivered_at IS NOT NULL"), 3)
+      << "operators' view of every delivery says the same";
+  EXPECT_EQ(count("SELECT count(*) FROM delivery_states WHERE recipient_ori = 'CTDCJ0000' AND state <> 'delivered'"),
+            3);
+  // The backlog: nothing waits for DESPP, three messages for DCJ.
+  for (const auto& b : store::endpoint_backlogs(*conn_)) {
+    EXPECT_EQ(b.backlog, b.ori == "CTDESPP00" ? 0 : 3) << b.ori;
+  }
+  // Removing both endpoints would dead-letter DCJ's three messages, none of DESPP's.
+  const auto plan = store::plan_agencies(*conn_, config::parse_agencies(
+      "agencies:\n"
+      "  - ori: CT0064000\n    name: Hartford\n    identities: [{san_uri: 'urn:h'}]\n"
+      "    publish: [ArrestPacket, ErasureNotice]\n"
+      "  - ori: CTDESPP00\n    name: DESPP\n    identities: [{san_uri: 'urn:d'}]\n"
+      "  - ori: CTDCJ0000\n    name: DCJ\n    identities: [{san_uri: 'urn:j'}]\n",
+      {"ArrestPacket", "ErasureNotice"}));
+  int removed = 0;
+  for (const auto& c : plan.changes) {
+    if (c.kind != "endpoint" || c.action != "removed") continue;
+    ++removed;
+    EXPECT_EQ(c.dead_log_messages, c.ori == "CTDESPP00" ? 0 : 3) << c.ori;
+  }
+  EXPECT_EQ(removed, 2);
+
+  // DCJ's round too: the old message's payload is no longer needed by anyone.
+  answer(dcj, "CTDCJ0000");
+  EXPECT_EQ(store::purge_payloads(*conn_, rfc3339(now_utc() - std::chrono::hours(24 * 30)), 1000), 1u);
+
+  // DESPP acknowledges A2, delivered on the log: the delivery is settled, not still to be sent.
+  store::NewMessage ack = message("K1", "", "Acknowledgement");
+  ack.sender_ori = ack.origin_ori = "CTDESPP00";
+  ack.case_key.clear();
+  ack.acknowledgement = true;
+  ack.ack_ref = a2.id.str();
+  ack.ack_status = "completed";
+  {
+    store::Transaction tx(*conn_);
+    ASSERT_EQ(store::ingest_group(tx, {&ack}).results[0].status, store::InsertStatus::inserted);
+    tx.commit();
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE message_id = '" + a2.id.str() +
+                  "' AND state = 'acknowledged' AND attempts = 1"), 1);
+
+  // An erasure notice for OTN-1: DESPP's row goes at once (the case's entries are answered).
+  store_all(*conn_, {message("E1", "OTN-1", "ErasureNotice")});
+  EXPECT_EQ(count("SELECT count(*) FROM deliveries d JOIN messages m ON m.id = d.message_id "
+                  "WHERE m.message_type = 'ErasureNotice' AND d.recipient_ori = 'CTDESPP00' AND d.state = 'pending'"),
+            1);
+
+  // Hub A stops without moving the cursors; hub B takes them and finds every entry finished.
+  store::release_cursors(*hub, "hub-a");
+  auto hub_b = store::connect(db_->url(), 3000ms);
+  const auto taken = store::lease_cursors(*hub_b, "hub-b", 60000, 10).held;
+  ASSERT_EQ(taken.size(), 2u);
+  for (const auto& l : taken) {
+    EXPECT_EQ(l.position, start);
+    const std::set<long long> done(l.done.begin(), l.done.end());
+    for (const auto& e : store::read_log(*hub_b, l.endpoint_id, "hub-b", l.position, 10).entries) {
+      EXPECT_TRUE(done.count(e.seq)) << "endpoint " << l.endpoint_id << " would send entry " << e.seq << " again";
+    }
+  }
 }
 
 TEST_F(LogDb, AHubWhoseSessionIsGoneLosesItsCursorsAtOnce) {

@@ -1,6 +1,7 @@
 // The dispatcher's normal path, done by hand for database tests: lease every endpoint's cursor,
 // read at most `per_endpoint` entries of its log and record them as delivered (an entry without a
-// payload as suppressed), moving the cursor past them.
+// payload as suppressed), moving the cursor past them (or, `move_cursor` false, recording them by
+// their answers alone, as a round between two moves of the cursor does).
 #pragma once
 
 #include <string>
@@ -18,7 +19,7 @@ struct LogDelivered {
 };
 
 inline std::vector<LogDelivered> deliver_from_log(store::Connection& c, const std::string& hub = "test-hub",
-                                                  int per_endpoint = 1000) {
+                                                  int per_endpoint = 1000, bool move_cursor = true) {
   std::vector<LogDelivered> out;
   const auto endpoints = store::load_endpoints(c);
   for (const auto& l : store::lease_cursors(c, hub, 60000, 1000).held) {
@@ -31,6 +32,7 @@ inline std::vector<LogDelivered> deliver_from_log(store::Connection& c, const st
     round.endpoint_id = l.endpoint_id;
     round.recipient_ori = ori;
     round.position = batch.read_through;
+    round.move_cursor = move_cursor;
     for (const auto& e : batch.entries) {
       store::LogOutcome o;
       o.kind = e.body ? store::LogOutcome::Kind::delivered : store::LogOutcome::Kind::suppressed;

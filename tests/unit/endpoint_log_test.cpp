@@ -3,6 +3,7 @@
 // database goes away between two endpoints' rounds.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -111,6 +112,121 @@ TEST(EndpointLog, ACaseGoesInOrderAndItsNextEntryOnlyOnceThePreviousOutcomeIsRec
   ASSERT_EQ(le.ready.size(), 1u);
   EXPECT_EQ(le.ready.front().seq, 2);
   EXPECT_TRUE(unaccounted(le, {3}).empty());
+}
+
+// The stored cursor is written on a clock: a round in between records its outcomes (their
+// answers finish them) without moving it; a round with nothing to record does not happen until the
+// move is due; an endpoint being given up, or a hub stopping, moves it at once.
+TEST(EndpointLog, TheStoredCursorMovesOnAClockNotAtEveryRound) {
+  using std::chrono::milliseconds;
+  const auto t0 = std::chrono::steady_clock::now();
+  const milliseconds every{1000};
+  auto le = endpoint_log(6);
+  for (long long s = 1; s <= 6; ++s) le.take(entry(s, "C" + std::to_string(s)));
+  EXPECT_EQ(send_ready(le).size(), 6u);
+
+  le.finished(delivered(le, 1, "C1"));
+  auto r = le.round(1, t0, every);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->move_cursor) << "never moved since the lease was taken";
+  EXPECT_EQ(r->position, 1);
+  le.recorded(*r);
+  EXPECT_EQ(le.stored, 1);
+
+  le.finished(delivered(le, 2, "C2"));
+  r = le.round(1, t0 + milliseconds(100), every);
+  ASSERT_TRUE(r.has_value()) << "an outcome is recorded at once";
+  EXPECT_FALSE(r->move_cursor) << "moved 100 ms ago";
+  EXPECT_EQ(r->position, 2) << "the lanes the round passes";
+  ASSERT_EQ(r->outcomes.size(), 1u);
+  le.recorded(*r);
+  EXPECT_EQ(le.position, 2);
+  EXPECT_EQ(le.stored, 1) << "the stored cursor lags; entry 2 is finished by its answer";
+  EXPECT_FALSE(le.idle());
+
+  EXPECT_FALSE(le.round(1, t0 + milliseconds(600), every).has_value())
+      << "nothing to record and the move not due: no transaction at all";
+
+  r = le.round(1, t0 + milliseconds(1000), every);
+  ASSERT_TRUE(r.has_value()) << "due: the cursor catches up without an outcome";
+  EXPECT_TRUE(r->move_cursor);
+  EXPECT_EQ(r->position, 2);
+  EXPECT_TRUE(r->outcomes.empty());
+  le.recorded(*r);
+  EXPECT_EQ(le.stored, 2);
+  EXPECT_FALSE(le.round(1, t0 + milliseconds(5000), every).has_value()) << "caught up: nothing to move";
+
+  // A failed move is tried again at the next round, not a second later.
+  le.finished(delivered(le, 3, "C3"));
+  r = le.round(1, t0 + milliseconds(2100), every);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->move_cursor);
+  le.unrecorded(*r);
+  r = le.round(1, t0 + milliseconds(2150), every);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->move_cursor);
+  EXPECT_EQ(r->position, 3);
+  le.recorded(*r);
+
+  // Everything finished and recorded, the cursor not moved: not idle (its lease may not go yet).
+  le.finished(delivered(le, 4, "C4"));
+  le.finished(delivered(le, 5, "C5"));
+  le.finished(delivered(le, 6, "C6"));
+  r = le.round(1, t0 + milliseconds(2200), every);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->move_cursor);
+  le.recorded(*r);
+  EXPECT_TRUE(le.open.empty());
+  EXPECT_FALSE(le.idle()) << "the stored cursor is still at 3";
+  // Being given up: the move goes at once, due or not, and then the endpoint is idle.
+  le.leaving = true;
+  r = le.round(1, t0 + milliseconds(2210), every);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->move_cursor);
+  EXPECT_EQ(r->position, 6);
+  le.recorded(*r);
+  EXPECT_TRUE(le.idle());
+
+  // Stopping: no clock at all (move_every zero).
+  auto stop = endpoint_log(2);
+  stop.take(entry(1, "A"));
+  stop.take(entry(2, "B"));
+  send_ready(stop);
+  stop.finished(delivered(stop, 1, "A"));
+  stop.recorded(*stop.round(1, t0, every));
+  stop.finished(delivered(stop, 2, "B"));
+  r = stop.round(1, t0 + milliseconds(10), milliseconds(0));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->move_cursor);
+  EXPECT_EQ(r->position, 2);
+}
+
+// An endpoint that keeps up with the log reads it on a clock (each read that finds entries rewrites
+// the cursor's row), remembering a read it held back; one whose last read was full reads at once.
+TEST(EndpointLog, AnEndpointThatKeepsUpReadsOnAClockAndOneCatchingUpReadsAtOnce) {
+  using std::chrono::milliseconds;
+  const auto t0 = std::chrono::steady_clock::now();
+  const milliseconds every{50};
+  auto le = endpoint_log(0);
+  EXPECT_TRUE(le.may_read(false, t0, every)) << "a new reading reads at once";
+  le.was_read(true, t0);
+  le.more = false;
+  EXPECT_FALSE(le.may_read(false, t0 + milliseconds(5), every)) << "nothing announced, nothing to read";
+  EXPECT_FALSE(le.next_read(every).has_value());
+
+  EXPECT_FALSE(le.may_read(true, t0 + milliseconds(10), every)) << "announced 10 ms after a read found entries";
+  ASSERT_TRUE(le.next_read(every).has_value());
+  EXPECT_EQ(*le.next_read(every), t0 + every) << "held back until the clock";
+  EXPECT_FALSE(le.may_read(false, t0 + milliseconds(20), every)) << "still held back";
+  EXPECT_TRUE(le.may_read(false, t0 + milliseconds(50), every)) << "the held-back read goes without a new announcement";
+  le.was_read(false, t0 + milliseconds(50));
+  EXPECT_FALSE(le.next_read(every).has_value());
+
+  EXPECT_TRUE(le.may_read(true, t0 + milliseconds(60), every))
+      << "the last read that found entries was 60 ms ago (one that found nothing wrote nothing)";
+  le.was_read(true, t0 + milliseconds(60));
+  le.more = true;  // that read was full: a backlog
+  EXPECT_TRUE(le.may_read(false, t0 + milliseconds(61), every)) << "catching up reads at once";
 }
 
 TEST(EndpointLog, AReleasedEntryWhoseCaseWasErasedMeanwhileBecomesASuppressedRow) {

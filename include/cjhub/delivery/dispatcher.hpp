@@ -103,11 +103,18 @@ class Dispatcher final : public Component {
   // needs): each renewal rewrites the cursor's row, a version no vacuum may remove while a long
   // snapshot (a backup) lives.
   static constexpr std::chrono::milliseconds kRenewLeaseEvery{2000};
+  // How often an endpoint's stored cursor moves (the rounds between record their delivered
+  // entries with their answers, only inserted): the same, for every round of a busy endpoint.
+  static constexpr std::chrono::milliseconds kMoveCursorEvery{1000};
+  // How often an endpoint that keeps up with the log reads it (each read that finds entries
+  // records how far it read, a version of the cursor's row); one catching up reads at once.
+  static constexpr std::chrono::milliseconds kReadLogEvery{50};
   void db_loop();
   void finish_at_shutdown(store::Session& db);
   void lease_log_endpoints(store::Session& db, LoopState& st);
   void read_log(store::Session& db, LoopState& st, bool notified);
-  void record_log_rounds(store::Session& db, LoopState& st);
+  // `last`: the hub stops; every stored cursor moves to where this hub finished.
+  void record_log_rounds(store::Session& db, LoopState& st, bool last = false);
   // Sends what is ready within each endpoint's capacity, or only `endpoint_id`'s (the db thread
   // after a read; an I/O thread for the endpoint whose exchange ended).
   void pump_log(std::optional<long long> endpoint_id = std::nullopt);

@@ -8,6 +8,7 @@
 // in the caller's hands. An entry in none of them would hold the cursor and its case forever.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -29,8 +30,16 @@ struct EndpointLog {
   // This reading of the log: an exchange sent before the lease was lost and taken again finishes
   // into the new reading only if it is the same one (it is not: the new one sends it again).
   std::uint64_t epoch = 0;
-  long long position = 0;      // the cursor as stored: every entry at or before it is finished
+  long long position = 0;  // every entry at or before it is finished and recorded
+  // The cursor as stored: written on a clock (`round`), so it may lag `position`; what lies between
+  // is finished by the recorded rounds' answers and rows.
+  long long stored = 0;
+  std::chrono::steady_clock::time_point moved_at{};  // when a round last moved the stored cursor
   long long read_through = 0;  // the log was read up to here
+  // When a read last found entries (it recorded how far it read: a version of the cursor's row),
+  // and whether a read waits for `read_every` to pass since (`may_read`).
+  std::chrono::steady_clock::time_point read_at{};
+  bool read_waits = false;
   std::set<long long> open;    // entries read and not finished
   std::deque<store::LogEntry> ready;                           // may be sent now, in order
   std::map<std::string, std::deque<store::LogEntry>> waiting;  // behind their case's entry in flight
@@ -50,14 +59,27 @@ struct EndpointLog {
   // Whether more of the log may be read: not while enough is ready to fill the endpoint's capacity,
   // nor while ten batches are open, nor while the payloads waiting here reach `max_bytes`.
   bool has_room(std::size_t claim_batch, std::size_t max_bytes = SIZE_MAX) const;
+  // Whether to read the log now, asked by the dispatcher when it has room: at once when the last
+  // read was full (a backlog drains at the speed of the reads), else, when `wanted` (a new message
+  // was announced), once `read_every` has passed since a read last found entries (each such read
+  // rewrites the cursor's row; a busy endpoint reads on that clock and takes more per read). A read
+  // held back now is remembered (`read_waits`) for `next_read`.
+  bool may_read(bool wanted, std::chrono::steady_clock::time_point now, std::chrono::milliseconds read_every);
+  // When the read held back may go (none: no read waits).
+  std::optional<std::chrono::steady_clock::time_point> next_read(std::chrono::milliseconds read_every) const;
+  // A read was made at `now`: whether it found entries.
+  void was_read(bool found, std::chrono::steady_clock::time_point now);
   // The next ready entry, taken to be sent (its payload no longer counts as waiting here).
   store::LogEntry pop_ready();
   // An exchange ended: its outcome waits for the next round, its case's next entry for that round
   // to commit.
   void finished(store::LogOutcome o);
-  // The round to record now (the outcomes move into it), if there is anything to record or the
-  // cursor may move.
-  std::optional<store::LogRound> round(long long endpoint_id);
+  // The round to record now (the outcomes move into it), if there are outcomes to record or the
+  // stored cursor is to move: it moves when it lags `position` (or the low-water mark) and
+  // `move_every` has passed since it last moved (at once for an endpoint this hub is leaving).
+  std::optional<store::LogRound> round(long long endpoint_id,
+                                       std::chrono::steady_clock::time_point now = {},
+                                       std::chrono::milliseconds move_every = {});
   // The round could not be recorded: its outcomes come back, ahead of those finished meanwhile.
   void unrecorded(const store::LogRound& r);
   // The round was recorded: the cursor moved. Returns the entries that waited behind the recorded
@@ -69,8 +91,9 @@ struct EndpointLog {
   // Entries returned by `recorded` when whether they were erased is unknown (the database went
   // away): each becomes a queued row, whose claim looks at the payload again.
   void hold_as_rows(std::vector<store::LogEntry> entries);
-  // Nothing open, unrecorded or ready: the lease may go.
-  bool idle() const { return open.empty() && outcomes.empty() && ready.empty(); }
+  // Nothing open, unrecorded or ready, and the stored cursor where this hub finished: the lease
+  // may go.
+  bool idle() const { return open.empty() && outcomes.empty() && ready.empty() && position <= stored; }
 };
 
 // How the rounds are recorded (the store, through the caller's session) and what is said of them.
@@ -79,6 +102,10 @@ struct RoundRecording {
   std::function<std::set<std::string>(const std::vector<std::string>&)> without_payload;  // message ids
   std::function<void(const store::LogRound&, const store::LogRoundResult&)> on_recorded;  // optional
   std::function<void(long long endpoint_id)> on_lease_lost;                              // optional
+  // The clock the stored cursors move on (EndpointLog::round): now, and how often (zero: every
+  // round, as when the hub stops).
+  std::chrono::steady_clock::time_point now{};
+  std::chrono::milliseconds move_every{0};
 };
 
 // Records each endpoint's round, one transaction each, in endpoint order. A failure (the database

@@ -23,15 +23,18 @@ std::string log_delivery_id(long long endpoint_id, long long seq);
 
 struct CursorLease {
   long long endpoint_id = 0;
-  long long position = 0;        // every entry at or before it is finished
-  std::vector<long long> done;   // and so are these, after it
+  long long position = 0;        // the cursor as stored: every entry at or before it is finished
+  // And so are these, after it: the cursor's `done` and the entries answered by the rounds recorded
+  // since it moved (empty for an endpoint the caller said it reads already).
+  std::vector<long long> done;
 };
 // Renews this hub's leases (and names its database session after it, so other hubs see it alive)
 // for `lease_ms`, each once it has run `renew_every_ms` since it was last renewed (0: at every
 // call), and takes free ones, expired ones and those of hubs with no session left, at most `max_new` new ones per call and
 // none beyond its share: the active endpoints over the dispatchers seen within a lease, rounded
 // up. A hub holding more than its share (another hub started) gives the extra ones up itself
-// (release_cursors) once nothing of theirs is in flight, so no entry is sent twice.
+// (release_cursors) once nothing of theirs is in flight, so no entry is sent twice. `reading`: the
+// endpoints the caller reads already (it knows what is finished there; not looked up again).
 struct CursorLeases {
   std::vector<CursorLease> held;  // every cursor this hub holds now
   int share = 0;
@@ -40,7 +43,7 @@ struct CursorLeases {
   std::vector<std::string> taken_over;
 };
 CursorLeases lease_cursors(Connection& conn, const std::string& hub, int lease_ms, int max_new,
-                           int renew_every_ms = 0);
+                           int renew_every_ms = 0, const std::vector<long long>& reading = {});
 // Gives up this hub's leases (at shutdown, or an endpoint it no longer serves).
 std::size_t release_cursors(Connection& conn, const std::string& hub,
                             const std::vector<long long>& endpoint_ids = {});
@@ -104,8 +107,9 @@ struct LogOutcome {
   std::shared_ptr<const NewMessage> ack;
   std::string sender_ori;  // the message's sender (its receipt goes there)
 };
-// One transaction per endpoint and batch: the cursor moves to `position` (the low-water mark of
-// finished entries), the outcomes that left the normal path become rows, the lanes whose queued
+// One transaction per endpoint and batch: the delivered entries are recorded with their answers, the
+// cursor moves to `position` (the low-water mark of finished entries) when `move_cursor` says so,
+// the outcomes that left the normal path become rows, the lanes whose queued
 // head the cursor passed go on, the endpoint's health is updated and one audit record names the
 // delivered range (the exceptions one each).
 struct LogRound {
@@ -114,6 +118,9 @@ struct LogRound {
   long long position = 0;
   std::vector<long long> done;  // every finished entry after `position`
   std::vector<LogOutcome> outcomes;
+  // Whether the stored cursor moves to `position` (with `done`); else the round's delivered entries
+  // are finished by their answers alone, and `position` only says which lanes the round passed.
+  bool move_cursor = true;
 };
 struct LogRoundResult {
   bool lease_held = true;  // false: nothing was written, another hub reads this endpoint now
