@@ -45,9 +45,13 @@ constexpr const char* kPruneDeliveries =
     "  AND s.state IN ('delivered', 'acknowledged', 'rejected', 'suppressed') AND s.erasure_id IS NULL RETURNING 1) "
     "SELECT (SELECT max(id::text) FROM span), (SELECT count(*) FROM span), (SELECT count(*) FROM gone)";
 
+// Rounds older than $1, but those that answered entries after their endpoint's cursor: until the
+// cursor moves past them, they are what says those entries are finished (log_progress.hpp).
 constexpr const char* kPruneLogAnswers =
     "DELETE FROM log_answers WHERE ctid = ANY (ARRAY("
-    "  SELECT ctid FROM log_answers WHERE recorded_at < $1::timestamptz LIMIT $2))";
+    "  SELECT a.ctid FROM log_answers a WHERE a.recorded_at < $1::timestamptz "
+    "  AND NOT coalesce(a.last_seq > (SELECT k.position FROM endpoint_cursors k WHERE k.endpoint_id = a.endpoint_id), "
+    "    false) LIMIT $2))";
 
 }  // namespace
 }  // namespace sql

@@ -147,11 +147,20 @@ TEST_F(RetentionDb, TheLogsAttemptRecordsArePrunedByAgeInBatches) {
   }
   sql("INSERT INTO log_answers (endpoint_id, seqs, attempt_at, statuses, took_ms) VALUES (" + e +
       ", ARRAY[99]::bigint[], ARRAY[now()], ARRAY[200], ARRAY[3])");
+  // An old round that answered entries after the cursor (it never moved past them since): what says
+  // they are finished, so it stays; one whose entries the cursor passed goes.
+  const auto position = db_->count("SELECT position FROM endpoint_cursors WHERE endpoint_id = " + e);
+  for (const auto last : {position + 5, position}) {
+    sql("INSERT INTO log_answers (endpoint_id, recorded_at, seqs, attempt_at, statuses, took_ms, last_seq) VALUES (" +
+        e + ", now() - interval '40 days', ARRAY[" + std::to_string(last) + "]::bigint[], ARRAY[now()], ARRAY[200], "
+        "ARRAY[3], " + std::to_string(last) + ")");
+  }
   const auto cutoff = rfc3339(now_utc() - std::chrono::hours(24 * 30));
   EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 5u);
-  EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 2u);
+  EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 3u);
   EXPECT_EQ(store::prune_log_answers(*conn_, cutoff, 5), 0u);
-  EXPECT_EQ(db_->count("SELECT count(*) FROM log_answers"), 1) << "the young round stays";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM log_answers"), 2) << "the young round stays, and the one after the cursor";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM log_answers WHERE last_seq = " + std::to_string(position + 5)), 1);
 }
 
 TEST_F(RetentionDb, OneHubAtATime) {
