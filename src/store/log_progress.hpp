@@ -1,6 +1,7 @@
 // What "finished" means for an entry of an endpoint's log, in SQL, written once for every statement
-// that asks it (the lanes, erasures, endpoint retirement, message states, the backlog, leases).
-// Internal to the store.
+// that asks it (leases, lanes, routing and acknowledgements on the log, erasures, endpoint
+// retirement, message states and search, the backlog, retention). Internal to the store; the view
+// `delivery_states` (migration 0027) says the same in SQL of its own.
 //
 // The cursor (`endpoint_cursors`: `position`, and `done`, the finished entries after it) is moved on
 // a clock (migration 0027); the rounds recorded since it last moved put their delivered entries in
