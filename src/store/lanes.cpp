@@ -83,8 +83,8 @@ constexpr const char* kPromoteIds =
     "AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.case_key = d.case_key "
     "  AND b.endpoint_id = d.endpoint_id AND b.state IN ('pending', 'in_flight'))";
 
-// Waits for any transaction that moved one of the cursors to end (a round commits while it holds
-// its cursor's row lock) and reads where each cursor stands now.
+// Waits for any round of these endpoints to end (a round holds its cursor's row lock until it
+// commits, whether it moves the cursor or not) and reads where each cursor stands now.
 constexpr const char* kCursorsAfterRounds =
     "SELECT endpoint_id, position FROM endpoint_cursors WHERE endpoint_id = ANY ($1::bigint[]) "
     "ORDER BY endpoint_id FOR SHARE";

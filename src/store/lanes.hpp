@@ -25,7 +25,8 @@ void promote(Transaction& tx, long long endpoint_id, const std::string& case_key
 void promote_case(Transaction& tx, const std::string& case_key);
 // The same for many lanes in one statement. The caller holds the cases' locks.
 void promote_all(Transaction& tx, const std::set<Lane>& lanes);
-// For an endpoint whose cursor moves to `position`: the queued heads (row id, case key) of lanes
+// For an endpoint whose entries are all finished up to `position` (its round's low-water mark, stored
+// or not): the queued heads (row id, case key) of lanes
 // it passed, or that nothing unfinished on the log precedes any more, read without locks so the
 // caller can lock their cases with its others, in order.
 std::vector<std::pair<std::string, std::string>> passed_heads(Transaction& tx, long long endpoint_id,

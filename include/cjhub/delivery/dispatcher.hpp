@@ -2,9 +2,9 @@
 // once for all its endpoints) and claims the deliveries that are rows (retries, what queues behind
 // them, owed acknowledgements; FOR UPDATE SKIP LOCKED under a lease that outlasts the HTTP
 // exchange); sends through the client pool within each endpoint's concurrency limit, strictly in
-// order within a case; and records the outcomes: delivered (the cursor moves), retry with backoff,
-// dead letter, and the acknowledgements recipients return in a 2xx body. Several hubs may dispatch
-// from one database.
+// order within a case; and records the outcomes: delivered (answers recorded, the cursor moved once
+// a second), retry with backoff, dead letter, and the acknowledgements recipients return in a 2xx
+// body. Several hubs may dispatch from one database.
 //
 // Threads: one database thread (reads, claims, completions, LISTEN cjhub_deliveries) and
 // `delivery.threads` I/O threads for the client pool.

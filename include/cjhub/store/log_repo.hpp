@@ -1,7 +1,8 @@
 // The delivery log: the messages in `seq` order, each with the endpoints it goes to, and a cursor
 // per endpoint. A dispatcher leases an endpoint's cursor, reads the log after it in batches, sends
-// (within a case strictly in order) and moves the cursor to the low-water mark of what it
-// finished, once per batch. What leaves this normal path becomes a row in `deliveries`.
+// (within a case strictly in order), records each batch's delivered entries with their answers and
+// moves the cursor to the low-water mark of what it finished on a clock (once a second). What
+// leaves this normal path becomes a row in `deliveries`.
 #pragma once
 
 #include "cjhub/store/connection.hpp"
