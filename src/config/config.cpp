@@ -366,6 +366,8 @@ Config parse(const std::string& yaml_text, const fs::path& base_dir) {
     dl.pause_after_failures = static_cast<unsigned>(d.uint_or("pause_after_failures", dl.pause_after_failures, 1, 1000000));
     dl.threads = d.uint_or("threads", dl.threads, 1, 16);
     dl.max_answer_bytes = d.uint_or("max_answer_bytes", dl.max_answer_bytes, 1024, 16u << 20);
+    dl.read_log_every = ms_or(d, "read_log_every_ms", dl.read_log_every, 0, 1000);
+    dl.move_cursor_every = ms_or(d, "move_cursor_every_ms", dl.move_cursor_every, 0, 60000);
     dl.dispatchers = d.uint_or("dispatchers", dl.dispatchers, 1, 16);
     dl.dns.servers = d.str_or("dns_servers", "");
     try {

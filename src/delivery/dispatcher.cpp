@@ -497,7 +497,7 @@ void Dispatcher::wait_for_work(store::Session& db, LoopState& st) {
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
       if (le.endpoint.id == 0 || le.endpoint.paused || busy >= le.endpoint.max_in_flight) continue;
       if (!le.ready.empty() || (le.more && log_has_room(le))) return;  // something to send or to read
-      const auto at = le.leaving || !log_has_room(le) ? std::nullopt : le.next_read(kReadLogEvery);
+      const auto at = le.leaving || !log_has_room(le) ? std::nullopt : le.next_read(config_.delivery.read_log_every);
       if (at) {  // a read held back: not beyond its time
         if (*at <= now) return;
         timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(*at - now));
@@ -590,8 +590,9 @@ bool Dispatcher::log_has_room(const EndpointLog& le) const {
   return le.has_room(config_.delivery.claim_batch, kLogReadBytes);
 }
 
-// Step: read each leased endpoint's log after what was read, while it has room: on kReadLogEvery's
-// clock while it keeps up with the log (EndpointLog::may_read), at once while it catches up.
+// Step: read each leased endpoint's log after what was read, while it has room: on the clock of
+// `delivery.read_log_every_ms` while it keeps up with the log (EndpointLog::may_read), at once
+// while it catches up.
 void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
   const auto& d = config_.delivery;
   const auto now = std::chrono::steady_clock::now();
@@ -601,7 +602,7 @@ void Dispatcher::read_log(store::Session& db, LoopState& st, bool notified) {
     for (auto& [id, le] : log_) {
       if (le.endpoint.id == 0 || le.endpoint.paused || le.leaving) continue;
       const auto busy = in_flight_.count(id) ? in_flight_.at(id) : 0;
-      if (log_has_room(le) && busy <= le.endpoint.max_in_flight && le.may_read(notified, now, kReadLogEvery)) {
+      if (log_has_room(le) && busy <= le.endpoint.max_in_flight && le.may_read(notified, now, d.read_log_every)) {
         todo.emplace_back(id, le.read_through);
       }
     }
@@ -717,13 +718,14 @@ void Dispatcher::finish_log(const store::Claimed& c, const Verdict& v, const Out
 }
 
 // Step: each endpoint's finished entries in one transaction; the stored cursor moves to the
-// low-water mark (everything before the first entry still open) once every kMoveCursorEvery, and
-// the rounds between finish their entries by their answers. A lost lease drops the endpoint's state.
+// low-water mark (everything before the first entry still open) once every
+// `delivery.move_cursor_every_ms`, and the rounds between finish their entries by their answers.
+// A lost lease drops the endpoint's state.
 void Dispatcher::record_log_rounds(store::Session& db, LoopState&, bool last) {
   auto lg = log::get("delivery");
   RoundRecording how;
   how.now = std::chrono::steady_clock::now();
-  how.move_every = last ? std::chrono::milliseconds(0) : kMoveCursorEvery;
+  how.move_every = last ? std::chrono::milliseconds(0) : config_.delivery.move_cursor_every;
   how.complete = [&](const store::LogRound& r) {
     return db.run([&](store::Connection& conn) {
       return store::complete_log(conn, instance_id_, r, config_.delivery.pause_after_failures);

@@ -115,10 +115,10 @@ constexpr const char* kReadLog =
 // last message.
 constexpr const char* kLogEndName = "log_end";
 constexpr const char* kLogEnd = "SELECT coalesce(max(seq), 0) FROM messages WHERE recipients IS NOT NULL";
-// The cursor moves on a clock (Dispatcher::kMoveCursorEvery), not at every round: a round that does
-// not move it only holds its row (as the move would: an erasure or a lane waiting for the round's
-// rows waits for its commit, and no other hub takes the lease meanwhile) without writing it, and its
-// delivered entries are finished by their answers (kInsertAnswers; log_progress.hpp).
+// The cursor moves on a clock (`delivery.move_cursor_every_ms`), not at every round: a round that
+// does not move it only holds its row (as the move would: an erasure or a lane waiting for the
+// round's rows waits for its commit, and no other hub takes the lease meanwhile) without writing
+// it, and its delivered entries are finished by their answers (kInsertAnswers; log_progress.hpp).
 constexpr const char* kHoldCursorName = "hold_cursor";
 constexpr const char* kHoldCursor =
     "SELECT 1 FROM endpoint_cursors WHERE endpoint_id = $1 AND leased_by = $2 FOR NO KEY UPDATE";

@@ -406,5 +406,85 @@ TEST_F(Delivery, TwoHubsOnOneDatabaseShareTheWorkWithoutDoubleSends) {
   EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE state NOT IN ('delivered', 'acknowledged')"), 0);
 }
 
+// Delivery's two clocks are the operator's (delivery.read_log_every_ms, move_cursor_every_ms): a
+// message stored just after an endpoint read its log waits for the next read, and the stored
+// cursor stays where its last move put it while the rounds between record their deliveries (the
+// sender's status says delivered), until the hub stops; with both at 0 every round moves it.
+TEST_F(Delivery, TheReadClockAndTheCursorClockAreTheOperatorsToSet) {
+  start_sinks();
+  start_hub({{"CJHUB_READ_LOG_EVERY_MS", "1000"}, {"CJHUB_MOVE_CURSOR_EVERY_MS", "60000"}});
+  auto hpd = client("hartford-pd");
+  const std::vector<SinkProcess*> sinks{despp_.get(), dcj_.get(), judicial_.get()};
+  const std::vector<std::string> oris{"CTDESPP00", "CTDCJ0000", "CTJUD0000"};
+  const auto seq_of = [&](const std::string& id) { return db_->count("SELECT seq FROM messages WHERE id = '" + id + "'"); };
+  const auto positions = [&] {
+    std::vector<long long> out;
+    for (const auto& ori : oris) {
+      out.push_back(db_->count("SELECT c.position FROM endpoint_cursors c JOIN endpoints e ON e.id = c.endpoint_id "
+                               "WHERE e.ori = '" + ori + "'"));
+    }
+    return out;
+  };
+  const auto all_delivered = [&](TlsClient& c, const std::string& id) {
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+      bool all = true;
+      for (const auto& ori : oris) all = all && recipient_state(c, id, ori) == "delivered";
+      if (all || std::chrono::steady_clock::now() > until) return all;
+      std::this_thread::sleep_for(20ms);
+    }
+  };
+
+  // A is read (by each endpoint, at once: nothing was read before) after it was posted.
+  const auto a_posted = std::chrono::steady_clock::now();
+  const auto a = post(hpd, "CT0064000", arrest_packet("OTN-CLOCK-A", 1));
+  ASSERT_EQ(a.status, 202u) << a.body;
+  const auto a_id = message_id(a);
+  ASSERT_TRUE(wait_for_all({a_id}, 20s).ok());
+  ASSERT_TRUE(all_delivered(hpd, a_id));
+
+  // B, of another case, is posted at once: each endpoint keeps up, so it reads B a second after
+  // it read A (a few milliseconds of slack for reads that began just before A was committed).
+  const auto b_posted = std::chrono::steady_clock::now();
+  const auto b = post(hpd, "CT0064000", arrest_packet("OTN-CLOCK-B", 2));
+  ASSERT_EQ(b.status, 202u) << b.body;
+  const auto b_id = message_id(b);
+  std::optional<std::chrono::steady_clock::time_point> first_b;
+  for (const auto until = b_posted + 20s; !first_b && std::chrono::steady_clock::now() < until;) {
+    for (auto* s : sinks) {
+      if (s->receipts().size() >= 2) first_b = std::chrono::steady_clock::now();
+    }
+    if (!first_b) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(first_b.has_value()) << "B reached no endpoint";
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(*first_b - b_posted);
+  const auto since_a = std::chrono::duration_cast<std::chrono::milliseconds>(b_posted - a_posted);
+  EXPECT_GE(waited.count(), 1000 - since_a.count() - 200)
+      << "B reached an endpoint " << waited.count() << " ms after it was posted, " << since_a.count()
+      << " ms after A: read before the clock allowed";
+  ASSERT_TRUE(wait_for_all({a_id, b_id}, 20s).ok());
+  ASSERT_TRUE(all_delivered(hpd, b_id));
+
+  // Delivered, and recorded as such, but no cursor has moved past B in the minute of its clock.
+  const auto b_seq = seq_of(b_id);
+  for (const auto p : positions()) EXPECT_LT(p, b_seq) << "a cursor moved before its clock allowed";
+  EXPECT_EQ(db_->count("SELECT count(*) FROM delivery_states WHERE message_id = '" + b_id + "' AND state = 'delivered'"), 3);
+  // A hub that stops moves its cursors where it finished.
+  EXPECT_EQ(hub_->terminate(), 0);
+  for (const auto p : positions()) EXPECT_GE(p, b_seq) << "a stopping hub left a cursor behind what it delivered";
+
+  // Both clocks at 0: the round that records a delivery moves the cursor with it.
+  start_hub({{"CJHUB_READ_LOG_EVERY_MS", "0"}, {"CJHUB_MOVE_CURSOR_EVERY_MS", "0"}});
+  auto hpd2 = client("hartford-pd");
+  for (int i = 0; i < 3; ++i) {
+    const auto c = post(hpd2, "CT0064000", arrest_packet("OTN-CLOCK-C", 3 + i));
+    ASSERT_EQ(c.status, 202u) << c.body;
+    const auto c_id = message_id(c);
+    ASSERT_TRUE(all_delivered(hpd2, c_id));
+    const auto c_seq = seq_of(c_id);
+    for (const auto p : positions()) EXPECT_GE(p, c_seq) << "message " << i << ": delivered, the cursor not moved";
+  }
+}
+
 }  // namespace
 }  // namespace cjhub::test

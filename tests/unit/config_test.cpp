@@ -70,6 +70,9 @@ TEST_F(ConfigTest, ExampleFileLoadsWithEnvironment) {
   EXPECT_EQ(c.identity.max_age, std::chrono::seconds(120));
   EXPECT_EQ(c.limits.max_requests_per_connection, 1000u);
   EXPECT_EQ(c.tls.verify_depth, 4);
+  // Delivery's clocks: what the benchmarks measured (docs/benchmarks.md, sections b and h).
+  EXPECT_EQ(c.delivery.read_log_every, std::chrono::milliseconds(50));
+  EXPECT_EQ(c.delivery.move_cursor_every, std::chrono::milliseconds(1000));
 }
 
 TEST_F(ConfigTest, DefaultsApplyWhenVariablesAreUnset) {
@@ -108,6 +111,27 @@ TEST_F(ConfigTest, BadValuesAreNamed) {
   expect_error(R"(group_max_messages: 128)", "group_max_messages: 0", "ingest.group_max_messages");
   expect_error(R"(port: \$\{CJHUB_PORT:-8443\})", "port: 70000", "listener.port");
   expect_error(R"(modules: \{\})", "modules: {nosuchmodule: debug}", "logging.modules.nosuchmodule");
+  expect_error(R"(read_log_every_ms: \$\{CJHUB_READ_LOG_EVERY_MS:-50\})", "read_log_every_ms: 1001",
+               "delivery.read_log_every_ms");
+  expect_error(R"(move_cursor_every_ms: \$\{CJHUB_MOVE_CURSOR_EVERY_MS:-1000\})", "move_cursor_every_ms: -1",
+               "delivery.move_cursor_every_ms");
+}
+
+// Delivery's clocks are the operator's to set, from nothing (every read and every round) to the
+// slowest each allows.
+TEST_F(ConfigTest, DeliveryReadsAndMovesItsCursorsOnClocksTheOperatorSets) {
+  setenv("CJHUB_READ_LOG_EVERY_MS", "0", 1);
+  setenv("CJHUB_MOVE_CURSOR_EVERY_MS", "0", 1);
+  auto c = parse(example_yaml());
+  EXPECT_EQ(c.delivery.read_log_every, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.delivery.move_cursor_every, std::chrono::milliseconds(0));
+  setenv("CJHUB_READ_LOG_EVERY_MS", "1000", 1);
+  setenv("CJHUB_MOVE_CURSOR_EVERY_MS", "60000", 1);
+  c = parse(example_yaml());
+  unsetenv("CJHUB_READ_LOG_EVERY_MS");
+  unsetenv("CJHUB_MOVE_CURSOR_EVERY_MS");
+  EXPECT_EQ(c.delivery.read_log_every, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c.delivery.move_cursor_every, std::chrono::milliseconds(60000));
 }
 
 TEST_F(ConfigTest, MissingFilesAreNamed) {

@@ -119,6 +119,14 @@ struct Delivery {
   unsigned pause_after_failures = 50;          // consecutive failures before an endpoint is paused
   std::size_t threads = 1;                     // outbound I/O threads (per dispatcher)
   std::size_t max_answer_bytes = 64 * 1024;    // an endpoint's answer body beyond this fails the attempt
+  // How often an endpoint that keeps up with the log reads it (each read that finds entries
+  // records how far it read, a version of the cursor's row); one catching up reads at once. 0:
+  // at every announcement (lowest latency, a version per read).
+  std::chrono::milliseconds read_log_every{50};
+  // How often an endpoint's stored cursor moves (the rounds between record their delivered entries
+  // with their answers, only inserted); at once for an endpoint being given up or a hub stopping.
+  // 0: at every round. Every move is a row version a long snapshot (a backup) keeps.
+  std::chrono::milliseconds move_cursor_every{1000};
   struct Dns {                                 // endpoint host names -> addresses
     std::string servers;                       // "ip[:port],..."; empty: /etc/resolv.conf
     std::chrono::milliseconds timeout{5000};   // a lookup's deadline (not the endpoint's)

@@ -103,12 +103,6 @@ class Dispatcher final : public Component {
   // needs): each renewal rewrites the cursor's row, a version no vacuum may remove while a long
   // snapshot (a backup) lives.
   static constexpr std::chrono::milliseconds kRenewLeaseEvery{2000};
-  // How often an endpoint's stored cursor moves (the rounds between record their delivered
-  // entries with their answers, only inserted): the same, for every round of a busy endpoint.
-  static constexpr std::chrono::milliseconds kMoveCursorEvery{1000};
-  // How often an endpoint that keeps up with the log reads it (each read that finds entries
-  // records how far it read, a version of the cursor's row); one catching up reads at once.
-  static constexpr std::chrono::milliseconds kReadLogEvery{50};
   void db_loop();
   void finish_at_shutdown(store::Session& db);
   void lease_log_endpoints(store::Session& db, LoopState& st);
