@@ -28,6 +28,10 @@ class ConfigTest : public ::testing::Test {
     setenv("CJHUB_DATABASE_URL", "postgresql://u@127.0.0.1:1/db", 1);
     setenv("CJHUB_PORT", "9443", 1);
   }
+  void TearDown() override {  // what a test set for itself, gone even when it failed half-way
+    unsetenv("CJHUB_READ_LOG_EVERY_MS");
+    unsetenv("CJHUB_MOVE_CURSOR_EVERY_MS");
+  }
   config::Config parse(const std::string& yaml) { return config::parse(yaml, source_dir() / "config"); }
 
   // Replaces the first match of `pattern` in the example and expects a ConfigError mentioning `key`.
@@ -128,8 +132,6 @@ TEST_F(ConfigTest, DeliveryReadsAndMovesItsCursorsOnClocksTheOperatorSets) {
   setenv("CJHUB_READ_LOG_EVERY_MS", "1000", 1);
   setenv("CJHUB_MOVE_CURSOR_EVERY_MS", "60000", 1);
   c = parse(example_yaml());
-  unsetenv("CJHUB_READ_LOG_EVERY_MS");
-  unsetenv("CJHUB_MOVE_CURSOR_EVERY_MS");
   EXPECT_EQ(c.delivery.read_log_every, std::chrono::milliseconds(1000));
   EXPECT_EQ(c.delivery.move_cursor_every, std::chrono::milliseconds(60000));
 }
