@@ -72,6 +72,20 @@ class Failover : public DeliverySuite {
     ASSERT_TRUE((ha("wait-healthy 90", &ok, 100), ok)) << ha("status") << "\n" << ha("logs 40");
     step("a leader and a synchronous standby");
     db_ = std::make_unique<TestDatabase>(ha("url postgres"));
+    // The database is created on the leader, and the URL names site a first. libpq tries the next
+    // node only when one cannot be reached or cannot take connections yet, not when it answers
+    // that the database does not exist: a standby that has not yet replayed the CREATE DATABASE
+    // would fail every connection (the test before may have left site a the standby).
+    for (const auto until = Clock::now() + 30s;;) {
+      try {
+        pqxx::connection c(db_->url());
+        break;
+      } catch (const std::exception& e) {
+        ASSERT_LT(Clock::now(), until) << "the test database did not reach both sites: " << e.what();
+        std::this_thread::sleep_for(100ms);
+      }
+    }
+    step("the test database on both sites");
     start_sinks();
     step("database and sinks ready");
   }
