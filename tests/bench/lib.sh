@@ -8,6 +8,20 @@ BENCH_BIN="$CJHUB_BUILD/tests/bench"
 BENCH_DOC="$CJHUB_ROOT/docs/benchmarks.md"
 BENCH_PIDS=()
 
+# The hub's settings the caller changed: the example configuration's ${CJHUB_...:-default}
+# placeholders set in the environment to something else (CJHUB_READ_LOG_EVERY_MS=0, say), read
+# before a scenario sets its own. The header prints them and every documented figure names them.
+bench_caller_settings() {
+  local var def out=""
+  # shellcheck disable=SC2016  # the placeholders' text, not expanded
+  while IFS=$'\t' read -r var def; do
+    if [ -n "${!var+x}" ] && [ "${!var}" != "$def" ]; then out+="${out:+ }$var=${!var}"; fi
+  done < <(grep -o '\${CJHUB_[A-Z0-9_]*:-[^}]*}' "$CJHUB_ROOT/config/cjhub.example.yaml" |
+           sed 's/^\${\([A-Z0-9_]*\):-\(.*\)}$/\1\t\2/' | sort -u)
+  echo "$out"
+}
+BENCH_CALLER_SETTINGS=$(bench_caller_settings)
+
 bench_cleanup() {
   local p
   for p in "${BENCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -73,6 +87,7 @@ bench_header() {
   echo "commit:  $(bench_commit)$(git -C "$CJHUB_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "kernel:  vm.dirty_background_bytes=$(cat /proc/sys/vm/dirty_background_bytes) vm.dirty_background_ratio=$(cat /proc/sys/vm/dirty_background_ratio)"
+  echo "hub:     ${BENCH_CALLER_SETTINGS:-config/cjhub.example.yaml at its defaults}"
 }
 
 # bench_agencies FILE PUBLISHER_ORI TYPES SINK_PORT...: the publisher (a police department's
@@ -183,6 +198,11 @@ bench_write_doc() {
   local section=$1 file=$2
   [ "${CJHUB_BENCH_DOCS:-1}" = 1 ] || { say "docs/benchmarks.md left as it is (CJHUB_BENCH_DOCS=0)"; return; }
   grep -q "<!-- bench:$section -->" "$BENCH_DOC" || die "docs/benchmarks.md has no <!-- bench:$section --> marker"
+  if [ -n "$BENCH_CALLER_SETTINGS" ]; then
+    # shellcheck disable=SC2016  # backquotes for Markdown, not a command
+    printf '\nThe hub ran with %s (the rest of config/cjhub.example.yaml at its defaults).\n' \
+      "$(sed 's/[^ ][^ ]*/`&`/g; s/ /, /g' <<<"$BENCH_CALLER_SETTINGS")" >>"$file"
+  fi
   python3 - "$BENCH_DOC" "$section" "$file" <<'PY'
 import sys, re
 doc, section, part = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().rstrip("\n")
