@@ -87,7 +87,7 @@ bench_header() {
   echo "commit:  $(bench_commit)$(git -C "$CJHUB_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "kernel:  vm.dirty_background_bytes=$(cat /proc/sys/vm/dirty_background_bytes) vm.dirty_background_ratio=$(cat /proc/sys/vm/dirty_background_ratio)"
-  echo "hub:     ${BENCH_CALLER_SETTINGS:-config/cjhub.example.yaml at its defaults}"
+  echo "hub:     config/cjhub.example.yaml as the scenario sets it${BENCH_CALLER_SETTINGS:+; the caller set $BENCH_CALLER_SETTINGS}"
 }
 
 # bench_agencies FILE PUBLISHER_ORI TYPES SINK_PORT...: the publisher (a police department's
@@ -200,7 +200,7 @@ bench_write_doc() {
   grep -q "<!-- bench:$section -->" "$BENCH_DOC" || die "docs/benchmarks.md has no <!-- bench:$section --> marker"
   if [ -n "$BENCH_CALLER_SETTINGS" ]; then
     # shellcheck disable=SC2016  # backquotes for Markdown, not a command
-    printf '\nThe hub ran with %s (the rest of config/cjhub.example.yaml at its defaults).\n' \
+    printf '\nThe hub ran with %s set by the caller (the rest of config/cjhub.example.yaml as the scenario sets it).\n' \
       "$(sed 's/[^ ][^ ]*/`&`/g; s/ /, /g' <<<"$BENCH_CALLER_SETTINGS")" >>"$file"
   fi
   python3 - "$BENCH_DOC" "$section" "$file" <<'PY'
